@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..errors import HistoricalDataError
 from .data import MarketData, TIMEFRAMES
-from .loaders import parse_timestamps
+from .loaders import market_from_frames, parse_timestamps
 
 __all__ = ["BinanceKlines", "BinanceSource"]
 
@@ -168,8 +168,6 @@ class BinanceSource:
     def load(self, symbols: Sequence[str], timeframe: str) -> MarketData:
         client = BinanceKlines(base_url=self.base_url, cache_dir=self.cache_dir)
         frames = {s: client.fetch(s, timeframe, self.start, self.end) for s in symbols}
-        from .sources import market_from_frames
-
         return market_from_frames(frames, timeframe)
 
     def to_dict(self) -> dict[str, Any]:

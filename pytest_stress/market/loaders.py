@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScenarioError
+from .data import MarketData
+from .quality import require_valid
 
-__all__ = ["normalize_frame", "read_bars", "parse_timestamps"]
+__all__ = ["normalize_frame", "read_bars", "parse_timestamps", "frames_from", "market_from_frames"]
 
 _TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "open_time", "opentime", "open time", "ts")
 _ALIASES = {"o": "open", "h": "high", "l": "low", "c": "close", "v": "volume", "vol": "volume"}
@@ -75,3 +77,15 @@ def frames_from(source: Mapping[str, pd.DataFrame | str | Path]) -> dict[str, pd
     """Normalised frames from a mapping of symbol -> DataFrame or file path."""
     return {sym: read_bars(v, sym) if isinstance(v, (str, Path)) else normalize_frame(v, sym)
             for sym, v in source.items()}
+
+
+def market_from_frames(frames: "Mapping[str, pd.DataFrame]", timeframe: str | None,
+                       repair: str | None = None) -> MarketData:
+    """Validate (raising with the report, or repairing by a named policy), align, and pack frames."""
+    frames = require_valid(dict(frames), repair)
+    index = None
+    for f in frames.values():
+        index = f.index if index is None else index.intersection(f.index)
+    if any(len(f.index) != len(index) for f in frames.values()):
+        frames = {s: f.loc[index] for s, f in frames.items()}
+    return MarketData.from_frames(frames, timeframe)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataQualityError, ScenarioError, unknown_name_message
+from .data import MarketData
 
 __all__ = ["Finding", "QualityReport", "validate", "validate_frame", "repair_frame", "REPAIR_POLICIES",
            "require_valid"]
@@ -86,8 +87,6 @@ def validate(market_or_frames) -> QualityReport:
 
     Returns the report; it never raises and never changes the data.
     """
-    from .data import MarketData
-
     frames = market_or_frames.frames() if isinstance(market_or_frames, MarketData) else market_or_frames
     report = QualityReport()
     for symbol, frame in frames.items():

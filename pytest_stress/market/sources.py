@@ -19,7 +19,7 @@ from .data import FIELDS, MarketData
 if TYPE_CHECKING:  # loading real data needs pandas; synthetic markets do not
     import pandas as pd
 
-__all__ = ["DataSource", "HistoricalSource", "load_source", "market_from_frames", "source_to_dict",
+__all__ = ["DataSource", "HistoricalSource", "load_source", "source_to_dict",
            "source_from_dict"]
 
 
@@ -33,22 +33,9 @@ class HistoricalSource(Protocol):
 DataSource = Union[Mapping[str, Union["pd.DataFrame", str, Path]], str, Path, HistoricalSource]
 
 
-def market_from_frames(frames: "Mapping[str, pd.DataFrame]", timeframe: str | None,
-                       repair: str | None = None) -> MarketData:
-    """Validate (raising with the report, or repairing by a named policy), align, and pack frames."""
-    from .quality import require_valid
-    frames = require_valid(dict(frames), repair)
-    index = None
-    for f in frames.values():
-        index = f.index if index is None else index.intersection(f.index)
-    if any(len(f.index) != len(index) for f in frames.values()):
-        frames = {s: f.loc[index] for s, f in frames.items()}
-    return MarketData.from_frames(frames, timeframe)
-
-
 def load_source(source: DataSource, symbols: Sequence[str], timeframe: str, repair: str | None = None) -> MarketData:
     """The validated market of ``symbols`` from any data source."""
-    from .loaders import frames_from
+    from .loaders import frames_from, market_from_frames   # lazy: pandas only when real data is loaded
     if isinstance(source, HistoricalSource):
         return source.load(symbols, timeframe)
     if isinstance(source, (str, Path)):
@@ -76,7 +63,7 @@ def source_to_dict(source: DataSource) -> dict[str, Any]:
         return source.to_dict()
     if isinstance(source, (str, Path)):
         return {"kind": "path", "path": str(source)}
-    import pandas as pd
+    import pandas as pd   # lazy: only DataFrame sources need it
 
     out: dict[str, Any] = {}
     for sym, v in source.items():
@@ -95,11 +82,11 @@ def source_from_dict(d: Mapping[str, Any]) -> DataSource:
     if kind == "path":
         return str(d["path"])
     if kind == "binance":
-        from .binance import BinanceSource
+        from .binance import BinanceSource   # lazy: the client imports pandas
 
         return BinanceSource(**{k: v for k, v in d.items() if k != "kind"})
     if kind == "frames":
-        import pandas as pd
+        import pandas as pd   # lazy: only DataFrame sources need it
 
         out: dict[str, Any] = {}
         for sym, v in d["frames"].items():
