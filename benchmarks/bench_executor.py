@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from pytest_stress import Reject, Scenario, buy, compose, library, run_batch, sell
-from pytest_stress.executor.loop import execute
+from pytest_stress.runner import run_scenario as execute
 from pytest_stress.indicators import sma
 from pytest_stress.trader import FLATTEN, FixedSizer
 
@@ -183,7 +183,7 @@ import sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 from bench_executor import SmaTrader
 from pytest_stress import Scenario
-from pytest_stress.executor.loop import execute
+from pytest_stress.runner import run_scenario as execute
 import tracemalloc
 def hwm():  # this process's peak RSS in kB (ru_maxrss would carry the parent's over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])

@@ -1,7 +1,8 @@
 """Command line: ``python -m pytest_stress`` (or ``pytest-stress``).
 
-- ``list``: the scenario types and their parameters (with ranges);
-- ``demo``: build each stress on one synthetic market and print what it did.
+- ``types``: the scenario types and their parameters (with ranges);
+- ``demo``: build each stress on one synthetic market and print what it did;
+- ``metrics``: the metric table (``--markdown``: as in docs/metrics.md).
 """
 from __future__ import annotations
 
@@ -16,15 +17,14 @@ log = logging.getLogger("pytest_stress")
 def _demo(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .scenario import Scenario, ScenarioType
+    from .scenario import KINDS, Scenario
 
     rows = []
-    for stype in ScenarioType:
-        if stype is ScenarioType.HISTORICAL_REPLAY:
+    for stype, kind in KINDS.items():
+        if kind.needs_data:
             continue
-        symbols = ("BTCUSDT", "ETHUSDT") if stype is ScenarioType.CORRELATION_BREAKDOWN else ("BTCUSDT",)
-        params = {"flash_crash_drop_pct": 0.5, "volatility_multiplier": 15, "spread_mult": 20,
-                  "liquidity_drop_pct": 0.99} if stype is ScenarioType.MIXED_CUSTOM else {}
+        params = dict(kind.example)
+        symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT")[:kind.min_symbols(params)]
         sc = Scenario(stype.value, stype, params, symbols=symbols, bars=args.bars, seed=args.seed)
         views = sc.build_market()
         base, true, feed = views.base, views.true, views.feed
@@ -53,6 +53,17 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    from .result.metrics import METRICS, markdown_table
+
+    if args.markdown:
+        print(markdown_table())
+        return 0
+    for m in METRICS:
+        print(f"{m.name:<28} worse: {m.worse:<8} {m.definition}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pytest-stress", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(func=_demo)
     lst = sub.add_parser("types", help="list scenario types and their parameters")
     lst.set_defaults(func=_list)
+    met = sub.add_parser("metrics", help="list the metrics: name, which direction is worse, definition")
+    met.add_argument("--markdown", action="store_true", help="print the table of docs/metrics.md")
+    met.set_defaults(func=_metrics)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     return args.func(args)

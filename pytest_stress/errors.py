@@ -14,7 +14,6 @@ __all__ = [
     "DataQualityError",
     "HistoricalDataError",
     "LookAheadError",
-    "ComponentError",
     "close_matches",
 ]
 
@@ -48,17 +47,6 @@ class HistoricalDataError(StressError):
 
 class LookAheadError(StressError):
     """A precomputed indicator used data from after the bar it belongs to."""
-
-
-class ComponentError(StressError):
-    """The user's trading code raised; the message locates it in the scenario."""
-
-    def __init__(self, message: str, *, scenario: str, bar: int, timestamp: str, component: str) -> None:
-        super().__init__(message)
-        self.scenario = scenario
-        self.bar = bar
-        self.timestamp = timestamp
-        self.component = component
 
 
 def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:

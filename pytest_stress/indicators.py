@@ -9,9 +9,14 @@ Every function here is causal: its value at bar t uses bars 0..t only.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-__all__ = ["sma", "ema", "rolling_std", "returns"]
+from .errors import LookAheadError, ScenarioError
+from .market.data import MarketData
+
+__all__ = ["sma", "ema", "rolling_std", "returns", "precompute_indicators"]
 
 
 def sma(values: np.ndarray, window: int, *, tick: float | None = None) -> np.ndarray:
@@ -56,3 +61,31 @@ def rolling_std(values: np.ndarray, window: int) -> np.ndarray:
 
     x = np.asarray(values, dtype=np.float64)
     return pd.DataFrame(np.atleast_2d(x).T).rolling(window).std().to_numpy().T.reshape(x.shape)
+
+
+def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray]:
+    """Call the trader's (or its model's) ``indicators(feed)`` once, and prove it causal.
+
+    The indicators are recomputed on the first half of the feed; any value that changes
+    when the later bars are removed used them (look-ahead), which raises
+    ``LookAheadError`` naming the indicator and the first such bar.
+    """
+    owner = trader if callable(getattr(trader, "indicators", None)) else getattr(trader, "model", None)
+    fn = getattr(owner, "indicators", None)
+    if not callable(fn):
+        return {}
+    full = {k: np.asarray(v, dtype=np.float64) for k, v in fn(feed).items()}
+    for k, v in full.items():
+        if v.shape[-1] != feed.n_bars:
+            raise ScenarioError(f"indicator {k!r}: {v.shape[-1]} values for {feed.n_bars} bars")
+    for cut in [feed.n_bars // 2] if feed.n_bars >= 2 else []:
+        part = fn(feed.slice(0, cut))
+        for k, v in full.items():
+            p = np.asarray(part[k], dtype=np.float64)
+            same = (p == v[..., :cut]) | (np.isnan(p) & np.isnan(v[..., :cut]))
+            if not np.all(same):
+                bad = int(np.flatnonzero(~same.reshape(-1, cut).all(axis=0))[0])
+                raise LookAheadError(
+                    f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
+                    f"when bars from {cut} on are removed; compute it from past and current bars only")
+    return full

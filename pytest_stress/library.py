@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from .errors import ScenarioError, UnknownScenarioError, close_matches
-from .scenario.model import Scenario
+from .scenario.definition import Scenario
 
 __all__ = ["get", "names", "all", "register", "unregister", "slug"]
 

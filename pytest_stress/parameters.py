@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ScenarioError
+from .errors import ScenarioError, close_matches
 
-__all__ = ["Param", "ParamSet", "with_params"]
+__all__ = ["Param", "ParamSet", "with_params", "split_prefixed"]
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,6 @@ class ParamSet(Mapping[str, Param]):
         out = {}
         for key, value in values.items():
             if key not in self._params:
-                from .errors import close_matches
-
                 hints = close_matches(key, self._params)
                 hint = f" Did you mean {' or '.join(map(repr, hints))}?" if hints else ""
                 raise ScenarioError(
@@ -126,6 +124,23 @@ class ParamSet(Mapping[str, Param]):
         return ParamSet([
             Param(**{**p.__dict__, "name": p.name if p.name.startswith(prefix) else prefix + p.name})
             for p in self._params.values()])
+
+
+def split_prefixed(values: Mapping[str, Any], components: Sequence[tuple[str, ParamSet]]
+                   ) -> dict[str, dict[str, Any]]:
+    """Group ``prefix + name`` values by component, with their own (unprefixed) names.
+
+    ``components`` are ``(prefix, ParamSet)`` pairs; a name that already starts with its
+    prefix is used as is (see ``ParamSet.prefixed``). Only components with at least one
+    value appear in the result. Keys that belong to no component are ignored.
+    """
+    groups: dict[str, dict[str, Any]] = {}
+    for prefix, params in components:
+        for name in params:
+            full = name if name.startswith(prefix) else prefix + name
+            if full in values:
+                groups.setdefault(prefix, {})[name] = values[full]
+    return groups
 
 
 def with_params(**ranges: dict[str, Any]) -> Callable[[Callable], Callable]:

@@ -1,4 +1,4 @@
-"""Run one scenario, or many in parallel, outside pytest.
+"""Running scenarios: one (``run_scenario``), on Monte Carlo paths (``run_paths``), or many in parallel.
 
 ``run_batch`` uses processes by default and takes any ``concurrent.futures.Executor``
 (a dask.distributed client's ``get_executor()`` included). Results come back in input
@@ -9,26 +9,54 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from . import library
-from .exchange.config import ExchangeConfig
-from .executor.loop import execute
-from .market.data import MarketViews
-from .result.models import ScenarioResult
-from .scenario.model import Scenario
+import numpy as np
 
-__all__ = ["run_scenario", "run_batch", "BatchResult"]
+from . import library
+from .account.portfolio import Portfolio, mark_to_market
+from .engine.book import OrderBook
+from .engine.loop import ErrorPolicy, LoopRecord, bar_loop
+from .errors import ScenarioError
+from .exchange.config import ExchangeConfig, preset
+from .exchange.simulator import SimulatedExchange
+from .indicators import precompute_indicators
+from .market.data import MarketViews
+from .result.metrics import METRIC_FIELDS, drawdown_curve, equity_metrics, execution_metrics, trade_metrics
+from .result.models import ScenarioResult
+from .result.paths import PathsResult
+from .result.table import format_table
+from .scenario.definition import Scenario, derive_seed
+from .trader.context import BarContext
+from .trader.system import as_decider
+
+__all__ = ["run_scenario", "run_paths", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
 log = logging.getLogger("pytest_stress")
 
 
 def _resolve(scenario: Scenario | str) -> Scenario:
-    return library.get(scenario) if isinstance(scenario, str) else scenario
+    if isinstance(scenario, str):
+        return library.get(scenario)
+    if not isinstance(scenario, Scenario):
+        raise ScenarioError(f"scenario = {scenario!r}; expected a Scenario or a library name")
+    return scenario
+
+
+def exchange_config(exchange: ExchangeConfig | str | None) -> ExchangeConfig:
+    """The exchange configuration for ``exchange``: a config, a preset name, or None ('calm')."""
+    if exchange is None:
+        return preset("calm")
+    if isinstance(exchange, str):
+        return preset(exchange)
+    if isinstance(exchange, ExchangeConfig):
+        return exchange
+    raise ScenarioError(f"exchange={exchange!r}: expected an ExchangeConfig or a preset name")
 
 
 def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig | str | None = None, *,
@@ -36,22 +64,91 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     """Run ``trader`` through one scenario (a ``Scenario`` or a library name) and measure it.
 
     ``exchange`` is an ``ExchangeConfig`` or a preset name ('frictionless', 'calm',
-    'stressed'; default 'calm'). Errors in the trader's code propagate, annotated with the
-    scenario, bar and timestamp, unless ``record_errors`` (then: ``component_errors``).
+    'stressed'; default 'calm'). ``market`` reuses views already built for this scenario.
+    Errors in the trader's code propagate, annotated with the scenario, bar and
+    timestamp, unless ``record_errors`` (then: ``component_errors``, and the run goes on).
+
+    The one place a scenario is run: build the market and the parts, wire them, run the
+    bar loop, measure.
     """
-    return execute(_resolve(scenario), trader, exchange, market=market, record_errors=record_errors)
+    started = time.perf_counter()
+    scenario = _resolve(scenario)
+    config = exchange_config(exchange)
+    # build
+    views = market if market is not None else scenario.build_market()
+    true, feed = views.true, views.feed
+    faults = scenario.faults
+    # wire
+    decider = as_decider(trader)
+    indicators = precompute_indicators(trader, feed)
+    portfolio = Portfolio(true.symbols, scenario.initial_equity, true.close)
+    book = OrderBook(true.symbols)
+    ctx = BarContext(feed, portfolio, book, decider.policy, decider.bus, indicators)
+    exchange_sim = SimulatedExchange(config, true, scenario.rng("exchange"), faults)
+    model_faults = faults.model_schedule(true.n_bars, scenario.rng("faults"))
+    # loop
+    record = bar_loop(feed, decider, exchange_sim, portfolio, book, ctx, model_faults,
+                      ErrorPolicy(scenario.name, feed, record_errors))
+    # measure
+    result = _measure(scenario, views, portfolio, record, decider)
+    result.duration_s = time.perf_counter() - started
+    return result
+
+
+def _measure(scenario: Scenario, views: MarketViews, portfolio: Portfolio, record: LoopRecord,
+             decider: Any) -> ScenarioResult:
+    true = views.true
+    equity, gross = mark_to_market(record.snapshots, scenario.initial_equity, true.close)
+    fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds)
+    fields.update(trade_metrics(portfolio.trades))
+    fields.update(execution_metrics(record.executions))
+    fields.update(orders_submitted=record.orders_submitted, model_failures=record.model_failures,
+                  component_errors=record.component_errors, risk_rejections=decider.risk_rejections,
+                  emergency_stops=decider.emergency_stops,
+                  data_issues=int(np.count_nonzero(views.corrupted[:true.n_bars])))
+    missing = set(METRIC_FIELDS) - set(fields)
+    unknown = set(fields) - set(METRIC_FIELDS)
+    if missing or unknown:   # the metric table and the measurements must agree
+        raise AssertionError(f"metrics not measured: {sorted(missing)}; measured but not in METRICS: {sorted(unknown)}")
+    return ScenarioResult(
+        scenario_name=scenario.name, scenario_type=scenario.type.value, seed=scenario.seed, **fields,
+        component_error_details=record.component_error_details,
+        risk_rejection_details=[f"bar {t}: {reason}" for t, reason in decider.rejection_reasons],
+        policy_changes=list(decider.policy.changes), equity_curve=equity,
+        drawdown_curve=drawdown_curve(np.concatenate([[scenario.initial_equity], equity]))[1:],
+        timestamps=true.timestamps.copy(), trades=portfolio.trades, executions=record.executions)
+
+
+def path_seeds(seed: int, paths: int) -> list[int]:
+    """The seeds of Monte Carlo paths 0..paths-1 of a scenario with this seed."""
+    return [derive_seed(seed, i) for i in range(paths)]
+
+
+def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
+              exchange: ExchangeConfig | str | None = None, *, record_errors: bool = False) -> PathsResult:
+    """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``."""
+    scenario = _resolve(scenario)
+    if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
+        raise ScenarioError(f"paths = {paths!r}; expected an integer >= 1")
+    results = [run_scenario(scenario.replace(seed=s), trader_factory(), exchange, record_errors=record_errors)
+               for s in path_seeds(scenario.seed, paths)]
+    return PathsResult(scenario, results)
+
+
+def _failed(scenario: Scenario, error: str) -> ScenarioResult:
+    return ScenarioResult(scenario_name=scenario.name, scenario_type=scenario.type.value, seed=scenario.seed,
+                          success=False, error=error, initial_equity=scenario.initial_equity,
+                          final_equity=scenario.initial_equity)
 
 
 def _run_safely(scenario: Scenario, trader_factory: Callable[[], Any], exchange: Any,
                 record_errors: bool) -> ScenarioResult:
     try:
-        return execute(scenario, trader_factory(), exchange, record_errors=record_errors)
+        return run_scenario(scenario, trader_factory(), exchange, record_errors=record_errors)
     except Exception as exc:  # a failed scenario becomes a failed result, never a lost batch
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("scenario %r failed: %s", scenario.name, detail)
-        return ScenarioResult(scenario_name=scenario.name, scenario_type=scenario.type.value, seed=scenario.seed,
-                              success=False, error=f"{type(exc).__name__}: {exc}\n{detail}",
-                              initial_equity=scenario.initial_equity, final_equity=scenario.initial_equity)
+        return _failed(scenario, f"{type(exc).__name__}: {exc}\n{detail}")
 
 
 @dataclass
@@ -102,8 +199,6 @@ class BatchResult:
 
     def summary(self) -> str:
         """A table of every scenario's key metrics, worst drawdown first, and the aggregates."""
-        from .report import format_table
-
         return format_table(self.results) + "\n" + "  ".join(
             f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in self.aggregates().items())
 
@@ -129,9 +224,7 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
             try:
                 results.append(f.result())
             except Exception as exc:  # the worker itself died (or could not unpickle the task)
-                results.append(ScenarioResult(scenario_name=s.name, scenario_type=s.type.value, seed=s.seed,
-                                              success=False, error=f"{type(exc).__name__}: {exc}",
-                                              initial_equity=s.initial_equity, final_equity=s.initial_equity))
+                results.append(_failed(s, f"{type(exc).__name__}: {exc}"))
         return BatchResult(results)
     finally:
         if own:

@@ -13,16 +13,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from .market.data import TIMEFRAMES
 from .parameters import Param, ParamSet
-from .scenario.model import Scenario
-from .scenario.parameters import BASE_PARAMS, params_for
+from .scenario.definition import Scenario
+from .scenario.kinds import BASE_PARAMS, kind_of, params_for
 from .scenario.types import ScenarioType
+
+if TYPE_CHECKING:  # pandas is imported when market_frames draws, not when hypothesis collects
+    import pandas as pd
 
 __all__ = ["parameters", "scenarios", "market_frames"]
 
@@ -82,12 +86,11 @@ def parameters(scenario_type: ScenarioType | str, *, fixed: dict[str, Any] | Non
 def _scenario(draw, types, symbols, bars, timeframe, seeds, name, max_bars_per_window):
     stype = draw(st.sampled_from(types))
     n = draw(bars)
-    syms = symbols
-    if stype is ScenarioType.CORRELATION_BREAKDOWN and len(syms) < 2:
-        syms = (*syms, "ETHUSDT") if "ETHUSDT" not in syms else (*syms, "SOLUSDT")
     params = draw(parameters(stype, max_bars=max_bars_per_window or n))
-    if stype is ScenarioType.MIXED_CUSTOM:
-        params = {k: v for k, v in params.items() if not k.startswith("correlation_")} if len(syms) < 2 else params
+    syms = symbols
+    extra = (s for s in ("ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT") if s not in syms)
+    while len(syms) < kind_of(stype).min_symbols(params):   # e.g. a correlation breakdown needs a pair
+        syms = (*syms, next(extra))
     return Scenario(f"{name} {stype.value}", stype, params, symbols=syms, bars=n, timeframe=draw(timeframe),
                     seed=draw(seeds))
 
@@ -103,10 +106,10 @@ def scenarios(*, types: Sequence[ScenarioType | str] | None = None, symbols: Seq
     Correlation breakdowns get a second symbol if ``symbols`` has only one.
     """
     chosen = [ScenarioType.HISTORICAL_REPLAY] if types == () else [_type(t, "types") for t in (types or ScenarioType)]
-    chosen = [t for t in chosen if t is not ScenarioType.HISTORICAL_REPLAY]
+    chosen = [t for t in chosen if not kind_of(t).needs_data]
     if not chosen:
-        raise InvalidArgument("types must name at least one scenario type other than historical_replay "
-                              "(which needs data)")
+        raise InvalidArgument("types must name at least one scenario type that does not need data "
+                              "(historical_replay replays given data)")
     symbols = (symbols,) if isinstance(symbols, str) else tuple(symbols)
     if not symbols or len(set(symbols)) != len(symbols):
         raise InvalidArgument(f"symbols={symbols!r}; expected distinct names, at least one")
@@ -123,6 +126,8 @@ def scenarios(*, types: Sequence[ScenarioType | str] | None = None, symbols: Seq
 
 @st.composite
 def _frames(draw, bars, start, timeframe, min_price, max_price, max_move, spread):
+    import pandas as pd   # lazy: the other strategies never need it (a cheaper collection)
+
     n = draw(bars)
     p0 = draw(st.floats(min_price, max_price))
     moves = draw(st.lists(st.floats(-max_move, max_move), min_size=n, max_size=n))

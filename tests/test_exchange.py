@@ -7,8 +7,9 @@ from pytest_stress import ExchangeConfig, Scenario, buy, library, sell
 from pytest_stress.errors import ScenarioError
 from pytest_stress.exchange import PRESETS, SimulatedExchange, preset
 from pytest_stress.exchange.conditions import market_conditions
-from pytest_stress.executor.loop import execute
-from pytest_stress.faults import Faults
+from pytest_stress.runner import run_scenario as execute
+from pytest_stress.engine.book import Ticket
+from pytest_stress.scenario.faults import Faults
 from pytest_stress.market.data import MarketData
 from pytest_stress.trader.orders import Order
 from traders import Scripted
@@ -24,8 +25,7 @@ def bars(rows, symbol="X"):
 
 def fill(market, order, config="frictionless", t=1):
     ex = SimulatedExchange(preset(config) if isinstance(config, str) else config, market, np.random.default_rng(0))
-    order.symbol, order.id = market.symbols[0], 1
-    return ex.process(t, [order], {market.symbols[0]: 0})
+    return ex.process(t, [Ticket(1, order, market.symbols[0])], {market.symbols[0]: 0})
 
 
 CALM = [(100, 101, 99, 100)]
@@ -54,8 +54,7 @@ def test_stop_loss_in_a_gap_fills_at_the_gapped_open():
 def test_stops_are_handled_before_limits_within_a_bar():
     m = bars(CALM + [(100, 106, 94, 100)])
     ex = SimulatedExchange(preset("frictionless"), m, np.random.default_rng(0))
-    tp, sl = sell(1, "X", limit=105), sell(1, "X", stop=95)
-    tp.id, sl.id = 1, 2
+    tp, sl = Ticket(1, sell(1, "X", limit=105), "X"), Ticket(2, sell(1, "X", stop=95), "X")
     res, _ = ex.process(1, [tp, sl], {"X": 0})
     assert [r.order_type for r in res] == ["stop", "limit"]
 
@@ -112,9 +111,7 @@ def test_latency_and_failure_levels_calm_and_crisis():
     assert cfg.latency_at(0.5) == pytest.approx(np.sqrt(50 * 1000))
     # drawn latency: log-normal around the level
     ex = SimulatedExchange(cfg, calm_m, np.random.default_rng(1))
-    orders = [Order("buy", 0.01, "X") for _ in range(n)]
-    for i, o in enumerate(orders):
-        o.id = i + 1
+    orders = [Ticket(i + 1, Order("buy", 0.01, "X"), "X") for i in range(n)]
     lat = []
     for t, o in enumerate(orders[1:], start=1):
         res, _ = ex.process(t, [o], {"X": 0})
@@ -155,7 +152,5 @@ def test_faults_multiply_latency():
     m = bars([(100, 101, 99, 100)] * 200)
     ex = SimulatedExchange(preset("calm").replace(latency_dispersion=0.0), m, np.random.default_rng(0),
                            Faults(latency_mult=10))
-    o = Order("buy", 0.01, "X")
-    o.id = 1
-    res, _ = ex.process(100, [o], {"X": 0})
+    res, _ = ex.process(100, [Ticket(1, Order("buy", 0.01, "X"), "X")], {"X": 0})
     assert res[0].latency_ms == pytest.approx(500.0)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_stress import Scenario, buy, compose, library, run_scenario, sell
 from pytest_stress.errors import LookAheadError, ScenarioError
-from pytest_stress.executor.loop import execute
+from pytest_stress.runner import run_scenario as execute
 from pytest_stress.trader import FLATTEN, HALT, FixedSizer, Reject
 from traders import Flat, Scripted, SmaCross, exact_sma, hand_loop
 
@@ -120,7 +120,7 @@ def test_bad_orders_are_clear_errors():
         buy(-1)
     with pytest.raises(ScenarioError, match="unknown symbol 'DOGE'"):
         execute(Scenario("x", bars=20), Scripted({3: buy(1, "DOGE")}))
-    with pytest.raises(ScenarioError, match="expected Order objects"):
+    with pytest.raises(ScenarioError, match="expected only Order objects"):
         execute(Scenario("x", bars=20), Scripted({3: ["buy 1"]}))
     with pytest.raises(ScenarioError, match="not a trading system"):
         execute(Scenario("x", bars=20), object())
@@ -177,13 +177,13 @@ def test_conservation_every_bar(name, seed, exch):
 
 def _unrealized(res, m):
     """Open positions at the end, valued against their average entry price (replayed)."""
-    from pytest_stress.executor.portfolio import Portfolio
+    from pytest_stress.account.portfolio import Portfolio
 
     pf = Portfolio(m.symbols, 0.0)
     for e in res.executions:
         if e.filled_qty > 0:
             pf.fill(m.symbols.index(e.symbol), 1 if e.side == "buy" else -1, e.filled_qty, e.fill_price, e.fee, e.bar)
-    return pf.unrealized(m.close[:, -1].tolist())
+    return sum(q * (c - a) for q, c, a in zip(pf.qty, m.close[:, -1].tolist(), pf.avg) if q)
 
 
 def test_results_are_bit_identical_across_processes():
@@ -194,7 +194,7 @@ def test_results_are_bit_identical_across_processes():
         sys.path.insert(0, "tests")
         from test_executor import RandomTrader
         from pytest_stress import library
-        from pytest_stress.executor.loop import execute
+        from pytest_stress.runner import run_scenario as execute
         print(json.dumps(execute(library.get("Black Swan Combo"), RandomTrader(5)).to_dict()))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -302,7 +302,7 @@ def test_risk_guard_resizes_and_rejects():
     res = execute(Scenario("x", bars=30), system, "frictionless")
     assert res.executions[0].requested_qty == 0.5
     assert res.risk_rejections > 20
-    assert system.rejection_reasons[0][1] == "position cap reached"
+    assert res.risk_rejection_details[0].endswith(": position cap reached")
 
 
 class DrawdownGovernor:
@@ -333,7 +333,8 @@ class DeRisk:
 def test_policy_controller_changes_what_the_sizer_reads():
     system = compose(Always(1.0), policy_controller=DeRisk())
     res = execute(Scenario("x", bars=100), system, "frictionless")
-    assert system.policy.changes[0][0] == 51
+    assert res.policy_changes[0][0] == 51
+    assert system.policy.changes == []      # the run changed its own copy, not the system
     assert any(e.side == "sell" for e in res.executions)
 
 

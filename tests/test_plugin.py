@@ -177,7 +177,7 @@ def test_summary_table_worst_first(project, mode):
     out = res.stdout.str()
     assert "stress summary (worst drawdown first)" in out
     table = out[out.index("stress summary"):].splitlines()[1:5]
-    assert table[0].split()[:3] == ["scenario", "test", "max"]
+    assert table[0].split()[:3] == ["test", "outcome", "max"]
     rows = [line.split() for line in table[1:]]
     assert [r[0] for r in rows] == ["test_x[model-failure-simulation]", "test_x[black-swan-combo]",
                                     "test_x[eth-liquidity-collapse]"]
@@ -314,7 +314,7 @@ def test_monte_carlo_paths_aggregate(project, mode):
     res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*12 paths (medians below; worst drawdown on seed *)",
                               "*worst path alone: @stress('BTC Flash Crash 2021', seed=*)*",
-                              "*test_paths?btc-flash-crash-2021? (12 paths, worst seed *"])
+                              "*test_paths?btc-flash-crash-2021? (12 paths: medians; worst seed *"])
 
 
 def test_list_option_prints_the_library(pytester):
@@ -387,7 +387,8 @@ def test_the_failure_demos_fail_as_documented(pytester, monkeypatch):
     ("pytest_stress", {"pytest", "hypothesis", "pandas"}),
     ("pytest_stress.runner", {"pytest", "hypothesis", "pandas"}),
     ("pytest_stress.library", {"pytest", "hypothesis"}),
-    ("pytest_stress.montecarlo", {"pytest", "hypothesis"}),
+    ("pytest_stress.result", {"pytest", "hypothesis", "pandas"}),
+    ("pytest_stress.engine", {"pytest", "hypothesis", "pandas"}),
     ("pytest_stress.plugin.hooks", {"hypothesis", "pandas"}),
 ])
 def test_layers_stay_light(module, forbidden):

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_stress import Scenario, ScenarioType
 from pytest_stress.errors import ScenarioError
-from pytest_stress.faults import Faults
+from pytest_stress.scenario.faults import Faults
 
 
 def test_exactly_thirteen_types():

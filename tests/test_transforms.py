@@ -4,9 +4,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_stress import transforms as T
+from pytest_stress.scenario.kinds import kind_of
 from pytest_stress.errors import ScenarioError
 from pytest_stress.market.synthetic import generate_market
-from pytest_stress.transforms.window import window
+from pytest_stress.transforms.reprice import stress_window as window
 from invariants import assert_ohlc_valid
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -188,8 +189,8 @@ def test_mixed_custom_runs_each_named_component():
         T.mixed_custom(BASE, rng(1), flash_crash_drop=0.5)
 
 
-def test_stress_market_keeps_two_views():
-    views = T.stress_market("mixed_custom", {"corruption_pct": 0.1, "spread_mult": 5}, BASE, rng(2))
+def test_mixed_kind_keeps_two_views():
+    views = kind_of("mixed_custom").build({"corruption_pct": 0.1, "spread_mult": 5}, BASE, rng(2))
     assert views.corrupted.sum() == 60
     assert not np.array_equal(views.true.values, views.feed.values)
     assert_ohlc_valid(views.true, BASE)

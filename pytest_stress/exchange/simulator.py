@@ -8,13 +8,14 @@ draws a latency and may fail (rejection, timeout, or a partial fill then cancel)
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from ..faults import Faults
 from ..market.data import HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData
 from ..result.models import ExecutionResult
-from ..trader.orders import BUY, LIMIT, MARKET, STOP, Order
+from ..scenario.faults import NO_FAULTS, Faults
+from ..trader.orders import BUY, LIMIT, MARKET, STOP
 from .conditions import market_conditions
 from .config import ExchangeConfig
 
@@ -52,9 +53,8 @@ class SimulatedExchange:
 
     def __init__(self, config: ExchangeConfig, true: MarketData, rng: np.random.Generator,
                  faults: Faults | None = None) -> None:
-        faults = faults or Faults()
+        faults = faults or NO_FAULTS
         self.config = config
-        self.rng = rng
         self._draws = _Draws(rng)
         self.symbols = true.symbols
         self._bars = true.values.item        # scalar reads; orders are sparse, so no per-run lists
@@ -69,10 +69,11 @@ class SimulatedExchange:
         self._partial: set[int] = set()          # orders doomed to a partial fill then cancel
 
     # -- one bar -------------------------------------------------------------
-    def process(self, t: int, orders: list[Order], sym_index: dict[str, int]) -> tuple[list[ExecutionResult], list[Order]]:
-        """Handle ``orders`` at bar ``t``; return the outcomes and the orders still resting."""
+    def process(self, t: int, orders: list[Any], sym_index: dict[str, int]) -> tuple[list[ExecutionResult], list[Any]]:
+        """Handle working ``orders`` (the engine's tickets: id, symbol, side, type, quantity, limit and
+        stop prices) at bar ``t``; return the outcomes and the orders still resting."""
         results: list[ExecutionResult] = []
-        resting: list[Order] = []
+        resting: list[Any] = []
         if len(orders) > 1:
             orders = sorted(orders, key=lambda o: _PRIORITY[o.type])
         for order in orders:
@@ -95,7 +96,7 @@ class SimulatedExchange:
                 self._acked.pop(order.id, None)
         return results, resting
 
-    def _acknowledge(self, t: int, s: int, order: Order) -> ExecutionResult | None:
+    def _acknowledge(self, t: int, s: int, order: Any) -> ExecutionResult | None:
         c, cfg, rng = self.conditions, self.config, self._draws
         stress = c.stress.item(s, t)
         latency = cfg.latency_at(stress, self._latency_mult)
@@ -115,11 +116,11 @@ class SimulatedExchange:
         self._acked[order.id] = latency
         return None
 
-    def _failure(self, t: int, order: Order, status: str, latency: float, reason: str) -> ExecutionResult:
+    def _failure(self, t: int, order: Any, status: str, latency: float, reason: str) -> ExecutionResult:
         return ExecutionResult(order.id, order.symbol, order.side, order.type, t, status, order.quantity, 0.0,
                                math.nan, math.nan, 0.0, 0.0, 0.0, latency, reason)
 
-    def _try_fill(self, t: int, s: int, order: Order) -> ExecutionResult | None:
+    def _try_fill(self, t: int, s: int, order: Any) -> ExecutionResult | None:
         o = self._bars(OPEN, s, t)
         buy = order.side == BUY
         if order.type == MARKET:
@@ -157,7 +158,7 @@ class SimulatedExchange:
                                    order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0)
         return self._fill(t, s, order, ref, taker)
 
-    def _fill(self, t: int, s: int, order: Order, ref: float, taker: bool) -> ExecutionResult:
+    def _fill(self, t: int, s: int, order: Any, ref: float, taker: bool) -> ExecutionResult:
         c, cfg, rng = self.conditions, self.config, self._draws
         volume = max(self._volume.item(s, t), 0.0)
         qty = min(order.quantity, cfg.participation * volume)

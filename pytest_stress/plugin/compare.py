@@ -1,11 +1,18 @@
-"""Regression checks of a run against a baseline: ``METRIC:THRESHOLD`` (absolute or percent)."""
+"""Regression checks of a run against a baseline: ``METRIC:THRESHOLD`` (absolute or percent).
+
+Which way is worse comes from the metric table: for "higher" and "lower" metrics a move
+in that direction beyond the threshold is a regression; for metrics with no direction
+("neither", such as ``emergency_stops``) a change either way beyond it is flagged. A
+change to or from a non-finite value (``profit_factor`` inf) in the worse direction is a
+regression whatever the threshold; NaN on either side is not compared.
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
 from ..errors import ScenarioError, unknown_name_message
-from ..result.models import HIGHER_IS_WORSE, METRIC_FIELDS
+from ..result.metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
 
 __all__ = ["Threshold", "Regression", "parse_threshold", "check"]
 
@@ -35,10 +42,12 @@ class Regression:
         return self.now - self.baseline
 
     def describe(self) -> str:
-        pct = f" ({self.change / abs(self.baseline) * 100:+.1f}%)" if self.baseline else ""
-        worse = "higher" if self.metric in HIGHER_IS_WORSE else "lower"
+        finite = math.isfinite(self.baseline) and math.isfinite(self.now)
+        pct = f" ({self.change / abs(self.baseline) * 100:+.1f}%)" if self.baseline and finite else ""
+        worse = worse_direction(self.metric)
+        how = f"{worse} is worse" if worse in (HIGHER, LOWER) else "no worse direction: a change either way counts"
         return (f"{self.metric}: baseline {self.baseline:.6g}, now {self.now:.6g}, change {self.change:+.6g}{pct} "
-                f"({worse} is worse; allowed {self.threshold})")
+                f"({how}; allowed {self.threshold})")
 
 
 def parse_threshold(text: str) -> Threshold:
@@ -60,10 +69,16 @@ def parse_threshold(text: str) -> Threshold:
 
 
 def check(test: str, baseline: dict, now: dict, threshold: Threshold) -> Regression | None:
-    """A regression if ``metric`` moved in its worse direction by more than allowed."""
+    """A regression if ``metric`` moved in its worse direction (either way: "neither") by more than allowed.
+
+    ``baseline`` and ``now`` hold decoded numbers (``result.jsonform.decode_metrics``).
+    """
     b, n = baseline.get(threshold.metric), now.get(threshold.metric)
-    if b is None or n is None or not (math.isfinite(b) and math.isfinite(n)):
+    if b is None or n is None or math.isnan(b) or math.isnan(n) or b == n:
         return None
-    worse_by = (n - b) if threshold.metric in HIGHER_IS_WORSE else (b - n)
+    worse = worse_direction(threshold.metric)
+    worse_by = (n - b) if worse == HIGHER else (b - n) if worse == LOWER else abs(n - b)
+    if not (math.isfinite(b) and math.isfinite(n)):
+        return Regression(test, threshold.metric, b, n, threshold) if worse_by > 0 else None
     allowed = abs(b) * threshold.value / 100.0 if threshold.percent else threshold.value
     return Regression(test, threshold.metric, b, n, threshold) if worse_by > allowed + 1e-12 else None

@@ -7,16 +7,17 @@ from typing import Any
 
 import pytest
 
+from .. import library
 from ..exchange.config import ExchangeConfig, preset
-from ..executor.loop import execute
-from ..montecarlo import PathsResult, run_paths
 from ..result.models import ScenarioResult
-from ..scenario.model import Scenario
+from ..result.paths import PathsResult
+from ..runner import run_paths, run_scenario
+from ..scenario.definition import Scenario
 from .marker import StressSpec
 from .session import RESULT_KEY, SESSION_KEY
 
-__all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "exchange_sim",
-           "stress_result", "stress_runner", "StressRunner"]
+__all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "stress_exchange",
+           "exchange_sim", "stress_result", "stress_runner", "StressRunner"]
 
 MISSING_TRADER = """pytest-stress needs your trading system. Define it in your conftest.py, either as
 a factory (lets property tests and Monte Carlo paths build a fresh one each time):
@@ -76,31 +77,44 @@ def stress_scenario(request: pytest.FixtureRequest, stress_base_data: Any) -> Sc
 
 @pytest.fixture
 def exchange_sim(request: pytest.FixtureRequest, stress_scenario: Scenario) -> ExchangeConfig:
-    """The simulated exchange's configuration (override to set your fees, latency, limits).
-
-    The scenario's faults (failure rate, latency multiplier) are applied on top of it.
-    """
+    """The old name of ``stress_exchange``, kept so that existing overrides keep working."""
     spec, _ = _spec_and_item(request)
     chosen = spec.overrides.get("exchange") or request.config.stash[SESSION_KEY].options.exchange
     return preset(chosen) if isinstance(chosen, str) else chosen
 
 
 @pytest.fixture
+def stress_exchange(exchange_sim: ExchangeConfig) -> ExchangeConfig:
+    """The simulated exchange's configuration (override to set your fees, latency, limits):
+    the marker's ``exchange=``, else ``--stress-exchange``. The scenario's faults (failure
+    rate, latency multiplier) are applied on top of it."""
+    return exchange_sim
+
+
+def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any = None,
+             factory: Callable[[], Any] | None = None, paths: int | None = None,
+             record_errors: bool = False) -> ScenarioResult | PathsResult:
+    """Run one case: on ``paths`` Monte Carlo paths (each with a fresh trader from ``factory``,
+    or a deep copy of ``trader``), or once with ``trader`` (or ``factory()``)."""
+    if paths:
+        if factory is None:
+            pristine = copy.deepcopy(trader)
+            factory = lambda: copy.deepcopy(pristine)   # noqa: E731
+        return run_paths(scenario, factory, paths, exchange, record_errors=record_errors)
+    return run_scenario(scenario, trader if trader is not None else factory(), exchange,   # type: ignore[misc]
+                        record_errors=record_errors)
+
+
+@pytest.fixture
 def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, trader_under_test: Any,
-                  exchange_sim: ExchangeConfig, trader_factory: Callable[[], Any] | None
+                  stress_exchange: ExchangeConfig, trader_factory: Callable[[], Any] | None
                   ) -> ScenarioResult | PathsResult:
-    """Runs the scenario against ``trader_under_test`` on ``exchange_sim``; with ``paths=N``
+    """Runs the scenario against ``trader_under_test`` on ``stress_exchange``; with ``paths=N``
     in the marker, on N seeded market paths (a ``PathsResult``)."""
     spec, _ = _spec_and_item(request)
     record = spec.overrides.get("record_errors", request.config.stash[SESSION_KEY].options.record_errors)
-    paths = spec.overrides.get("paths")
-    if paths:
-        pristine = copy.deepcopy(trader_under_test)
-        factory = trader_factory or (lambda: copy.deepcopy(pristine))
-        result: ScenarioResult | PathsResult = run_paths(stress_scenario, factory, paths, exchange_sim,
-                                                          record_errors=record)
-    else:
-        result = execute(stress_scenario, trader_under_test, exchange_sim, record_errors=record)
+    result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=trader_factory,
+                      paths=spec.overrides.get("paths"), record_errors=record)
     request.node.stash[RESULT_KEY] = (result, spec.overrides.get("tolerance"))
     return result
 
@@ -121,18 +135,13 @@ class StressRunner:
     def __call__(self, scenario: Scenario | str, trader: Any = None, *,
                  exchange: ExchangeConfig | str | None = None, paths: int | None = None,
                  record_errors: bool = False) -> ScenarioResult | PathsResult:
-        from .. import library
-
         if isinstance(scenario, str):
             scenario = library.get(scenario, **self._overrides)
         if trader is None and self._factory is None:
             pytest.fail(MISSING_TRADER, pytrace=False)
-        exchange = exchange if exchange is not None else self._exchange
-        if paths:
-            factory = self._factory if trader is None else (lambda: copy.deepcopy(trader))
-            return run_paths(scenario, factory, paths, exchange, record_errors=record_errors)
-        return execute(scenario, trader if trader is not None else self._factory(), exchange,
-                       record_errors=record_errors)
+        return run_case(scenario, exchange if exchange is not None else self._exchange, trader=trader,
+                        factory=self._factory if trader is None else None, paths=paths,
+                        record_errors=record_errors)
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,14 @@ import pytest
 
 from .. import __version__, library
 from ..errors import StressError
-from .fixtures import (exchange_sim, stress_base_data, stress_result, stress_runner, stress_scenario,  # noqa: F401
-                       trader_factory, trader_under_test)
+from ..result.metrics import explained_metrics
+from .fixtures import (exchange_sim, stress_base_data, stress_exchange, stress_result, stress_runner,  # noqa: F401
+                       stress_scenario, trader_factory, trader_under_test)
 from .marker import OVERRIDES, StressSpec
 from .options import StressOptions, add_options
 from .session import RESULT_KEY, SESSION_KEY, StressSession, summarize
 
-_STRESS_FIXTURES = {"stress_scenario", "stress_result", "exchange_sim"}
+_STRESS_FIXTURES = {"stress_scenario", "stress_result", "stress_exchange", "exchange_sim"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,13 +118,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _explain(s: dict[str, Any], nodeid: str) -> str:
     m = s["metrics"]
-    keys = ("max_drawdown", "total_return_pct", "final_equity", "sharpe_ratio", "total_trades", "winrate",
-            "orders_submitted", "execution_failures", "avg_slippage_bps", "emergency_stops", "risk_rejections",
-            "model_failures", "data_issues", "component_errors")
     lines = [f"scenario {s['scenario']!r} ({s['scenario_type']}), seed {s['seed']}"
              + (f", {s['paths']} paths (medians below; worst drawdown on seed {s['worst_seed']})" if s.get("paths")
                 else "")]
-    lines += [f"  {k:<20} {m[k]!r}" for k in keys if k in m]
+    lines += [f"  {x.name:<20} {m[x.name]!r}" for x in explained_metrics() if x.name in m]
     if not s.get("success", True) and s.get("error"):
         lines.append(f"  error: {s['error']}")
     rerun = f"pytest '{nodeid}'"

@@ -15,7 +15,7 @@ import pytest
 from .. import library
 from ..errors import ScenarioError, UnknownScenarioError, close_matches
 from ..exchange.config import ExchangeConfig
-from ..scenario.model import Scenario
+from ..scenario.definition import Scenario
 
 __all__ = ["stress", "StressSpec", "OVERRIDES"]
 

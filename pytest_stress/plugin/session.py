@@ -7,14 +7,15 @@ xdist. Only the controller (not an xdist worker) writes files or prints.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pytest
 
-from ..montecarlo import PathsResult
-from ..report import KEY_COLUMNS, format_table
-from ..result.models import METRIC_FIELDS, ScenarioResult
+from ..result.jsonform import decode_metrics, encode
+from ..result.metrics import METRIC_FIELDS
+from ..result.models import ScenarioResult
+from ..result.paths import PathsResult
+from ..result.table import format_table
 from .compare import Regression, Threshold, check, parse_threshold
 from .options import StressOptions
 from .storage import load_results, save_results
@@ -25,25 +26,18 @@ SESSION_KEY = pytest.StashKey["StressSession"]()
 RESULT_KEY = pytest.StashKey[Any]()
 
 
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-    return v
-
-
 def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | None = None) -> dict[str, Any]:
-    """The JSON-safe summary of one case that goes on the report, into the table and the baseline."""
+    """The summary of one case, in the one JSON form (``result/jsonform.py``), that goes on the
+    report, into the table and the baseline. Monte Carlo cases carry medians in ``metrics``."""
     if isinstance(result, PathsResult):
         agg = result.summary()
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
                "seed": result.scenario.seed, "success": result.success, "paths": result.paths,
-               "worst_seed": agg["worst_seed"],
-               "metrics": {k: _json_safe(agg[k]) for k in METRIC_FIELDS},
-               "metrics_p95": {k: _json_safe(agg[f"{k}_p95"]) for k in METRIC_FIELDS}}
+               "worst_seed": agg["worst_seed"], "metrics": agg["median"], "metrics_p95": agg["p95"]}
     else:
         out = {"scenario": result.scenario_name, "scenario_type": result.scenario_type, "seed": result.seed,
                "success": result.success, "error": result.error,
-               "metrics": {k: _json_safe(getattr(result, k)) for k in METRIC_FIELDS}}
+               "metrics": encode({k: getattr(result, k) for k in METRIC_FIELDS})}
     if tolerance:
         out["tolerance"] = dict(tolerance)
     return out
@@ -88,8 +82,11 @@ class StressSession:
                 if base is None:
                     continue
                 self.compared += 1
+                where = f"{opts.compare}: {test}"
+                base_metrics = decode_metrics(base.get("metrics", {}), where)
+                now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
                 for threshold in self._thresholds(now):
-                    reg = check(test, base.get("metrics", {}), now.get("metrics", {}), threshold)
+                    reg = check(test, base_metrics, now_metrics, threshold)
                     if reg is not None:
                         self.regressions.append(reg)
             if self.regressions:
@@ -107,12 +104,13 @@ class StressSession:
         rows = []
         for test, s in self.results.items():
             label = test.split("::", 1)[-1]
-            row = {"scenario_name": label, "success": s.get("success", True), "error": s.get("error"),
-                   "outcome": "FAILED" if s["outcome"] == "failed" else s["outcome"], **s.get("metrics", {})}
+            row = {"test": label, "success": s.get("success", True), "error": s.get("error"),
+                   "outcome": "FAILED" if s["outcome"] == "failed" else s["outcome"],
+                   **decode_metrics(s.get("metrics", {}), test)}
             if s.get("paths"):
-                row["scenario_name"] = f"{label} ({s['paths']} paths, worst seed {s['worst_seed']})"
+                row["test"] = f"{label} ({s['paths']} paths: medians; worst seed {s['worst_seed']})"
             rows.append(row)
-        lines = [format_table(rows, columns=(("outcome", "test", "{}"), *KEY_COLUMNS))]
+        lines = [format_table(rows, label="test", label_header="test", extra=(("outcome", "outcome"),))]
         if self.saved_to:
             lines.append(f"stress results saved to {self.saved_to}")
         if self.options.compare:

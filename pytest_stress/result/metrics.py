@@ -1,19 +1,159 @@
-"""Performance and risk metrics from an equity curve and trade records.
+"""The metric vocabulary (one table) and the functions that compute metrics from a run.
+
+``METRICS`` is the single owner of every scalar metric: its name, column header and
+format, which direction is worse, and a one-line definition. ``ScenarioResult``'s fields,
+the summary table, the failure report, baseline comparisons (compare-fail) and
+``docs/metrics.md`` all derive from it or are tested against it.
 
 Definitions follow empyrical (Quantopian): simple per-bar returns; annualisation by
 bars per 365-day year from the timeframe; risk-free rate 0; sample standard deviation
-(ddof=1). Percentages are numbers like 3.2 for 3.2%. See docs/metrics.md.
+(ddof=1). Percentages are numbers like 3.2 for 3.2%.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .models import TradeRecord
+from ..errors import ScenarioError, unknown_name_message
 
-__all__ = ["equity_metrics", "trade_metrics", "drawdown_curve", "periods_per_year"]
+__all__ = ["Metric", "METRICS", "METRIC_FIELDS", "HIGHER", "LOWER", "NEITHER", "metric", "worse_direction",
+           "summary_columns", "explained_metrics", "markdown_table", "equity_metrics", "trade_metrics",
+           "execution_metrics", "drawdown_curve", "periods_per_year"]
+
+HIGHER, LOWER, NEITHER = "higher", "lower", "neither"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One scalar metric of a ``ScenarioResult``.
+
+    ``worse``: "higher" (a rise is a regression), "lower" (a fall is), or "neither" (no
+    natural direction: any change beyond a threshold is flagged). ``column``: its place
+    in the summary table (0: not shown); ``explain``: listed in a failing test's report.
+    """
+
+    name: str
+    header: str
+    fmt: str
+    worse: str
+    definition: str
+    column: int = 0
+    explain: bool = False
+
+    def format(self, value: Any) -> str:
+        """The value as the summary table shows it ('-' for None, 'inf'/'nan' as such)."""
+        if value is None:
+            return "-"
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        try:
+            return self.fmt.format(int(value) if self.fmt == "{:d}" else value)
+        except (TypeError, ValueError):
+            return str(value)
+
+
+def _m(name: str, header: str, fmt: str, worse: str, definition: str, *, column: int = 0,
+       explain: bool = False) -> Metric:
+    return Metric(name, header, fmt, worse, definition, column, explain)
+
+
+#: Every scalar metric, in report order.
+METRICS: tuple[Metric, ...] = (
+    _m("bars_processed", "bars", "{:d}", NEITHER, "bars the run went through"),
+    _m("initial_equity", "initial", "{:.2f}", NEITHER, "equity at the start of the run"),
+    _m("final_equity", "final", "{:.2f}", LOWER, "equity at the last bar's true close", explain=True),
+    _m("total_pnl", "pnl", "{:+.2f}", LOWER, "final equity minus initial equity"),
+    _m("total_return_pct", "return %", "{:+.1f}", LOWER, "total pnl as a percentage of the initial equity",
+       column=2, explain=True),
+    _m("max_drawdown", "max DD %", "{:.1f}", HIGHER, "max over bars of 1 - E_t / max_{s<=t} E_s, in percent",
+       column=1, explain=True),
+    _m("max_drawdown_duration_bars", "DD bars", "{:d}", HIGHER, "the longest run of bars below a previous equity peak"),
+    _m("recovery_bars", "recovery", "{:d}", HIGHER,
+       "bars from the deepest trough back to its previous peak; None if never recovered"),
+    _m("volatility_pct", "vol %", "{:.1f}", HIGHER, "std(r) * sqrt(P) * 100"),
+    _m("sharpe_ratio", "sharpe", "{:.2f}", LOWER, "mean(r) / std(r) * sqrt(P)", column=3, explain=True),
+    _m("sortino_ratio", "sortino", "{:.2f}", LOWER, "mean(r) * P / (sqrt(mean(min(r, 0)^2)) * sqrt(P))"),
+    _m("calmar_ratio", "calmar", "{:.2f}", LOWER,
+       "annual return / max drawdown, annual return = (E_end / E_0)^(P / n) - 1"),
+    _m("var_95_pct", "VaR95 %", "{:.2f}", HIGHER, "minus the 5th percentile of r, in percent (a loss, positive)"),
+    _m("cvar_95_pct", "CVaR95 %", "{:.2f}", HIGHER, "minus the mean of r at or below its 5th percentile, in percent"),
+    _m("worst_bar_return_pct", "worst bar %", "{:.2f}", LOWER, "min(r) in percent"),
+    _m("total_trades", "trades", "{:d}", NEITHER, "closed (or reduced) positions", column=4, explain=True),
+    _m("winning_trades", "wins", "{:d}", NEITHER, "trades with pnl > 0"),
+    _m("losing_trades", "losses", "{:d}", HIGHER, "trades with pnl < 0"),
+    _m("winrate", "win %", "{:.0f}", LOWER, "winning trades / trades, in percent", column=5, explain=True),
+    _m("profit_factor", "PF", "{:.2f}", LOWER, "gross profit / gross loss (inf with no losing trade, 0 with no trade)"),
+    _m("avg_win", "avg win", "{:.2f}", LOWER, "mean pnl of winning trades (quote currency)"),
+    _m("avg_loss", "avg loss", "{:.2f}", LOWER, "mean pnl of losing trades (negative)"),
+    _m("largest_win", "best", "{:.2f}", LOWER, "largest trade pnl"),
+    _m("largest_loss", "worst", "{:.2f}", LOWER, "smallest (most negative) trade pnl"),
+    _m("expectancy", "expect.", "{:.2f}", LOWER,
+       "mean trade pnl; trade pnl is net of the entry fees attributed to the closed quantity and of the exit fee"),
+    _m("exposure_pct", "exposure %", "{:.0f}", NEITHER, "share of bars with a non-zero position, in percent"),
+    _m("max_leverage", "max lev", "{:.2f}", HIGHER, "max over bars of gross position value / equity"),
+    _m("orders_submitted", "orders", "{:d}", NEITHER, "orders the trader sent", explain=True),
+    _m("orders_filled", "filled", "{:d}", NEITHER, "orders filled in full"),
+    _m("partial_fills", "partial", "{:d}", HIGHER, "orders filled in part (volume cap, or partial then cancel)"),
+    _m("orders_rejected", "rejected", "{:d}", HIGHER, "orders the exchange rejected"),
+    _m("execution_failures", "exec fail", "{:d}", HIGHER, "rejections + timeouts + partial-then-cancel",
+       column=6, explain=True),
+    _m("avg_slippage_bps", "slip bps", "{:.1f}", HIGHER,
+       "mean market impact + adverse latency drift of fills, in bps of the reference price (half-spread separate)",
+       column=7, explain=True),
+    _m("max_slippage_bps", "max slip", "{:.1f}", HIGHER, "largest impact + drift of one fill, in bps"),
+    _m("total_slippage_cost", "slip cost", "{:.2f}", HIGHER,
+       "sum over fills of qty * |fill - reference|: spread, impact and drift paid"),
+    _m("total_fees", "fees", "{:.2f}", HIGHER, "maker and taker fees"),
+    _m("avg_latency_ms", "lat ms", "{:.0f}", HIGHER, "mean drawn order latency"),
+    _m("max_latency_ms", "max lat", "{:.0f}", HIGHER, "largest drawn order latency"),
+    _m("risk_rejections", "risk rej", "{:d}", NEITHER, "orders the risk guard rejected", explain=True),
+    _m("emergency_stops", "e-stops", "{:d}", NEITHER, "times the safety governor moved from trading to halted",
+       column=8, explain=True),
+    _m("model_failures", "model fail", "{:d}", NEITHER,
+       "bars on which the signal model failed (injected by the scenario)", column=9, explain=True),
+    _m("component_errors", "errors", "{:d}", HIGHER, "exceptions recorded with record_errors", explain=True),
+    _m("data_issues", "bad bars", "{:d}", NEITHER, "corrupted feed bars the trader was shown (injected)",
+       column=10, explain=True),
+)
+
+#: Metric names, in report order.
+METRIC_FIELDS: tuple[str, ...] = tuple(m.name for m in METRICS)
+_BY_NAME = {m.name: m for m in METRICS}
+
+
+def metric(name: str) -> Metric:
+    """The table row of ``name``; an error with close matches for an unknown name."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ScenarioError(unknown_name_message("metric", name, METRIC_FIELDS)) from None
+
+
+def worse_direction(name: str) -> str:
+    """"higher", "lower" or "neither": which way a change of ``name`` is a regression."""
+    return metric(name).worse
+
+
+def summary_columns() -> tuple[Metric, ...]:
+    """The metrics the summary table shows, in order."""
+    return tuple(sorted((m for m in METRICS if m.column), key=lambda m: m.column))
+
+
+def explained_metrics() -> tuple[Metric, ...]:
+    """The metrics a failing test's report lists."""
+    return tuple(m for m in METRICS if m.explain)
+
+
+def markdown_table() -> str:
+    """The definitions table of ``docs/metrics.md``, generated from ``METRICS``."""
+    lines = ["| metric | worse when | definition |", "|---|---|---|"]
+    lines += [f"| `{m.name}` | {m.worse if m.worse != NEITHER else 'either way (no direction)'} | {m.definition} |"
+              for m in METRICS]
+    return "\n".join(lines)
 
 
 def periods_per_year(bar_seconds: int) -> float:
@@ -87,7 +227,7 @@ def _drawdown_durations(curve: np.ndarray) -> dict:
     return {"max_drawdown_duration_bars": longest, "recovery_bars": recovery}
 
 
-def trade_metrics(trades: Sequence[TradeRecord]) -> dict:
+def trade_metrics(trades: Sequence[Any]) -> dict:
     """Counts, win rate (%), profit factor, average and extreme wins and losses, expectancy."""
     pnl = np.array([t.pnl for t in trades], dtype=np.float64)
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
@@ -104,4 +244,25 @@ def trade_metrics(trades: Sequence[TradeRecord]) -> dict:
         "largest_win": float(wins.max()) if len(wins) else 0.0,
         "largest_loss": float(losses.min()) if len(losses) else 0.0,
         "expectancy": float(pnl.mean()) if n else 0.0,
+    }
+
+
+def execution_metrics(executions: Sequence[Any]) -> dict:
+    """Fill, failure, slippage, fee and latency statistics over the exchange's execution records."""
+    filled = [e for e in executions if e.filled_qty > 0]
+    slips = np.array([e.slippage_bps for e in filled]) if filled else np.zeros(0)
+    lat = np.array([e.latency_ms for e in executions if e.latency_ms > 0]) if executions else np.zeros(0)
+    cost = sum(e.filled_qty * abs(e.fill_price - e.reference_price) for e in filled)
+    statuses = [e.status for e in executions]
+    return {
+        "orders_filled": sum(1 for s in statuses if s == "filled"),
+        "partial_fills": sum(1 for s in statuses if s in ("partial", "partial_cancel")),
+        "orders_rejected": sum(1 for s in statuses if s == "rejected"),
+        "execution_failures": sum(1 for s in statuses if s in ("rejected", "timeout", "partial_cancel")),
+        "avg_slippage_bps": float(slips.mean()) if len(slips) else 0.0,
+        "max_slippage_bps": float(slips.max()) if len(slips) else 0.0,
+        "total_slippage_cost": float(cost),
+        "total_fees": float(sum(e.fee for e in executions)),
+        "avg_latency_ms": float(lat.mean()) if len(lat) else 0.0,
+        "max_latency_ms": float(lat.max()) if len(lat) else 0.0,
     }

@@ -1,7 +1,7 @@
 """What a run produces: one record per order outcome, per closed trade, and the scenario result.
 
-Percentages are numbers like 3.2 for 3.2%. ``ScenarioResult.to_dict`` is JSON-compatible
-(non-finite floats as JSON's Infinity/NaN, which Python's json reads back).
+Percentages are numbers like 3.2 for 3.2%. ``ScenarioResult.to_dict`` is strict JSON in the
+one form every reader uses (``result/jsonform.py``: non-finite floats as "inf"/"-inf"/"nan").
 """
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["TradeRecord", "ExecutionResult", "ScenarioResult", "METRIC_FIELDS", "HIGHER_IS_WORSE"]
+from .jsonform import decode, encode
+from .metrics import METRIC_FIELDS
+
+__all__ = ["TradeRecord", "ExecutionResult", "ScenarioResult"]
 
 
 @dataclasses.dataclass(slots=True)
@@ -51,33 +54,13 @@ class ExecutionResult:
     reason: str = ""
 
 
-#: The scalar metrics of a ``ScenarioResult``, in report order.
-METRIC_FIELDS: tuple[str, ...] = (
-    "bars_processed", "initial_equity", "final_equity", "total_pnl", "total_return_pct",
-    "max_drawdown", "max_drawdown_duration_bars", "recovery_bars", "volatility_pct", "sharpe_ratio",
-    "sortino_ratio", "calmar_ratio", "var_95_pct", "cvar_95_pct", "worst_bar_return_pct",
-    "total_trades", "winning_trades", "losing_trades", "winrate", "profit_factor", "avg_win",
-    "avg_loss", "largest_win", "largest_loss", "expectancy", "exposure_pct", "max_leverage",
-    "orders_submitted", "orders_filled", "partial_fills", "orders_rejected", "execution_failures",
-    "avg_slippage_bps", "max_slippage_bps", "total_slippage_cost", "total_fees", "avg_latency_ms",
-    "max_latency_ms", "risk_rejections", "emergency_stops", "model_failures", "component_errors",
-    "data_issues",
-)
-
-
-#: Metrics for which a higher value is worse (for the rest, lower is worse): the direction
-#: in which a baseline comparison counts a change as a regression.
-HIGHER_IS_WORSE = frozenset({
-    "max_drawdown", "max_drawdown_duration_bars", "recovery_bars", "volatility_pct", "var_95_pct", "cvar_95_pct",
-    "losing_trades", "avg_slippage_bps", "max_slippage_bps", "total_slippage_cost", "total_fees",
-    "avg_latency_ms", "max_latency_ms", "execution_failures", "orders_rejected", "partial_fills",
-    "component_errors", "max_leverage",
-})
-
-
 @dataclasses.dataclass
 class ScenarioResult:
-    """The outcome of one scenario run against one trading system. See docs/metrics.md."""
+    """The outcome of one scenario run against one trading system. See docs/metrics.md.
+
+    The scalar metric fields, from ``bars_processed`` to ``data_issues``, are exactly
+    ``result.metrics.METRICS`` in order (a test holds them together).
+    """
 
     scenario_name: str
     scenario_type: str
@@ -129,6 +112,8 @@ class ScenarioResult:
     component_errors: int = 0
     data_issues: int = 0
     component_error_details: list[str] = dataclasses.field(default_factory=list)
+    risk_rejection_details: list[str] = dataclasses.field(default_factory=list)   #: "bar N: reason" per rejection
+    policy_changes: list[tuple[int, str, Any]] = dataclasses.field(default_factory=list, repr=False)  #: (bar, key, value)
     equity_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
     drawdown_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
     timestamps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64), repr=False)
@@ -137,6 +122,7 @@ class ScenarioResult:
 
     _CURVES = ("equity_curve", "drawdown_curve", "timestamps")
     _RECORDS = {"trades": TradeRecord, "executions": ExecutionResult}
+    _DETAIL = ("policy_changes",)
 
     def __repr__(self) -> str:
         # short, so that a failing assertion on one metric stays readable
@@ -151,30 +137,35 @@ class ScenarioResult:
         return {k: getattr(self, k) for k in METRIC_FIELDS}
 
     def to_dict(self, curves: bool = False, records: bool = False) -> dict[str, Any]:
-        """JSON-compatible dict; curves and trade/execution records only if asked."""
+        """Strict-JSON dict (see ``result/jsonform.py``); curves and trade/execution records only if asked."""
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if f.name in self._CURVES:
                 if curves:
-                    out[f.name] = v.tolist()
+                    out[f.name] = encode(v)
             elif f.name in self._RECORDS:
                 if records:
-                    out[f.name] = [dataclasses.asdict(r) for r in v]
-            elif isinstance(v, (np.floating, np.integer)):
-                out[f.name] = v.item()
+                    out[f.name] = [encode(dataclasses.asdict(r)) for r in v]
+            elif f.name in self._DETAIL:
+                if records:
+                    out[f.name] = [[b, k, x if isinstance(x, (bool, int, float, str, type(None))) else repr(x)]
+                                   for b, k, x in v]
             else:
-                out[f.name] = v
+                out[f.name] = encode(v)
         return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ScenarioResult":
+        """The result back from ``to_dict`` (unknown keys are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
-        kw = {k: v for k, v in d.items() if k in names}
+        kw = {k: decode(v) for k, v in d.items() if k in names}
         for k in cls._CURVES:
             if k in kw:
                 kw[k] = np.asarray(kw[k], dtype=np.int64 if k == "timestamps" else np.float64)
         for k, rec in cls._RECORDS.items():
             if k in kw:
                 kw[k] = [rec(**r) for r in kw[k]]
+        if "policy_changes" in kw:
+            kw["policy_changes"] = [tuple(c) for c in kw["policy_changes"]]
         return cls(**kw)

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import ScenarioError, unknown_name_message
 from ..market.data import CLOSE, FIELDS, MarketData
 from .orders import BUY, SELL, Order, buy, sell
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..engine.book import OrderBook
     from .roles import EventBus, PolicyStore
 
 __all__ = ["BarContext"]
@@ -35,16 +37,18 @@ class _PerSymbol:
 
 
 class BarContext:
-    """The trader's window on the run at bar ``t`` (one object, advanced bar by bar)."""
+    """The trader's window on the run at bar ``t`` (one object, advanced bar by bar by the engine).
 
-    __slots__ = ("t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf",
+    The clock ``t`` is read-only: nothing a trader sets can move it.
+    """
+
+    __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf",
                  "_revealed", "_close", "_ts", "_ts_buf", "_ind_values", "_ind_arrays", "_ind_buf",
-                 "_ind_revealed", "_portfolio", "_qty",
-                 "_open_orders", "_cancels", "_sym_index")
+                 "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index")
 
-    def __init__(self, feed: MarketData, portfolio: Any, policy: "PolicyStore", bus: "EventBus",
+    def __init__(self, feed: MarketData, portfolio: Any, book: "OrderBook", policy: "PolicyStore", bus: "EventBus",
                  indicators: Mapping[str, np.ndarray] | None = None) -> None:
-        self.t = -1
+        self._t = -1
         self.symbols = feed.symbols
         self.symbol = feed.symbols[0]
         self.policy = policy
@@ -67,33 +71,50 @@ class BarContext:
         self._ind_revealed = dict.fromkeys(indicators, 0)
         self._portfolio = portfolio
         self._qty = portfolio.qty          # the portfolio's own list, updated in place
-        self._open_orders: dict[int, Order] = {}
-        self._cancels: list[int] = []
+        self._book = book
 
     # -- time --------------------------------------------------------------
+    def _advance(self, t: int) -> None:
+        """The engine moves the clock to bar ``t`` (the only way it moves)."""
+        self._t = t
+
+    @property
+    def t(self) -> int:
+        """The current bar (read-only)."""
+        return self._t
+
     @property
     def bar(self) -> int:
-        return self.t
+        return self._t
 
     @property
     def timestamp(self) -> np.datetime64:
         """The feed's timestamp of this bar (under data corruption it can repeat or go back)."""
-        return np.datetime64(int(self._ts[self.t]), "ns")
+        return np.datetime64(int(self._ts[self._t]), "ns")
 
     # -- prices --------------------------------------------------------------
     @property
     def price(self) -> float:
         """The observed close of the first symbol at this bar (NaN if the feed says so)."""
-        return self._close(CLOSE, 0, self.t)
+        return self._close(CLOSE, 0, self._t)
 
     def price_of(self, symbol: str) -> float:
-        return self._close(CLOSE, self._sym_index[symbol], self.t)
+        """The observed close of ``symbol`` at this bar."""
+        return self._close(CLOSE, self._symbol(symbol), self._t)
+
+    def _symbol(self, symbol: str) -> int:
+        try:
+            return self._sym_index[symbol]
+        except (KeyError, TypeError):
+            raise ScenarioError(unknown_name_message("symbol", str(symbol), self.symbols)) from None
 
     def history(self, field: str = "close", symbol: str | None = None) -> np.ndarray:
         """Observed ``field`` of ``symbol`` from bar 0 to this bar, read-only."""
-        t = self._reveal()
+        if field not in FIELDS:
+            raise ScenarioError(unknown_name_message("field", str(field), FIELDS))
         f = FIELDS.index(field)
-        s = 0 if symbol is None else self._sym_index[symbol]
+        s = 0 if symbol is None else self._symbol(symbol)
+        t = self._reveal()
         view = self._buf[f, s, :t + 1]
         view.flags.writeable = False
         return view
@@ -125,13 +146,14 @@ class BarContext:
     @property
     def timestamps(self) -> np.ndarray:
         """The feed's timestamps (int64 ns) from bar 0 to this bar, read-only."""
-        view = self._ts_buf[:self._reveal() + 1]
+        t = self._reveal()
+        view = self._ts_buf[:t + 1]
         view.flags.writeable = False
         return view
 
     def _reveal(self) -> int:
         """Copy the bars that have happened since the last call into the visible buffers."""
-        t, done = self.t, self._revealed
+        t, done = self._t, self._revealed
         if self._buf is None:
             self._buf = np.full(self._feed.values.shape, np.nan)
             self._ts_buf = np.zeros(self._feed.n_bars, dtype=np.int64)
@@ -144,7 +166,7 @@ class BarContext:
     # -- precomputed indicators ---------------------------------------------
     def value(self, name: str) -> float:
         """This bar's value of a precomputed indicator (a float; per symbol: a list)."""
-        return self._ind_values[name][self.t]
+        return self._ind_values[name][self._t]
 
     def indicator(self, name: str) -> np.ndarray:
         """A precomputed indicator from bar 0 to this bar, read-only."""
@@ -152,7 +174,7 @@ class BarContext:
         buf = self._ind_buf.get(name)
         if buf is None:
             buf = self._ind_buf[name] = np.full(src.shape, np.nan)
-        t, done = self.t, self._ind_revealed[name]
+        t, done = self._t, self._ind_revealed[name]
         if done <= t:
             buf[..., done:t + 1] = src[..., done:t + 1]
             self._ind_revealed[name] = t + 1
@@ -162,9 +184,13 @@ class BarContext:
 
     # -- account -------------------------------------------------------------
     def position(self, symbol: str | None = None) -> float:
+        """Units held of ``symbol`` (default: the first symbol); negative when short."""
         if symbol is None:
             return self._qty[0]
-        return self._qty[self._sym_index[symbol]]
+        try:
+            return self._qty[self._sym_index[symbol]]
+        except (KeyError, TypeError):
+            return self._qty[self._symbol(symbol)]   # raises, naming the valid symbols
 
     @property
     def positions(self) -> dict[str, float]:
@@ -177,19 +203,21 @@ class BarContext:
     @property
     def equity(self) -> float:
         """Cash plus positions marked at this bar's close on the exchange (the true market)."""
-        return self._portfolio.mark(self.t)
+        return self._portfolio.mark(self._t)
 
     @property
     def open_orders(self) -> list[Order]:
-        """Resting limit and stop orders (and market orders not yet handled)."""
-        return list(self._open_orders.values())
+        """Your orders still working: resting limits and stops, and market orders not yet handled."""
+        return self._book.open_orders()
 
     def cancel(self, order: Order | int) -> None:
-        """Ask to cancel a resting order; it is removed before the next bar is handled."""
-        self._cancels.append(order if isinstance(order, int) else order.id)
+        """Ask to cancel a working order (the Order you sent, or its order id); it is removed
+        before the next bar is handled."""
+        self._book.request_cancel(order)
 
     def cancel_all(self) -> None:
-        self._cancels.extend(self._open_orders)
+        """Cancel every working order before the next bar is handled."""
+        self._book.cancel_all()
 
     # -- order helpers ----------------------------------------------------------
     buy = staticmethod(buy)

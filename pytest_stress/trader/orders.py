@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from numbers import Real
 
 from ..errors import ScenarioError
 
@@ -12,14 +13,19 @@ MARKET, LIMIT, STOP = "market", "limit", "stop"
 BUY, SELL = "buy", "sell"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Order:
-    """An instruction to the exchange.
+    """An instruction to the exchange: immutable and validated when built.
 
     ``symbol`` None means the scenario's first symbol. A limit order fills at its price or
     better; a stop order becomes a market order once the price trades through its stop
     (a stop in a gap fills at the gapped open, not at the stop). Orders rest until they
     fill or are cancelled; market orders are handled on the next bar only.
+
+    One ``Order`` object is one order: returning the same object again while it is still
+    working (a resting limit or stop) does nothing; once it has filled, been cancelled or
+    failed, returning it again sends a new order. The engine never writes into it; the
+    id it gets is in the execution records (``ExecutionResult.order_id``).
     """
 
     side: str
@@ -29,28 +35,39 @@ class Order:
     limit_price: float | None = None
     stop_price: float | None = None
     tag: str = ""
-    id: int = 0                     #: set by the executor when submitted
 
     def __post_init__(self) -> None:
         q = self.quantity
-        if self.type == MARKET and type(q) is float and 0 < q < math.inf and (self.side == BUY or self.side == SELL):
+        if (self.type == MARKET and type(q) is float and 0 < q < math.inf and (self.side == BUY or self.side == SELL)
+                and self.symbol.__class__ in _SYMBOL_TYPES):
             return  # the common case, checked cheaply
         if self.side not in (BUY, SELL):
             raise ScenarioError(f"Order: side = {self.side!r}; expected 'buy' or 'sell'")
-        if isinstance(q, bool) or not isinstance(q, (int, float)) or not math.isfinite(q) or q <= 0:
-            raise ScenarioError(f"Order: quantity = {q!r}; expected a finite number > 0 (use side for direction)")
+        object.__setattr__(self, "quantity", _positive("quantity", q, "(use side for direction)"))
+        if self.symbol is not None and not (isinstance(self.symbol, str) and self.symbol):
+            raise ScenarioError(f"Order: symbol = {self.symbol!r}; expected a symbol name or None (the first symbol)")
         if self.type == LIMIT:
-            if self.limit_price is None or not self.limit_price > 0:
-                raise ScenarioError(f"Order: a limit order needs limit_price > 0, got {self.limit_price!r}")
+            object.__setattr__(self, "limit_price", _positive("limit_price", self.limit_price, "for a limit order"))
         elif self.type == STOP:
-            if self.stop_price is None or not self.stop_price > 0:
-                raise ScenarioError(f"Order: a stop order needs stop_price > 0, got {self.stop_price!r}")
+            object.__setattr__(self, "stop_price", _positive("stop_price", self.stop_price, "for a stop order"))
         elif self.type != MARKET:
             raise ScenarioError(f"Order: type = {self.type!r}; expected 'market', 'limit' or 'stop'")
+        if not isinstance(self.tag, str):
+            raise ScenarioError(f"Order: tag = {self.tag!r}; expected a string")
 
     @property
     def sign(self) -> int:
         return 1 if self.side == BUY else -1
+
+
+_SYMBOL_TYPES = (str, type(None))
+
+
+def _positive(name: str, value: object, what: str) -> float:
+    """``value`` as a float if it is a finite real number > 0 (numpy scalars included), else an error."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or value <= 0:
+        raise ScenarioError(f"Order: {name} = {value!r}; expected a finite number > 0 {what}")
+    return float(value)
 
 
 def _order(side: str, quantity: float, symbol: str | None, limit: float | None, stop: float | None,

@@ -1,8 +1,11 @@
-"""How the executor drives a trader: a simple ``on_bar`` trader, or the eight-role pipeline.
+"""The trader under test as the engine drives it: a simple ``on_bar`` trader, or the eight roles.
 
-Both are wrapped as a *decider*: ``step(ctx, fault)`` returns this bar's orders. ``fault``
-is None, or ``(kind, u)`` on a bar where the signal model fails (kind "outage" or
-"garbage", ``u`` a uniform draw from the run's fault stream that shapes the garbage).
+``compose`` wires the user's roles into a ``TradingSystem``: configuration only, never
+changed by a run. For each run, ``as_decider`` wraps what the user passed in a fresh
+*decider* that holds the run's state (its counters and its copy of the policy):
+``step(ctx, fault)`` returns this bar's orders. ``fault`` is None, or ``(kind, u)`` on a
+bar where the signal model fails (``scenario/faults.py`` says what that means). So the
+same system run twice gives the same result.
 """
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import ScenarioError
+from ..scenario.faults import ModelFault, garbage_scale, garbage_signals
 from .context import BarContext
 from .orders import BUY, SELL, Order
 from .roles import FLATTEN, HALT, EventBus, PolicyStore, Reject, Signals
 
-__all__ = ["TradingSystem", "compose", "ExposureSizer", "FixedSizer", "as_decider", "SimpleTraderAdapter"]
+__all__ = ["TradingSystem", "compose", "ExposureSizer", "FixedSizer", "as_decider", "Pipeline", "SimpleDecider"]
 
 Sizer = Callable[[Signals, BarContext], dict[str, float]]
 
@@ -60,7 +64,8 @@ class TradingSystem:
 
     Any role may be None (pass-through). Build it with ``compose``. The filter is called
     when the model produced signals or failed (outage: ``signals`` is None and
-    ``ctx.model_status`` says so), not on quiet bars.
+    ``ctx.model_status`` says so), not on quiet bars. ``policy`` is the policy every run
+    starts from; a run's policy controller changes that run's copy (``ctx.policy``).
     """
 
     def __init__(self, model=None, filter=None, risk_guard=None, balancer=None, governor=None,
@@ -75,21 +80,35 @@ class TradingSystem:
         self.policy = policy if isinstance(policy, PolicyStore) else PolicyStore(policy)
         self.bus = bus or EventBus()
         self.sizer = sizer or ExposureSizer()
-        self.risk_rejections = 0
-        self.emergency_stops = 0
-        self.rejection_reasons: list[tuple[int, str]] = []
         for role, attr in (("model", "generate"), ("filter", "filter"), ("risk_guard", "review"),
                            ("balancer", "balance"), ("governor", "check"), ("policy_controller", "update")):
             obj = getattr(self, role)
             if obj is not None and not callable(getattr(obj, attr, None)):
                 raise ScenarioError(f"compose: {role}={obj!r} has no {attr}() method")
-        # bound methods, looked up once (the pipeline runs every bar)
-        self._update = policy_controller.update if policy_controller is not None else None
-        self._check = governor.check if governor is not None else None
-        self._generate = model.generate if model is not None else None
-        self._filter = filter.filter if filter is not None else None
 
-    def step(self, ctx: BarContext, fault: tuple[str, float] | None) -> list[Order] | None:
+
+class Pipeline:
+    """One run of a ``TradingSystem``: its counters and its policy live here, not on the system."""
+
+    has_hooks = False
+
+    def __init__(self, system: TradingSystem) -> None:
+        self.system = system
+        self.policy = PolicyStore(dict(system.policy))
+        self.bus = system.bus
+        self.sizer = system.sizer
+        self.risk_guard = system.risk_guard
+        self.balancer = system.balancer
+        self.risk_rejections = 0
+        self.emergency_stops = 0
+        self.rejection_reasons: list[tuple[int, str]] = []
+        # bound methods, looked up once (the pipeline runs every bar)
+        self._update = system.policy_controller.update if system.policy_controller is not None else None
+        self._check = system.governor.check if system.governor is not None else None
+        self._generate = system.model.generate if system.model is not None else None
+        self._filter = system.filter.filter if system.filter is not None else None
+
+    def step(self, ctx: BarContext, fault: ModelFault | None) -> list[Order] | None:
         stage = "policy controller"
         try:
             if self._update is not None:
@@ -107,7 +126,7 @@ class TradingSystem:
             elif fault[0] == "garbage":
                 if self._generate is not None:
                     self._generate(ctx)
-                signals = {s: (2.0 * fault[1] - 1.0) * 3.0 for s in ctx.symbols}
+                signals = garbage_signals(ctx.symbols, fault[1])
             else:
                 signals = None
             if self._filter is not None and (signals is not None or fault is not None):
@@ -123,7 +142,7 @@ class TradingSystem:
             stage = "risk guard"
             return self._orders(targets, ctx)
         except Exception as exc:
-            role = getattr(self, _ROLE_ATTR[stage])
+            role = getattr(self.system, _ROLE_ATTR[stage])
             _add_note(exc, f"pytest-stress: raised by the {stage} ({type(role).__name__})")
             raise
 
@@ -165,8 +184,6 @@ class TradingSystem:
                 out.append(order)
         return out
 
-    has_hooks = False
-
     def on_fill(self, execution, ctx: BarContext) -> None:
         pass
 
@@ -186,17 +203,15 @@ def compose(model=None, *, filter=None, risk_guard=None, balancer=None, governor
     return TradingSystem(model, filter, risk_guard, balancer, governor, policy_controller, policy, bus, sizer)
 
 
-class SimpleTraderAdapter:
-    """Drives any object with ``on_bar(ctx)`` (returning None, an Order, or Orders).
+class SimpleDecider:
+    """One run of any object with ``on_bar(ctx)`` (returning None, an Order, or Orders).
 
-    Optional hooks: ``on_fill(execution, ctx)``, ``on_rejection(execution, ctx)``,
-    ``on_model_failure(ctx, kind)``. On a failing-model bar ``on_bar`` is the model:
-    an outage skips it (``on_model_failure`` is called instead); garbage flips the side
-    of each order it returns and scales its quantity by a factor in [0.5, 3).
+    Optional hooks: ``on_fill(execution, ctx)``, ``on_rejection(execution, ctx)`` (orders
+    they return are submitted like ``on_bar``'s), ``on_model_failure(ctx, kind)``. On a
+    failing-model bar ``on_bar`` is the model: an outage skips it (``on_model_failure``
+    is called instead); garbage flips the side of each order it returns and scales its
+    quantity (``scenario.faults.garbage_scale``).
     """
-
-    risk_rejections = 0
-    emergency_stops = 0
 
     def __init__(self, trader: Any) -> None:
         self.trader = trader
@@ -205,10 +220,14 @@ class SimpleTraderAdapter:
         self._on_rejection = getattr(trader, "on_rejection", None)
         self._on_failure = getattr(trader, "on_model_failure", None)
         self.has_hooks = self._on_fill is not None or self._on_rejection is not None
-        self.policy = getattr(trader, "policy", None) or PolicyStore()
+        own = getattr(trader, "policy", None)
+        self.policy = PolicyStore(dict(own)) if own else PolicyStore()
         self.bus = getattr(trader, "bus", None) or EventBus()
+        self.risk_rejections = 0
+        self.emergency_stops = 0
+        self.rejection_reasons: list[tuple[int, str]] = []
 
-    def step(self, ctx: BarContext, fault: tuple[str, float] | None) -> Iterable[Order] | Order | None:
+    def step(self, ctx: BarContext, fault: ModelFault | None) -> Iterable[Order] | Order | None:
         if fault is None:
             return self.on_bar(ctx)
         if fault[0] == "outage":
@@ -217,27 +236,26 @@ class SimpleTraderAdapter:
             return None
         out = self.on_bar(ctx)
         orders = [out] if isinstance(out, Order) else list(out or ())
-        scale = 0.5 + 2.5 * fault[1]
+        scale = garbage_scale(fault[1])
         return [Order(SELL if o.side == BUY else BUY, o.quantity * scale, o.symbol, o.type, o.limit_price,
                       o.stop_price, o.tag) for o in orders]
 
-    def on_fill(self, execution, ctx: BarContext) -> None:
-        if self._on_fill is not None:
-            self._on_fill(execution, ctx)
+    def on_fill(self, execution, ctx: BarContext) -> Any:
+        return self._on_fill(execution, ctx) if self._on_fill is not None else None
 
-    def on_rejection(self, execution, ctx: BarContext) -> None:
-        if self._on_rejection is not None:
-            self._on_rejection(execution, ctx)
+    def on_rejection(self, execution, ctx: BarContext) -> Any:
+        return self._on_rejection(execution, ctx) if self._on_rejection is not None else None
 
 
-def as_decider(trader: Any) -> TradingSystem | SimpleTraderAdapter:
-    """Wrap what the user passed: a TradingSystem, an on_bar trader, or a bare signal model."""
-    if isinstance(trader, (TradingSystem, SimpleTraderAdapter)):
-        return trader
+def as_decider(trader: Any) -> Pipeline | SimpleDecider:
+    """A fresh run-scoped decider for what the user passed: a TradingSystem, an on_bar
+    trader, or a bare signal model (wired alone with ``compose``)."""
+    if isinstance(trader, TradingSystem):
+        return Pipeline(trader)
     if callable(getattr(trader, "on_bar", None)):
-        return SimpleTraderAdapter(trader)
+        return SimpleDecider(trader)
     if callable(getattr(trader, "generate", None)):
-        return compose(trader)
+        return Pipeline(compose(trader))
     raise ScenarioError(
         f"trader {trader!r} is not a trading system: give an object with on_bar(ctx) returning orders, "
         "a signal model with generate(ctx), or pytest_stress.compose(...) of your components")

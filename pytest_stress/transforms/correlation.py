@@ -6,7 +6,7 @@ import numpy as np
 from ..errors import ScenarioError
 from ..market.data import MarketData
 from ..parameters import with_params
-from .window import frozen, log_returns, reprice, window
+from .reprice import frozen, log_returns, reprice, stress_window
 
 __all__ = ["correlation_breakdown"]
 
@@ -31,7 +31,7 @@ def correlation_breakdown(market: MarketData, rng: np.random.Generator | None = 
             f"correlation_breakdown: needs at least 2 symbols, got {list(market.symbols)}; "
             "set symbols=('BTCUSDT', 'ETHUSDT', ...)")
     rng = np.random.default_rng() if rng is None else rng
-    i0, i1 = window(market.n_bars, start, duration_bars)
+    i0, i1 = stress_window(market.n_bars, start, duration_bars)
     r = log_returns(market.close)
     seg = r[:, i0:i1]
     mu = seg.mean(axis=1, keepdims=True)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..market.data import CLOSE, HIGH, LOW, OPEN, VOLUME, MarketData
 from ..parameters import with_params
-from .window import frozen, window
+from .reprice import frozen, stress_window
 
 __all__ = ["corrupt_feed", "CORRUPTION_KINDS"]
 
@@ -37,7 +37,7 @@ def corrupt_feed(market: MarketData, rng: np.random.Generator | None = None, *, 
     rng = np.random.default_rng() if rng is None else rng
     kinds = tuple(kinds)
     n, k = market.n_bars, market.n_symbols
-    i0, i1 = window(n, start, duration_bars)
+    i0, i1 = stress_window(n, start, duration_bars)
     i0 = 0 if start == 0 else i0
     count = int(round(corruption_pct * (i1 - i0)))
     values = market.values.copy()

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..market.data import SPREAD, VOLUME, MarketData
 from ..parameters import with_params
-from .window import frozen, window
+from .reprice import frozen, stress_window
 
 __all__ = ["liquidity_drop", "spread_explosion"]
 
@@ -26,7 +26,7 @@ def liquidity_drop(market: MarketData, rng: np.random.Generator | None = None, *
     grows with the inverse square root of the remaining volume, as the square-root
     law of impact implies for the cost of a fixed-size trade.
     """
-    i0, i1 = window(market.n_bars, start, duration_bars)
+    i0, i1 = stress_window(market.n_bars, start, duration_bars)
     values = market.values.copy()
     values[VOLUME, :, i0:i1] *= 1.0 - drop_pct
     values[SPREAD, :, i0:i1] *= (1.0 - drop_pct) ** -spread_impact
@@ -41,7 +41,7 @@ def liquidity_drop(market: MarketData, rng: np.random.Generator | None = None, *
 def spread_explosion(market: MarketData, rng: np.random.Generator | None = None, *, spread_mult: float = 20.0,
                      duration_bars: int = 24, start: float = 0.5) -> MarketData:
     """Multiply spreads by ``spread_mult`` inside the window."""
-    i0, i1 = window(market.n_bars, start, duration_bars)
+    i0, i1 = stress_window(market.n_bars, start, duration_bars)
     values = market.values.copy()
     values[SPREAD, :, i0:i1] *= spread_mult
     return market.replace(values=frozen(values))

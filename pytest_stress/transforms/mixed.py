@@ -1,10 +1,11 @@
-"""Mixed custom stress: several transforms in one run, configured by prefixed parameters.
+"""Several market stresses in one run, configured by prefixed parameters.
 
 ``{"flash_crash_drop_pct": 0.5, "volatility_multiplier": 15, "spread_mult": 20,
 "liquidity_drop_pct": 0.99}`` runs a flash crash, a volatility spike, a spread explosion
 and a liquidity drop. A component runs when at least one of its parameters is given;
 the others keep their defaults. A parameter name already starting with its prefix keeps
-its name (``spread_mult``, ``corruption_pct``, ``pump_pct``).
+its name (``spread_mult``, ``pump_pct``). Only market components live here; the
+``mixed_custom`` scenario kind (``scenario/kinds.py``) adds feed corruption and faults.
 """
 from __future__ import annotations
 
@@ -13,15 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from ..faults import EXECUTION_CRISIS_PARAMS, MODEL_FAILURE_PARAMS
 from ..market.data import MarketData
-from ..parameters import ParamSet
+from ..parameters import ParamSet, split_prefixed
 from .correlation import correlation_breakdown
-from .corruption import corrupt_feed
 from .liquidity import liquidity_drop, spread_explosion
 from .price import flash_crash, pump_and_dump, trend_shift, volatility_spike
 
-__all__ = ["MARKET_COMPONENTS", "MIXED_PARAMS", "mixed_custom", "split_mixed"]
+__all__ = ["MARKET_COMPONENTS", "MARKET_COMPONENT_PARAMS", "apply_components", "mixed_custom"]
 
 #: (prefix, transform), in the order they are applied to the market.
 MARKET_COMPONENTS: tuple[tuple[str, Callable[..., MarketData]], ...] = (
@@ -33,38 +32,26 @@ MARKET_COMPONENTS: tuple[tuple[str, Callable[..., MarketData]], ...] = (
     ("liquidity_", liquidity_drop),
     ("spread_", spread_explosion),
 )
-CORRUPTION_PREFIX = "corruption_"
-FAULT_COMPONENTS = (("model_", MODEL_FAILURE_PARAMS), ("execution_", EXECUTION_CRISIS_PARAMS))
+
+#: (prefix, parameters) of each market component, for ``split_prefixed``.
+MARKET_COMPONENT_PARAMS: tuple[tuple[str, ParamSet], ...] = tuple((p, fn.params) for p, fn in MARKET_COMPONENTS)
 
 
-def _component_params() -> list[tuple[str, ParamSet]]:
-    return ([(p, fn.params) for p, fn in MARKET_COMPONENTS] + [(CORRUPTION_PREFIX, corrupt_feed.params)]
-            + list(FAULT_COMPONENTS))
-
-
-MIXED_PARAMS: ParamSet = ParamSet([param for prefix, ps in _component_params() for param in ps.prefixed(prefix).values()])
-
-
-def split_mixed(params: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Group prefixed parameters by component prefix, unprefixed, keeping only active components."""
-    groups: dict[str, dict[str, Any]] = {}
-    for prefix, ps in _component_params():
-        for name in ps:
-            full = name if name.startswith(prefix) else prefix + name
-            if full in params:
-                groups.setdefault(prefix, {})[name] = params[full]
-    return groups
-
-
-def mixed_custom(market: MarketData, rng: np.random.Generator | None = None, **params: Any) -> MarketData:
-    """Apply every market component named in ``params`` (data corruption and faults are not
-    market changes: ``stress_market`` applies corruption to the feed, the executor the faults)."""
-    rng = np.random.default_rng() if rng is None else rng
-    groups = split_mixed(MIXED_PARAMS.validate(params, "mixed_custom"))
+def apply_components(market: MarketData, rng: np.random.Generator, groups: Mapping[str, Mapping[str, Any]]
+                     ) -> MarketData:
+    """Apply each market component that has a group in ``groups`` (prefix -> its own parameters), in order."""
     for prefix, fn in MARKET_COMPONENTS:
         if prefix in groups:
             market = fn(market, rng, **groups[prefix])
     return market
 
 
-mixed_custom.params = MIXED_PARAMS  # type: ignore[attr-defined]
+def mixed_custom(market: MarketData, rng: np.random.Generator | None = None, **params: Any) -> MarketData:
+    """Apply every market component named in ``params`` (prefixed names, see the module doc)."""
+    rng = np.random.default_rng() if rng is None else rng
+    values = mixed_custom.params.validate(params, "mixed_custom")   # type: ignore[attr-defined]
+    return apply_components(market, rng, split_prefixed(values, MARKET_COMPONENT_PARAMS))
+
+
+mixed_custom.params = ParamSet([  # type: ignore[attr-defined]
+    param for prefix, ps in MARKET_COMPONENT_PARAMS for param in ps.prefixed(prefix).values()])

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..market.data import SPREAD, VOLUME, MarketData
 from ..parameters import with_params
-from .window import anchored_delta, frozen, log_returns, reprice, window
+from .reprice import anchored_delta, frozen, log_returns, reprice, stress_window
 
 __all__ = ["flash_crash", "volatility_spike", "trend_shift", "pump_and_dump"]
 
@@ -43,7 +43,7 @@ def flash_crash(market: MarketData, rng: np.random.Generator | None = None, *, d
     way down and up; volume surges with the forced move. After the recovery the market
     goes on from the recovered level.
     """
-    i0, _ = window(market.n_bars, start, None)
+    i0, _ = stress_window(market.n_bars, start, None)
     log_c = np.log(market.close)
     trough = np.log1p(-drop_pct)
     recovered = np.log1p(-drop_pct * (1.0 - recovery_pct))
@@ -65,7 +65,7 @@ def volatility_spike(market: MarketData, rng: np.random.Generator | None = None,
     Both directions are amplified (the base returns keep their signs). Market makers quote
     wider in such markets: spreads widen by sqrt(multiplier) in the window.
     """
-    i0, i1 = window(market.n_bars, start, duration_bars)
+    i0, i1 = stress_window(market.n_bars, start, duration_bars)
     r = log_returns(market.close)
     extra = np.zeros_like(r)
     extra[:, i0:i1] = (multiplier - 1.0) * r[:, i0:i1]
@@ -90,7 +90,7 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
     With ``reverse`` the prevailing drift is also flipped (its opposite replaces it).
     """
     n = market.n_bars
-    i0, _ = window(n, start, None)
+    i0, _ = stress_window(n, start, None)
     r = log_returns(market.close)
     prevailing = r[:, 1:i0].mean(axis=1) if i0 > 1 else np.zeros(market.n_symbols)
     per_bar = np.log1p(trend_pct) / (n - i0) - (2.0 * prevailing if reverse else 0.0)
@@ -114,7 +114,7 @@ def pump_and_dump(market: MarketData, rng: np.random.Generator | None = None, *,
 
     The defaults end the dump below the start: (1 + 1.2) * (1 - 0.65) = 0.77.
     """
-    i0, _ = window(market.n_bars, start, None)
+    i0, _ = stress_window(market.n_bars, start, None)
     peak = np.log1p(pump_pct)
     bottom = peak + np.log1p(-dump_pct)
     delta = anchored_delta(np.log(market.close), i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, 1.0)])

@@ -9,12 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScenarioError, unknown_name_message
-from ..faults import Faults
 from ..market.data import MarketData, MarketViews, timeframe_seconds
 from ..market.sources import DataSource, load_source, source_from_dict, source_to_dict
 from ..market.synthetic import generate_market
-from ..transforms import stress_market
-from .parameters import params_for
+from .faults import Faults
+from .kinds import BASE_PARAMS, kind_of, params_for
 from .types import ScenarioType
 
 __all__ = ["Scenario", "DEFAULT_SEED", "derive_seed"]
@@ -80,17 +79,20 @@ class Scenario:
                 and self.initial_equity > 0):
             raise ScenarioError(f"{owner}: initial_equity = {self.initial_equity!r}; expected a number > 0")
         set_(self, "initial_equity", float(self.initial_equity))
+        if self.parameters is None or not isinstance(self.parameters, Mapping):
+            raise ScenarioError(f"{owner}: parameters = {self.parameters!r}; expected a mapping of name -> value "
+                                f"(valid names: {', '.join(params_for(stype))})")
         params = params_for(stype).validate(dict(self.parameters), owner)
         alpha = params.get("garch_alpha", 0.05)
         beta = params.get("garch_beta", 0.90)
         if alpha + beta >= 1:
             raise ScenarioError(f"{owner}: garch_alpha + garch_beta = {alpha + beta:g}; expected < 1")
-        needs_pairs = stype is ScenarioType.CORRELATION_BREAKDOWN or (
-            stype is ScenarioType.MIXED_CUSTOM and any(k.startswith("correlation_") for k in params))
-        if needs_pairs and len(symbols) < 2:
-            raise ScenarioError(f"{owner}: a correlation breakdown needs at least 2 symbols, got {list(symbols)}")
-        if stype is ScenarioType.HISTORICAL_REPLAY and self.data is None:
-            raise ScenarioError(f"{owner}: historical_replay needs data= (DataFrames, a CSV/Parquet path "
+        kind = kind_of(stype)
+        needed = kind.min_symbols(params)
+        if len(symbols) < needed:
+            raise ScenarioError(f"{owner}: needs at least {needed} symbols with these parameters, got {list(symbols)}")
+        if kind.needs_data and self.data is None:
+            raise ScenarioError(f"{owner}: {stype.value} needs data= (DataFrames, a CSV/Parquet path "
                                 "or a historical source)")
         set_(self, "parameters", MappingProxyType(params))
 
@@ -101,9 +103,14 @@ class Scenario:
             changes["parameters"] = {**self.parameters, **changes["parameters"]}
         return dataclasses.replace(self, **changes)
 
+    def own_parameters(self) -> dict[str, Any]:
+        """The parameters of this scenario's kind, without the base market's."""
+        return {k: v for k, v in self.parameters.items() if k not in BASE_PARAMS}
+
     @property
     def faults(self) -> Faults:
-        return Faults.from_parameters(self.type.value, self.parameters)
+        """The faults this scenario injects (a failing model, a failing exchange)."""
+        return kind_of(self.type).faults(self.own_parameters())
 
     def rng(self, stream: str) -> np.random.Generator:
         """The run's generator for one stream ('market', 'stress', 'exchange', 'faults').
@@ -128,8 +135,7 @@ class Scenario:
     def build_market(self, base: MarketData | None = None) -> MarketViews:
         """The true market and the trader's feed of this scenario (on ``base`` if given)."""
         base = self.base_market() if base is None else base
-        stress = {k: v for k, v in self.parameters.items() if k not in params_for(ScenarioType.SYNTHETIC)}
-        return stress_market(self.type.value, stress, base, self.rng("stress"))
+        return kind_of(self.type).build(self.own_parameters(), base, self.rng("stress"))
 
     def __reduce__(self):
         # MappingProxyType does not pickle; rebuild from plain fields (processes, xdist, dask)

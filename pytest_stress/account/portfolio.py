@@ -1,11 +1,11 @@
-"""Cash and positions with average prices, realised PnL, fees, and closed-trade records."""
+"""The account: cash and positions with average prices, closed-trade records, and equity at every bar."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..result.models import TradeRecord
 
-__all__ = ["Portfolio"]
+__all__ = ["Portfolio", "mark_to_market"]
 
 
 class Portfolio:
@@ -15,8 +15,7 @@ class Portfolio:
     final equity == initial + realised PnL + unrealised PnL - fees.
     """
 
-    __slots__ = ("symbols", "qty", "avg", "cash", "fees", "realized", "entry_fees", "entry_bar", "trades",
-                 "_closes")
+    __slots__ = ("symbols", "qty", "avg", "cash", "entry_fees", "entry_bar", "trades", "_closes")
 
     def __init__(self, symbols: tuple[str, ...], cash: float, close: "np.ndarray | None" = None) -> None:
         n = len(symbols)
@@ -25,8 +24,6 @@ class Portfolio:
         self.avg = [0.0] * n
         self.cash = float(cash)
         self._closes = None if close is None else close.item
-        self.fees = 0.0
-        self.realized = 0.0
         self.entry_fees = [0.0] * n
         self.entry_bar = [0] * n
         self.trades: list[TradeRecord] = []
@@ -34,7 +31,6 @@ class Portfolio:
     def fill(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int) -> None:
         """Apply a fill of ``qty`` units (``sign`` +1 buy, -1 sell) at ``price`` paying ``fee``."""
         self.cash -= sign * qty * price + fee
-        self.fees += fee
         qtys, avgs = self.qty, self.avg
         pos = qtys[s]
         if pos == 0.0:
@@ -56,7 +52,6 @@ class Portfolio:
         entry_fee = self.entry_fees[s] * closing / size
         exit_fee = fee * closing / qty
         self.entry_fees[s] -= entry_fee
-        self.realized += gross
         net = gross - entry_fee - exit_fee
         self.trades.append(TradeRecord(self.symbols[s], "long" if pos > 0.0 else "short", closing, self.entry_bar[s],
                                        bar, avg, price, net, 100.0 * net / (avg * closing), entry_fee + exit_fee))
@@ -84,5 +79,20 @@ class Portfolio:
                 eq += q * self._closes(s, t)
         return eq
 
-    def unrealized(self, marks: list[float]) -> float:
-        return sum(q * (m - a) for q, m, a in zip(self.qty, marks, self.avg) if q)
+
+def mark_to_market(snapshots: list[tuple[int, float, tuple[float, ...]]], initial: float,
+                   close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Equity and gross exposure at every bar's true close, from the account after each bar with fills.
+
+    Cash and positions only change on fills, so the per-bar marks are computed once,
+    vectorised, after the loop: equity[t] = cash[t] + sum_s qty[s, t] * close[s, t].
+    """
+    k, n = close.shape
+    bars = np.array([b for b, _, _ in snapshots], dtype=np.int64)
+    cash_at = np.array([initial] + [c for _, c, _ in snapshots])
+    qty_at = np.array([(0.0,) * k] + [q for _, _, q in snapshots]).reshape(-1, k)
+    which = np.searchsorted(bars, np.arange(n), side="right")   # 0: before any fill
+    qty = qty_at[which].T
+    value = qty * close
+    equity = cash_at[which] + value.sum(axis=0)
+    return equity, np.abs(value).sum(axis=0)

@@ -1,4 +1,4 @@
-"""Shared mechanics of the price transforms: stress windows and consistent re-pricing.
+"""Re-pricing shared by the price transforms: stress windows and consistent OHLC rebuilding.
 
 A price transform only decides ``delta``, a per-bar change of the log close; ``reprice``
 rebuilds open, high and low around it, so every transform keeps
@@ -10,10 +10,10 @@ import numpy as np
 
 from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData, owned
 
-__all__ = ["window", "reprice", "anchored_delta", "log_returns"]
+__all__ = ["stress_window", "reprice", "anchored_delta", "log_returns"]
 
 
-def window(n: int, start: float, duration_bars: int | None) -> tuple[int, int]:
+def stress_window(n: int, start: float, duration_bars: int | None) -> tuple[int, int]:
     """Bars ``[i0, i1)`` of a stress starting at fraction ``start`` of ``n`` bars.
 
     The start is at least bar 1 (so a pre-stress close exists); the window is cut at the end.

@@ -1,0 +1,131 @@
+"""The run's book of working orders: what the trader sent and the exchange has not finished.
+
+The trader's ``Order`` objects are never written to. Each submission becomes a
+``Ticket`` (the engine's own record: id, resolved symbol, remaining quantity) that the
+exchange works on. ``BarContext`` reads the book (``open_orders``) and asks it to cancel.
+"""
+from __future__ import annotations
+
+import math
+
+from ..errors import ScenarioError, unknown_name_message
+from ..result.models import ExecutionResult
+from ..trader.orders import Order
+
+__all__ = ["Ticket", "OrderBook"]
+
+
+class Ticket:
+    """One submitted order as the exchange sees it (``quantity`` is what remains to fill)."""
+
+    __slots__ = ("id", "order", "symbol", "side", "type", "quantity", "limit_price", "stop_price", "tag")
+
+    def __init__(self, id: int, order: Order, symbol: str) -> None:
+        self.id = id
+        self.order = order
+        self.symbol = symbol
+        self.side = order.side
+        self.type = order.type
+        self.quantity = order.quantity
+        self.limit_price = order.limit_price
+        self.stop_price = order.stop_price
+        self.tag = order.tag
+
+
+class OrderBook:
+    """Working orders of one run, in submission order, and the trader's cancel requests."""
+
+    __slots__ = ("_symbols", "_known", "_next_id", "pending", "_by_id", "_by_order", "_cancels")
+
+    def __init__(self, symbols: tuple[str, ...]) -> None:
+        self._symbols = symbols
+        self._known = frozenset(symbols)
+        self._next_id = 1
+        self.pending: list[Ticket] = []          # handed to the exchange at the next bar
+        self._by_id: dict[int, Ticket] = {}      # working tickets by id, in submission order
+        self._by_order: dict[int, Ticket] = {}   # working tickets by id() of the trader's Order
+        self._cancels: list[int] = []
+
+    # -- the trader's side (through BarContext) --------------------------------
+    def submit(self, order: Order) -> Ticket | None:
+        """Open a ticket for ``order``; None if this very object is still working (a no-op)."""
+        if id(order) in self._by_order:
+            return None
+        symbol = order.symbol
+        if symbol is None:
+            symbol = self._symbols[0]
+        elif symbol not in self._known:
+            raise ScenarioError(unknown_name_message("symbol", symbol, self._symbols)
+                                + f" (in {order!r}; this scenario trades only these)")
+        ticket = Ticket(self._next_id, order, symbol)
+        self._next_id += 1
+        self.pending.append(ticket)
+        self._by_id[ticket.id] = ticket
+        self._by_order[id(order)] = ticket
+        return ticket
+
+    def open_orders(self) -> list[Order]:
+        """The trader's orders still working (resting limits and stops, market orders not yet handled)."""
+        return [t.order for t in self._by_id.values()]
+
+    def request_cancel(self, order: Order | int) -> None:
+        """Cancel a working order (an ``Order`` the trader sent, or its id) before the next bar."""
+        if isinstance(order, Order):
+            ticket = self._by_order.get(id(order))
+            if ticket is not None:
+                self._cancels.append(ticket.id)
+            return
+        if isinstance(order, int) and not isinstance(order, bool):
+            self._cancels.append(order)
+            return
+        raise ScenarioError(f"cancel({order!r}): expected an Order you sent (see ctx.open_orders) or its order id")
+
+    def cancel_all(self) -> None:
+        self._cancels.extend(self._by_id)
+
+    # -- the engine's side -----------------------------------------------------------
+    def apply_cancels(self, t: int, executions: list[ExecutionResult]) -> None:
+        """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``."""
+        if not self._cancels:
+            return
+        ids = set(self._cancels)
+        self._cancels.clear()
+        keep = []
+        for ticket in self.pending:
+            if ticket.id in ids:
+                executions.append(expired(ticket, t, "cancelled by the trader", "cancelled"))
+                self._close(ticket)
+            else:
+                keep.append(ticket)
+        self.pending = keep
+
+    def settle(self, results: list[ExecutionResult], resting: list[Ticket]) -> None:
+        """After the exchange's turn: ``resting`` stay pending, the others are done."""
+        self.pending = resting
+        if not resting:
+            self._by_id.clear()
+            self._by_order.clear()
+            return
+        still = {t.id for t in resting}
+        for r in results:
+            if r.order_id not in still:
+                ticket = self._by_id.get(r.order_id)
+                if ticket is not None:
+                    self._close(ticket)
+
+    def expire_all(self, t: int, executions: list[ExecutionResult]) -> None:
+        """At the end of the run: every working order expires unfilled."""
+        for ticket in self.pending:
+            executions.append(expired(ticket, t, "run ended before the order could fill"))
+            self._close(ticket)
+        self.pending = []
+
+    def _close(self, ticket: Ticket) -> None:
+        self._by_id.pop(ticket.id, None)
+        self._by_order.pop(id(ticket.order), None)
+
+
+def expired(ticket: Ticket, t: int, reason: str, status: str = "expired") -> ExecutionResult:
+    """The record of a ticket that ends at bar ``t`` without a fill."""
+    return ExecutionResult(ticket.id, ticket.symbol, ticket.side, ticket.type, t, status, ticket.quantity, 0.0,
+                           math.nan, math.nan, 0.0, 0.0, 0.0, 0.0, reason)

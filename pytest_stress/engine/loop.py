@@ -1,0 +1,162 @@
+"""The bar loop, over parts that are already built: the feed, the trader's decider, the exchange,
+the portfolio and the order book.
+
+At bar t: (1) the exchange handles the orders submitted up to bar t - 1 against bar t of
+the true market, and the fills reach the portfolio; (2) the trader sees the feed up to
+bar t and decides; (3) its orders go to the book and reach the exchange at bar t + 1.
+Nothing here touches pandas or allocates per bar beyond the orders and fills themselves.
+Building the parts and measuring the outcome is ``runner.run_scenario``'s job.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..account.portfolio import Portfolio
+from ..errors import ScenarioError
+from ..exchange.simulator import SimulatedExchange
+from ..market.data import MarketData
+from ..result.models import ExecutionResult
+from ..scenario.faults import ModelFault
+from ..trader.context import BarContext
+from ..trader.orders import BUY, Order
+from .book import OrderBook
+
+__all__ = ["LoopRecord", "bar_loop", "ErrorPolicy"]
+
+log = logging.getLogger("pytest_stress")
+
+
+@dataclass
+class LoopRecord:
+    """What the loop leaves behind for measuring: every execution, the account after each
+    bar with fills, and the run's own counters."""
+
+    executions: list[ExecutionResult] = field(default_factory=list)
+    snapshots: list[tuple[int, float, tuple[float, ...]]] = field(default_factory=list)   # (bar, cash, qty)
+    orders_submitted: int = 0
+    model_failures: int = 0
+    component_errors: int = 0
+    component_error_details: list[str] = field(default_factory=list)
+
+
+class ErrorPolicy:
+    """What happens when the trader's code raises: re-raise with a note naming the scenario,
+    bar, timestamp and component, or (``record=True``) count it, log it and go on."""
+
+    def __init__(self, scenario_name: str, feed: MarketData, record: bool) -> None:
+        self.scenario_name = scenario_name
+        self.timestamps = feed.timestamps
+        self.record = record
+
+    def handle(self, exc: Exception, t: int, where: str, rec: LoopRecord) -> None:
+        stamp = np.datetime_as_string(np.datetime64(int(self.timestamps[t]), "ns"), unit="s")
+        note = f"pytest-stress: in scenario {self.scenario_name!r} at bar {t} ({stamp}Z), raised by the {where}"
+        if not self.record:
+            exc.add_note(note)
+            raise exc
+        rec.component_errors += 1
+        rec.component_error_details.append(f"bar {t} ({stamp}Z): {type(exc).__name__}: {exc}")
+        log.warning("%s: %s: %s (recorded, run goes on)", note, type(exc).__name__, exc)
+
+
+def orders_of(out: Any) -> list[Order]:
+    """The orders in what the trader returned: an Order, a list or tuple of Orders, or None."""
+    if isinstance(out, Order):
+        return [out]
+    if isinstance(out, (list, tuple)):
+        for i, o in enumerate(out):
+            if not isinstance(o, Order):
+                raise ScenarioError(f"the trader returned a {type(out).__name__} whose item {i} is {o!r} "
+                                    f"({type(o).__name__}); expected only Order objects (pytest_stress.buy/sell)")
+        return list(out)
+    raise ScenarioError(f"the trader returned {out!r} ({type(out).__name__}); expected an Order "
+                        "(pytest_stress.buy/sell), a list of Orders, or None for no orders")
+
+
+def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfolio: Portfolio, book: OrderBook,
+             ctx: BarContext, model_faults: dict[int, ModelFault], errors: ErrorPolicy) -> LoopRecord:
+    """Run every bar of ``feed`` through the parts; return the record to measure."""
+    rec = LoopRecord()
+    executions, snapshots = rec.executions, rec.snapshots
+    n = feed.n_bars
+    sym_index = {s: i for i, s in enumerate(feed.symbols)}
+    bus = decider.bus
+    pf_fill = portfolio.fill
+    # Without model faults a simple trader's on_bar is called directly (one call less per bar).
+    call: Callable[[BarContext], Any] | None = decider.on_bar if (not model_faults and hasattr(decider, "on_bar")) else None
+    step = decider.step
+    on_fill, on_rejection = decider.on_fill, decider.on_rejection
+    hooks = decider.has_hooks
+    submit = book.submit
+
+    for t in range(n):
+        # (1) the exchange handles what was submitted up to bar t - 1, against bar t
+        book.apply_cancels(t, executions)
+        results = None
+        if book.pending:
+            results, resting = exchange.process(t, book.pending, sym_index)
+            filled = False
+            for r in results:
+                executions.append(r)
+                if r.filled_qty > 0:
+                    pf_fill(sym_index[r.symbol], 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t)
+                    filled = True
+                    if bus.active:
+                        bus.publish("fill", r)
+                elif bus.active:
+                    bus.publish("rejection" if r.status == "rejected" else "failure", r)
+            if filled:
+                snapshots.append((t, portfolio.cash, tuple(portfolio.qty)))
+            book.settle(results, resting)
+        # (2) the trader sees the feed up to bar t and decides
+        ctx._advance(t)
+        out = None
+        if results and hooks:
+            for r in results:
+                try:
+                    more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx)
+                except Exception as exc:
+                    errors.handle(exc, t, "on_fill/on_rejection hook", rec)
+                    more = None
+                if more is not None:
+                    _submit(orders_of(more), submit, rec, bus)
+        if bus.active and bus.wants("bar"):
+            bus.publish("bar", ctx)
+        try:
+            if call is not None:
+                out = call(ctx)
+            else:
+                fault = model_faults.get(t) if model_faults else None
+                if fault is not None:
+                    rec.model_failures += 1
+                    ctx.model_status = fault[0]
+                    if bus.active:
+                        bus.publish("model_failure", {"bar": t, "kind": fault[0]})
+                    out = step(ctx, fault)
+                    ctx.model_status = None
+                else:
+                    out = step(ctx, None)
+            # (3) its orders reach the exchange at bar t + 1
+            if out is not None:
+                _submit(orders_of(out), submit, rec, bus)
+        except Exception as exc:
+            ctx.model_status = None
+            errors.handle(exc, t, "trader", rec)
+
+    book.expire_all(n - 1, executions)
+    return rec
+
+
+def _submit(orders: list[Order], submit: Callable[[Order], Any], rec: LoopRecord, bus: Any) -> None:
+    for o in orders:
+        ticket = submit(o)
+        if ticket is None:
+            continue          # this very Order is still working: returning it again is a no-op
+        rec.orders_submitted += 1
+        if bus.active:
+            bus.publish("order", o)
