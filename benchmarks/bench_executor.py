@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 
 from pytest_stress import Reject, Scenario, buy, compose, library, run_batch, sell
-from pytest_stress.runner import run_scenario as execute
+from pytest_stress.runner import run_scenario
 from pytest_stress.indicators import sma
 from pytest_stress.trader import FLATTEN, FixedSizer
 
@@ -183,13 +183,13 @@ import sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 from bench_executor import SmaTrader
 from pytest_stress import Scenario
-from pytest_stress.runner import run_scenario as execute
+from pytest_stress.runner import run_scenario
 import tracemalloc
 def hwm():  # this process's peak RSS in kB (ru_maxrss would carry the parent's over exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 base = hwm()
 tracemalloc.start()
-execute(Scenario("big", bars={bars}), SmaTrader(), "calm")
+run_scenario(Scenario("big", bars={bars}), SmaTrader(), "calm")
 traced = tracemalloc.get_traced_memory()[1]
 print(base, hwm(), traced)
 """
@@ -215,7 +215,7 @@ def main() -> None:
                               ("pytest-stress simple, stressed exchange", SmaTrader, "stressed"),
                               ("pytest-stress eight roles, frictionless", eight_roles, "frictionless"),
                               ("pytest-stress eight roles, stressed exchange", eight_roles, "stressed")]:
-        dt, res = timed(lambda: execute(sc, make(), exch, market=views))
+        dt, res = timed(lambda: run_scenario(sc, make(), exch, market=views))
         rows[label] = dt
         results[label] = res
     bpy = run_backtesting_py(views)
@@ -259,9 +259,9 @@ def main() -> None:
           f"{base:.0f} MB is the interpreter and its imports before the run (a synthetic run never imports pandas)")
     costs = {}
     for name in ("BTC Flash Crash 2021", "Black Swan Combo"):
-        r = execute(library.get(name), SmaTrader(), "calm")
+        r = run_scenario(library.get(name), SmaTrader(), "calm")
         costs[name] = (r.avg_slippage_bps, r.avg_latency_ms, r.execution_failures, r.orders_submitted)
-    calm = execute(Scenario("calm", bars=1000), SmaTrader(), "calm")
+    calm = run_scenario(Scenario("calm", bars=1000), SmaTrader(), "calm")
     print(f"calm market, calm exchange: slippage {calm.avg_slippage_bps:.1f} bps, latency {calm.avg_latency_ms:.0f} ms,"
           f" failures {calm.execution_failures}/{calm.orders_submitted}")
     for name, (s, l, f, o) in costs.items():

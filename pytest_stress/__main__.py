@@ -15,9 +15,9 @@ log = logging.getLogger("pytest_stress")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import numpy as np
+    import numpy as np   # lazy here and below: each command imports only what it needs
 
-    from .scenario import KINDS, Scenario
+    from .scenario import KINDS, Scenario   # lazy: each command imports only what it needs
 
     rows = []
     for stype, kind in KINDS.items():
@@ -44,7 +44,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .scenario import ScenarioType, params_for
+    from .scenario import ScenarioType, params_for   # lazy: each command imports only what it needs
 
     for stype in ScenarioType:
         print(stype.value)
@@ -54,7 +54,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _metrics(args: argparse.Namespace) -> int:
-    from .result.metrics import METRICS, markdown_table
+    from .result.metrics import METRICS, markdown_table   # lazy: each command imports only what it needs
 
     if args.markdown:
         print(markdown_table())

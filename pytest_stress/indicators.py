@@ -41,7 +41,7 @@ def sma(values: np.ndarray, window: int, *, tick: float | None = None) -> np.nda
 
 def ema(values: np.ndarray, span: int) -> np.ndarray:
     """Exponential moving average with alpha = 2 / (span + 1), seeded with the first value."""
-    import pandas as pd
+    import pandas as pd   # lazy: only ema and rolling_std need it; a synthetic run never does
 
     x = np.asarray(values, dtype=np.float64)
     return pd.DataFrame(np.atleast_2d(x).T).ewm(span=span, adjust=False).mean().to_numpy().T.reshape(x.shape)
@@ -57,7 +57,7 @@ def returns(values: np.ndarray) -> np.ndarray:
 
 def rolling_std(values: np.ndarray, window: int) -> np.ndarray:
     """Sample standard deviation over ``window`` bars (ddof=1); NaN until full."""
-    import pandas as pd
+    import pandas as pd   # lazy: only ema and rolling_std need it; a synthetic run never does
 
     x = np.asarray(values, dtype=np.float64)
     return pd.DataFrame(np.atleast_2d(x).T).rolling(window).std().to_numpy().T.reshape(x.shape)

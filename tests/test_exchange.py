@@ -7,7 +7,7 @@ from pytest_stress import ExchangeConfig, Scenario, buy, library, sell
 from pytest_stress.errors import ScenarioError
 from pytest_stress.exchange import PRESETS, SimulatedExchange, preset
 from pytest_stress.exchange.conditions import market_conditions
-from pytest_stress.runner import run_scenario as execute
+from pytest_stress.runner import run_scenario
 from pytest_stress.engine.book import Ticket
 from pytest_stress.scenario.faults import Faults
 from pytest_stress.market.data import MarketData
@@ -83,7 +83,7 @@ def test_participation_caps_fills_and_remainder_is_cancelled_or_carried():
 def _costs(scenario, n_orders=400, config="calm"):
     sc = library.get(scenario, bars=1000) if isinstance(scenario, str) else scenario
     script = {b: (buy if b % 2 else sell)(0.05) for b in range(1, 999, max(1, 998 // n_orders))}
-    return execute(sc, Scripted(script), config)
+    return run_scenario(sc, Scripted(script), config)
 
 
 def test_execution_gets_worse_as_the_market_does():
@@ -121,7 +121,7 @@ def test_latency_and_failure_levels_calm_and_crisis():
 
 def test_failure_kinds_are_distinct():
     sc = Scenario("e", "execution_crisis", {"failure_rate": 0.9}, bars=2000)
-    res = execute(sc, Scripted({b: buy(0.01) for b in range(1, 1999)}))
+    res = run_scenario(sc, Scripted({b: buy(0.01) for b in range(1, 1999)}))
     kinds = {e.status for e in res.executions}
     assert {"rejected", "timeout", "partial_cancel", "filled"} <= kinds
 
@@ -140,12 +140,12 @@ def test_unknown_preset_suggests():
 def test_exchange_draws_come_from_the_run_generator():
     sc = library.get("Execution Crisis")
     script = {b: buy(0.01) for b in range(1, 999)}
-    a = execute(sc, Scripted(dict(script))).to_dict(records=True)
-    b = execute(sc, Scripted(dict(script))).to_dict(records=True)
+    a = run_scenario(sc, Scripted(dict(script))).to_dict(records=True)
+    b = run_scenario(sc, Scripted(dict(script))).to_dict(records=True)
     a.pop("duration_s"), b.pop("duration_s")
     assert a == b
-    c = execute(sc.replace(seed=1), Scripted(dict(script)))
-    assert c.executions != execute(sc, Scripted(dict(script))).executions
+    c = run_scenario(sc.replace(seed=1), Scripted(dict(script)))
+    assert c.executions != run_scenario(sc, Scripted(dict(script))).executions
 
 
 def test_faults_multiply_latency():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_stress import Scenario, buy, compose, library, run_scenario, sell
 from pytest_stress.errors import LookAheadError, ScenarioError
-from pytest_stress.runner import run_scenario as execute
+from pytest_stress.runner import run_scenario
 from pytest_stress.trader import FLATTEN, HALT, FixedSizer, Reject
 from traders import Flat, Scripted, SmaCross, exact_sma, hand_loop
 
@@ -19,7 +19,7 @@ SEED_SC = Scenario("sma", "synthetic", bars=5000, seed=3)
 
 def test_frictionless_sma_matches_the_hand_written_loop_exactly():
     views = SEED_SC.build_market()
-    res = execute(SEED_SC, SmaCross(), "frictionless", market=views)
+    res = run_scenario(SEED_SC, SmaCross(), "frictionless", market=views)
     m = views.true
     trades, final = hand_loop(m.open[0], m.close[0], exact_sma(m.close[0], 10), exact_sma(m.close[0], 30),
                               SEED_SC.initial_equity)
@@ -33,7 +33,7 @@ def test_frictionless_sma_matches_the_hand_written_loop_exactly():
 def test_market_order_fills_no_earlier_than_next_open():
     views = SEED_SC.build_market()
     tr = Scripted({10: buy(2), 20: sell(2)})
-    res = execute(SEED_SC, tr, "frictionless", market=views)
+    res = run_scenario(SEED_SC, tr, "frictionless", market=views)
     assert [(e.bar, e.fill_price) for e in res.executions] == [(11, views.true.open[0, 11]),
                                                               (21, views.true.open[0, 21])]
     assert res.trades[0].pnl == pytest.approx(2 * (views.true.open[0, 21] - views.true.open[0, 11]))
@@ -41,7 +41,7 @@ def test_market_order_fills_no_earlier_than_next_open():
 
 def test_an_order_on_the_last_bar_expires():
     sc = Scenario("x", bars=20)
-    res = execute(sc, Scripted({19: buy(1)}), "frictionless")
+    res = run_scenario(sc, Scripted({19: buy(1)}), "frictionless")
     assert [e.status for e in res.executions] == ["expired"]
 
 
@@ -69,7 +69,7 @@ def test_the_trader_cannot_look_ahead():
     sc = Scenario("x", bars=60)
     views = sc.build_market()
     tr = Peeker()
-    execute(sc, tr, market=views)
+    run_scenario(sc, tr, market=views)
     assert tr.seen == views.feed.close[0].tolist()
 
 
@@ -84,7 +84,7 @@ class CenteredMA:
 
 def test_a_looking_ahead_indicator_is_refused():
     with pytest.raises(LookAheadError, match="'centered' of CenteredMA looks ahead: its value at bar"):
-        execute(Scenario("x", bars=100), CenteredMA())
+        run_scenario(Scenario("x", bars=100), CenteredMA())
 
 
 def test_indicator_history_is_revealed_up_to_now_only():
@@ -92,7 +92,7 @@ def test_indicator_history_is_revealed_up_to_now_only():
         def on_bar(self, ctx):
             h = ctx.indicator("fast")
             assert h.shape == (ctx.t + 1,) and np.all(np.isnan(h.base[ctx.t + 1:]))
-    execute(Scenario("x", bars=80), T())
+    run_scenario(Scenario("x", bars=80), T())
 
 
 class Boom:
@@ -119,11 +119,11 @@ def test_bad_orders_are_clear_errors():
     with pytest.raises(ScenarioError, match="quantity = -1"):
         buy(-1)
     with pytest.raises(ScenarioError, match="unknown symbol 'DOGE'"):
-        execute(Scenario("x", bars=20), Scripted({3: buy(1, "DOGE")}))
+        run_scenario(Scenario("x", bars=20), Scripted({3: buy(1, "DOGE")}))
     with pytest.raises(ScenarioError, match="expected only Order objects"):
-        execute(Scenario("x", bars=20), Scripted({3: ["buy 1"]}))
+        run_scenario(Scenario("x", bars=20), Scripted({3: ["buy 1"]}))
     with pytest.raises(ScenarioError, match="not a trading system"):
-        execute(Scenario("x", bars=20), object())
+        run_scenario(Scenario("x", bars=20), object())
 
 
 class RandomTrader:
@@ -156,7 +156,7 @@ class RandomTrader:
     ["frictionless", "calm", "stressed"]))
 def test_conservation_every_bar(name, seed, exch):
     sc = library.get(name, bars=300, seed=seed)
-    res = execute(sc, RandomTrader(seed), exch)
+    res = run_scenario(sc, RandomTrader(seed), exch)
     m = sc.build_market().true
     # replay the fills: cash and positions after each bar's fills, marked at the true close
     cash, qty = sc.initial_equity, np.zeros(m.n_symbols)
@@ -188,14 +188,14 @@ def _unrealized(res, m):
 
 def test_results_are_bit_identical_across_processes():
     sc = library.get("Black Swan Combo")
-    here = execute(sc, RandomTrader(5)).to_dict()
+    here = run_scenario(sc, RandomTrader(5)).to_dict()
     code = textwrap.dedent("""
         import json, sys
         sys.path.insert(0, "tests")
         from test_executor import RandomTrader
         from pytest_stress import library
-        from pytest_stress.runner import run_scenario as execute
-        print(json.dumps(execute(library.get("Black Swan Combo"), RandomTrader(5)).to_dict()))
+        from pytest_stress.runner import run_scenario
+        print(json.dumps(run_scenario(library.get("Black Swan Combo"), RandomTrader(5)).to_dict()))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     there = json.loads(out.stdout)
@@ -216,7 +216,7 @@ class Watcher(SmaCross):
 def test_model_failure_outages_are_observable_and_counted():
     sc = Scenario("m", "model_failure", {"failure_rate": 0.3, "mode": "outage"}, bars=2000)
     tr = Watcher()
-    res = execute(sc, tr)
+    res = run_scenario(sc, tr)
     assert res.model_failures == len(tr.failures)
     assert 0.26 < res.model_failures / 2000 < 0.34
     assert {k for _, k in tr.failures} == {"outage"}
@@ -224,7 +224,7 @@ def test_model_failure_outages_are_observable_and_counted():
 
 def test_model_garbage_reaches_the_exchange_flipped():
     sc = Scenario("m", "model_failure", {"failure_rate": 1.0, "mode": "garbage"}, bars=50)
-    res = execute(sc, Scripted({5: buy(1)}), "frictionless")
+    res = run_scenario(sc, Scripted({5: buy(1)}), "frictionless")
     e = res.executions[0]
     assert e.side == "sell" and 0.5 <= e.requested_qty < 3.0
 
@@ -232,7 +232,7 @@ def test_model_garbage_reaches_the_exchange_flipped():
 def test_data_corruption_feeds_the_trader_bad_bars_but_fills_stay_true():
     sc = Scenario("d", "data_corruption", {"corruption_pct": 0.2}, bars=500)
     views = sc.build_market()
-    res = execute(sc, Scripted({b: buy(1) for b in range(1, 499, 7)}), "frictionless", market=views)
+    res = run_scenario(sc, Scripted({b: buy(1) for b in range(1, 499, 7)}), "frictionless", market=views)
     assert res.data_issues == int(views.corrupted.sum()) == 100
     for e in res.executions:
         assert e.fill_price == views.true.open[0, e.bar]
@@ -240,10 +240,10 @@ def test_data_corruption_feeds_the_trader_bad_bars_but_fills_stay_true():
 
 def test_execution_crisis_fails_orders_at_about_its_rate():
     sc = Scenario("e", "execution_crisis", {"failure_rate": 0.4, "latency_mult": 10}, bars=3000)
-    res = execute(sc, Scripted({b: (buy if b % 2 else sell)(0.01) for b in range(1, 2999)}))
+    res = run_scenario(sc, Scripted({b: (buy if b % 2 else sell)(0.01) for b in range(1, 2999)}))
     rate = res.execution_failures / res.orders_submitted
     assert 0.36 < rate < 0.50
-    calm = execute(Scenario("c", bars=3000), Scripted({b: (buy if b % 2 else sell)(0.01) for b in range(1, 2999)}))
+    calm = run_scenario(Scenario("c", bars=3000), Scripted({b: (buy if b % 2 else sell)(0.01) for b in range(1, 2999)}))
     assert calm.execution_failures / calm.orders_submitted < 0.01
     assert res.avg_latency_ms > 8 * calm.avg_latency_ms
 
@@ -267,9 +267,9 @@ class CrossModel:
 
 def test_eight_role_form_trades_like_the_simple_form():
     views = SEED_SC.build_market()
-    simple = execute(SEED_SC, SmaCross(), "frictionless", market=views)
+    simple = run_scenario(SEED_SC, SmaCross(), "frictionless", market=views)
     system = compose(CrossModel(), sizer=FixedSizer(1.0))
-    full = execute(SEED_SC, system, "frictionless", market=views)
+    full = run_scenario(SEED_SC, system, "frictionless", market=views)
     assert [(t.entry_bar, t.exit_bar) for t in full.trades] == [(t.entry_bar, t.exit_bar) for t in simple.trades]
     assert full.final_equity == simple.final_equity
 
@@ -299,7 +299,7 @@ class Always:
 
 def test_risk_guard_resizes_and_rejects():
     system = compose(Always(1.0), risk_guard=CapGuard(0.5), sizer=FixedSizer(2.0), policy={"rebalance_threshold": 0})
-    res = execute(Scenario("x", bars=30), system, "frictionless")
+    res = run_scenario(Scenario("x", bars=30), system, "frictionless")
     assert res.executions[0].requested_qty == 0.5
     assert res.risk_rejections > 20
     assert res.risk_rejection_details[0].endswith(": position cap reached")
@@ -319,7 +319,7 @@ def test_safety_governor_flattens_and_halts_once_per_episode():
     system = compose(Always(1.0), governor=DrawdownGovernor(5))
     events = []
     system.bus.subscribe("emergency_stop", lambda topic, p: events.append(p))
-    res = execute(sc, system, "frictionless")
+    res = run_scenario(sc, system, "frictionless")
     assert res.emergency_stops >= 1 and len(events) == res.emergency_stops
     first = events[0]["bar"]
     assert all(e.side == "sell" for e in res.executions if e.bar == first + 1)
@@ -332,7 +332,7 @@ class DeRisk:
 
 def test_policy_controller_changes_what_the_sizer_reads():
     system = compose(Always(1.0), policy_controller=DeRisk())
-    res = execute(Scenario("x", bars=100), system, "frictionless")
+    res = run_scenario(Scenario("x", bars=100), system, "frictionless")
     assert res.policy_changes[0][0] == 51
     assert system.policy.changes == []      # the run changed its own copy, not the system
     assert any(e.side == "sell" for e in res.executions)
@@ -342,7 +342,7 @@ def test_event_bus_sees_bars_orders_and_fills():
     system = compose(Always(1.0))
     seen = {}
     system.bus.subscribe("*", lambda topic, p: seen.__setitem__(topic, seen.get(topic, 0) + 1))
-    execute(Scenario("x", bars=40), system, "frictionless")
+    run_scenario(Scenario("x", bars=40), system, "frictionless")
     assert seen["bar"] == 40 and seen["order"] >= 1 and seen["fill"] >= 1
 
 
@@ -351,6 +351,6 @@ def test_component_error_names_the_role():
         def review(self, order, ctx):
             raise KeyError("limits")
     with pytest.raises(KeyError) as info:
-        execute(Scenario("x", bars=40), compose(Always(1.0), risk_guard=BadGuard()))
+        run_scenario(Scenario("x", bars=40), compose(Always(1.0), risk_guard=BadGuard()))
     notes = "\n".join(info.value.__notes__)
     assert "raised by the risk guard (BadGuard)" in notes and "at bar 0" in notes

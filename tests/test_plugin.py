@@ -395,3 +395,43 @@ def test_layers_stay_light(module, forbidden):
     code = f"import sys, {module}; print(sorted(m for m in {sorted(forbidden)!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_committed_baseline_is_reproduced_exactly(pytester):
+    """Every metric of every example case equals the committed baseline: integers exactly, floats
+    to 1e-9 relative. (Bit-identity holds within one numpy build; another build moves the last
+    ulp of some sums, which is why the tolerance is not zero.)"""
+    shutil.copytree(EXAMPLES, pytester.path / "conftest_examples")
+    out = pytester.path / "now.json"
+    res = pytester.runpytest_subprocess("conftest_examples", "-m", "stress", "-p", "no:cacheprovider",
+                                        f"--stress-save={out}")
+    res.assert_outcomes(passed=24)
+    baseline = json.loads((EXAMPLES / "baseline.json").read_text())["results"]
+    now = json.loads(out.read_text())["results"]
+    assert set(baseline) <= set(now) and len(baseline) == 23
+    for test, entry in baseline.items():
+        for name, value in entry["metrics"].items():
+            got = now[test]["metrics"][name]
+            if isinstance(value, float) and isinstance(got, float):
+                assert got == pytest.approx(value, rel=1e-9, abs=1e-9), (test, name)
+            else:
+                assert got == value, (test, name)
+
+
+def test_exchange_sim_is_still_honoured_as_the_old_fixture_name(project):
+    project.makeconftest(CONFTEST + textwrap.dedent('''
+        from pytest_stress import ExchangeConfig
+
+        @pytest.fixture
+        def exchange_sim():
+            return ExchangeConfig(taker_fee=0.01)
+    '''))
+    project.makepyfile(test_a=textwrap.dedent('''
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021", bars=300)
+        def test_fee(stress_result, stress_exchange):
+            assert stress_exchange.taker_fee == 0.01
+            assert stress_result.total_fees > 0
+    '''))
+    run(project).assert_outcomes(passed=1)

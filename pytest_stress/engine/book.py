@@ -16,7 +16,8 @@ __all__ = ["Ticket", "OrderBook"]
 
 
 class Ticket:
-    """One submitted order as the exchange sees it (``quantity`` is what remains to fill)."""
+    """One submitted order as the exchange sees it: a copy of the order's fields when it was
+    sent (``quantity`` is what remains to fill), so later changes to the ``Order`` never reach it."""
 
     __slots__ = ("id", "order", "symbol", "side", "type", "quantity", "limit_price", "stop_price", "tag")
 
@@ -35,22 +36,23 @@ class Ticket:
 class OrderBook:
     """Working orders of one run, in submission order, and the trader's cancel requests."""
 
-    __slots__ = ("_symbols", "_known", "_next_id", "pending", "_by_id", "_by_order", "_cancels")
+    __slots__ = ("_symbols", "_known", "_next_id", "pending", "_by_id", "_by_order", "cancels")
 
     def __init__(self, symbols: tuple[str, ...]) -> None:
         self._symbols = symbols
         self._known = frozenset(symbols)
         self._next_id = 1
-        self.pending: list[Ticket] = []          # handed to the exchange at the next bar
+        self.pending: list[Ticket] = []          # handed to the exchange at the next bar (changed in place)
         self._by_id: dict[int, Ticket] = {}      # working tickets by id, in submission order
         self._by_order: dict[int, Ticket] = {}   # working tickets by id() of the trader's Order
-        self._cancels: list[int] = []
+        self.cancels: list[int] = []             # ids the trader asked to cancel, applied at the next bar
 
     # -- the trader's side (through BarContext) --------------------------------
     def submit(self, order: Order) -> Ticket | None:
         """Open a ticket for ``order``; None if this very object is still working (a no-op)."""
         if id(order) in self._by_order:
             return None
+        order.validate()            # it may have been changed since it was built
         symbol = order.symbol
         if symbol is None:
             symbol = self._symbols[0]
@@ -73,23 +75,23 @@ class OrderBook:
         if isinstance(order, Order):
             ticket = self._by_order.get(id(order))
             if ticket is not None:
-                self._cancels.append(ticket.id)
+                self.cancels.append(ticket.id)
             return
         if isinstance(order, int) and not isinstance(order, bool):
-            self._cancels.append(order)
+            self.cancels.append(order)
             return
         raise ScenarioError(f"cancel({order!r}): expected an Order you sent (see ctx.open_orders) or its order id")
 
     def cancel_all(self) -> None:
-        self._cancels.extend(self._by_id)
+        self.cancels.extend(self._by_id)
 
     # -- the engine's side -----------------------------------------------------------
     def apply_cancels(self, t: int, executions: list[ExecutionResult]) -> None:
         """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``."""
-        if not self._cancels:
+        if not self.cancels:
             return
-        ids = set(self._cancels)
-        self._cancels.clear()
+        ids = set(self.cancels)
+        self.cancels.clear()
         keep = []
         for ticket in self.pending:
             if ticket.id in ids:
@@ -97,11 +99,11 @@ class OrderBook:
                 self._close(ticket)
             else:
                 keep.append(ticket)
-        self.pending = keep
+        self.pending[:] = keep
 
     def settle(self, results: list[ExecutionResult], resting: list[Ticket]) -> None:
         """After the exchange's turn: ``resting`` stay pending, the others are done."""
-        self.pending = resting
+        self.pending[:] = resting
         if not resting:
             self._by_id.clear()
             self._by_order.clear()
@@ -118,7 +120,7 @@ class OrderBook:
         for ticket in self.pending:
             executions.append(expired(ticket, t, "run ended before the order could fill"))
             self._close(ticket)
-        self.pending = []
+        self.pending.clear()
 
     def _close(self, ticket: Ticket) -> None:
         self._by_id.pop(ticket.id, None)

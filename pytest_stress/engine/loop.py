@@ -93,13 +93,15 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     on_fill, on_rejection = decider.on_fill, decider.on_rejection
     hooks = decider.has_hooks
     submit = book.submit
+    pending, cancels = book.pending, book.cancels   # the book changes both lists in place
 
     for t in range(n):
         # (1) the exchange handles what was submitted up to bar t - 1, against bar t
-        book.apply_cancels(t, executions)
+        if cancels:
+            book.apply_cancels(t, executions)
         results = None
-        if book.pending:
-            results, resting = exchange.process(t, book.pending, sym_index)
+        if pending:
+            results, resting = exchange.process(t, pending, sym_index)
             filled = False
             for r in results:
                 executions.append(r)
@@ -114,7 +116,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 snapshots.append((t, portfolio.cash, tuple(portfolio.qty)))
             book.settle(results, resting)
         # (2) the trader sees the feed up to bar t and decides
-        ctx._advance(t)
+        ctx._t = t          # the engine owns the clock (BarContext.t is read-only to the trader)
         out = None
         if results and hooks:
             for r in results:

@@ -15,7 +15,7 @@ __all__ = ["FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_secon
 
 def __getattr__(name: str) -> Any:
     if name in ("QualityReport", "validate"):
-        from . import quality
+        from . import quality   # lazy: the quality checks import pandas
 
         return getattr(quality, name)
     raise AttributeError(f"module 'pytest_stress.market' has no attribute {name!r}")

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ScenarioError, unknown_name_message
+from .profiles import profile_for
 
 if TYPE_CHECKING:  # pandas is imported only where DataFrames cross the boundary
-    import pandas as pd
+    import pandas as pd   # lazy: DataFrames only at the edges
 
 __all__ = ["FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds"]
 
@@ -118,7 +119,7 @@ class MarketData:
 
     @property
     def index(self) -> "pd.DatetimeIndex":
-        import pandas as pd
+        import pandas as pd   # lazy: DataFrames only at the edges; a synthetic run never imports pandas
 
         return pd.DatetimeIndex(self.timestamps.astype("datetime64[ns]"), tz="UTC", name="timestamp")
 
@@ -146,7 +147,7 @@ class MarketData:
     # -- DataFrame boundary -----------------------------------------------
     def frame(self, symbol: str | None = None) -> "pd.DataFrame":
         """One symbol's bars as a DataFrame with a UTC DatetimeIndex."""
-        import pandas as pd
+        import pandas as pd   # lazy: DataFrames only at the edges; a synthetic run never imports pandas
 
         s = 0 if symbol is None else self.symbol_index(symbol)
         return pd.DataFrame({f: self.values[i, s] for i, f in enumerate(FIELDS)}, index=self.index)
@@ -162,8 +163,6 @@ class MarketData:
         (missing: the symbol's typical calm spread). Use ``pytest_stress.market.loaders``
         to normalise raw files first.
         """
-        from .profiles import profile_for
-
         if not frames:
             raise ScenarioError("MarketData.from_frames: no frames given")
         symbols = tuple(frames)
@@ -188,7 +187,7 @@ class MarketData:
 
 
 def _utc_index(index: "pd.Index", symbol: str) -> "pd.DatetimeIndex":
-    import pandas as pd
+    import pandas as pd   # lazy: DataFrames only at the edges
 
     if not isinstance(index, pd.DatetimeIndex):
         raise ScenarioError(f"{symbol!r}: expected a DatetimeIndex, got {type(index).__name__}")

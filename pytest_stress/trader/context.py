@@ -74,10 +74,6 @@ class BarContext:
         self._book = book
 
     # -- time --------------------------------------------------------------
-    def _advance(self, t: int) -> None:
-        """The engine moves the clock to bar ``t`` (the only way it moves)."""
-        self._t = t
-
     @property
     def t(self) -> int:
         """The current bar (read-only)."""

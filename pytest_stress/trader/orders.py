@@ -13,9 +13,9 @@ MARKET, LIMIT, STOP = "market", "limit", "stop"
 BUY, SELL = "buy", "sell"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Order:
-    """An instruction to the exchange: immutable and validated when built.
+    """An instruction to the exchange, validated when built and again when sent.
 
     ``symbol`` None means the scenario's first symbol. A limit order fills at its price or
     better; a stop order becomes a market order once the price trades through its stop
@@ -25,7 +25,11 @@ class Order:
     One ``Order`` object is one order: returning the same object again while it is still
     working (a resting limit or stop) does nothing; once it has filled, been cancelled or
     failed, returning it again sends a new order. The engine never writes into it; the
-    id it gets is in the execution records (``ExecutionResult.order_id``).
+    id it gets is in the execution records (``ExecutionResult.order_id``). What reaches
+    the exchange is what the order said when it was sent: changing a field afterwards
+    (say through ``ctx.open_orders``) does not change the working order; cancel it and
+    send a new one. A field changed before sending is checked again then, and an invalid
+    value is an error naming the field, the value and the bar.
     """
 
     side: str
@@ -37,23 +41,28 @@ class Order:
     tag: str = ""
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> "Order":
+        """Check every field (numpy scalars become floats); return the order, or raise naming the field."""
         q = self.quantity
         if (self.type == MARKET and type(q) is float and 0 < q < math.inf and (self.side == BUY or self.side == SELL)
                 and self.symbol.__class__ in _SYMBOL_TYPES):
-            return  # the common case, checked cheaply
+            return self  # the common case, checked cheaply
         if self.side not in (BUY, SELL):
             raise ScenarioError(f"Order: side = {self.side!r}; expected 'buy' or 'sell'")
-        object.__setattr__(self, "quantity", _positive("quantity", q, "(use side for direction)"))
+        self.quantity = _positive("quantity", q, "(use side for direction)")
         if self.symbol is not None and not (isinstance(self.symbol, str) and self.symbol):
             raise ScenarioError(f"Order: symbol = {self.symbol!r}; expected a symbol name or None (the first symbol)")
         if self.type == LIMIT:
-            object.__setattr__(self, "limit_price", _positive("limit_price", self.limit_price, "for a limit order"))
+            self.limit_price = _positive("limit_price", self.limit_price, "for a limit order")
         elif self.type == STOP:
-            object.__setattr__(self, "stop_price", _positive("stop_price", self.stop_price, "for a stop order"))
+            self.stop_price = _positive("stop_price", self.stop_price, "for a stop order")
         elif self.type != MARKET:
             raise ScenarioError(f"Order: type = {self.type!r}; expected 'market', 'limit' or 'stop'")
         if not isinstance(self.tag, str):
             raise ScenarioError(f"Order: tag = {self.tag!r}; expected a string")
+        return self
 
     @property
     def sign(self) -> int:

@@ -112,7 +112,7 @@ class Pipeline:
         stage = "policy controller"
         try:
             if self._update is not None:
-                self.policy.bar = ctx.t
+                self.policy.bar = ctx._t
                 self._update(ctx, self.policy)
             if self._check is not None:
                 stage = "safety governor"
@@ -177,7 +177,7 @@ class Pipeline:
                     if self.bus.wants("risk_rejection"):
                         self.bus.publish("risk_rejection", {"bar": ctx.t, "order": order, "reason": reason})
                     continue
-                order = decision
+                order = decision.validate()
             if out is None:
                 out = [order]
             else:
