@@ -66,7 +66,7 @@ class ErrorPolicy:
 
 def orders_of(out: Any) -> list[Order]:
     """The orders in what the trader returned: an Order, a list or tuple of Orders, or None."""
-    if isinstance(out, Order):
+    if out.__class__ is Order or isinstance(out, Order):
         return [out]
     if isinstance(out, (list, tuple)):
         for i, o in enumerate(out):
@@ -144,8 +144,12 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 else:
                     out = step(ctx, None)
             # (3) its orders reach the exchange at bar t + 1
-            if out is not None:
-                _submit(orders_of(out), submit, rec, bus)
+            if out is not None and (out.__class__ is not list or out):
+                for o in orders_of(out):
+                    if submit(o) is not None:     # None: this very Order is still working (a no-op)
+                        rec.orders_submitted += 1
+                        if bus.active:
+                            bus.publish("order", o)
         except Exception as exc:
             ctx.model_status = None
             errors.handle(exc, t, "trader", rec)
