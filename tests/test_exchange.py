@@ -19,7 +19,7 @@ def bars(rows, symbol="X"):
     """A market from (open, high, low, close) rows, volume 1000, spread 10 bp."""
     a = np.array(rows, dtype=float).T
     n = a.shape[1]
-    values = np.vstack([a, np.full((1, n), 1000.0), np.full((1, n), 0.001)])[:, None, :]
+    values = np.vstack([a, np.full((1, n), 1000.0), np.full((1, n), 0.001), np.full((1, n), 1000.0)])[:, None, :]
     return MarketData((symbol,), np.arange(n, dtype=np.int64) * 3_600_000_000_000, values, "1h")
 
 

@@ -19,10 +19,22 @@ from .profiles import profile_for
 if TYPE_CHECKING:  # pandas is imported only where DataFrames cross the boundary
     import pandas as pd   # lazy: DataFrames only at the edges
 
-__all__ = ["FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds"]
+__all__ = ["FIELDS", "REQUIRED_FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds", "default_depth"]
 
-FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "spread")
-OPEN, HIGH, LOW, CLOSE, VOLUME, SPREAD = range(6)
+FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "spread", "depth")
+OPEN, HIGH, LOW, CLOSE, VOLUME, SPREAD, DEPTH = range(7)
+#: Fields a data source must give; the others have defaults (``from_frames``).
+REQUIRED_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+
+
+def default_depth(volume: np.ndarray) -> np.ndarray:
+    """Book depth for data that has none: the bar's traded volume (a rough stand-in).
+
+    Depth and volume are different things (in a crash volume spikes while depth
+    vanishes); scenarios and synthetic markets set depth themselves. This default only
+    keeps data without a depth column usable.
+    """
+    return np.array(volume, dtype=np.float64, copy=True)
 
 #: Bar lengths in seconds, named as exchanges name their kline intervals.
 TIMEFRAMES: dict[str, int] = {
@@ -63,7 +75,8 @@ class MarketData:
     """Immutable OHLCV + spread bars of ``symbols`` on ``timestamps`` (int64 ns, UTC).
 
     ``values[f, s, t]`` is field ``FIELDS[f]`` of symbol ``symbols[s]`` at bar ``t``;
-    ``spread`` is the quoted bid-ask spread as a fraction of price.
+    ``spread`` is the quoted bid-ask spread as a fraction of price; ``depth`` is the
+    quantity (base units) resting in the book near the touch, a typical level over the bar.
     """
 
     symbols: tuple[str, ...]
@@ -118,6 +131,10 @@ class MarketData:
         return self.values[SPREAD]
 
     @property
+    def depth(self) -> np.ndarray:
+        return self.values[DEPTH]
+
+    @property
     def index(self) -> "pd.DatetimeIndex":
         import pandas as pd   # lazy: DataFrames only at the edges; a synthetic run never imports pandas
 
@@ -159,9 +176,9 @@ class MarketData:
     def from_frames(cls, frames: "Mapping[str, pd.DataFrame]", timeframe: str | None = None) -> "MarketData":
         """Build from one DataFrame per symbol, all on the same DatetimeIndex.
 
-        Each frame needs ``open, high, low, close, volume``; ``spread`` is optional
-        (missing: the symbol's typical calm spread). Use ``pytest_stress.market.loaders``
-        to normalise raw files first.
+        Each frame needs ``open, high, low, close, volume``; ``spread`` and ``depth`` are
+        optional (missing: the symbol's typical calm spread; ``default_depth``). Use
+        ``pytest_stress.market.loaders`` to normalise raw files first.
         """
         if not frames:
             raise ScenarioError("MarketData.from_frames: no frames given")
@@ -178,6 +195,8 @@ class MarketData:
                     values[f, s] = df[name].to_numpy(dtype=np.float64)
                 elif name == "spread":
                     values[f, s] = profile_for(sym).spread
+                elif name == "depth":
+                    values[f, s] = default_depth(values[VOLUME, s])
                 else:
                     raise ScenarioError(
                         f"MarketData.from_frames: {sym!r} has no {name!r} column; columns are {list(df.columns)}")

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ScenarioError
-from .data import MarketData
+from .data import FIELDS, MarketData
 from .quality import require_valid
 
 __all__ = ["normalize_frame", "read_bars", "parse_timestamps", "frames_from", "market_from_frames"]
@@ -53,7 +53,7 @@ def normalize_frame(frame: pd.DataFrame, symbol: str = "?") -> pd.DataFrame:
     missing = [c for c in ("open", "high", "low", "close", "volume") if c not in df.columns]
     if missing:
         raise ScenarioError(f"{symbol!r}: missing column(s) {missing}; got {list(frame.columns)}")
-    keep = [c for c in ("open", "high", "low", "close", "volume", "spread") if c in df.columns]
+    keep = [c for c in FIELDS if c in df.columns]
     out = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64) for c in keep}, index=index)
     return out
 

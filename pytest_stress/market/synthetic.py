@@ -213,7 +213,7 @@ def generate_market(
         ret = sd * z
         ret -= 0.5 * h
         ret += annual_drift * dt
-        open_, high, low, close, volume, spread = values[:, s]
+        open_, high, low, close, volume, spread, depth = values[:, s]
         np.cumsum(ret, out=close)
         close += np.log(prof.price)
         np.exp(close, out=close)
@@ -265,5 +265,8 @@ def generate_market(
         # spread: calm level, wider when conditional volatility is high
         np.sqrt(sd / sigma, out=spread)
         spread *= prof.spread
+        # depth near the touch: the calm bar volume, thinner when conditional volatility is high
+        np.divide(sigma, sd, out=depth)
+        depth *= prof.volume
         del h, sd, ret, top, bottom, uniforms, wicks
     return MarketData(symbols, owned(timestamps), owned(values), timeframe)
