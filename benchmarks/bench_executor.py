@@ -20,7 +20,8 @@ import warnings
 
 import numpy as np
 
-from pytest_stress import Reject, Scenario, buy, compose, library, run_batch, sell
+from pytest_stress import Account, Reject, Scenario, buy, compose, library, run_batch, sell
+from pytest_stress.account import DEFAULT_ACCOUNT
 from pytest_stress.runner import run_scenario
 from pytest_stress.indicators import sma
 from pytest_stress.trader import FLATTEN, FixedSizer
@@ -211,18 +212,22 @@ def main() -> None:
     t_hand, (hand_trades, hand_final) = timed(lambda: hand_loop(o, c, sc.initial_equity))
     rows["hand-written loop (lists)"] = t_hand
     results = {}
-    for label, make, exch in [("pytest-stress simple, frictionless", SmaTrader, "frictionless"),
-                              ("pytest-stress simple, stressed exchange", SmaTrader, "stressed"),
-                              ("pytest-stress eight roles, frictionless", eight_roles, "frictionless"),
-                              ("pytest-stress eight roles, stressed exchange", eight_roles, "stressed")]:
-        dt, res = timed(lambda: run_scenario(sc, make(), exch, market=views))
+    perp = Account.perpetual(leverage=5)
+    for label, make, exch, acct in [
+            ("pytest-stress simple, frictionless", SmaTrader, "frictionless", None),
+            ("pytest-stress simple, stressed exchange", SmaTrader, "stressed", None),
+            ("pytest-stress simple, frictionless, 5x isolated perp", SmaTrader, "frictionless", perp),
+            ("pytest-stress eight roles, frictionless", eight_roles, "frictionless", None),
+            ("pytest-stress eight roles, stressed exchange", eight_roles, "stressed", None)]:
+        dt, res = timed(lambda: run_scenario(sc, make(), exch, account=acct, market=views))
         rows[label] = dt
         results[label] = res
     bpy = run_backtesting_py(views)
     if bpy:
         rows["backtesting.py"] = bpy[0]
 
-    print(f"{n:,} hourly bars, SMA({FAST}/{SLOW}) crossover, next-bar-open fills; best of 5 (1 for backtesting.py)")
+    print(f"{n:,} hourly bars, SMA({FAST}/{SLOW}) crossover, next-bar-open fills; best of 5 (1 for backtesting.py); "
+          f"account: the default ({DEFAULT_ACCOUNT.describe()}) unless named")
     for label, dt in rows.items():
         print(f"  {label:<46} {n / dt:>12,.0f} bars/s  {dt:8.3f} s")
     simple = n / rows["pytest-stress simple, frictionless"]
@@ -234,11 +239,16 @@ def main() -> None:
         print(f"  simple form / backtesting.py        {simple / b:6.1f}x  (target >= 10x)")
         print(f"  eight roles / backtesting.py        {roles / b:6.1f}x  (target >= 5x)")
     print(f"  hand loop / simple form             {hand / simple:6.1f}x  (target <= 5x)")
+    perp_label = "pytest-stress simple, frictionless, 5x isolated perp"
+    print(f"  5x perpetual / default account, simple {rows[perp_label] / rows['pytest-stress simple, frictionless']:5.2f}x"
+          "  (the margin checks' cost)")
     print(f"  stressed / frictionless cost, simple {rows['pytest-stress simple, stressed exchange'] / rows['pytest-stress simple, frictionless']:5.2f}x  (target <= 2x)")
     print(f"  stressed / frictionless cost, roles  {rows['pytest-stress eight roles, stressed exchange'] / rows['pytest-stress eight roles, frictionless']:5.2f}x  (target <= 2x)")
 
-    ours = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress simple, frictionless"].trades]
-    roles_t = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress eight roles, frictionless"].trades]
+    ours = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress simple, frictionless"].trades
+            if t.exit_reason != "end_of_run"]
+    roles_t = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress eight roles, frictionless"].trades
+               if t.exit_reason != "end_of_run"]
     same = {"hand loop": hand_trades == ours, "eight roles": roles_t == ours}
     if bpy:
         same["backtesting.py"] = bpy[1] == ours

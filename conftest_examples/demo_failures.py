@@ -2,14 +2,15 @@
 
     pytest conftest_examples/demo_failures.py
 
-Both tests fail on purpose: a fragile, leveraged trader with no risk controls.
+Both tests fail on purpose: a fragile trader, 3x leveraged on an isolated-margin perpetual
+account, with no risk controls. The Black Swan failure report shows its liquidation.
 """
 import math
 
 import pytest
 from hypothesis import given, settings
 
-from pytest_stress import buy, stress
+from pytest_stress import Account, buy, stress
 from pytest_stress import strategies as sst
 
 
@@ -17,7 +18,7 @@ class AllIn:
     """Goes 3x leveraged long as soon as it can, and never looks back."""
 
     def on_bar(self, ctx):
-        if ctx.position() == 0 and not ctx.open_orders and math.isfinite(ctx.price):
+        if ctx.position() == 0 and not ctx.open_orders and math.isfinite(ctx.price) and ctx.equity > 0:
             return buy(3 * ctx.equity / ctx.price)
         return None
 
@@ -27,15 +28,18 @@ def trader_under_test():
     return AllIn()
 
 
-@stress("Black Swan Combo")
+LEVERED = Account.perpetual(leverage=3)
+
+
+@stress("Black Swan Combo", account=LEVERED)
 def test_fragile_trader_in_the_black_swan(stress_result):
-    # fails: the report shows the scenario, its seed and the run's key figures
-    assert stress_result.max_drawdown < 25
+    # fails: the report shows the scenario, its seed, the liquidation and the run's key figures
+    assert stress_result.liquidations == 0 and stress_result.max_drawdown < 25
 
 
 @settings(max_examples=50, deadline=None)
 @given(scenario=sst.scenarios(types=["flash_crash"], bars=300))
 def test_fragile_trader_survives_any_crash(stress_runner, scenario):
-    # fails, and hypothesis shrinks to the smallest crash that breaks the trader
-    result = stress_runner(scenario, AllIn())
-    assert result.max_drawdown < 20
+    # fails, and hypothesis shrinks to the smallest crash that liquidates the trader
+    result = stress_runner(scenario, AllIn(), account=LEVERED)
+    assert result.liquidations == 0

@@ -39,6 +39,7 @@ _EXPORTS = {
     "FLATTEN": "pytest_stress.trader",
     "FixedSizer": "pytest_stress.trader",
     "ExchangeConfig": "pytest_stress.exchange",
+    "Account": "pytest_stress.account",
     "run_scenario": "pytest_stress.runner",
     "run_batch": "pytest_stress.runner",
     "run_paths": "pytest_stress.runner",

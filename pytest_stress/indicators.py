@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import LookAheadError, ScenarioError
-from .market.data import MarketData
+from .market.data import MarketData, owned
 
 __all__ = ["sma", "ema", "rolling_std", "returns", "precompute_indicators"]
 
@@ -64,28 +64,93 @@ def rolling_std(values: np.ndarray, window: int) -> np.ndarray:
 
 
 def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray]:
-    """Call the trader's (or its model's) ``indicators(feed)`` once, and prove it causal.
+    """Call the trader's (or its model's) ``indicators(feed)`` once, and test it for look-ahead.
 
-    The indicators are recomputed on the first half of the feed; any value that changes
-    when the later bars are removed used them (look-ahead), which raises
-    ``LookAheadError`` naming the indicator and the first such bar.
+    The hook gets a private copy of the feed, valid during the call only: afterwards it
+    holds NaN (and its timestamps NaT), so a trader that keeps it learns nothing (use
+    ``ctx`` for history). The proof recomputes the indicators on prefixes of the feed, cut
+    at about 1/4, 1/2 and 3/4 of the run, at its last bar, and just after the first and
+    the last bar where the feed has NaN (corrupted bars): any value, or NaN pattern, that
+    changes when the later bars are removed used them, and the run stops with
+    ``LookAheadError`` naming the indicator and the first such bar. One indicator
+    computation per cut. See docs/lookahead.md for what this can and cannot prove.
     """
     owner = trader if callable(getattr(trader, "indicators", None)) else getattr(trader, "model", None)
     fn = getattr(owner, "indicators", None)
     if not callable(fn):
         return {}
-    full = {k: np.asarray(v, dtype=np.float64) for k, v in fn(feed).items()}
-    for k, v in full.items():
-        if v.shape[-1] != feed.n_bars:
-            raise ScenarioError(f"indicator {k!r}: {v.shape[-1]} values for {feed.n_bars} bars")
-    for cut in [feed.n_bars // 2] if feed.n_bars >= 2 else []:
-        part = fn(feed.slice(0, cut))
+    who = f"{type(owner).__name__}.indicators(feed)"
+    full = _checked(_call(fn, feed, who), feed.n_bars, who)
+    n = feed.n_bars
+    for cut in _cuts(feed):
+        part = _checked(_call(fn, feed.slice(0, cut), who), cut, who)
         for k, v in full.items():
-            p = np.asarray(part[k], dtype=np.float64)
-            same = (p == v[..., :cut]) | (np.isnan(p) & np.isnan(v[..., :cut]))
+            p = part.get(k)
+            if p is None:
+                raise LookAheadError(f"{who}: indicator {k!r} is missing when the feed is cut at bar {cut}")
+            head = v[..., :cut]
+            same = (p == head) | (np.isnan(p) & np.isnan(head))
             if not np.all(same):
                 bad = int(np.flatnonzero(~same.reshape(-1, cut).all(axis=0))[0])
                 raise LookAheadError(
                     f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
-                    f"when bars from {cut} on are removed; compute it from past and current bars only")
+                    f"when bars from {cut} on are removed ({n} bars in the run); compute it from past and "
+                    "current bars only")
     return full
+
+
+def _cuts(feed: MarketData) -> list[int]:
+    """Where the proof cuts the feed: spread over the run (off round numbers, so that calendar
+    groupings do not line up with a cut), the last bar, and, on a feed with corrupted (NaN)
+    bars, just after the first and the last of them (where a backward fill would look
+    ahead) and in the middle of the two longest clean stretches (where a centred window has
+    clean bars on both sides: NaN everywhere near a cut would hide its peeking)."""
+    n = feed.n_bars
+    if n < 2:
+        return []
+    cuts = {n // 4 + 1, n // 2 + 3, (3 * n) // 4 + 5, n - 1}
+    nan_bar = np.isnan(feed.values).any(axis=(0, 1))
+    bad = np.flatnonzero(nan_bar)
+    if len(bad):
+        cuts.update({int(bad[0]) + 1, int(bad[-1]) + 1})
+        edges = np.flatnonzero(np.diff(np.concatenate([[1], nan_bar.astype(np.int8), [1]])))
+        runs = sorted(zip(edges[::2], edges[1::2]), key=lambda r: r[0] - r[1])[:2]   # (start, stop) of clean runs
+        cuts.update(int((a + b) // 2) for a, b in runs if b - a >= 2)
+    return sorted(c for c in cuts if 1 <= c < n)
+
+
+def _call(fn: Any, feed: MarketData, who: str) -> Any:
+    """``fn`` on a private copy of ``feed`` that is emptied (NaN, NaT) once the call returns."""
+    values = feed.values.copy()
+    stamps = feed.timestamps.copy()
+    private = MarketData(feed.symbols, owned(stamps), owned(values), feed.timeframe)
+    try:
+        out = fn(private)
+        if isinstance(out, dict):
+            arrays = {}
+            for k, v in out.items():
+                try:
+                    arrays[k] = np.array(v, dtype=np.float64)        # a copy: no view into the feed
+                except (TypeError, ValueError) as exc:
+                    raise ScenarioError(f"{who}: indicator {k!r} is not numeric ({exc})") from None
+            out = arrays
+        return out
+    finally:
+        values.flags.writeable = True
+        values.fill(np.nan)
+        values.flags.writeable = False
+        stamps.flags.writeable = True
+        stamps.fill(np.iinfo(np.int64).min)
+        stamps.flags.writeable = False
+
+
+def _checked(out: Any, n: int, who: str) -> dict[str, np.ndarray]:
+    if not isinstance(out, dict):
+        raise ScenarioError(f"{who} returned {out!r} ({type(out).__name__}); expected a dict of name -> array "
+                            "with one value per bar (per symbol: shape (symbols, bars))")
+    for k, v in out.items():
+        if not isinstance(k, str):
+            raise ScenarioError(f"{who}: indicator name {k!r} is not a string")
+        if v.ndim == 0 or v.shape[-1] != n:
+            raise ScenarioError(f"{who}: indicator {k!r} has shape {v.shape}; expected {n} values (one per bar)")
+    return out

@@ -17,35 +17,52 @@ __all__ = ["get", "names", "all", "register", "unregister", "slug"]
 _BUILTIN: tuple[Scenario, ...] = (
     Scenario(
         "BTC Flash Crash 2021", "flash_crash",
-        {"drop_pct": 0.30, "duration_bars": 5, "recovery_pct": 0.6, "recovery_bars": 12, "start": 0.5},
+        {"drop_pct": 0.30, "duration_bars": 5, "recovery_pct": 0.6, "recovery_bars": 12, "front": 2.0,
+         "noise_mult": 3.0, "relax_bars": 12, "start": 0.5},
         symbols=("BTCUSDT",),
         description="19 May 2021: BTC fell about 31% from its 24h high ($43k to $30k), the steepest leg in "
                     "about 2 hours, and closed the day near $37k (about 60% of the drop recovered). Here: "
-                    "-30% over 5 hourly bars, 60% won back over the next 12."),
+                    "the close falls exactly 30% in 5 hourly bars, front-loaded (the first bar about -12%), "
+                    "noisy (noise x3) with wicks below the closes; no close is lower than the trough. 60% "
+                    "of the drop is won back over the next 12 bars (ending 12% below the pre-crash close). "
+                    "Spreads reach x15 calm at the steepest bar; over the 17 bars volume is about x1.8 and "
+                    "depth x0.45 of calm, realised volatility about x10 (p5-p95 x5-x21); all relax after "
+                    "(half-life 12 bars), spreads still about x3 calm the bar after."),
     Scenario(
         "ETH Liquidity Collapse", "mixed_custom",
-        {"liquidity_drop_pct": 0.95, "liquidity_duration_bars": 96, "liquidity_start": 0.4,
-         "liquidity_spread_impact": 0.5, "spread_mult": 3.0, "spread_duration_bars": 96, "spread_start": 0.4,
-         "trend_pct": -0.15, "trend_start": 0.4, "trend_reverse": False},
+        {"liquidity_drop_pct": 0.95, "liquidity_volume_mult": 2.0, "liquidity_duration_bars": 96,
+         "liquidity_start": 0.4, "liquidity_relax_bars": 24,
+         "spread_mult": 13.0, "spread_duration_bars": 96, "spread_start": 0.4, "spread_relax_bars": 24,
+         "trend_pct": -0.15, "trend_duration_bars": 96, "trend_start": 0.4},
         symbols=("ETHUSDT",),
         description="Black Thursday (12-13 March 2020): order books emptied and cross-venue spreads passed "
-                    "$500. Here: volume -95% for 4 days, spreads x13.4 (x4.5 from the drought times x3), "
-                    "prices drifting 15% lower by the end. Figures are a design choice informed by that event."),
+                    "$500 while traded volume set records. Here, for 4 days: book depth -95%, traded volume "
+                    "x2, spreads at least x13 calm, and the close 15% lower at the window end than before it. "
+                    "Depth, volume and spreads relax after (half-life 24 bars). Figures are a design choice "
+                    "informed by that event."),
     Scenario(
         "SOL Volatility Explosion", "volatility_spike",
-        {"multiplier": 8.0, "duration_bars": 72, "start": 0.5},
+        {"multiplier": 8.0, "duration_bars": 72, "relax_bars": 24, "start": 0.5},
         symbols=("SOLUSDT",),
-        description="Volatility x8 for three days, both directions. Design choice; for scale, the VIX more "
-                    "than doubled in one day on 5 February 2018 and SOL moved 25-31% within the hour on "
+        description="Volatility x8 for three days, both directions: returns x8 of the base's (realised "
+                    "about x8 of the calm week before, p5-p95 x4-x12 over seeds), spreads at least x8 calm, "
+                    "volume x2.8 and depth /2.8 (volume over volatility); it relaxes after, half-life 24 "
+                    "bars (realised still about x5 over the next day). Design choice; for scale, the VIX more than "
+                    "doubled in one day on 5 February 2018 and SOL moved 25-31% within the hour on "
                     "10 October 2025."),
     Scenario(
         "Mixed Regime Chaos", "mixed_custom",
-        {"trend_pct": -0.25, "trend_start": 0.15, "volatility_multiplier": 5.0, "volatility_start": 0.35,
-         "volatility_duration_bars": 60, "liquidity_drop_pct": 0.8, "liquidity_start": 0.6,
-         "liquidity_duration_bars": 80, "spread_mult": 4.0, "spread_start": 0.8, "spread_duration_bars": 60},
+        {"trend_pct": -0.25, "trend_start": 0.15, "trend_duration_bars": 200,
+         "volatility_multiplier": 5.0, "volatility_start": 0.35, "volatility_duration_bars": 60,
+         "volatility_relax_bars": 12,
+         "liquidity_drop_pct": 0.8, "liquidity_volume_mult": 0.3, "liquidity_start": 0.6,
+         "liquidity_duration_bars": 80, "liquidity_relax_bars": 12,
+         "spread_mult": 4.0, "spread_start": 0.8, "spread_duration_bars": 60, "spread_relax_bars": 6},
         symbols=("BTCUSDT",),
-        description="Alternating regimes in one run: a bear trend from 15%, a x5 volatility spike at 35%, a "
-                    "liquidity drought at 60%, wide spreads at 80%. Design choice (no single event)."),
+        description="Alternating regimes in one run: a bear trend from 15% of the run ending exactly 25% "
+                    "lower 200 bars later, a x5 volatility spike at 35% (60 bars), a drought at 60% (80 bars: depth "
+                    "-80%, volume x0.3), spreads at least x4 calm at 80% (60 bars); each relaxes after its "
+                    "window. Design choice (no single event)."),
     Scenario(
         "Model Failure Simulation", "model_failure", {"failure_rate": 0.3, "mode": "mixed"},
         symbols=("BTCUSDT",),
@@ -65,30 +82,45 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "May 2021."),
     Scenario(
         "Correlation Breakdown", "correlation_breakdown",
-        {"target_correlation": -0.5, "duration_bars": 168, "start": 0.5, "base_correlation": 0.8},
+        {"target_correlation": -0.5, "duration_bars": 168, "relax_bars": 24, "start": 0.5,
+         "base_correlation": 0.8},
         symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"),
-        description="Three assets that move together (correlation 0.8) decouple and invert (-0.5) for a "
-                    "week, breaking hedges and pair trades. Design choice; the opposite failure, "
-                    "correlations going to 1, happened on 10 October 2025."),
+        description="Three assets that move together (correlation 0.8) decouple and invert (-0.5, "
+                    "p5-p95 -0.59 to -0.41 over seeds) for a week, then fade back (half-life 24 bars), "
+                    "breaking hedges and pair trades. Design choice; the opposite failure, correlations "
+                    "going to 1, happened on 10 October 2025."),
     Scenario(
         "Pump & Dump Mania", "pump_and_dump",
-        {"pump_pct": 1.2, "pump_bars": 72, "dump_pct": 0.65, "dump_bars": 12, "start": 0.4},
+        {"pump_pct": 1.2, "pump_bars": 72, "dump_pct": 0.65, "dump_bars": 12, "front": 2.0, "noise_mult": 3.0,
+         "relax_bars": 12, "start": 0.4},
         symbols=("SOLUSDT",),
-        description="A +120% parabolic pump over three days, then a 65% collapse in 12 hours, ending 23% "
-                    "below the start. Design choice; Terra/LUNA (May 2022) shows how far a collapse can go."),
+        description="A +120% parabolic pump over three days (the peak close exact), then a front-loaded, "
+                    "noisy 65% collapse in 12 hours (the first bar about -16%, realised volatility near "
+                    "960% annualised, spreads x15 calm at the steepest bar, volume about x2.3), ending "
+                    "exactly 23% below the "
+                    "start with no lower close in the dump. Design choice; Terra/LUNA (May 2022) shows how "
+                    "far a collapse can go."),
     Scenario(
         "Black Swan Combo", "mixed_custom",
         {"flash_crash_drop_pct": 0.5, "flash_crash_duration_bars": 14, "flash_crash_recovery_pct": 0.2,
-         "flash_crash_recovery_bars": 24, "flash_crash_start": 0.5,
-         "volatility_multiplier": 15.0, "volatility_duration_bars": 48, "volatility_start": 0.5,
-         "spread_mult": 20.0, "spread_duration_bars": 48, "spread_start": 0.5,
-         "liquidity_drop_pct": 0.99, "liquidity_duration_bars": 48, "liquidity_start": 0.5,
+         "flash_crash_recovery_bars": 24, "flash_crash_front": 4.0, "flash_crash_noise_mult": 1.0,
+         "flash_crash_spread_mult": 20.0,
+         "flash_crash_relax_bars": 24, "flash_crash_start": 0.5,
+         "volatility_multiplier": 15.0, "volatility_duration_bars": 38, "volatility_relax_bars": 12,
+         "volatility_start": 0.5,
+         "spread_mult": 20.0, "spread_duration_bars": 38, "spread_relax_bars": 12, "spread_start": 0.5,
+         "liquidity_drop_pct": 0.99, "liquidity_volume_mult": 1.0, "liquidity_duration_bars": 38,
+         "liquidity_relax_bars": 24, "liquidity_start": 0.5,
          "execution_failure_rate": 0.3, "execution_latency_mult": 10.0},
         symbols=("BTCUSDT",),
         description="Black Thursday (BTC -50% in 24h, order books empty, engines lagging by minutes) and "
-                    "10 October 2025 ($19bn liquidated, correlations to 1) together: a 50% crash over 14 "
-                    "bars, volatility x15, spreads x20, volume -99%, and a failing venue (30% order "
-                    "failures, latency x10)."),
+                    "10 October 2025 ($19bn liquidated) together, all stresses anchored to one 38-bar window: "
+                    "the close falls exactly 50% in 14 bars, front-loaded (the first bar about -17%), with no "
+                    "lower close in the window, and ends the window exactly 40% below the pre-crash close (20% "
+                    "of the drop won back); realised volatility about x16 calm in the window (p5-p95 x8-x30 "
+                    "over seeds), spreads x20 calm, book depth -99.8%, volume about x6; a failing venue (30% "
+                    "order failures, latency x10). After the window every stress relaxes as a power law "
+                    "(volatility still about x4 over the next week)."),
 )
 
 _LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN}

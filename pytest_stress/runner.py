@@ -1,6 +1,7 @@
 """Running scenarios: one (``run_scenario``), on Monte Carlo paths (``run_paths``), or many in parallel.
 
-``run_batch`` uses processes by default and takes any ``concurrent.futures.Executor``
+``run_batch`` uses worker processes by default (``workers.py``: a worker that dies or a
+scenario that hangs loses only that scenario) and takes any ``concurrent.futures.Executor``
 (a dask.distributed client's ``get_executor()`` included). Results come back in input
 order, and one failing scenario never loses the others.
 """
@@ -12,21 +13,26 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import library
+from .account.ledger import Ledger
 from .account.portfolio import Portfolio, mark_to_market
+from .account.rules import Account, account_from
+from .account.view import AccountView
 from .engine.book import OrderBook
 from .engine.loop import ErrorPolicy, LoopRecord, bar_loop
+from .engine.where import position_of
 from .errors import ScenarioError
 from .exchange.config import ExchangeConfig, preset
 from .exchange.simulator import SimulatedExchange
 from .indicators import precompute_indicators
-from .market.data import MarketViews
+from .market.data import MarketData, MarketViews
 from .result.metrics import METRIC_FIELDS, drawdown_curve, equity_metrics, execution_metrics, trade_metrics
 from .result.models import ScenarioResult
 from .result.paths import PathsResult
@@ -34,6 +40,7 @@ from .result.table import format_table
 from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
 from .trader.system import as_decider
+from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks
 
 __all__ = ["run_scenario", "run_paths", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
@@ -60,11 +67,14 @@ def exchange_config(exchange: ExchangeConfig | str | None) -> ExchangeConfig:
 
 
 def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig | str | None = None, *,
-                 market: MarketViews | None = None, record_errors: bool = False) -> ScenarioResult:
+                 account: Account | str | None = None, market: MarketViews | None = None,
+                 record_errors: bool = False) -> ScenarioResult:
     """Run ``trader`` through one scenario (a ``Scenario`` or a library name) and measure it.
 
     ``exchange`` is an ``ExchangeConfig`` or a preset name ('frictionless', 'calm',
-    'stressed'; default 'calm'). ``market`` reuses views already built for this scenario.
+    'stressed'; default 'calm'). ``account`` is an ``Account`` or a preset name ('margin',
+    the default 1x margin account; 'cash', 'reg-t', 'perpetual'; or 'perpetual:leverage=10').
+    ``market`` reuses views already built for this scenario.
     Errors in the trader's code propagate, annotated with the scenario, bar and
     timestamp, unless ``record_errors`` (then: ``component_errors``, and the run goes on).
 
@@ -74,38 +84,48 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     started = time.perf_counter()
     scenario = _resolve(scenario)
     config = exchange_config(exchange)
+    rules = account_from(account)
     # build
     views = market if market is not None else scenario.build_market()
-    true, feed = views.true, views.feed
+    true, feed, corrupted = views.true, views.feed, views.corrupted
+    del views             # the unstressed base market is not needed during the run: let it go
     faults = scenario.faults
     # wire
     decider = as_decider(trader)
     indicators = precompute_indicators(trader, feed)
     portfolio = Portfolio(true.symbols, scenario.initial_equity, true.close)
     book = OrderBook(true.symbols)
+    ledger = Ledger(rules, portfolio, true, config.taker_fee)
     ctx = BarContext(feed, portfolio, book, decider.policy, decider.bus, indicators)
+    ctx.account = AccountView(ledger, ctx)
     exchange_sim = SimulatedExchange(config, true, scenario.rng("exchange"), faults)
     model_faults = faults.model_schedule(true.n_bars, scenario.rng("faults"))
     # loop
     record = bar_loop(feed, decider, exchange_sim, portfolio, book, ctx, model_faults,
-                      ErrorPolicy(scenario.name, feed, record_errors))
+                      ErrorPolicy(scenario.name, feed, record_errors), ledger)
     # measure
-    result = _measure(scenario, views, portfolio, record, decider)
+    result = _measure(scenario, true, corrupted, portfolio, record, decider, ledger)
     result.duration_s = time.perf_counter() - started
     return result
 
 
-def _measure(scenario: Scenario, views: MarketViews, portfolio: Portfolio, record: LoopRecord,
-             decider: Any) -> ScenarioResult:
-    true = views.true
-    equity, gross = mark_to_market(record.snapshots, scenario.initial_equity, true.close)
+def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfolio: Portfolio,
+             record: LoopRecord, decider: Any, ledger: Ledger) -> ScenarioResult:
+    """Metrics of the run. Positions are marked at the true close: the venue's mark price, the
+    price liquidation is checked on too (the trader's own impact is paid in its fills)."""
+    n = true.n_bars
+    marks = true.close
+    equity, gross, qty = mark_to_market(record.snapshots, scenario.initial_equity, marks)
     fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds)
-    fields.update(trade_metrics(portfolio.trades))
+    trades = portfolio.trades + portfolio.open_trades(n - 1, marks[:, -1].tolist())
+    fields.update(trade_metrics(trades))
     fields.update(execution_metrics(record.executions))
     fields.update(orders_submitted=record.orders_submitted, model_failures=record.model_failures,
                   component_errors=record.component_errors, risk_rejections=decider.risk_rejections,
                   emergency_stops=decider.emergency_stops,
-                  data_issues=int(np.count_nonzero(views.corrupted[:true.n_bars])))
+                  data_issues=int(np.count_nonzero(corrupted[:n])))
+    fields.update(ledger.counters())
+    fields.update(ledger.margin_curves(qty, marks, equity))
     missing = set(METRIC_FIELDS) - set(fields)
     unknown = set(fields) - set(METRIC_FIELDS)
     if missing or unknown:   # the metric table and the measurements must agree
@@ -116,7 +136,10 @@ def _measure(scenario: Scenario, views: MarketViews, portfolio: Portfolio, recor
         risk_rejection_details=[f"bar {t}: {reason}" for t, reason in decider.rejection_reasons],
         policy_changes=list(decider.policy.changes), equity_curve=equity,
         drawdown_curve=drawdown_curve(np.concatenate([[scenario.initial_equity], equity]))[1:],
-        timestamps=true.timestamps.copy(), trades=portfolio.trades, executions=record.executions)
+        timestamps=true.timestamps.copy(), trades=trades, executions=record.executions,
+        symbols=true.symbols, positions=qty, cash_curve=equity - (qty * marks).sum(axis=0),
+        mark_prices=np.array(marks, copy=True),
+        account=ledger.account.describe())
 
 
 def path_seeds(seed: int, paths: int) -> list[int]:
@@ -125,12 +148,14 @@ def path_seeds(seed: int, paths: int) -> list[int]:
 
 
 def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
-              exchange: ExchangeConfig | str | None = None, *, record_errors: bool = False) -> PathsResult:
+              exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
+              record_errors: bool = False) -> PathsResult:
     """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``."""
     scenario = _resolve(scenario)
     if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
         raise ScenarioError(f"paths = {paths!r}; expected an integer >= 1")
-    results = [run_scenario(scenario.replace(seed=s), trader_factory(), exchange, record_errors=record_errors)
+    results = [run_scenario(scenario.replace(seed=s), trader_factory(), exchange, account=account,
+                            record_errors=record_errors)
                for s in path_seeds(scenario.seed, paths)]
     return PathsResult(scenario, results)
 
@@ -142,13 +167,34 @@ def _failed(scenario: Scenario, error: str) -> ScenarioResult:
 
 
 def _run_safely(scenario: Scenario, trader_factory: Callable[[], Any], exchange: Any,
-                record_errors: bool) -> ScenarioResult:
+                record_errors: bool, timeout: float | None = None, account: Any = None) -> ScenarioResult:
+    """One case of a batch; whatever the trader does becomes a failed result, never a lost batch."""
     try:
-        return run_scenario(scenario, trader_factory(), exchange, record_errors=record_errors)
+        return run_scenario(scenario, trader_factory(), exchange, account=account, record_errors=record_errors)
+    except TimeLimitExceeded as exc:   # raised by the worker process at the deadline (workers.py)
+        pos = position_of(exc.__traceback__)
+        where = pos.describe() if pos is not None else f"scenario {scenario.name!r}"
+        limit = f" of {timeout:g} s" if timeout else ""
+        log.error("%s ran past its time limit%s", where, limit)
+        return _failed(scenario, f"TimeLimitExceeded: ran past its time limit{limit}, in {where}")
     except Exception as exc:  # a failed scenario becomes a failed result, never a lost batch
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("scenario %r failed: %s", scenario.name, detail)
         return _failed(scenario, f"{type(exc).__name__}: {exc}\n{detail}")
+
+
+def _from_outcome(scenario: Scenario, outcome: Outcome) -> ScenarioResult:
+    if outcome.status == "ok":
+        return outcome.value
+    if outcome.status == "error" and outcome.detail.startswith("Traceback"):   # SystemExit, KeyboardInterrupt
+        error = f"{outcome.detail.splitlines()[-1]} (scenario {scenario.name!r}, in its worker process)\n{outcome.detail}"
+    elif outcome.status == "error":
+        error = f"WorkerError: scenario {scenario.name!r}: {outcome.detail}"
+    else:
+        kind = "WorkerDied" if outcome.status == "died" else "TimeLimitExceeded"
+        error = f"{kind}: scenario {scenario.name!r} {outcome.detail} (the other scenarios are unaffected)"
+    log.error("%s", error)
+    return _failed(scenario, error)
 
 
 @dataclass
@@ -205,27 +251,51 @@ class BatchResult:
 
 def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], Any],
               exchange: ExchangeConfig | str | None = None, *, max_workers: int | None = None,
-              executor: Executor | None = None, record_errors: bool = False) -> BatchResult:
+              executor: Executor | None = None, record_errors: bool = False,
+              timeout: float | None = DEFAULT_TIMEOUT, account: Account | str | None = None) -> BatchResult:
     """Run every scenario with a fresh trader from ``trader_factory``, in parallel.
 
-    ``executor``: any ``concurrent.futures.Executor`` (default: a process pool of
-    ``max_workers``, all cores if None; ``max_workers=1`` runs in this process).
+    By default each scenario runs in one of ``max_workers`` worker processes (all cores if
+    None; see ``workers.py``): a worker that dies (``os._exit``, a segfault) loses only its
+    own scenario, which comes back failed with the exit code, and a scenario that runs past
+    ``timeout`` seconds (default ``DEFAULT_TIMEOUT``; None or 0: no limit) is interrupted and
+    comes back failed, naming the bar it was on. ``max_workers=1`` runs in this process,
+    one after the other (for debugging; there, no time limit and no crash isolation).
+
+    ``executor``: any ``concurrent.futures.Executor`` instead (a dask.distributed client's
+    ``get_executor()``, say). Its workers are its own: run_batch waits at most ``timeout``
+    seconds for each result once the previous one is in (a case that hangs is reported
+    and cancelled if it has not started; a running one cannot be stopped), and a task whose
+    worker died is reported with the executor's error.
     ``trader_factory`` and the scenarios must pickle for process and cluster executors.
+    ``account``: as for ``run_scenario`` (the same for every scenario).
     """
     items: Sequence[Scenario] = [_resolve(s) for s in scenarios]
-    if executor is None and (max_workers == 1 or len(items) <= 1):
-        return BatchResult([_run_safely(s, trader_factory, exchange, record_errors) for s in items])
-    own = executor is None
-    pool = executor or ProcessPoolExecutor(max_workers=min(max_workers or os.cpu_count() or 1, len(items)))
-    try:
-        futures = [pool.submit(_run_safely, s, trader_factory, exchange, record_errors) for s in items]
-        results = []
-        for s, f in zip(items, futures):
-            try:
-                results.append(f.result())
-            except Exception as exc:  # the worker itself died (or could not unpickle the task)
-                results.append(_failed(s, f"{type(exc).__name__}: {exc}"))
-        return BatchResult(results)
-    finally:
-        if own:
-            pool.shutdown()
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0 or math.isinf(timeout)):
+        raise ScenarioError(f"timeout = {timeout!r}; expected seconds (a finite number >= 0), or None for no limit")
+    if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
+        raise ScenarioError(f"max_workers = {max_workers!r}; expected an integer >= 1, or None for all cores")
+    limit = float(timeout) if timeout else None
+    if executor is None and max_workers == 1:
+        return BatchResult([_run_safely(s, trader_factory, exchange, record_errors, None, account) for s in items])
+    if executor is None:
+        workers = min(max_workers or os.cpu_count() or 1, len(items))
+        outcomes = run_tasks(_run_safely, [(s, trader_factory, exchange, record_errors, limit, account) for s in items],
+                             workers=workers, timeout=limit)
+        return BatchResult([_from_outcome(s, o) for s, o in zip(items, outcomes)])
+    futures = [executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account)
+               for s in items]
+    results = []
+    for s, f in zip(items, futures):
+        try:
+            results.append(f.result(timeout=limit))
+        except FutureTimeout:
+            started = not f.cancel()
+            results.append(_failed(s, f"TimeLimitExceeded: no result for scenario {s.name!r} within {limit:g} s "
+                                      + ("(still running in the executor, which cannot be stopped from here)"
+                                         if started else "(cancelled before it started)")))
+        except Exception as exc:  # the worker itself died (or could not unpickle the task)
+            results.append(_failed(s, f"{type(exc).__name__}: {exc} (the executor could not run scenario "
+                                      f"{s.name!r}: its worker died or the task did not pickle)"))
+    return BatchResult(results)

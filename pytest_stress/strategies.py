@@ -91,6 +91,8 @@ def _scenario(draw, types, symbols, bars, timeframe, seeds, name, max_bars_per_w
     extra = (s for s in ("ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT") if s not in syms)
     while len(syms) < kind_of(stype).min_symbols(params):   # e.g. a correlation breakdown needs a pair
         syms = (*syms, next(extra))
+    own = {k: v for k, v in params.items() if k not in BASE_PARAMS}
+    n = max(n, kind_of(stype).min_bars(own))                 # every stress window fits
     return Scenario(f"{name} {stype.value}", stype, params, symbols=syms, bars=n, timeframe=draw(timeframe),
                     seed=draw(seeds))
 

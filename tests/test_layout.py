@@ -131,7 +131,7 @@ def test_pytest_is_a_runtime_dependency_of_the_plugin():
     assert project["entry-points"]["pytest11"]["stress"] == "pytest_stress.plugin.hooks"
 
 
-@pytest.mark.parametrize("old", ["pytest_stress.executor", "pytest_stress.montecarlo", "pytest_stress.report",
+@pytest.mark.parametrize("old", ["pytest_stress.executor", "pytest_stress.montecarlo",
                                  "pytest_stress.faults", "pytest_stress.transforms.window"])
 def test_old_module_names_are_gone(old):
     with pytest.raises(ModuleNotFoundError):

@@ -18,7 +18,8 @@ def test_exactly_thirteen_types():
 
 def test_defaults():
     s = Scenario("calm")
-    assert (s.type, s.symbols, s.bars, s.timeframe) == (ScenarioType.SYNTHETIC, ("BTCUSDT",), 1000, "1h")
+    assert (s.type, s.symbols, s.bars, s.timeframe) == (ScenarioType.SYNTHETIC, ("BTCUSDT",), 1000, None)
+    assert s.bar_timeframe == "1h" and s.build_market().true.timeframe == "1h"
     assert s.seed == Scenario("other").seed
     with pytest.raises(TypeError):
         s.parameters["x"] = 1  # immutable

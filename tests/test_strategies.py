@@ -7,7 +7,7 @@ from hypothesis.errors import InvalidArgument
 from pytest_stress import Scenario
 from pytest_stress import strategies as sst
 from pytest_stress.market import validate
-from pytest_stress.scenario import ScenarioType, params_for
+from pytest_stress.scenario import BASE_PARAMS, ScenarioType, kind_of, params_for
 
 
 @settings(max_examples=60, deadline=None)
@@ -54,4 +54,5 @@ def test_every_type_has_a_strategy(data):
     t = data.draw(st.sampled_from([t for t in ScenarioType if t is not ScenarioType.HISTORICAL_REPLAY]))
     p = data.draw(sst.parameters(t))
     assert set(p) <= set(params_for(t))
-    Scenario("x", t, p, symbols=("BTCUSDT", "ETHUSDT"))
+    bars = kind_of(t).min_bars({k: v for k, v in p.items() if k not in BASE_PARAMS})   # every window fits
+    Scenario("x", t, p, symbols=("BTCUSDT", "ETHUSDT"), bars=max(bars, 1000))

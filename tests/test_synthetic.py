@@ -77,7 +77,8 @@ def test_garch_clusters_volatility_and_constant_vol_does_not():
 
 def test_sample_correlation_matches_target():
     target = np.array([[1.0, 0.7, -0.3], [0.7, 1.0, 0.0], [-0.3, 0.0, 1.0]])
-    m = generate_market(("A", "B", "C"), 100_000, "1h", np.random.default_rng(5), correlation=target,
+    # fat tails and common jumps make the sample correlation noisier than a Gaussian's: 300k bars
+    m = generate_market(("A", "B", "C"), 300_000, "1h", np.random.default_rng(5), correlation=target,
                         tick_rounding=False)
     np.testing.assert_allclose(np.corrcoef(_log_returns(m)), target, atol=0.03)
 
@@ -104,3 +105,220 @@ def test_generator_rejects_bad_input(bad):
     kw.update(bad)
     with pytest.raises(ScenarioError):
         generate_market(kw["symbols"], kw["bars"], kw["timeframe"], 0)
+
+
+# ---- the base market's facts (issue #10): each statistic against its configured value or closed form ----
+
+from pytest_stress.market.profiles import MARKET_MODEL, AssetProfile, MarketModel, profile_for
+from pytest_stress.market.synthetic import ar1_scan, bar_garch, volume_season
+from pytest_stress.scenario.definition import Scenario
+
+INF = float("inf")
+
+
+def _ar1_loop(e, phi, x0):
+    x = np.empty(len(e))
+    prev = x0
+    for t, v in enumerate(e):
+        prev = phi * prev + v
+        x[t] = prev
+    return x
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.3, 0.9, 0.999, 0.99999])
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 20_000])
+def test_ar1_scan_equals_the_loop(phi, n):
+    e = np.random.default_rng(n).standard_normal(n)
+    np.testing.assert_allclose(ar1_scan(e, phi, 0.7), _ar1_loop(e, phi, 0.7), rtol=1e-9, atol=1e-9)
+
+
+def test_fast_memory_lives_in_calendar_time():
+    a_h, b_h = 0.05, 0.90
+    assert bar_garch(a_h, b_h, 3600) == pytest.approx((a_h, b_h))
+    for seconds in (60, 900, 14_400, 86_400):
+        a, b = bar_garch(a_h, b_h, seconds)
+        # the same half-life in hours on every timeframe
+        assert (a + b) ** (3600 / seconds) == pytest.approx(a_h + b_h, rel=1e-12)
+        # the same share of the fourth-moment bound
+        assert a * a / (1 - (a + b) ** 2) == pytest.approx(a_h ** 2 / (1 - (a_h + b_h) ** 2), rel=1e-12)
+
+
+def _acf(x, lag):
+    x = x - x.mean()
+    return float((x[:-lag] * x[lag:]).mean() / x.var())
+
+
+def _garch_acf1(a, b):
+    """ACF of squared returns at lag 1 of a Gaussian GARCH(1,1) (Bollerslev 1988)."""
+    return a * (1 - a * b - b * b) / (1 - 2 * a * b - b * b)
+
+
+@pytest.mark.parametrize("timeframe,seconds", [("1h", 3600), ("4h", 14_400)])
+def test_fast_garch_acf_matches_its_closed_form_on_each_timeframe(timeframe, seconds):
+    n = 400_000
+    m = generate_market(("X",), n, timeframe, np.random.default_rng(21), annual_vol=0.6, tick_rounding=False,
+                        tail_nu=INF, slow_vol=0.0, jump_rate_per_day=0.0)
+    r = _log_returns(m)[0]
+    a, b = bar_garch(0.05, 0.90, seconds)
+    # Bartlett standard error of an ACF whose own ACF decays geometrically at rate a + b
+    rho = _garch_acf1(a, b)
+    se = np.sqrt((1 + 2 * rho ** 2 / (1 - (a + b) ** 2)) / n)
+    assert _acf(r * r, 1) == pytest.approx(rho, abs=5 * se + 0.01)
+
+
+@pytest.mark.parametrize("timeframe,seconds", [("1h", 3600), ("15m", 900)])
+def test_slow_memory_matches_its_closed_form_at_48_hours(timeframe, seconds):
+    # fast factor off, Gaussian shocks: r^2 / (sigma^2 dt) = g z^2 with g = exp(x - eta^2 / 2), x AR(1)
+    n = 500_000
+    eta = MARKET_MODEL.slow_vol
+    m = generate_market(("X",), n, timeframe, np.random.default_rng(22), annual_vol=0.6, tick_rounding=False,
+                        garch_alpha=0.0, garch_beta=0.0, tail_nu=INF, jump_rate_per_day=0.0)
+    r = _log_returns(m)[0]
+    lag = 48 * 3600 // seconds
+    phi_l = 0.5 ** (48 / (24 * MARKET_MODEL.slow_half_life_days))
+    expected = (np.exp(eta ** 2 * phi_l) - 1) / (3 * np.exp(eta ** 2) - 1)
+    # Bartlett SE with the series' own ACF summed over its memory (about 1.5 half-lives per e-fold)
+    bars_per_halflife = MARKET_MODEL.slow_half_life_days * 86_400 / seconds
+    se = np.sqrt((1 + 2 * expected ** 2 * bars_per_halflife / np.log(2)) / n)
+    assert _acf(r * r, lag) == pytest.approx(expected, abs=5 * se)
+
+
+def _t5_sf(x):
+    """P(T > x) for Student-t with 5 degrees of freedom (closed form)."""
+    u = x / np.sqrt(5)
+    q = 1 + u * u
+    return 0.5 - (np.arctan(u) + u / q * (1 + 2 / (3 * q))) / np.pi
+
+
+@pytest.mark.parametrize("k", [3.0, 5.0, 8.0])
+def test_innovations_are_student_t_with_unit_variance(k):
+    assert MARKET_MODEL.tail_nu == 5.0
+    n = 400_000
+    m = generate_market(("X",), n, "1h", np.random.default_rng(23), annual_vol=0.6, garch=False,
+                        tick_rounding=False, volume_memory_vol=0.0, jump_rate_per_day=0.0)
+    r = _log_returns(m)[0]
+    sigma = 0.6 * np.sqrt(3600 / SECONDS_PER_YEAR)
+    z = (r - r.mean()) / sigma
+    p = 2 * _t5_sf(k / np.sqrt(3 / 5))          # a unit-variance t5 is T5 * sqrt(3/5)
+    count = int(np.sum(np.abs(z) > k))
+    assert abs(count - n * p) < 4 * np.sqrt(n * p * (1 - p)) + 2
+    assert z.var() == pytest.approx(1.0, abs=0.03)
+
+
+def test_default_market_has_fat_tails_and_large_hours():
+    m = generate_market(("BTCUSDT",), 1_000_000, "1h", np.random.default_rng(24))
+    r = _log_returns(m)[0]
+    x = r - r.mean()
+    kurt = (x ** 4).mean() / x.var() ** 2 - 3
+    assert kurt > 5                                  # Gaussian GARCH gave 0.15
+    assert np.abs(x).max() / x.std() > 12            # 10-25 sigma hours exist
+    assert np.sum(np.abs(x) > 5 * x.std()) > 100     # t5 alone: about 2,200 per million
+
+
+def _tail_correlation(m):
+    r = _log_returns(m)
+    worst = r[0] < np.quantile(r[0], 0.01)
+    return np.corrcoef(r[:, worst])[0, 1], int(worst.sum())
+
+
+def test_correlation_rises_in_the_worst_bars():
+    kw = dict(correlation=0.6, tick_rounding=False)
+    gauss, n_tail = _tail_correlation(generate_market(("A", "B"), 300_000, "1h", np.random.default_rng(25),
+                                                      garch=False, tail_nu=INF, jump_rate_per_day=0.0, **kw))
+    t_only, _ = _tail_correlation(generate_market(("A", "B"), 300_000, "1h", np.random.default_rng(25),
+                                                  jump_rate_per_day=0.0, **kw))
+    full = generate_market(("A", "B"), 300_000, "1h", np.random.default_rng(25), **kw)
+    fat, _ = _tail_correlation(full)
+    se = (1 - 0.36) / np.sqrt(n_tail)
+    assert gauss < 0.3                                # a Gaussian copula: about 0.2 for a 0.6 target
+    assert t_only > gauss + 4 * se                    # the shared chi-square: large moves come together
+    assert fat > t_only + 4 * se and fat > 0.5        # common jumps: the worst bars move as one
+    # and the overall correlation is still the target (the Gaussian part absorbs the jumps)
+    assert np.corrcoef(_log_returns(full))[0, 1] == pytest.approx(0.6, abs=0.03)
+
+
+def test_common_jumps_need_correlations_that_can_absorb_them():
+    # three symbols at -0.5 (the PSD limit) cannot take a common component: no jumps, the target holds
+    m = generate_market(("A", "B", "C"), 100_000, "1h", np.random.default_rng(32), correlation=-0.5,
+                        tick_rounding=False)
+    np.testing.assert_allclose(np.corrcoef(_log_returns(m)), correlation_matrix(-0.5, 3), atol=0.03)
+
+
+def test_volume_scales_with_the_bar_length():
+    kw = dict(annual_vol=0.6, tick_rounding=False, slow_vol=0.0, volume_season=0.0)
+    hourly = generate_market(("BTCUSDT",), 20_000, "1h", np.random.default_rng(26), **kw).volume[0]
+    minute = generate_market(("BTCUSDT",), 200_000, "1m", np.random.default_rng(27), **kw).volume[0]
+    assert np.mean(minute) * 60 == pytest.approx(np.mean(hourly), rel=0.05)
+    assert np.mean(hourly) == pytest.approx(profile_for("BTCUSDT").volume, rel=0.1)
+
+
+def test_volume_follows_its_daily_profile_and_persists():
+    n = 240_000
+    m = generate_market(("X",), n, "1h", np.random.default_rng(28), garch=False, tick_rounding=False,
+                        volume_memory_vol=0.0)
+    logv = np.log(m.volume[0])
+    hour = (m.timestamps // 3_600_000_000_000) % 24
+    means = np.array([logv[hour == h].mean() for h in range(24)])
+    se = logv.std() / np.sqrt(n / 24)
+    c = np.sin(np.pi / 24) / (np.pi / 24)
+    expected = MARKET_MODEL.volume_season * c * np.cos((np.arange(24) + 0.5 - MARKET_MODEL.volume_peak_hour)
+                                                       * 2 * np.pi / 24)
+    np.testing.assert_allclose(means - means.mean(), expected - expected.mean(), atol=5 * se)
+    season = volume_season(m.timestamps, 3600, MARKET_MODEL)
+    assert season.mean() == pytest.approx(1.0, abs=1e-3)
+    # with its own memory on, log volume persists (hourly ACF 0.04 before)
+    d = generate_market(("BTCUSDT",), 100_000, "1h", np.random.default_rng(29)).volume[0]
+    assert _acf(np.log(d), 1) > 0.3
+    assert _acf(np.log(d), 24) > _acf(np.log(d), 12)
+
+
+def test_spreads_and_depth_follow_conditional_volatility():
+    n = 200_000
+    prof = profile_for("BTCUSDT")
+    m = generate_market(("BTCUSDT",), n, "1h", np.random.default_rng(30), tick_rounding=False, tail_nu=INF,
+                        jump_rate_per_day=0.0, spread_noise=0.0)
+    rel = m.spread[0] / prof.spread                  # sigma_t / sigma, exactly, without noise
+    sigma = prof.annual_vol * np.sqrt(3600 / SECONDS_PER_YEAR)
+    z = (_log_returns(m)[0] + 0.5 * (sigma * rel[1:]) ** 2) / (sigma * rel[1:])
+    assert z.var() == pytest.approx(1.0, abs=4 * np.sqrt(2 / n))   # returns over spread-implied sigma: N(0, 1)
+    assert abs(_acf(z * z, 1)) < 4 / np.sqrt(n)                  # and nothing left to cluster
+    assert rel.max() / np.median(rel) > 3                        # 1.49 before
+    # depth is volume over volatility: calm depth x season x (sigma_t / sigma) ** (e - 1)
+    season = volume_season(m.timestamps, 3600, MARKET_MODEL)
+    e = MARKET_MODEL.volume_elasticity
+    np.testing.assert_allclose(m.depth[0], prof.calm_depth * season * rel ** (e - 1), rtol=1e-9)
+
+
+def test_long_paths_never_sit_on_a_tick_floor():
+    big = Scenario("big", bars=1_000_000).base_market()
+    c = big.close[0]
+    r = np.diff(np.log(c))
+    assert np.mean(r == 0) < 0.01                    # half the returns were exactly zero before
+    assert np.mean(c == c.min()) < 1e-4              # 31% of the bars sat at the floor before
+    assert np.all(c > 0) and np.all(np.isfinite(c))
+
+
+def test_drift_convention_holds_with_the_full_model():
+    vol, drift = 0.6, 0.5
+    n = 400_000
+    m = generate_market(("X",), n, "1h", np.random.default_rng(31), annual_vol=vol, annual_drift=drift,
+                        tick_rounding=False, spread_noise=0.0)
+    r = _log_returns(m)[0]
+    dt = 3600 / SECONDS_PER_YEAR
+    h = (vol * m.spread[0, 1:] / profile_for("X").spread) ** 2 * dt     # the conditional variance per bar
+    se = np.sqrt(np.mean(h) / n)
+    assert abs(r.mean() - (drift * dt - 0.5 * h.mean())) < 4 * se       # log drift mu dt - h_t / 2
+
+
+@pytest.mark.parametrize("bad,match", [
+    (lambda: AssetProfile(price=-1, annual_vol=0.5, spread=1e-4, volume=1, tick=0.01), r"price = -1 .*\(0, inf\)"),
+    (lambda: AssetProfile(price=1, annual_vol=0.5, spread=1e-4, volume=1, tick=0.01, garch_alpha=0.5,
+                          garch_beta=0.6), r"garch_alpha \+ garch_beta = 1.1"),
+    (lambda: MarketModel(tail_nu=2.0), r"tail_nu = 2.0 .*\(2, inf\]"),
+    (lambda: MARKET_MODEL.replace(slow_vol=-1), r"slow_vol = -1"),
+    (lambda: MARKET_MODEL.replace(tails=3), r"unknown field.*'tails'.*tail_nu"),
+    (lambda: generate_market(("X",), 10, "1h", 0, tail_nu=1.5), r"tail_nu = 1.5"),
+])
+def test_model_parameters_are_validated(bad, match):
+    with pytest.raises(ScenarioError, match=match):
+        bad()

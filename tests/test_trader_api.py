@@ -84,3 +84,37 @@ class AsksForNonsense:
 def test_bad_context_calls_name_what_is_valid(call, message):
     with pytest.raises(ScenarioError, match=message):
         run_scenario(Scenario("x", bars=5), AsksForNonsense(call))
+
+
+# -- the eight roles: bad signals and targets are named, never swallowed ------------------------
+from pytest_stress import compose                     # noqa: E402
+
+
+class Says:
+    def __init__(self, signals):
+        self.signals = signals
+
+    def generate(self, ctx):
+        return self.signals
+
+
+class BalancesToNothing:
+    def balance(self, targets, ctx):
+        return None
+
+
+@pytest.mark.parametrize("signals,message", [
+    ({"BTCUSDT": "long"}, "'BTCUSDT' = 'long'; expected a finite number"),
+    ({"DOGEUSDT": 1.0}, "unknown symbol 'DOGEUSDT'"),
+    ({"BTCUSDT": float("nan")}, "'BTCUSDT' = nan; expected a finite number"),
+])
+def test_bad_signals_blame_the_model(signals, message):
+    with pytest.raises(ScenarioError, match=message) as info:
+        run_scenario(Scenario("x", bars=20), compose(Says(signals)))
+    assert "raised by the signal model (Says)" in "\n".join(info.value.__notes__)
+
+
+def test_a_balancer_returning_none_is_named():
+    with pytest.raises(ScenarioError, match="targets \\(units\\): got None") as info:
+        run_scenario(Scenario("x", bars=20), compose(Says({"BTCUSDT": 1.0}), balancer=BalancesToNothing()))
+    assert "portfolio balancer (BalancesToNothing)" in "\n".join(info.value.__notes__)

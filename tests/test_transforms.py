@@ -7,6 +7,7 @@ from pytest_stress import transforms as T
 from pytest_stress.scenario.kinds import kind_of
 from pytest_stress.errors import ScenarioError
 from pytest_stress.market.synthetic import generate_market
+from pytest_stress.transforms.reprice import relaxation as window_relax
 from pytest_stress.transforms.reprice import stress_window as window
 from invariants import assert_ohlc_valid
 
@@ -92,32 +93,82 @@ def test_flash_crash_recovers_the_share_asked():
     assert out.volume[0, i0:i0 + 5].mean() > 2 * BASE.volume[0, i0:i0 + 5].mean()
 
 
-def test_volatility_spike_scales_returns_in_window_only():
-    out = T.volatility_spike(BASE, multiplier=8, duration_bars=100, start=0.5)
+def test_volatility_spike_scales_returns_in_window_and_relaxes_after():
+    out = T.volatility_spike(BASE, multiplier=8, duration_bars=100, relax_bars=10, start=0.5)
     r0 = np.diff(np.log(BASE.close[0]))
     r1 = np.diff(np.log(out.close[0]))
-    np.testing.assert_allclose(r1[300:399], 8 * r0[300:399], rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(r1[401:], r0[401:], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(r1[299:399], 8 * r0[299:399], rtol=1e-9, atol=1e-12)
+    k = np.arange(1, 200)
+    np.testing.assert_allclose(r1[399:598], (1 + 7 / (1 + k / 10)) * r0[399:598], rtol=1e-9, atol=1e-12)
     assert (out.high - out.low)[0, 300:400].mean() > 5 * (BASE.high - BASE.low)[0, 300:400].mean()
+    calm = np.median(BASE.spread[0, 300 - 168:300])
+    assert np.all(out.spread[0, 300:400] >= 8 * calm * (1 - 1e-12))
+    np.testing.assert_allclose(out.volume[0, 300:400], BASE.volume[0, 300:400] * np.sqrt(8))
+    np.testing.assert_allclose(out.depth[0, 300:400], BASE.depth[0, 300:400] / np.sqrt(8))
+    # relax_bars=0: the spike stops at the window end, as before this change
+    off = T.volatility_spike(BASE, multiplier=8, duration_bars=100, relax_bars=0, start=0.5)
+    np.testing.assert_allclose(np.diff(np.log(off.close[0]))[400:], r0[400:], rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("reverse", [True, False])
-def test_trend_shift_bends_the_end(reverse):
-    out = T.trend_shift(BASE, trend_pct=-0.4, reverse=reverse, start=0.5)
-    ratio = out.close[0, -1] / BASE.close[0, -1]
-    r = np.diff(np.log(BASE.close[0]))[:299]
-    expected = 0.6 * np.exp(-2 * r.mean() * 300) if reverse else 0.6
-    assert ratio == pytest.approx(expected, rel=1e-9)
+def test_relaxation_is_a_power_law_with_the_stated_half_life():
+    w = window_relax(100, 10, 20, 6)
+    assert np.all(w[:10] == 0) and np.all(w[10:20] == 1)
+    assert w[20] == pytest.approx(1 / (1 + 1 / 6))
+    assert w[25] == pytest.approx(0.5)                 # k = 6 bars after the window: half
+    assert w[20 + 59] == pytest.approx(1 / 11)         # a power law, not exponential
+    assert np.all(np.diff(w[20:]) < 0)
+    np.testing.assert_array_equal(window_relax(100, 10, 20, 0)[20:], 0.0)
 
 
-def test_liquidity_drop_and_spread_explosion():
-    out = T.liquidity_drop(BASE, drop_pct=0.95, duration_bars=50, start=0.5)
-    np.testing.assert_allclose(out.volume[0, 300:350], BASE.volume[0, 300:350] * 0.05)
-    np.testing.assert_allclose(out.spread[0, 300:350], BASE.spread[0, 300:350] / np.sqrt(0.05))
+@pytest.mark.parametrize("anchored", [True, False])
+def test_trend_shift_reaches_its_target(anchored):
+    out = T.trend_shift(BASE, trend_pct=-0.4, duration_bars=200, anchored=anchored, start=0.5)
+    if anchored:    # the window's close is (1 + trend) x the pre-window close, whatever the base did
+        assert out.close[0, 499] / out.close[0, 299] == pytest.approx(0.6, rel=1e-9)
+    else:           # (1 + trend) x the base's own close there: nothing extrapolated from noise
+        assert out.close[0, 499] / BASE.close[0, 499] == pytest.approx(0.6, rel=1e-9)
+    # after the window the level is held and the base's own returns go on
+    np.testing.assert_allclose(np.diff(np.log(out.close[0, 499:])), np.diff(np.log(BASE.close[0, 499:])),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_flash_crash_is_front_loaded_noisy_with_wicks_and_wide_spreads():
+    out = T.flash_crash(BASE, rng(4), drop_pct=0.3, duration_bars=5, recovery_pct=0.6, recovery_bars=12,
+                        start=0.5)
+    c = out.close[0]
+    pre = c[299]
+    assert c[300:317].min() == pytest.approx(0.7 * pre, rel=1e-9)       # the trough is the lowest close
+    steps = np.diff(np.log(c[299:305]))
+    assert steps[0] < steps[-1] - 0.02                                  # steepest first
+    calm = np.median(BASE.spread[0, 300 - 168:300])
+    assert out.spread[0, 300:305].max() == pytest.approx(15 * calm, rel=1e-9)
+    body_low = np.minimum(out.open[0, 300:305], c[300:305])
+    assert np.max(1 - out.low[0, 300:305] / body_low) > 0.01           # wicks below the bodies
+    assert np.median(out.volume[0, 300:305] / BASE.volume[0, 300:305]) > 2
+    assert np.median(out.depth[0, 300:305] / BASE.depth[0, 300:305]) < 0.5
+    assert out.spread[0, 317] > 2 * calm                                # relaxing, not off in one bar
+
+
+def test_liquidity_drop_drains_depth_while_volume_rises():
+    out = T.liquidity_drop(BASE, drop_pct=0.95, volume_mult=2.0, duration_bars=50, relax_bars=0, start=0.5)
+    np.testing.assert_allclose(out.depth[0, 300:350], BASE.depth[0, 300:350] * 0.05)
+    np.testing.assert_allclose(out.volume[0, 300:350], BASE.volume[0, 300:350] * 2.0)
+    calm = np.median(BASE.spread[0, 300 - 168:300])
+    np.testing.assert_allclose(out.spread[0, 300:350], np.maximum(BASE.spread[0, 300:350], calm / np.sqrt(0.05)))
     np.testing.assert_array_equal(out.close, BASE.close)
-    sp = T.spread_explosion(BASE, spread_mult=20, duration_bars=10, start=0.5)
-    np.testing.assert_allclose(sp.spread[0, 300:310], 20 * BASE.spread[0, 300:310])
+    np.testing.assert_array_equal(out.values[:, :, 350:], BASE.values[:, :, 350:])
+    sp = T.spread_explosion(BASE, spread_mult=20, duration_bars=10, relax_bars=0, start=0.5)
+    np.testing.assert_allclose(sp.spread[0, 300:310], np.maximum(BASE.spread[0, 300:310], 20 * calm))
     np.testing.assert_array_equal(sp.spread[0, 310:], BASE.spread[0, 310:])
+
+
+def test_spread_stresses_compose_by_maximum_not_product():
+    one = T.spread_explosion(BASE, spread_mult=20, duration_bars=10, start=0.5)
+    both = T.liquidity_drop(T.volatility_spike(one, multiplier=15, duration_bars=10, start=0.5),
+                            drop_pct=0.99, duration_bars=10, start=0.5)
+    calm = np.median(BASE.spread[0, 300 - 168:300])
+    assert both.spread[0, 300:310].max() <= 20 * calm * 1.0001 + BASE.spread[0, 300:310].max()
+    assert both.spread[0, 300:310].min() >= 20 * calm * (1 - 1e-12)
 
 
 @pytest.mark.parametrize("rho", [-1.0, -0.5, 0.0, 0.5])
@@ -136,10 +187,11 @@ def test_correlation_breakdown_needs_two_symbols():
 
 
 def test_pump_and_dump_peaks_then_ends_below_start():
-    out = T.pump_and_dump(BASE, pump_pct=1.2, pump_bars=50, dump_pct=0.65, dump_bars=10, start=0.4)
+    out = T.pump_and_dump(BASE, rng(3), pump_pct=1.2, pump_bars=50, dump_pct=0.65, dump_bars=10, start=0.4)
     pre = BASE.close[0, 239]
     assert out.close[0, 240 + 49] == pytest.approx(2.2 * pre, rel=1e-9)
     assert out.close[0, 299] == pytest.approx(2.2 * 0.35 * pre, rel=1e-9)
+    assert out.close[0, 290:300].min() == pytest.approx(2.2 * 0.35 * pre, rel=1e-9)   # no lower close in the dump
     rise = np.diff(out.close[0, 240:290])
     assert rise[-10:].mean() > rise[:10].mean()  # parabolic: it accelerates
 
@@ -183,8 +235,9 @@ def test_mixed_custom_runs_each_named_component():
               "liquidity_drop_pct": 0.99}
     out = T.mixed_custom(BASE, rng(1), **params)
     assert_ohlc_valid(out, BASE)
-    assert out.spread.max() / BASE.spread.max() > 100
-    assert out.volume.min() / BASE.volume.max() < 0.05
+    calm = np.median(BASE.spread[0, 300 - 168:300])
+    assert 19 < out.spread.max() / calm < 30            # x20: stacked spread stresses do not compound
+    assert out.depth.min() / BASE.depth.max() < 0.05
     with pytest.raises(ScenarioError, match="unknown parameter 'flash_crash_drop'.*flash_crash_drop_pct"):
         T.mixed_custom(BASE, rng(1), flash_crash_drop=0.5)
 

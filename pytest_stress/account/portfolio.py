@@ -28,8 +28,11 @@ class Portfolio:
         self.entry_bar = [0] * n
         self.trades: list[TradeRecord] = []
 
-    def fill(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int) -> None:
-        """Apply a fill of ``qty`` units (``sign`` +1 buy, -1 sell) at ``price`` paying ``fee``."""
+    def fill(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int, reason: str = "signal") -> None:
+        """Apply a fill of ``qty`` units (``sign`` +1 buy, -1 sell) at ``price`` paying ``fee``.
+
+        ``reason`` becomes the exit reason of any trade this fill closes: "signal" (the
+        trader's order), "stop", "liquidation" or "margin_call"."""
         self.cash -= sign * qty * price + fee
         qtys, avgs = self.qty, self.avg
         pos = qtys[s]
@@ -54,7 +57,8 @@ class Portfolio:
         self.entry_fees[s] -= entry_fee
         net = gross - entry_fee - exit_fee
         self.trades.append(TradeRecord(self.symbols[s], "long" if pos > 0.0 else "short", closing, self.entry_bar[s],
-                                       bar, avg, price, net, 100.0 * net / (avg * closing), entry_fee + exit_fee))
+                                       bar, avg, price, net, 100.0 * net / (avg * closing), entry_fee + exit_fee,
+                                       reason))
         new = pos + sign * qty
         if abs(new) <= 1e-12 * (size if size > qty else qty):
             new = 0.0
@@ -66,6 +70,20 @@ class Portfolio:
             self.entry_fees[s] = fee * (qty - closing) / qty
             self.entry_bar[s] = bar
         qtys[s] = new
+
+    def open_trades(self, bar: int, closes: list[float]) -> list[TradeRecord]:
+        """The positions still open, as trades marked at ``closes`` with exit reason "end_of_run"
+        (the account is not changed: no fee, no cash moves)."""
+        out = []
+        for s, q in enumerate(self.qty):
+            if q == 0.0:
+                continue
+            size, avg, price = abs(q), self.avg[s], closes[s]
+            gross = (price - avg) * size if q > 0 else (avg - price) * size
+            net = gross - self.entry_fees[s]
+            out.append(TradeRecord(self.symbols[s], "long" if q > 0 else "short", size, self.entry_bar[s], bar, avg,
+                                   price, net, 100.0 * net / (avg * size), self.entry_fees[s], "end_of_run"))
+        return out
 
     def mark(self, t: int) -> float:
         """Equity at bar ``t``'s close: cash plus every position at that close."""
@@ -81,8 +99,9 @@ class Portfolio:
 
 
 def mark_to_market(snapshots: list[tuple[int, float, tuple[float, ...]]], initial: float,
-                   close: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Equity and gross exposure at every bar's true close, from the account after each bar with fills.
+                   close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equity, gross exposure and positions (symbol, bar) at every bar's true close, from the
+    account after each bar on which it changed (fills, forced closes, funding, interest).
 
     Cash and positions only change on fills, so the per-bar marks are computed once,
     vectorised, after the loop: equity[t] = cash[t] + sum_s qty[s, t] * close[s, t].
@@ -95,4 +114,4 @@ def mark_to_market(snapshots: list[tuple[int, float, tuple[float, ...]]], initia
     qty = qty_at[which].T
     value = qty * close
     equity = cash_at[which] + value.sum(axis=0)
-    return equity, np.abs(value).sum(axis=0)
+    return equity, np.abs(value).sum(axis=0), qty

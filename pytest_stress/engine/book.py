@@ -85,6 +85,10 @@ class OrderBook:
     def cancel_all(self) -> None:
         self.cancels.extend(self._by_id)
 
+    def cancel_symbol(self, symbol: str) -> None:
+        """Cancel every working order in ``symbol`` (a liquidation cancels them first)."""
+        self.cancels.extend(i for i, tk in self._by_id.items() if tk.symbol == symbol)
+
     # -- the engine's side -----------------------------------------------------------
     def apply_cancels(self, t: int, executions: list[ExecutionResult]) -> None:
         """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``."""

@@ -1,9 +1,11 @@
 """The bar loop, over parts that are already built: the feed, the trader's decider, the exchange,
-the portfolio and the order book.
+the account (ledger and portfolio) and the order book.
 
-At bar t: (1) the exchange handles the orders submitted up to bar t - 1 against bar t of
-the true market, and the fills reach the portfolio; (2) the trader sees the feed up to
-bar t and decides; (3) its orders go to the book and reach the exchange at bar t + 1.
+At bar t: (1) funding or interest due at the bar's open is paid; the exchange handles the
+orders submitted up to bar t - 1 against bar t of the true market; the account admits
+each fill by its rules; positions whose liquidation price the bar reaches are closed;
+(2) the trader sees the feed up to bar t and decides; (3) its orders go to the book and
+reach the exchange at bar t + 1.
 Nothing here touches pandas or allocates per bar beyond the orders and fills themselves.
 Building the parts and measuring the outcome is ``runner.run_scenario``'s job.
 """
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..account.ledger import Ledger
 from ..account.portfolio import Portfolio
 from ..errors import ScenarioError
 from ..exchange.simulator import SimulatedExchange
@@ -23,7 +26,7 @@ from ..market.data import MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import ModelFault
 from ..trader.context import BarContext
-from ..trader.orders import BUY, Order
+from ..trader.orders import BUY, STOP, Order
 from .book import OrderBook
 
 __all__ = ["LoopRecord", "bar_loop", "ErrorPolicy"]
@@ -79,7 +82,8 @@ def orders_of(out: Any) -> list[Order]:
 
 
 def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfolio: Portfolio, book: OrderBook,
-             ctx: BarContext, model_faults: dict[int, ModelFault], errors: ErrorPolicy) -> LoopRecord:
+             ctx: BarContext, model_faults: dict[int, ModelFault], errors: ErrorPolicy,
+             ledger: Ledger) -> LoopRecord:
     """Run every bar of ``feed`` through the parts; return the record to measure."""
     rec = LoopRecord()
     executions, snapshots = rec.executions, rec.snapshots
@@ -87,6 +91,11 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     sym_index = {s: i for i, s in enumerate(feed.symbols)}
     bus = decider.bus
     pf_fill = portfolio.fill
+    qty, avg = portfolio.qty, portfolio.avg
+    admit, after_fill = ledger.admit, ledger.filled
+    finance_bars = ledger.finance_bars()   # bars with funding due (interest: every bar while borrowing)
+    financing = bool(finance_bars) or ledger.can_borrow
+    on_liquidation = getattr(decider, "on_liquidation", None)
     # Without model faults a simple trader's on_bar is called directly (one call less per bar).
     call: Callable[[BarContext], Any] | None = decider.on_bar if (not model_faults and hasattr(decider, "on_bar")) else None
     step = decider.step
@@ -94,36 +103,60 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     hooks = decider.has_hooks
     submit = book.submit
     pending, cancels = book.pending, book.cancels   # the book changes both lists in place
+    late = exchange.late_pending                    # timed-out orders that may still fill (changed in place)
 
     for t in range(n):
-        # (1) the exchange handles what was submitted up to bar t - 1, against bar t
+        # (1) financing at the open, then the exchange handles what was submitted up to bar
+        # t - 1 against bar t, the account admits each fill, and the venue liquidates
+        changed = financing and (t in finance_bars or ledger.borrowing) and ledger.finance(t)
         if cancels:
             book.apply_cancels(t, executions)
         results = None
-        if pending:
+        if pending or late:
             results, resting = exchange.process(t, pending, sym_index)
-            filled = False
-            for r in results:
-                executions.append(r)
+            for i, r in enumerate(results):
                 if r.filled_qty > 0:
-                    pf_fill(sym_index[r.symbol], 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t)
-                    filled = True
+                    s = sym_index[r.symbol]
+                    r = admit(r, s, t)
+                    results[i] = r
+                if r.filled_qty > 0:
+                    sign = 1 if r.side == BUY else -1
+                    before, avg_before = qty[s], avg[s]
+                    pf_fill(s, sign, r.filled_qty, r.fill_price, r.fee, t, "stop" if r.order_type == STOP else "signal")
+                    after_fill(s, sign, r.filled_qty, r.fill_price, r.fee, before, avg_before)
+                    changed = True
                     if bus.active:
                         bus.publish("fill", r)
                 elif bus.active:
-                    bus.publish("rejection" if r.status == "rejected" else "failure", r)
-            if filled:
-                snapshots.append((t, portfolio.cash, tuple(portfolio.qty)))
+                    bus.publish("rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r)
+                executions.append(r)
             book.settle(results, resting)
+        if ledger.at_risk:
+            closes = ledger.check(t)
+            if closes:
+                forced = ledger.liquidate(t, closes)
+                changed = True
+                for s, *_ in closes:
+                    book.cancel_symbol(feed.symbols[s])
+                executions.extend(forced)
+                results = (results or []) + forced
+                if bus.active:
+                    for r in forced:
+                        bus.publish("margin_call" if ledger.kind == "margin" else "liquidation", r)
+        if changed:
+            snapshots.append((t, portfolio.cash, tuple(qty)))
         # (2) the trader sees the feed up to bar t and decides
         ctx._t = t          # the engine owns the clock (BarContext.t is read-only to the trader)
         out = None
-        if results and hooks:
+        if results and (hooks or on_liquidation is not None):
             for r in results:
                 try:
-                    more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx)
+                    if r.status == "liquidation":
+                        more = on_liquidation(r, ctx) if on_liquidation is not None else None
+                    else:
+                        more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx) if hooks else None
                 except Exception as exc:
-                    errors.handle(exc, t, "on_fill/on_rejection hook", rec)
+                    errors.handle(exc, t, "on_fill/on_rejection/on_liquidation hook", rec)
                     more = None
                 if more is not None:
                     _submit(orders_of(more), submit, rec, bus)

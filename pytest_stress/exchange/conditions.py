@@ -1,8 +1,23 @@
-"""The market's condition at each bar, as the exchange sees it, computed once per run.
+"""The market's condition at each bar, as the exchange sees it while filling in that bar.
 
-Volatility is an exponentially weighted estimate of squared log returns up to the
-previous bar (the exchange does not know the bar it is filling on). Stress in [0, 1]
-combines how far spread, volatility and volume are from their medians over the run.
+Computed once per run, vectorised, and causal: the value at bar t uses bars <= t only
+(the exchange fills during bar t, so it may use bar t's own range, never a later bar).
+Removing bars >= k changes nothing before k (tests/test_venue_causality.py).
+
+- ``sigma``: the bar's own volatility, Garman-Klass on its OHLC plus the squared opening
+  gap (Garman & Klass 1980), floored at half the trailing reference so a flat bar still
+  carries some risk.
+- ``spread``: the quoted spread; while a symbol's spread has been constant since bar 0
+  (data without a spread column gets a constant), the OHLC estimate of ``spreads.py``
+  (Corwin & Schultz 2012; Abdi & Ranaldo 2017), floored at that constant.
+- ``liquidity``: what the book can give near the touch: min(bar volume, book depth).
+- ``stress`` in [0, 1]: the largest of four distances from a fixed reference (the
+  trailing reference of ``smoothing.trailing_reference``, bars before t only): sigma up,
+  spread up, volume abnormal in either direction, depth down. A ratio within x2 of
+  the reference is noise (0); ``stress_vol_mult`` (sigma), ``stress_spread_mult`` (spread)
+  and 1 / (1 - ``stress_volume_drop``) (volume either way, depth down) mean full stress;
+  log-linear in between.
+- ``venue``: the venue's stress per bar, the largest over symbols (one venue, one state).
 """
 from __future__ import annotations
 
@@ -12,93 +27,87 @@ import numpy as np
 
 from ..market.data import MarketData
 from .config import ExchangeConfig
+from .smoothing import ewma, trailing_reference
+from .spreads import ohlc_spread
 
-__all__ = ["Conditions", "market_conditions"]
+__all__ = ["Conditions", "market_conditions", "bar_variance", "ewma"]
+
+#: A ratio to the reference within this factor is ordinary noise, not stress (design choice:
+#: one Garman-Klass bar estimate has a relative error near 50% in variance).
+NOISE_BAND = 2.0
+_TINY = 1e-300
 
 
 @dataclass(frozen=True, eq=False)
 class Conditions:
-    """Per symbol and bar, shaped (symbol, bar); the exchange reads single values with ``.item``.
-
-    ``sigma`` is the per-bar volatility known at the bar's open; ``stress`` is in [0, 1].
-    Latency and failure levels follow from ``stress`` by ``ExchangeConfig.level``.
-    """
+    """Per symbol and bar, shaped (symbol, bar); ``venue`` is per bar. See the module docstring."""
 
     sigma: np.ndarray
     stress: np.ndarray
+    spread: np.ndarray
+    liquidity: np.ndarray
+    venue: np.ndarray
 
 
-_BLOCK = 64
+def bar_variance(true: MarketData) -> np.ndarray:
+    """Each bar's own log-return variance: Garman-Klass on (O, H, L, C) plus the squared gap
+    from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1)."""
+    o, h, low, c = true.open, true.high, true.low, true.close
+    lo = np.log(np.maximum(o, _TINY))
+    hl = np.log(np.maximum(h, _TINY)) - np.log(np.maximum(low, _TINY))
+    co = np.log(np.maximum(c, _TINY)) - lo
+    v = 0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co
+    np.maximum(v, 0.0, out=v)
+    gap = np.zeros_like(v)
+    gap[:, 1:] = lo[:, 1:] - np.log(np.maximum(c[:, :-1], _TINY))
+    v += gap * gap
+    np.nan_to_num(v, copy=False, nan=0.0, posinf=0.0)
+    return v
 
 
-def ewma(x: np.ndarray, halflife: float) -> np.ndarray:
-    """y[0] = x[0]; y[t] = d y[t-1] + (1 - d) x[t] with d = 0.5 ** (1 / halflife).
-
-    Vectorised in blocks of 64: inside a block the recursion is a fixed lower-triangular
-    matrix product; only block-end values are carried in Python. Matches pandas'
-    ``ewm(halflife=..., adjust=False).mean()`` to about 1e-13 relative.
-    """
-    n = len(x)
-    if n == 0:
-        return np.empty(0)
-    d = 0.5 ** (1.0 / halflife)
-    blocks = -(-n // _BLOCK)
-    padded = np.zeros(blocks * _BLOCK)
-    padded[:n] = x
-    j = np.arange(_BLOCK)
-    weights = np.tril((1 - d) * d ** (j[:, None] - j[None, :]).clip(0))
-    inner = padded.reshape(blocks, _BLOCK) @ weights.T
-    decay = d ** (j + 1)
-    carries = np.empty(blocks)
-    carry = float(x[0])        # as if y[-1] = x[0], so that y[0] = x[0]
-    last = inner[:, -1].tolist()
-    tail = float(decay[-1])
-    for b in range(blocks):
-        carries[b] = carry
-        carry = tail * carry + last[b]
-    return (inner + carries[:, None] * decay[None, :]).ravel()[:n]
+def _level(log_ratio: np.ndarray, full: float, out: np.ndarray) -> None:
+    """out = max(out, (log_ratio - log 2) / (log full - log 2) clipped to [0, 1]), in place."""
+    lo = np.log(NOISE_BAND)
+    span = max(np.log(full) - lo, 1e-12)
+    log_ratio -= lo
+    log_ratio /= span
+    np.maximum(out, log_ratio, out=out)
 
 
-def _ewma_variance(r: np.ndarray, halflife: float = 12.0) -> np.ndarray:
-    """Causal EWMA of r**2 along the last axis, shifted one bar (known at the next open).
-
-    The first 24 bars' mean squared return is its warm-up value (the exchange's prior,
-    not information the trader gets).
-    """
-    k, n = r.shape
-    out = np.empty((k, n))
-    for s in range(k):
-        x = np.square(r[s])
-        x[0] = x[1:25].mean() if n > 1 else 0.0
-        ew = ewma(x, halflife)
-        out[s, 0] = ew[0]
-        out[s, 1:] = ew[:-1]
-    return out
-
-
-def _level(ratio: np.ndarray, full: float, out: np.ndarray) -> None:
-    """max(out, log(max(ratio, 1)) / log(full)), in place: how far toward full stress."""
-    np.maximum(ratio, 1.0, out=ratio)
-    np.log(ratio, out=ratio)
-    ratio /= np.log(full)
-    np.maximum(out, ratio, out=out)
+def _effective_spread(true: MarketData) -> np.ndarray:
+    quoted = np.array(true.spread, dtype=np.float64)
+    changed = quoted != quoted[:, :1]
+    first = np.where(changed.any(axis=1), changed.argmax(axis=1), quoted.shape[1])   # first bar that differs
+    for s in np.flatnonzero(first > 1):        # constant so far (causal): estimate from OHLC up to there
+        k = int(first[s])
+        est = ohlc_spread(true.high[s:s + 1, :k], true.low[s:s + 1, :k], true.close[s:s + 1, :k])[0]
+        np.maximum(est, quoted[s, :k], out=quoted[s, :k])
+    return quoted
 
 
 def market_conditions(true: MarketData, config: ExchangeConfig) -> Conditions:
-    close = true.close
-    r = np.zeros_like(close)
-    np.log(close[:, 1:] / close[:, :-1], out=r[:, 1:])
-    sigma = _ewma_variance(r)
-    np.sqrt(sigma, out=sigma)
-    del r
-    tiny = 1e-300
+    """The conditions of every bar of ``true`` (see the module docstring)."""
+    var = bar_variance(true)
+    spread = _effective_spread(true)
+    k = var.shape[0]
+    logs = np.log(np.maximum(np.concatenate([var, spread, true.volume, true.depth]), 1e-300))
+    np.maximum(logs[:k], np.log(1e-16), out=logs[:k])
+    np.maximum(logs[k:2 * k], np.log(1e-12), out=logs[k:2 * k])
+    np.maximum(logs[2 * k:], np.log(1e-12), out=logs[2 * k:])
+    ref = trailing_reference(logs)                 # all four levels in one pass
+    dev = logs - ref
+    sigma = np.sqrt(np.maximum(var, 0.25 * np.exp(ref[:k])))
     stress = np.zeros_like(sigma)
-    ratio = sigma / np.maximum(np.median(sigma, axis=1, keepdims=True), tiny)
-    _level(ratio, config.stress_vol_mult, stress)
-    np.divide(true.spread, np.maximum(np.median(true.spread, axis=1, keepdims=True), tiny), out=ratio)
-    _level(ratio, config.stress_spread_mult, stress)
-    volume = np.maximum(true.volume, tiny)
-    np.divide(np.maximum(np.median(true.volume, axis=1, keepdims=True), tiny), volume, out=ratio)
-    _level(ratio, 1.0 / (1.0 - config.stress_volume_drop), stress)
-    np.minimum(stress, 1.0, out=stress)
-    return Conditions(sigma, stress)
+    full_volume = 1.0 / (1.0 - config.stress_volume_drop)
+    dev[:k] *= 0.5                                 # variance -> volatility
+    _level(dev[:k], config.stress_vol_mult, stress)                 # volatility up
+    _level(dev[k:2 * k], config.stress_spread_mult, stress)         # spread up
+    _level(np.abs(dev[2 * k:3 * k]), full_volume, stress)           # volume abnormal, either way
+    np.negative(dev[3 * k:], out=dev[3 * k:])
+    _level(dev[3 * k:], full_volume, stress)                        # depth down
+    np.clip(stress, 0.0, 1.0, out=stress)
+    depth = true.depth
+    liquidity = np.maximum(np.minimum(true.volume, depth), 0.0)
+    np.nan_to_num(liquidity, copy=False, nan=0.0)
+    venue = stress.max(axis=0) if stress.shape[0] else np.zeros(stress.shape[1])
+    return Conditions(sigma, stress, spread, liquidity, venue)

@@ -15,10 +15,13 @@ class ExchangeConfig:
     """Every knob of the simulated exchange. Levels interpolate geometrically between the
     calm figure and the crisis figure by the market's stress level (0 calm, 1 crisis).
 
-    Costs of a taker fill (market and triggered stop orders), as fractions of the
-    reference price: half the current spread (if ``charge_spread``), square-root market
-    impact ``impact_coef * sigma * sqrt(qty / bar_volume)``, and adverse drift during
-    the order's latency ``sigma * sqrt(latency / bar_length) * |z|``.
+    Costs of a taker fill (market and triggered stop orders, and limit orders that are
+    marketable when they arrive), as fractions of the reference price: half the current
+    spread (if ``charge_spread``), adverse drift during the order's latency
+    ``sigma * sqrt(latency / bar_length) * |z|`` (both kept inside the bar's range), the
+    displacement the trader's earlier fills left, and square-root impact on the trader's
+    cumulative quantity in the bar (``exchange/impact.py``). docs/venue.md has the model
+    and the sources of every default.
     """
 
     maker_fee: float = 0.0002            #: fee on limit fills, fraction of notional
@@ -31,11 +34,16 @@ class ExchangeConfig:
     timeout_ms: float = 10_000.0         #: an order whose latency exceeds this times out
     failure_rate: float = 0.001          #: probability an order fails, calm market
     crisis_failure_rate: float = 0.30    #: probability an order fails at full stress
-    participation: float = 0.10          #: at most this share of a bar's volume fills per order
+    participation: float = math.inf      #: at most this share of a bar's volume fills per side and bar (inf: no cap)
     carry_remainder: bool = False        #: unfilled remainder rests to the next bar (else cancelled)
     stress_spread_mult: float = 20.0     #: spread this many times its median means full stress
     stress_vol_mult: float = 10.0        #: volatility this many times its median means full stress
-    stress_volume_drop: float = 0.95     #: volume this far below its median means full stress
+    stress_volume_drop: float = 0.95     #: volume (either way) or depth this far from its reference means full stress
+    price_band: float = 0.05             #: a taker order walks the book at most this far (Binance USDⓈ-M PERCENT_PRICE 0.95-1.05)
+    permanent_impact: float = 0.5        #: theta: share of impact that stays (on the net quantity, exchange/impact.py)
+    outage_share: float = 0.5            #: share of the failure probability that comes as venue outages
+    outage_mean_s: float = 1500.0        #: mean outage length (about 25 min, 13 March 2020)
+    late_fill_prob: float = 0.5          #: probability that a timed-out order fills late anyway
 
     def __post_init__(self) -> None:
         checks = {
@@ -43,7 +51,9 @@ class ExchangeConfig:
             "latency_ms": (0.0, 1e7), "crisis_latency_ms": (0.0, 1e7), "latency_dispersion": (0.0, 5.0),
             "timeout_ms": (0.0, math.inf), "failure_rate": (0.0, 1.0), "crisis_failure_rate": (0.0, 1.0),
             "participation": (0.0, math.inf), "stress_spread_mult": (1.0, 1e6), "stress_vol_mult": (1.0, 1e6),
-            "stress_volume_drop": (0.0, 0.999999),
+            "stress_volume_drop": (0.0, 0.999999), "price_band": (0.0, math.inf), "permanent_impact": (0.0, 1.0),
+            "outage_share": (0.0, 1.0), "outage_mean_s": (0.0, 1e9),
+            "late_fill_prob": (0.0, 1.0),
         }
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)
@@ -51,6 +61,9 @@ class ExchangeConfig:
                 raise ScenarioError(f"ExchangeConfig: {name} = {v!r}; expected a number in [{lo:g}, {hi:g}]")
         if self.participation == 0:
             raise ScenarioError("ExchangeConfig: participation = 0 would never fill; expected > 0 (inf: no cap)")
+        if self.price_band == 0:
+            raise ScenarioError("ExchangeConfig: price_band = 0 would never fill a taker order; expected > 0 "
+                                "(inf: no band)")
 
     def latency_at(self, stress: float, mult: float = 1.0) -> float:
         """Median latency (ms) at a stress level in [0, 1]: geometric between calm and crisis."""
@@ -85,7 +98,7 @@ PRESETS: dict[str, ExchangeConfig] = {
                                    failure_rate=0.0, crisis_failure_rate=0.0, participation=math.inf),
     "calm": ExchangeConfig(),
     "stressed": ExchangeConfig(taker_fee=0.0007, impact_coef=1.5, latency_ms=200.0, crisis_latency_ms=3000.0,
-                               failure_rate=0.01, crisis_failure_rate=0.5, participation=0.05),
+                               failure_rate=0.01, crisis_failure_rate=0.5, price_band=0.03),
 }
 
 

@@ -1,9 +1,22 @@
 """The simulated exchange: fills orders against the true market, worse as the market is.
 
-Orders submitted at bar t are first handled at bar t + 1: a market order fills at that
-bar's open plus costs; limit and stop orders rest and are checked against each bar's
-range, stops before limits (the pessimistic intrabar order). On its first bar every order
-draws a latency and may fail (rejection, timeout, or a partial fill then cancel).
+Orders submitted at bar t are first handled at bar t + 1. On that first bar every order
+reaches the venue: if the venue is in an outage (``outages.py``) it gets no answer
+(``timeout``); otherwise it draws a latency (a timeout if it exceeds ``timeout_ms``) and
+may fail on its own (``rejected``, or ``partial_cancel``: part fills, the rest is
+cancelled; larger orders are likelier to be cut). A timed-out order may still fill
+later (``late_fill``, ``late=True``) with probability ``late_fill_prob``.
+
+A market order, a triggered stop, and a limit order that crosses the spread when it
+arrives are takers: half the spread, adverse drift during latency (both kept inside
+the bar's range), the displacement the trader's earlier fills left, and square-root
+impact on the trader's cumulative quantity in the bar (``impact.py``). A taker walks
+the book at most ``price_band`` from its own starting price (a limit order: at most to
+its limit); what a market or stop order cannot fill inside the band expires
+(``band_limited``), what a limit order cannot fill rests at its limit. A limit order
+that rested before the price came to it fills as a maker at its limit (or the gapped
+open). Stops are handled before limits in a bar (the pessimistic intrabar order).
+docs/venue.md describes the model and the sources of its constants.
 """
 from __future__ import annotations
 
@@ -12,16 +25,28 @@ from typing import Any
 
 import numpy as np
 
-from ..market.data import HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData
+from ..market.data import HIGH, LOW, OPEN, VOLUME, MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import NO_FAULTS, Faults
 from ..trader.orders import BUY, LIMIT, MARKET, STOP
-from .conditions import market_conditions
+from .conditions import Conditions, market_conditions
 from .config import ExchangeConfig
+from .impact import ImpactState
+from .outages import OutageSchedule, draw_outages
 
 __all__ = ["SimulatedExchange"]
 
 _PRIORITY = {MARKET: 0, STOP: 1, LIMIT: 2}
+_SQRT2 = math.sqrt(2.0)
+
+
+def erfc(x: np.ndarray) -> np.ndarray:
+    """Complementary error function, vectorised: Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7)."""
+    a = np.abs(x)
+    k = 1.0 / (1.0 + 0.3275911 * a)
+    poly = k * (0.254829592 + k * (-0.284496736 + k * (1.421413741 + k * (-1.453152027 + k * 1.061405429))))
+    y = poly * np.exp(-a * a)
+    return np.where(x >= 0, y, 2.0 - y)
 
 
 class _Draws:
@@ -48,144 +73,363 @@ class _Draws:
         return self._uniform.pop()
 
 
+class _Late:
+    """A timed-out order the venue will still execute at bar ``due``."""
+
+    __slots__ = ("due", "id", "symbol", "side", "type", "quantity", "limit_price", "stop_price", "latency")
+
+    def __init__(self, due: int, order: Any, latency: float) -> None:
+        self.due = due
+        self.id, self.symbol, self.side, self.type = order.id, order.symbol, order.side, order.type
+        self.quantity, self.limit_price, self.stop_price = order.quantity, order.limit_price, order.stop_price
+        self.latency = latency
+
+
 class SimulatedExchange:
-    """One run's exchange: configuration, the true market's conditions and its own generator."""
+    """One run's exchange: configuration, the true market's conditions and its own generator.
+
+    The generator is split once into two independent streams (``Generator.spawn``): one
+    for the outage schedule (drawn at construction), one for per-order draws.
+    """
 
     def __init__(self, config: ExchangeConfig, true: MarketData, rng: np.random.Generator,
                  faults: Faults | None = None) -> None:
         faults = faults or NO_FAULTS
         self.config = config
-        self._draws = _Draws(rng)
         self.symbols = true.symbols
+        self._n = true.n_bars
         self._bars = true.values.item        # scalar reads; orders are sparse, so no per-run lists
         self._bar_ms = true.bar_seconds * 1000.0
         self._frictionless = config.frictionless and faults.exchange_failure_rate == 0
         self._extra_fail = faults.exchange_failure_rate
         self._latency_mult = faults.latency_mult
-        self.conditions = None if self._frictionless else market_conditions(true, config)
-        self._spread = true.values[SPREAD]
-        self._volume = true.values[VOLUME]
+        self._charge_spread = config.charge_spread
+        self._disp = config.latency_dispersion
+        self._impact_coef, self._band, self._taker_fee = config.impact_coef, config.price_band, config.taker_fee
+        self._capped = not math.isinf(config.participation)
         self._acked: dict[int, float] = {}       # order id -> latency drawn on its first bar
         self._partial: set[int] = set()          # orders doomed to a partial fill then cancel
+        self._late: list[_Late] = []             # timed-out orders that will still fill
+        #: the same list, for the engine's per-bar check: non-empty while a late fill is pending
+        self.late_pending = self._late
+        self.conditions: Conditions | None = None
+        self.outages = OutageSchedule([], [])
+        self.impact = ImpactState(true.n_symbols, config.permanent_impact)
+        if self._frictionless:
+            self._draws = _Draws(rng)
+            return
+        outage_rng, order_rng = rng.spawn(2)
+        self._draws = _Draws(order_rng)
+        c = self.conditions = market_conditions(true, config)
+        median = config.latency_at(c.stress, self._latency_mult)       # median latency (ms), per (symbol, bar)
+        venue_fail = self._fail_total(config.failure_rate_at(c.venue))
+        self._outage_pi = config.outage_share * venue_fail          # share of time down, per bar
+        self.outages = draw_outages(self._outage_pi, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
+        rest = self._rest_of_budget(self._fail_total(config.failure_rate_at(c.stress)), median)
+        self._sigma, self._liq, self._lat, self._rest = c.sigma.item, c.liquidity.item, median.item, rest.item
+        self._half = (c.spread * 0.5).item if config.charge_spread else (lambda s, t: 0.0)
 
-    # -- one bar -------------------------------------------------------------
+    def _rest_of_budget(self, p: np.ndarray, median: np.ndarray) -> np.ndarray:
+        """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
+        outage nor a latency timeout, so that the three together spend the failure budget ``p``."""
+        pi = np.minimum(self._outage_pi, 0.999)[None, :]
+        r = np.maximum((p - pi) / (1.0 - pi), 0.0)
+        cfg = self.config
+        if cfg.latency_dispersion > 0:
+            with np.errstate(divide="ignore"):
+                z = np.log(cfg.timeout_ms / np.maximum(median, 1e-300)) / cfg.latency_dispersion
+            p_to = 0.5 * erfc(z / _SQRT2)          # P(latency > timeout), log-normal
+        else:
+            p_to = (median > cfg.timeout_ms).astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(p_to < 1.0, (r - p_to) / (1.0 - p_to), 0.0)
+        return np.clip(out, 0.0, 1.0)
+
+    def _fail_total(self, stress_rate):
+        """Total failure probability: the venue's stress-driven rate and the scenario's fault rate."""
+        return 1.0 - (1.0 - stress_rate) * (1.0 - self._extra_fail)
+
+    # -- the engine's side --------------------------------------------------------
     def process(self, t: int, orders: list[Any], sym_index: dict[str, int]) -> tuple[list[ExecutionResult], list[Any]]:
         """Handle working ``orders`` (the engine's tickets: id, symbol, side, type, quantity, limit and
-        stop prices) at bar ``t``; return the outcomes and the orders still resting."""
+        stop prices) at bar ``t``; return the outcomes and the orders still resting.
+
+        Outcomes include late fills that fell due at or before ``t`` (``late=True``), for
+        orders the engine has already closed as timed out (see ``late_due``)."""
         results: list[ExecutionResult] = []
         resting: list[Any] = []
+        if not self._frictionless:
+            if self.impact._t != t:
+                self.impact.begin(t)
+            if self._late and self._late[0].due <= t:
+                self._deliver_late(t, sym_index, results)
         if len(orders) > 1:
             orders = sorted(orders, key=lambda o: _PRIORITY[o.type])
         for order in orders:
             s = sym_index[order.symbol]
+            fresh = False
             if not self._frictionless and order.id not in self._acked:
                 failed = self._acknowledge(t, s, order)
                 if failed is not None:
                     results.append(failed)
                     continue
-            outcome = self._try_fill(t, s, order)
+                fresh = True
+            outcome = self._try_fill(t, s, order, fresh)
             if outcome is None:
                 resting.append(order)
                 continue
             results.append(outcome)
             remainder = order.quantity - outcome.filled_qty
-            if outcome.status == "partial" and self.config.carry_remainder and remainder > 0:
+            if remainder > 0 and (outcome.status == "partial" and (self.config.carry_remainder
+                                                                   or order.type == LIMIT)):
                 order.quantity = remainder
                 resting.append(order)
             else:
                 self._acked.pop(order.id, None)
         return results, resting
 
+    def late_due(self) -> int | None:
+        """The bar at which the next late fill falls due (None: none pending). The engine
+        should call ``process`` at that bar even with no working orders."""
+        return self._late[0].due if self._late else None
+
+    def impact_path(self) -> np.ndarray:
+        """The trader's own price displacement per (symbol, bar), relative (``close * (1 + path)`` is
+        the price its impact left). The engine marks at the true close (see docs/venue.md)."""
+        return self.impact.path(len(self.symbols), self._n)
+
+    # -- arrival -----------------------------------------------------------------
     def _acknowledge(self, t: int, s: int, order: Any) -> ExecutionResult | None:
-        c, cfg, rng = self.conditions, self.config, self._draws
-        stress = c.stress.item(s, t)
-        latency = cfg.latency_at(stress, self._latency_mult)
-        if cfg.latency_dispersion:
-            latency *= math.exp(cfg.latency_dispersion * rng.normal())
-        p = 1.0 - (1.0 - cfg.failure_rate_at(stress)) * (1.0 - self._extra_fail)
+        cfg, rng = self.config, self._draws
+        latency, r = self._lat(s, t), self._rest(s, t)
+        if self._disp:
+            latency *= math.exp(self._disp * rng.normal())
         u = rng.uniform()
-        if latency > cfg.timeout_ms:
-            return self._failure(t, order, "timeout", latency, f"latency {latency:.0f} ms > timeout {cfg.timeout_ms:.0f} ms")
-        if u < p:
-            kind = rng.uniform()
-            if kind < 0.5:
+        now = t * self._bar_ms
+        end = self.outages.end_of(now) if self.outages.starts else None
+        if end is not None:                 # the venue is down: no answer
+            if u < cfg.late_fill_prob:
+                self._schedule_late(max(t + 1, math.ceil(end / self._bar_ms)), order, latency)
+            return self._failure(t, order, "timeout", cfg.timeout_ms,
+                                 f"venue outage until {(end - now) / 1000:.0f} s after the bar's open: no answer")
+        timeout = cfg.timeout_ms
+        if latency > timeout:
+            if u < cfg.late_fill_prob:
+                self._schedule_late(max(t + 1, int((now + latency) // self._bar_ms)), order, latency)
+            return self._failure(t, order, "timeout", latency, f"latency {latency:.0f} ms > timeout {timeout:.0f} ms")
+        # r: the rest of the failure budget (see _rest_of_budget)
+        if r > 0 and rng.uniform() < r:
+            liq = self._liq(s, t)
+            x = order.quantity / (0.01 * liq) if liq > 0 else math.inf
+            if rng.uniform() * (1.0 + x) < x:          # P(cut) = x / (1 + x): 1/2 at 1% of the book
+                self._partial.add(order.id)
+            else:
                 return self._failure(t, order, "rejected", latency, "exchange rejected the order")
-            if kind < 0.7:
-                return self._failure(t, order, "timeout", latency, "no acknowledgement before the timeout")
-            self._partial.add(order.id)
         self._acked[order.id] = latency
         return None
+
+    def _schedule_late(self, due: int, order: Any, latency: float) -> None:
+        if due >= self._n:
+            return                          # after the run: it never shows
+        self._late.append(_Late(due, order, latency))
+        self._late.sort(key=lambda x: x.due)
+
+    def _deliver_late(self, t: int, sym_index: dict[str, int], results: list[ExecutionResult]) -> None:
+        while self._late and self._late[0].due <= t:
+            late = self._late.pop(0)
+            s = sym_index[late.symbol]
+            self._acked[late.id] = late.latency
+            out = self._try_fill(t, s, late, True)     # at ``due``, or the first bar the engine calls after it
+            self._acked.pop(late.id, None)
+            self._partial.discard(late.id)
+            if out is None or out.filled_qty <= 0:
+                continue                    # not marketable when the venue got to it: it never fills
+            out.status, out.late = "late_fill", True
+            out.reason = "filled after the order had timed out" + (f"; {out.reason}" if out.reason else "")
+            results.append(out)
 
     def _failure(self, t: int, order: Any, status: str, latency: float, reason: str) -> ExecutionResult:
         return ExecutionResult(order.id, order.symbol, order.side, order.type, t, status, order.quantity, 0.0,
                                math.nan, math.nan, 0.0, 0.0, 0.0, latency, reason)
 
-    def _try_fill(self, t: int, s: int, order: Any) -> ExecutionResult | None:
-        o = self._bars(OPEN, s, t)
+    # -- fills -------------------------------------------------------------------
+    def _try_fill(self, t: int, s: int, order: Any, fresh: bool) -> ExecutionResult | None:
+        bars = self._bars
+        o = bars(OPEN, s, t)
         buy = order.side == BUY
+        limit = math.nan
         if order.type == MARKET:
-            ref, taker = o, True
+            ref = o
         elif order.type == STOP:
             stop = order.stop_price
             if buy:
-                if self._bars(HIGH, s, t) < stop:
+                if bars(HIGH, s, t) < stop:
                     return None
                 ref = o if o >= stop else stop
             else:
-                if self._bars(LOW, s, t) > stop:
+                if bars(LOW, s, t) > stop:
                     return None
                 ref = o if o <= stop else stop
-            taker = True
         else:
             limit = order.limit_price
-            if buy:
-                if o <= limit:
-                    ref = o
-                elif self._bars(LOW, s, t) < limit:   # must trade through, not just touch
-                    ref = limit
-                else:
-                    return None
+            half = 0.0 if self._frictionless else self._half(s, t)
+            if fresh and (limit >= o * (1.0 + half) if buy else limit <= o / (1.0 + half)):
+                ref = o                     # crosses the spread on arrival: a taker
             else:
-                if o >= limit:
+                if self._frictionless and (o <= limit if buy else o >= limit):
                     ref = o
-                elif self._bars(HIGH, s, t) > limit:
+                elif buy:
+                    if o <= limit:
+                        ref = o
+                    elif bars(LOW, s, t) < limit:   # must trade through, not just touch
+                        ref = limit
+                    else:
+                        return None
+                elif o >= limit:
+                    ref = o
+                elif bars(HIGH, s, t) > limit:
                     ref = limit
                 else:
                     return None
-            taker = False
+                return self._maker(t, s, order, ref) if not self._frictionless else self._plain(t, order, ref)
         if self._frictionless:
-            return ExecutionResult(order.id, order.symbol, order.side, order.type, t, "filled", order.quantity,
-                                   order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0)
-        return self._fill(t, s, order, ref, taker)
+            return self._plain(t, order, ref)
+        return self._taker(t, s, order, ref, buy, limit)
 
-    def _fill(self, t: int, s: int, order: Any, ref: float, taker: bool) -> ExecutionResult:
-        c, cfg, rng = self.conditions, self.config, self._draws
-        volume = max(self._volume.item(s, t), 0.0)
-        qty = min(order.quantity, cfg.participation * volume)
+    def _plain(self, t: int, order: Any, ref: float) -> ExecutionResult:
+        return ExecutionResult(order.id, order.symbol, order.side, order.type, t, "filled", order.quantity,
+                               order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0)
+
+    def _cap(self, t: int, s: int, buy: bool) -> float:
+        """Quantity the participation cap still allows on this side in this bar."""
+        p = self.config.participation
+        if math.isinf(p):
+            return math.inf
+        return max(p * self._bars(VOLUME, s, t) - self.impact.cumulative(s, buy), 0.0)
+
+    def _maker(self, t: int, s: int, order: Any, ref: float) -> ExecutionResult | None:
+        cfg = self.config
         latency = self._acked.get(order.id, 0.0)
+        qty = min(order.quantity, self._cap(t, s, order.side == BUY))
         if qty <= 0:
-            return ExecutionResult(order.id, order.symbol, order.side, order.type, t, "cancelled", order.quantity,
-                                   0.0, ref, math.nan, 0.0, 0.0, 0.0, latency, "no volume traded in the bar")
+            return None                     # the cap is reached in this bar: the order keeps resting
         doomed = order.id in self._partial
         if doomed:
-            qty *= 0.1 + 0.8 * rng.uniform()
+            qty *= 0.1 + 0.8 * self._draws.uniform()
             self._partial.discard(order.id)
-        half = slip = 0.0
-        if taker:
-            sigma = c.sigma.item(s, t)
-            half = self._spread.item(s, t) / 2.0 if cfg.charge_spread else 0.0
-            slip = cfg.impact_coef * sigma * math.sqrt(qty / volume)
-            if latency > 0:
-                slip += sigma * math.sqrt(latency / self._bar_ms) * abs(rng.normal())
-        cost = half + slip
-        price = ref * (1.0 + cost) if order.side == BUY else ref / (1.0 + cost)
-        fee = qty * price * (cfg.taker_fee if taker else cfg.maker_fee)
-        if doomed:
-            status, reason = "partial_cancel", "partially filled, then the exchange cancelled the rest"
-        elif qty < order.quantity:
-            status = "partial"
-            reason = "volume cap: " + ("remainder carried" if cfg.carry_remainder else "remainder cancelled")
+        status, reason = self._status(order, qty, doomed, "participation cap")
+        return ExecutionResult(order.id, order.symbol, order.side, order.type, t, status, order.quantity, qty, ref, ref,
+                               0.0, 0.0, qty * ref * cfg.maker_fee, latency, reason)
+
+    def _taker(self, t: int, s: int, order: Any, ref: float, buy: bool, limit: float) -> ExecutionResult | None:
+        imp = self.impact
+        latency = self._acked.get(order.id, 0.0)
+        bars = self._bars
+        sigma, half, liq = self._sigma(s, t), self._half(s, t), self._liq(s, t)
+        hi, lo = bars(HIGH, s, t), bars(LOW, s, t)
+        # half-spread and latency drift, kept inside the bar's range
+        drift = sigma * math.sqrt(latency / self._bar_ms) * abs(self._draws.normal()) if latency > 0 else 0.0
+        if buy:
+            cap = hi if hi > ref else ref
+            pre = ref * (1.0 + half)
+            if pre > cap:
+                pre = cap
+            spread_paid = pre / ref - 1.0
+            if drift:
+                cap = hi if hi > pre else pre
+                pre *= 1.0 + drift
+                if pre > cap:
+                    pre = cap
+            q0 = imp._buy[s]
         else:
+            floor = lo if lo < ref else ref
+            pre = ref / (1.0 + half)
+            if pre < floor:
+                pre = floor
+            spread_paid = ref / pre - 1.0
+            if drift:
+                floor = lo if lo < pre else pre
+                pre /= 1.0 + drift
+                if pre < floor:
+                    pre = floor
+            q0 = imp._sell[s]
+        # the trader's earlier fills (``impact.py``), then the book inside this bar
+        shift = imp.displacement(s, t) if imp._events else 0.0
+        start = pre * (1.0 + shift)
+        ys = self._impact_coef * sigma
+        band = self._band
+        if ys <= 0.0 or band == math.inf:
+            room = math.inf
+        elif liq <= 0.0:
+            room = 0.0
+        else:                               # cumulative quantity where the marginal price is band further
+            m = ys * math.sqrt(q0 / liq) + band
+            room = liq * (m / ys) ** 2 - q0
+        limited_by = "price band"
+        if limit == limit:                  # a marketable limit: no further than its limit
+            gap = (limit / start - 1.0) if buy else (start / limit - 1.0)
+            room_limit = (liq * (gap / ys) ** 2 - q0 if ys > 0 else math.inf) if gap > 0 else 0.0
+            if room_limit < room:
+                room, limited_by = max(room_limit, 0.0), "limit price"
+        if self._capped:
+            cap = self._cap(t, s, buy)
+            if cap < room:
+                room, limited_by = cap, "participation cap"
+        qty = order.quantity if order.quantity <= room else room
+        if qty <= 0:
+            if limit == limit:
+                return None                 # nothing within its limit now: the limit order rests
+            why = "no volume or book depth in the bar" if liq <= 0 or limited_by == "participation cap" \
+                else f"nothing fillable within the {limited_by}"
+            return ExecutionResult(order.id, order.symbol, order.side, order.type, t, "cancelled", order.quantity, 0.0,
+                                   ref, math.nan, 0.0, 0.0, 0.0, latency, why)
+        doomed = order.id in self._partial
+        if doomed:
+            qty *= 0.1 + 0.8 * self._draws.uniform()
+            self._partial.discard(order.id)
+        # average impact over this order's own segment of the bar's cumulative quantity
+        q1 = q0 + qty
+        own = ys * (2.0 / 3.0) * (q1 * math.sqrt(q1) - q0 * math.sqrt(q0)) / (qty * math.sqrt(liq)) \
+            if ys > 0.0 and liq > 0.0 else 0.0
+        if buy:                             # ImpactState.take, inlined
+            imp._buy[s] = q1
+        else:
+            imp._sell[s] = q1
+        imp._y_sigma[s] = ys
+        imp._liq[s] = liq
+        imp._bar_impact = True
+        if buy:
+            price = start * (1.0 + own)
+            if price > limit:               # False for NaN (no limit)
+                price = limit
+            cost = price / ref - 1.0
+            impact_bps = ((1.0 + shift) * (1.0 + own) - 1.0) * 1e4
+        else:
+            price = start / (1.0 + own)
+            if price < limit:
+                price = limit
+            cost = ref / price - 1.0
+            impact_bps = ((1.0 + own) / (1.0 + shift) - 1.0) * 1e4
+        outside = price > hi or price < lo         # only the trader's own impact can take it there
+        if qty >= order.quantity and not doomed:
             status, reason = "filled", ""
+        else:
+            status, reason = self._status(order, qty, doomed, limited_by)
+        if outside:
+            reason = (reason + "; " if reason else "") + "outside the bar's range by the trader's own impact"
         return ExecutionResult(order.id, order.symbol, order.side, order.type, t, status, order.quantity, qty, ref,
-                               price, half * 1e4, slip * 1e4, fee, latency, reason)
+                               price, spread_paid * 1e4, (cost - spread_paid) * 1e4, qty * price * self._taker_fee,
+                               latency, reason, impact_bps, outside)
+
+    def _status(self, order: Any, qty: float, doomed: bool, limited_by: str) -> tuple[str, str]:
+        if doomed:
+            return "partial_cancel", "partially filled, then the exchange cancelled the rest"
+        if qty >= order.quantity:
+            return "filled", ""
+        if order.type == LIMIT:
+            return "partial", f"{limited_by}: the rest rests at the limit"
+        if limited_by == "participation cap":
+            return "partial", "participation cap: " + ("remainder carried" if self.config.carry_remainder
+                                                        else "remainder cancelled")
+        return "band_limited", (f"{limited_by}: filled {qty:.6g} of {order.quantity:.6g} within "
+                                f"{self.config.price_band:.2%}; the rest expired")

@@ -47,9 +47,7 @@ import http.client
 import json
 import logging
 import math
-import os
 import re
-import secrets
 import socket
 import threading
 import time
@@ -66,6 +64,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..atomic_write import write_text_atomically
 from ..errors import HistoricalDataError, ScenarioError
 from .data import MarketData, TIMEFRAMES
 from .loaders import market_from_frames, parse_timestamps
@@ -436,23 +435,11 @@ class BinanceKlines:
         """Write atomically: a unique temporary file in the same directory, then ``os.replace``.
 
         The file is created with mode 0666 less the user's umask, like any other file."""
-        tmp: str | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            name = f"{path}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            tmp = name
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
-            tmp = None
+            write_text_atomically(path, text)
         except OSError as exc:
             log.warning("could not write Binance cache file %s (%s); continuing without caching this page",
                         path, exc)
-        finally:
-            if tmp is not None:
-                with suppress(OSError):
-                    os.unlink(tmp)
 
     def _get(self, req: _Page) -> str:
         for attempt in range(self.max_retries + 1):

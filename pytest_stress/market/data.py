@@ -200,8 +200,14 @@ class MarketData:
                 else:
                     raise ScenarioError(
                         f"MarketData.from_frames: {sym!r} has no {name!r} column; columns are {list(df.columns)}")
+        inferred = infer_timeframe(index.asi8)
         if timeframe is None:
-            timeframe = infer_timeframe(index.asi8)
+            timeframe = inferred
+        elif len(index) > 2 and timeframe_seconds(timeframe) not in (
+                timeframe_seconds(inferred), timeframe_seconds(infer_timeframe(index.asi8, smallest=True))):
+            raise ScenarioError(
+                f"timeframe = {timeframe!r} contradicts the data: its bars are {inferred!r} apart (median spacing). "
+                f"Leave timeframe unset to use the data's, or resample the data")
         return cls(symbols, index.asi8.copy(), values, timeframe)
 
 
@@ -214,11 +220,17 @@ def _utc_index(index: "pd.Index", symbol: str) -> "pd.DatetimeIndex":
     return idx.as_unit("ns")
 
 
-def infer_timeframe(timestamps_ns: np.ndarray) -> str:
-    """The named timeframe nearest the median bar spacing."""
+def infer_timeframe(timestamps_ns: np.ndarray, smallest: bool = False) -> str:
+    """The named timeframe nearest the median bar spacing (``smallest``: the smallest positive
+    spacing, which gaps in the data do not widen)."""
     if len(timestamps_ns) < 2:
         return "1h"
-    step = float(np.median(np.diff(timestamps_ns))) / 1e9
+    diffs = np.diff(timestamps_ns)
+    if smallest:
+        positive = diffs[diffs > 0]
+        step = float(positive.min()) / 1e9 if len(positive) else 3600.0
+    else:
+        step = float(np.median(diffs)) / 1e9
     return min(TIMEFRAMES, key=lambda k: abs(np.log(max(step, 1.0) / TIMEFRAMES[k])))
 
 

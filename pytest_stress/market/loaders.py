@@ -82,10 +82,19 @@ def frames_from(source: Mapping[str, pd.DataFrame | str | Path]) -> dict[str, pd
 def market_from_frames(frames: "Mapping[str, pd.DataFrame]", timeframe: str | None,
                        repair: str | None = None) -> MarketData:
     """Validate (raising with the report, or repairing by a named policy), align, and pack frames."""
+    if not frames:
+        raise ScenarioError("market data: no symbols given")
+    for sym, f in frames.items():
+        if len(f) < 2:
+            raise ScenarioError(f"market data for {sym!r} has {len(f)} bar(s); a run needs at least 2")
     frames = require_valid(dict(frames), repair)
     index = None
     for f in frames.values():
         index = f.index if index is None else index.intersection(f.index)
+    if len(index) < 2:
+        spans = ", ".join(f"{s}: {f.index[0]} .. {f.index[-1]}" for s, f in frames.items() if len(f))
+        raise ScenarioError(f"market data: the symbols share {len(index)} bar(s) ({spans}); a run needs at least 2 "
+                            "common bars")
     if any(len(f.index) != len(index) for f in frames.values()):
         frames = {s: f.loc[index] for s, f in frames.items()}
     return MarketData.from_frames(frames, timeframe)

@@ -60,18 +60,20 @@ def validate_frame(frame: pd.DataFrame, expected_step: pd.Timedelta | None = Non
     """Check one symbol's OHLCV (+ optional spread) frame on a DatetimeIndex."""
     idx = frame.index
     cols = {c: frame[c].to_numpy(dtype=np.float64) for c in frame.columns if c in
-            (*PRICE_COLUMNS, "volume", "spread")}
+            (*PRICE_COLUMNS, "volume", "spread", "depth")}
     o, h, lo, c = (cols[k] for k in PRICE_COLUMNS)
     ts = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else np.asarray(idx, dtype=np.int64)
     with np.errstate(invalid="ignore"):
         checks = {
             "nan": np.any(np.isnan(np.vstack(list(cols.values()))), axis=0),
+            "infinite": np.any(np.isinf(np.vstack(list(cols.values()))), axis=0),
             "non_positive_price": np.any(np.vstack([o, h, lo, c]) <= 0, axis=0),
             "high_below_low": h < lo,
             "high_below_open_close": h < np.maximum(o, c),
             "low_above_open_close": lo > np.minimum(o, c),
             "negative_volume": cols["volume"] < 0,
             "negative_spread": cols["spread"] < 0 if "spread" in cols else np.zeros(len(idx), bool),
+            "negative_depth": cols["depth"] < 0 if "depth" in cols else np.zeros(len(idx), bool),
             "duplicate_timestamp": np.r_[False, ts[1:] == ts[:-1]],
             "unsorted_timestamp": np.r_[False, ts[1:] < ts[:-1]],
         }
@@ -93,6 +95,8 @@ def validate(market_or_frames) -> QualityReport:
         missing = [c for c in (*PRICE_COLUMNS, "volume") if c not in frame.columns]
         if missing:
             raise ScenarioError(f"validate: {symbol!r} has no {missing} column(s); columns are {list(frame.columns)}")
+        if len(frame) < 2:
+            raise ScenarioError(f"market data for {symbol!r} has {len(frame)} bar(s); a run needs at least 2")
         report.findings[symbol] = validate_frame(frame)
     return report
 
@@ -102,27 +106,30 @@ def _drop(frame: pd.DataFrame) -> pd.DataFrame:
     o, h, lo, c = (frame[k].to_numpy(np.float64) for k in PRICE_COLUMNS)
     num = frame.select_dtypes("number").to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
-        bad_rows = (np.isnan(num).any(axis=1) | (np.vstack([o, h, lo, c]) <= 0).any(axis=0) | (h < lo)
+        bad_rows = (~np.isfinite(num).all(axis=1) | (np.vstack([o, h, lo, c]) <= 0).any(axis=0) | (h < lo)
                     | (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (frame["volume"].to_numpy() < 0))
-        if "spread" in frame:
-            bad_rows |= frame["spread"].to_numpy() < 0
+        for col in ("spread", "depth"):
+            if col in frame:
+                bad_rows |= frame[col].to_numpy() < 0
     return frame[~bad_rows]
 
 
 def _fill(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[~frame.index.duplicated(keep="last")].sort_index().copy()
+    frame = frame.replace([np.inf, -np.inf], np.nan)
     frame = frame.where(frame[list(PRICE_COLUMNS)].gt(0).reindex(columns=frame.columns, fill_value=True))
     frame = frame.ffill().dropna()
     frame["high"] = frame[["open", "high", "low", "close"]].max(axis=1)
     frame["low"] = frame[["open", "high", "low", "close"]].min(axis=1)
     frame["volume"] = frame["volume"].clip(lower=0)
-    if "spread" in frame:
-        frame["spread"] = frame["spread"].clip(lower=0)
+    for col in ("spread", "depth"):
+        if col in frame:
+            frame[col] = frame[col].clip(lower=0)
     return frame
 
 
 #: Named repair policies. ``drop``: remove every bad row (duplicates keep the first);
-#: ``fill``: sort, keep the last duplicate, carry the last good value over NaN or
+#: ``fill``: sort, keep the last duplicate, carry the last good value over NaN, infinite or
 #: non-positive prices, widen high/low to contain open/close, clip negatives to 0.
 #: Gaps are never filled: a bar that did not happen is not invented.
 REPAIR_POLICIES = {"drop": _drop, "fill": _fill}
@@ -140,6 +147,9 @@ def require_valid(frames: dict[str, pd.DataFrame], repair: str | None) -> dict[s
         frames = {s: repair_frame(f, repair) for s, f in frames.items()}
     report = validate(frames)
     if not report.ok:
-        hint = "" if repair else f"; pass repair= one of {sorted(REPAIR_POLICIES)} to repair it"
+        hint = "" if repair else (
+            "; to repair it instead, name a policy ('drop' bad rows, or 'fill' them from the previous bar): "
+            "Scenario(..., repair='drop'), library.get(name, data=..., repair='drop'), @stress(..., repair='drop'), "
+            "or return (data, 'drop') from the stress_base_data fixture")
         raise DataQualityError(f"invalid market data{hint}\n{report}", report)
     return frames

@@ -33,11 +33,12 @@ class HistoricalSource(Protocol):
 DataSource = Union[Mapping[str, Union["pd.DataFrame", str, Path]], str, Path, HistoricalSource]
 
 
-def load_source(source: DataSource, symbols: Sequence[str], timeframe: str, repair: str | None = None) -> MarketData:
-    """The validated market of ``symbols`` from any data source."""
+def load_source(source: DataSource, symbols: Sequence[str], timeframe: str | None,
+                repair: str | None = None) -> MarketData:
+    """The validated market of ``symbols`` from any data source (``timeframe`` None: the data's own)."""
     from .loaders import frames_from, market_from_frames   # lazy: pandas only when real data is loaded
     if isinstance(source, HistoricalSource):
-        return source.load(symbols, timeframe)
+        return source.load(symbols, timeframe or "1h")
     if isinstance(source, (str, Path)):
         text = str(source)
         if "{symbol}" in text:

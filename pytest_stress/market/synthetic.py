@@ -1,20 +1,33 @@
-"""Synthetic markets: geometric Brownian motion with GARCH(1,1) volatility clustering.
+"""Synthetic markets: fat-tailed returns with two-speed volatility memory in calendar time.
 
-Everything is vectorised, the GARCH recursion included (see ``garch_variance``), and every
-random number comes from the ``numpy.random.Generator`` passed in.
+The model (docs/market.md has it written out with its sources): per bar and symbol,
+r = sigma * sqrt(f * g) * z - h / 2 + mu * dt with z Student-t of unit variance (one
+chi-square draw per bar shared by all symbols) plus common jumps (tail dependence), f a fast GARCH(1,1)
+factor with hourly figures converted to the bar length, g a slow log-variance AR(1)
+shared by all symbols with a half-life in days. Volume follows a daily profile, the
+conditional volatility and the bar's shock, scaled to the bar length; spreads scale with
+the conditional volatility; depth near the touch is volume over volatility.
+
+Everything is vectorised, the GARCH recursion and the AR(1) included (``garch_variance``,
+``ar1_scan``), and every random number comes from the ``numpy.random.Generator`` passed in.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import logging
+import math
+
 import numpy as np
 
 from ..errors import ScenarioError
 from .data import FIELDS, MarketData, owned, timeframe_seconds
-from .profiles import profile_for
+from .profiles import MARKET_MODEL, MarketModel, profile_for
 
-__all__ = ["garch_variance", "garch_variance_loop", "correlation_matrix", "generate_market", "SECONDS_PER_YEAR"]
+__all__ = ["garch_variance", "garch_variance_loop", "ar1_scan", "bar_garch", "correlation_matrix", "generate_market",
+           "SECONDS_PER_YEAR", "effective_tick"]
 
+_log = logging.getLogger("pytest_stress")
 SECONDS_PER_YEAR = 365 * 86_400
 _CHUNK = 64          # products of 64 coefficients stay far from float64 underflow
 _TINY = 1e-250       # a chunk whose running product leaves [_TINY, 1/_TINY] is done by the loop
@@ -147,6 +160,105 @@ def _cholesky_psd(mat: np.ndarray) -> np.ndarray:
     return vecs * np.sqrt(np.clip(vals, 0.0, None))
 
 
+def ar1_scan(e: np.ndarray, phi: float, x0: float = 0.0) -> np.ndarray:
+    """x[t] = phi * x[t-1] + e[t] with x[-1] = x0, computed exactly in numpy.
+
+    A doubling scan: after the pass with step d, x[t] holds the sum over the last 2d
+    shocks; passes stop once phi ** d is below 1e-18 (the rest cannot change a float64),
+    so a short memory costs a few passes and a long one at most log2(n). Equals the
+    plain loop (``ar1_scan_loop`` in the tests) to rounding.
+    """
+    if not 0.0 <= phi < 1.0:
+        raise ScenarioError(f"ar1_scan: phi = {phi!r} is invalid; expected 0 <= phi < 1")
+    x = np.array(e, dtype=np.float64, copy=True)
+    if len(x) == 0:
+        return x
+    x[0] += phi * x0
+    d, p = 1, phi
+    while d < len(x) and p > 1e-18:
+        x[d:] += p * x[:-d]          # numpy buffers the overlap: the right side is read first
+        d *= 2
+        p *= p
+    return x
+
+
+def bar_garch(alpha_hour: float, beta_hour: float, bar_seconds: int) -> tuple[float, float]:
+    """The per-bar (alpha, beta) of a GARCH(1,1) given by its hourly figures.
+
+    Persistence lives in calendar time: p = (alpha_h + beta_h) ** (bar / 1 h), so the
+    half-life in hours is the same on every timeframe. alpha is scaled so that
+    alpha^2 / (1 - p^2), the share of the fourth-moment bound it uses, stays the hourly
+    one; beta = p - alpha (alpha is capped at p).
+    """
+    _check_garch(1.0, alpha_hour, beta_hour)
+    p_h = alpha_hour + beta_hour
+    if p_h == 0.0:
+        return 0.0, 0.0
+    p = p_h ** (bar_seconds / 3600.0)
+    alpha = alpha_hour * math.sqrt((1.0 - p * p) / (1.0 - p_h * p_h))
+    alpha = min(alpha, p)
+    return alpha, p - alpha
+
+
+def effective_tick(price: np.ndarray, tick: float) -> np.ndarray | float:
+    """The price increment: ``tick``, or a power of ten small enough that a price spans at
+    least 10,000 increments (venues re-tick low-priced instruments), so no path ever
+    collapses onto a tick floor."""
+    low = float(np.min(price)) if len(price) else tick * 1e4
+    if low >= tick * 1e4:
+        return tick
+    with np.errstate(divide="ignore"):
+        fine = 10.0 ** np.floor(np.log10(np.maximum(price, 1e-300) * 1e-4))
+    return np.minimum(tick, fine)
+
+
+def _round_to(arr: np.ndarray, tick: np.ndarray | float, how) -> None:
+    arr /= tick
+    how(arr, out=arr)
+    arr *= tick
+
+
+def _mean_abs_t(nu: float) -> float:
+    """E|z| of a unit-variance Student-t with nu degrees of freedom (Gaussian for inf)."""
+    if math.isinf(nu):
+        return math.sqrt(2.0 / math.pi)
+    log_e = (math.log(2.0) + 0.5 * math.log(nu) + math.lgamma((nu + 1) / 2) - 0.5 * math.log(math.pi)
+             - math.log(nu - 1) - math.lgamma(nu / 2))
+    return math.exp(log_e) * math.sqrt((nu - 2.0) / nu)
+
+
+def volume_season(timestamps: np.ndarray, bar_seconds: int, model: MarketModel) -> np.ndarray:
+    """Per-bar factor of the daily volume profile, averaged over the bar's span.
+
+    log factor = a * c * cos(2 pi (hour_mid - peak) / 24) with c = sin(pi L / 24) / (pi L / 24)
+    the average of the cosine over a bar of L hours (so daily bars carry no cycle), divided
+    by its daily mean so that the profile averages 1 over a day.
+    """
+    a = model.volume_season
+    if a == 0.0:
+        return np.ones(len(timestamps))
+    hours = bar_seconds / 3600.0
+    damp = 1.0 if hours == 0 else math.sin(math.pi * hours / 24.0) / (math.pi * hours / 24.0)
+    if hours >= 24.0:
+        damp = 0.0
+    mid_h = (timestamps // 1_000_000_000 + bar_seconds // 2) % 86_400 / 3600.0
+    phase = (mid_h - model.volume_peak_hour) * (2.0 * math.pi / 24.0)
+    out = np.cos(phase)
+    out *= a * damp
+    np.exp(out, out=out)
+    out /= _bessel_i0(a * damp)       # the daily mean of exp(k cos x) is I0(k)
+    return out
+
+
+def _bessel_i0(x: float) -> float:
+    """Modified Bessel function I0 by its power series (|x| <= 2 here: 20 terms are exact)."""
+    term, total = 1.0, 1.0
+    for k in range(1, 20):
+        term *= (x / (2.0 * k)) ** 2
+        total += term
+    return total
+
+
 def generate_market(
     symbols: Sequence[str] = ("BTCUSDT",),
     bars: int = 1000,
@@ -156,43 +268,98 @@ def generate_market(
     start: str | np.datetime64 = "2024-01-01",
     annual_vol: float | Mapping[str, float] | None = None,
     annual_drift: float = 0.0,
-    garch_alpha: float = 0.05,
-    garch_beta: float = 0.90,
+    garch_alpha: float | None = None,
+    garch_beta: float | None = None,
     garch: bool = True,
     correlation: float | Sequence[Sequence[float]] | np.ndarray | None = None,
     tick_rounding: bool = True,
+    model: MarketModel | None = None,
+    **model_changes: float,
 ) -> MarketData:
-    """Generate OHLCV + spread bars for ``symbols``.
+    """Generate OHLCV + spread + depth bars for ``symbols`` (docs/market.md).
 
-    - close: GBM whose per-bar variance follows GARCH(1,1) with long-run level set by
-      ``annual_vol`` (default: each asset's profile) and persistence ``garch_alpha + garch_beta``;
-      ``garch=False`` gives constant volatility.
-    - open: the previous close times a small gap; high and low: wicks beyond max/min(open, close).
-    - volume: the asset's typical volume, log-normal noise, higher on large absolute returns.
-    - spread: the asset's calm spread, wider when conditional volatility is high.
-    - several symbols: shocks correlated by ``correlation`` (one pairwise figure or a matrix).
+    - close: log return sigma_t z - h_t / 2 + mu dt, with z Student-t of unit variance
+      (``model.tail_nu``; one chi-square per bar shared by all symbols) plus common jumps
+      (``model.jump_rate_per_day``, ``model.jump_size``), scaled to unit variance, and conditional
+      variance h_t = sigma^2 dt f_t g_t: f a fast GARCH(1,1) on z with hourly figures
+      ``garch_alpha``, ``garch_beta`` (default: the asset's profile; converted to the bar
+      by ``bar_garch``; it sees the continuous shocks, not the jumps, so a jump's aftermath
+      does not depend on the bar length), g a slow factor exp(AR(1)) shared by all symbols with half-life
+      ``model.slow_half_life_days``. Both have mean 1, so ``annual_vol`` is the long-run
+      volatility. ``garch=False`` gives constant volatility (no f, no g).
+    - drift: ``annual_drift`` is the arithmetic drift mu: the log drift is mu dt - h_t / 2
+      (Ito), so E[P_t] = P_0 exp(mu t) to second order and mu = 0 is a martingale.
+    - open: the previous close times a small gap; high and low: wicks beyond the body.
+    - volume: hourly profile volume x bar length x daily profile x (sigma_t/sigma)^e x
+      the bar's shock size x log-normal noise. Spread: calm spread x sigma_t/sigma x noise.
+      Depth: calm depth x daily profile x (sigma_t/sigma)^(e - 1) (volume over volatility).
+    - several symbols: Gaussian parts correlated by ``correlation``.
+    - ticks: prices round to the asset's tick, or a finer power of ten on very low prices
+      (``effective_tick``), so long paths never sit on a tick floor.
+    ``model`` (default ``MARKET_MODEL``) and keyword changes to it (``tail_nu=inf``...) set
+    the market-wide parameters.
     """
     if isinstance(bars, bool) or not isinstance(bars, (int, np.integer)) or bars < 2:
         raise ScenarioError(f"generate_market: bars = {bars!r} is invalid; expected an integer >= 2")
     symbols = tuple(symbols)
     if not symbols or len(set(symbols)) != len(symbols):
         raise ScenarioError(f"generate_market: symbols = {symbols!r}; expected distinct names, at least one")
+    model = MARKET_MODEL if model is None else model
+    if model_changes:
+        model = model.replace(**model_changes)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     bar_s = timeframe_seconds(timeframe)
     dt = bar_s / SECONDS_PER_YEAR
     n, k = int(bars), len(symbols)
     corr = correlation_matrix(correlation, k)
-
-    # One normal shock per bar and symbol; the cheaper uniform and exponential draws shape
-    # gaps, wicks and volume noise. Draw order is fixed, so a seed is one market everywhere.
-    normals = rng.standard_normal((k, n))
-    shocks = _cholesky_psd(corr) @ normals if k > 1 else normals
-    values = np.empty((len(FIELDS), k, n))
     t0 = _utc_ns(start)
     timestamps = np.arange(n, dtype=np.int64)
     timestamps *= bar_s * 1_000_000_000
     timestamps += t0
+
+    # Draw order is fixed (shocks, tail mixing, slow factor, then per symbol its uniforms
+    # and wicks), so a seed is one market everywhere.
+    bar_h = bar_s / 3600.0
+    kappa = model.jump_rate_per_day / 24.0 * model.jump_size ** 2   # the jumps' variance share
+    gauss_corr = corr
+    if kappa > 0 and k > 1:
+        gauss_corr = (1.0 + kappa) * corr - kappa
+        np.fill_diagonal(gauss_corr, 1.0)
+        if float(np.linalg.eigvalsh(gauss_corr).min()) < -1e-10:
+            _log.debug("generate_market: correlation %s cannot absorb common jumps; none drawn", corr.tolist())
+            kappa, gauss_corr = 0.0, corr
+    normals = rng.standard_normal((k, n))
+    shocks = _cholesky_psd(gauss_corr) @ normals if k > 1 else normals
+    nu = model.tail_nu
+    if not math.isinf(nu):
+        mix = rng.standard_gamma(nu / 2.0, n)       # chi-square(nu) / 2, shared by all symbols
+        np.divide((nu - 2.0) / 2.0, mix, out=mix)
+        np.sqrt(mix, out=mix)
+        shocks *= mix
+        del mix
+    hit = jumps = None
+    if kappa > 0:
+        # common jumps: a Poisson count per bar (rate per day), each N(0, size^2) hourly sigmas;
+        # added per symbol below, after the fast variance has seen the continuous shocks only
+        counts = rng.poisson(min(model.jump_rate_per_day / 24.0 * bar_h, 1e3), n)
+        hit = np.flatnonzero(counts)
+        jumps = rng.standard_normal(len(hit))
+        jumps *= np.sqrt(counts[hit]) * (model.jump_size / math.sqrt(bar_h))
+        del counts
+    slow = None
+    if garch and model.slow_vol > 0:
+        eta = model.slow_vol
+        phi = 0.5 ** (bar_s / (model.slow_half_life_days * 86_400.0))
+        e = rng.standard_normal(n)
+        e *= eta * math.sqrt(1.0 - phi * phi)
+        slow = ar1_scan(e, phi, eta * float(rng.standard_normal()))
+        slow -= 0.5 * eta * eta                     # E[exp(x)] = exp(eta^2 / 2): g has mean 1
+        np.exp(slow, out=slow)
+    season = volume_season(timestamps, bar_s, model)
+    mean_abs_z = _mean_abs_t(nu)
+    elasticity = model.volume_elasticity
+    values = np.empty((len(FIELDS), k, n))
 
     for s, sym in enumerate(symbols):
         prof = profile_for(sym)
@@ -201,72 +368,100 @@ def generate_market(
         if not vol > 0:
             raise ScenarioError(f"generate_market: annual_vol for {sym!r} = {vol!r}; expected > 0")
         var_bar = vol * vol * dt
-        sigma = np.sqrt(var_bar)
+        sigma = math.sqrt(var_bar)
         z = shocks[s]
         if garch:
-            h = garch_variance(z, var_bar * (1 - garch_alpha - garch_beta), garch_alpha, garch_beta)
+            a_h = prof.garch_alpha if garch_alpha is None else garch_alpha
+            b_h = prof.garch_beta if garch_beta is None else garch_beta
+            alpha, beta = bar_garch(a_h, b_h, bar_s)
+            rel = garch_variance(z, 1.0 - alpha - beta, alpha, beta)   # f: mean 1
+            if slow is not None:
+                rel *= slow
         else:
-            h = np.full(n, var_bar)
-        sd = np.sqrt(h)
-        uniforms = rng.random((2, n))               # drawn per symbol, after its shocks: less memory
+            rel = np.ones(n)
+        if hit is not None:
+            z[hit] += jumps                         # in place: shocks[s] is not used again
+            z *= 1.0 / math.sqrt(1.0 + kappa)
+        sd_rel = np.sqrt(rel)                       # sigma_t / sigma
+        uniforms = rng.random((3, n))               # drawn per symbol, after its shocks: less memory
         wicks = rng.standard_exponential((2, n))
-        ret = sd * z
-        ret -= 0.5 * h
+        vmem = None
+        if model.volume_memory_vol > 0:
+            eta_v = model.volume_memory_vol
+            phi_v = 0.5 ** (bar_s / (model.volume_memory_hours * 3600.0))
+            vmem = rng.standard_normal(n)
+            vmem *= eta_v * math.sqrt(1.0 - phi_v * phi_v)
+            vmem = ar1_scan(vmem, phi_v, eta_v * float(rng.standard_normal()))
+            vmem -= 0.5 * eta_v * eta_v
+        ret = sd_rel * z
+        ret *= sigma
+        rel *= -0.5 * var_bar                        # the Ito term -h_t / 2, in place
+        ret += rel
         ret += annual_drift * dt
+        del rel
         open_, high, low, close, volume, spread, depth = values[:, s]
         np.cumsum(ret, out=close)
-        close += np.log(prof.price)
+        close += math.log(prof.price)
         np.exp(close, out=close)
         # open: the previous close moved by a small gap (uniform, sd 0.05 of the bar's)
         open_[0] = prof.price
         open_[1:] = close[:-1]
         gap = uniforms[0]
         gap -= 0.5
-        gap *= sd
-        gap *= 0.05 * np.sqrt(12.0)
+        gap *= sd_rel
+        gap *= sigma * 0.05 * math.sqrt(12.0)
         gap += 1.0
         open_ *= gap
         if tick_rounding:
-            tick = prof.tick
+            tick = effective_tick(close, prof.tick)
             for arr in (open_, close):
-                arr /= tick
-                np.rint(arr, out=arr)
-                arr *= tick
+                _round_to(arr, tick, np.rint)
                 np.maximum(arr, tick, out=arr)
         top = np.maximum(open_, close)
         bottom = np.minimum(open_, close)
-        # wicks beyond the body: exponential, half the bar's sd on average
+        # wicks beyond the body: exponential, half the bar's conditional sd on average
         up = wicks[0]
-        up *= sd
-        up *= 0.5
+        up *= sd_rel
+        up *= 0.5 * sigma
         up += 1.0
         np.multiply(top, up, out=high)
         down = wicks[1]
-        down *= sd
-        down *= 0.5
+        down *= sd_rel
+        down *= 0.5 * sigma
         down += 1.0
         np.divide(bottom, down, out=low)
         if tick_rounding:
-            high /= tick
-            np.ceil(high, out=high)
-            high *= tick
+            _round_to(high, tick, np.ceil)
             np.maximum(high, top, out=high)
-            low /= tick
-            np.floor(low, out=low)
-            low *= tick
+            _round_to(low, tick, np.floor)
             np.maximum(low, tick, out=low)
             np.minimum(low, bottom, out=low)
-        # volume: typical level, uniform noise, more on large absolute returns
-        np.abs(ret, out=volume)
-        volume *= 0.6 / sigma
-        volume += 0.5
-        volume *= uniforms[1] + 0.5
-        volume *= prof.volume
-        # spread: calm level, wider when conditional volatility is high
-        np.sqrt(sd / sigma, out=spread)
+        # volume: hourly level x bar length x daily profile x (sigma_t/sigma)^e x shock size x noise
+        np.abs(z, out=volume)
+        volume *= 0.5 / mean_abs_z
+        volume += 0.5                               # mean 1 over the shock
+        noise = uniforms[1]
+        noise -= 0.5
+        noise *= model.volume_noise * math.sqrt(12.0)
+        noise -= 0.5 * model.volume_noise ** 2        # mean about 1
+        if vmem is not None:
+            noise += vmem
+        np.exp(noise, out=noise)
+        volume *= noise
+        lvl = sd_rel ** elasticity if elasticity else 1.0
+        volume *= lvl
+        volume *= season
+        volume *= prof.volume * (bar_s / 3600.0)
+        # spread: calm level x sigma_t / sigma x noise (quotes scale with volatility)
+        noise = uniforms[2]
+        noise -= 0.5
+        noise *= model.spread_noise * math.sqrt(12.0)
+        np.exp(noise, out=noise)
+        np.multiply(sd_rel, noise, out=spread)
         spread *= prof.spread
-        # depth near the touch: the calm bar volume, thinner when conditional volatility is high
-        np.divide(sigma, sd, out=depth)
-        depth *= prof.volume
-        del h, sd, ret, top, bottom, uniforms, wicks
+        # depth near the touch: volume over volatility, (sigma_t/sigma)^(e - 1); a book, not a bar total
+        np.divide(lvl, sd_rel, out=depth)
+        depth *= season
+        depth *= prof.calm_depth
+        del sd_rel, ret, top, bottom, uniforms, wicks, noise, vmem
     return MarketData(symbols, owned(timestamps), owned(values), timeframe)

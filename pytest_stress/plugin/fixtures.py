@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from .. import library
+from ..account.rules import Account, account_from
 from ..exchange.config import ExchangeConfig, preset
 from ..result.models import ScenarioResult
 from ..result.paths import PathsResult
@@ -17,6 +18,7 @@ from .marker import StressSpec
 from .session import RESULT_KEY, SESSION_KEY
 
 __all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "stress_exchange",
+           "stress_account",
            "exchange_sim", "stress_result", "stress_runner", "StressRunner"]
 
 MISSING_TRADER = """pytest-stress needs your trading system. Define it in your conftest.py, either as
@@ -57,6 +59,10 @@ def trader_under_test(trader_factory: Callable[[], Any] | None) -> Any:
     """Override: the trading system under test (default: ``trader_factory()``)."""
     if trader_factory is None:
         pytest.fail(MISSING_TRADER, pytrace=False)
+    if not callable(trader_factory):
+        pytest.fail(f"trader_factory returned {trader_factory!r}, an instance; it must return a callable that "
+                    f"builds a fresh trader: `return {type(trader_factory).__name__}` (the class) or "
+                    f"`return lambda: {type(trader_factory).__name__}(...)`", pytrace=False)
     return trader_factory()
 
 
@@ -91,30 +97,39 @@ def stress_exchange(exchange_sim: ExchangeConfig) -> ExchangeConfig:
     return exchange_sim
 
 
+@pytest.fixture
+def stress_account(request: pytest.FixtureRequest, stress_scenario: Scenario) -> Account:
+    """The account the case trades in (override to use your venue's margin rules): the marker's
+    ``account=``, else ``--stress-account``, else the default 1x margin account."""
+    spec, _ = _spec_and_item(request)
+    chosen = spec.overrides.get("account") or request.config.stash[SESSION_KEY].options.account
+    return account_from(chosen)
+
+
 def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any = None,
              factory: Callable[[], Any] | None = None, paths: int | None = None,
-             record_errors: bool = False) -> ScenarioResult | PathsResult:
+             account: Account | str | None = None, record_errors: bool = False) -> ScenarioResult | PathsResult:
     """Run one case: on ``paths`` Monte Carlo paths (each with a fresh trader from ``factory``,
     or a deep copy of ``trader``), or once with ``trader`` (or ``factory()``)."""
     if paths:
         if factory is None:
             pristine = copy.deepcopy(trader)
             factory = lambda: copy.deepcopy(pristine)   # noqa: E731
-        return run_paths(scenario, factory, paths, exchange, record_errors=record_errors)
+        return run_paths(scenario, factory, paths, exchange, account=account, record_errors=record_errors)
     return run_scenario(scenario, trader if trader is not None else factory(), exchange,   # type: ignore[misc]
-                        record_errors=record_errors)
+                        account=account, record_errors=record_errors)
 
 
 @pytest.fixture
 def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, trader_under_test: Any,
-                  stress_exchange: ExchangeConfig, trader_factory: Callable[[], Any] | None
-                  ) -> ScenarioResult | PathsResult:
+                  stress_exchange: ExchangeConfig, stress_account: Account,
+                  trader_factory: Callable[[], Any] | None) -> ScenarioResult | PathsResult:
     """Runs the scenario against ``trader_under_test`` on ``stress_exchange``; with ``paths=N``
     in the marker, on N seeded market paths (a ``PathsResult``)."""
     spec, _ = _spec_and_item(request)
     record = spec.overrides.get("record_errors", request.config.stash[SESSION_KEY].options.record_errors)
     result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=trader_factory,
-                      paths=spec.overrides.get("paths"), record_errors=record)
+                      paths=spec.overrides.get("paths"), account=stress_account, record_errors=record)
     request.node.stash[RESULT_KEY] = (result, spec.overrides.get("tolerance"))
     return result
 
@@ -127,21 +142,22 @@ class StressRunner:
     """
 
     def __init__(self, factory: Callable[[], Any] | None, exchange: str, bars: int | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, account: str | None = None) -> None:
         self._factory = factory
         self._exchange = exchange
+        self._account = account
         self._overrides = {k: v for k, v in (("bars", bars), ("seed", seed)) if v is not None}
 
     def __call__(self, scenario: Scenario | str, trader: Any = None, *,
                  exchange: ExchangeConfig | str | None = None, paths: int | None = None,
-                 record_errors: bool = False) -> ScenarioResult | PathsResult:
+                 account: Account | str | None = None, record_errors: bool = False) -> ScenarioResult | PathsResult:
         if isinstance(scenario, str):
             scenario = library.get(scenario, **self._overrides)
         if trader is None and self._factory is None:
             pytest.fail(MISSING_TRADER, pytrace=False)
         return run_case(scenario, exchange if exchange is not None else self._exchange, trader=trader,
                         factory=self._factory if trader is None else None, paths=paths,
-                        record_errors=record_errors)
+                        account=account if account is not None else self._account, record_errors=record_errors)
 
 
 @pytest.fixture(scope="session")
@@ -149,4 +165,4 @@ def stress_runner(request: pytest.FixtureRequest, trader_factory: Callable[[], A
     """``stress_runner(scenario, trader=None)`` runs a scenario with a fresh trader from
     ``trader_factory``; session-scoped, so hypothesis ``@given`` tests can use it."""
     opts = request.config.stash[SESSION_KEY].options
-    return StressRunner(trader_factory, opts.exchange, opts.bars, opts.seed)
+    return StressRunner(trader_factory, opts.exchange, opts.bars, opts.seed, opts.account)

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from .. import library
-from ..errors import ScenarioError, UnknownScenarioError, close_matches
-from ..exchange.config import ExchangeConfig
+from ..errors import ScenarioError, close_matches
+from ..account.rules import account_from
+from ..exchange.config import ExchangeConfig, preset
+from .compare import parse_threshold
 from ..scenario.definition import Scenario
 
 __all__ = ["stress", "StressSpec", "OVERRIDES"]
@@ -28,12 +30,15 @@ OVERRIDES: dict[str, str] = {
     "initial_equity": "starting equity",
     "parameters": "parameter overrides, merged into each scenario's parameters",
     "data": "your own base market (DataFrames, a path or a historical source)",
+    "repair": "what to do with invalid data: 'drop' bad rows or 'fill' them (default: fail with the report)",
     "paths": "Monte Carlo: run each scenario on this many seeded market paths",
     "exchange": "an exchange preset name or ExchangeConfig for this test",
+    "account": "the account: Account.cash() / .margin(...) / .perpetual(...) or a preset name",
     "tolerance": "per-test compare-fail thresholds, e.g. {'max_drawdown': '5%'}",
     "record_errors": "record trader exceptions in component_errors instead of failing",
+    "timeout": "time limit of each case in seconds (0: none), instead of --stress-timeout",
 }
-_SCENARIO_FIELDS = ("bars", "seed", "symbols", "timeframe", "initial_equity", "parameters", "data")
+_SCENARIO_FIELDS = ("bars", "seed", "symbols", "timeframe", "initial_equity", "parameters", "data", "repair")
 
 
 def stress(*scenarios: str | Scenario, **overrides: Any) -> pytest.MarkDecorator:
@@ -69,10 +74,29 @@ class StressSpec:
         paths = mark.kwargs.get("paths")
         if paths is not None and (not isinstance(paths, int) or isinstance(paths, bool) or paths < 1):
             raise ScenarioError(f"@stress: paths = {paths!r}; expected an integer >= 1")
+        acct = mark.kwargs.get("account")
+        if acct is not None:
+            account_from(acct)    # raises naming the preset and what is valid
+        limit = mark.kwargs.get("timeout")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0
+                                  or limit == float("inf")):
+            raise ScenarioError(f"@stress: timeout = {limit!r}; expected seconds (a finite number >= 0; 0: no limit)")
         exch = mark.kwargs.get("exchange")
         if exch is not None and not isinstance(exch, (str, ExchangeConfig)):
             raise ScenarioError(f"@stress: exchange = {exch!r}; expected a preset name or an ExchangeConfig")
-        return cls(tuple(items), dict(mark.kwargs))
+        if isinstance(exch, str):
+            preset(exch)          # raises naming the presets
+        tolerance = mark.kwargs.get("tolerance")
+        if tolerance is not None:
+            if not isinstance(tolerance, Mapping):
+                raise ScenarioError(f"@stress: tolerance = {tolerance!r}; expected a mapping such as "
+                                    "{'max_drawdown': '5%'}")
+            for metric_name, value in tolerance.items():
+                parse_threshold(f"{metric_name}:{value}")      # raises naming the metric and close matches
+        spec = cls(tuple(items), dict(mark.kwargs))
+        for item in spec.scenarios:
+            spec.scenario(item)   # every override is validated now, at collection, not when the case runs
+        return spec
 
     def ids(self) -> list[str]:
         seen: dict[str, int] = {}
@@ -85,9 +109,13 @@ class StressSpec:
 
     def scenario(self, item: str | Scenario, bars: int | None = None, seed: int | None = None,
                  data: Any = None) -> Scenario:
-        """The scenario of one case: the marker's overrides, then the session's, then the base data."""
+        """The scenario of one case: the marker's overrides, then the session's, then the base data
+        (``data`` may be ``(data, repair_policy)``, as the ``stress_base_data`` fixture may return)."""
         base = item if isinstance(item, Scenario) else library.get(item)
         changes = {k: self.overrides[k] for k in _SCENARIO_FIELDS if k in self.overrides}
+        if isinstance(data, tuple) and len(data) == 2 and (data[1] is None or isinstance(data[1], str)):
+            data, repair = data
+            changes.setdefault("repair", repair)
         if data is not None and "data" not in changes:
             changes["data"] = data
         if bars is not None:

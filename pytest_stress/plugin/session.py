@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ..errors import StressError
 from ..result.jsonform import decode_metrics, encode
 from ..result.metrics import METRIC_FIELDS
 from ..result.models import ScenarioResult
@@ -20,15 +21,22 @@ from .compare import Regression, Threshold, check, parse_threshold
 from .options import StressOptions
 from .storage import load_results, save_results
 
-__all__ = ["StressSession", "SESSION_KEY", "RESULT_KEY", "summarize"]
+__all__ = ["StressSession", "SESSION_KEY", "RESULT_KEY", "summarize", "REGRESSED"]
+
+#: The key under which regressed cases are counted in pytest's closing line ("26 passed, 2 regressed
+#: (--stress-compare-fail)"), so that a session failed by the comparison alone says so.
+REGRESSED = "regressed (--stress-compare-fail)"
 
 SESSION_KEY = pytest.StashKey["StressSession"]()
 RESULT_KEY = pytest.StashKey[Any]()
 
 
-def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | None = None) -> dict[str, Any]:
+def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | None = None, *,
+              detail: bool = False) -> dict[str, Any]:
     """The summary of one case, in the one JSON form (``result/jsonform.py``), that goes on the
-    report, into the table and the baseline. Monte Carlo cases carry medians in ``metrics``."""
+    report, into the table and the baseline. Monte Carlo cases carry medians in ``metrics``.
+    ``detail``: also every run's curves and trades (``ScenarioResult.to_dict(curves=True,
+    records=True)``; one per path for Monte Carlo), for ``--stress-save-detail``."""
     if isinstance(result, PathsResult):
         agg = result.summary()
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
@@ -40,6 +48,9 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
                "metrics": encode({k: getattr(result, k) for k in METRIC_FIELDS})}
     if tolerance:
         out["tolerance"] = dict(tolerance)
+    if detail:
+        runs = result.results if isinstance(result, PathsResult) else [result]
+        out["detail"] = [r.to_dict(curves=True, records=True) for r in runs]
     return out
 
 
@@ -52,12 +63,17 @@ class StressSession:
         self.regressions: list[Regression] = []
         self.compared: int = 0
         self.saved_to: str | None = None
+        self.saved: int = 0
+        self.unsaved: list[str] = []                 # cases with no result to save (timed out)
+        self.not_in_baseline: list[str] = []
+        self.not_compared: list[str] = []            # in the baseline, but no result now
+        self.other_options: dict[tuple, list[str]] = {}   # differences -> cases made under other options
         self.error: str | None = None
 
     # -- gathering ------------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every report reaches the controller here (xdist replays its workers' reports)."""
-        if report.when == "call":
+        if report.when == "call" or (report.when == "setup" and report.failed):
             self.add(report)
 
     def add(self, report: pytest.TestReport) -> None:
@@ -65,32 +81,64 @@ class StressSession:
         if raw is None or self.is_worker:
             return
         summary = json.loads(raw)
-        summary["outcome"] = report.outcome
+        summary["outcome"] = "error" if report.when != "call" and report.failed else report.outcome
         self.results[report.nodeid] = summary
 
     # -- end of session -------------------------------------------------------
     def finish(self, session: pytest.Session) -> None:
+        """Save, then compare; a problem with either (a ``StressError``) is raised after both were tried."""
         if self.is_worker:
             return
         opts = self.options
+        problems: list[str] = []
         if opts.save:
-            self.saved_to = str(save_results(opts.save, self.results, opts.as_dict()))
+            done = {t: s for t, s in self.results.items() if s.get("metrics")}
+            self.unsaved = sorted(t for t in self.results if t not in done)
+            try:
+                self.saved_to = str(save_results(opts.save, done, opts.as_dict(), fresh=opts.save_fresh))
+                self.saved = len(done)
+            except StressError as exc:
+                problems.append(str(exc))
         if opts.compare:
-            baseline = load_results(opts.compare)
-            for test, now in sorted(self.results.items()):   # same order with or without xdist
-                base = baseline.get(test)
-                if base is None:
-                    continue
-                self.compared += 1
-                where = f"{opts.compare}: {test}"
-                base_metrics = decode_metrics(base.get("metrics", {}), where)
-                now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
-                for threshold in self._thresholds(now):
-                    reg = check(test, base_metrics, now_metrics, threshold)
-                    if reg is not None:
-                        self.regressions.append(reg)
+            try:
+                self._compare(load_results(opts.compare))
+            except StressError as exc:
+                problems.append(str(exc))
             if self.regressions:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            if self.other_options and opts.compare_strict:
+                problems.append(f"--stress-compare-strict: {opts.compare} was made under other options than this "
+                                "run for " + "; ".join(f"{len(tests)} case(s) ({_differences_text(diff)})"
+                                                       for diff, tests in self.other_options.items())
+                                + ". Those cases were not compared; re-save the baseline under these options or run "
+                                  "with the baseline's.")
+        if problems:
+            raise StressError("\n".join(problems))
+
+    def _compare(self, baseline: dict[str, dict[str, Any]]) -> None:
+        opts = self.options
+        here = {k: v for k, v in opts.as_dict().items() if k != "scenarios"}
+        for test, now in sorted(self.results.items()):   # same order with or without xdist
+            base = baseline.get(test)
+            if base is None:
+                self.not_in_baseline.append(test)
+                continue
+            if not now.get("metrics"):
+                self.not_compared.append(test)
+                continue
+            diff = _differences(base.get("options", {}), here)
+            if diff:
+                self.other_options.setdefault(diff, []).append(test)
+                if opts.compare_strict:
+                    continue
+            self.compared += 1
+            where = f"{opts.compare}: {test}"
+            base_metrics = decode_metrics(base.get("metrics", {}), where)
+            now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
+            for threshold in self._thresholds(now):
+                reg = check(test, base_metrics, now_metrics, threshold)
+                if reg is not None:
+                    self.regressions.append(reg)
 
     def _thresholds(self, summary: dict[str, Any]) -> list[Threshold]:
         by_metric = {t.metric: t for t in self.options.compare_fail}
@@ -105,18 +153,41 @@ class StressSession:
         for test, s in self.results.items():
             label = test.split("::", 1)[-1]
             row = {"test": label, "success": s.get("success", True), "error": s.get("error"),
-                   "outcome": "FAILED" if s["outcome"] == "failed" else s["outcome"],
+                   "outcome": {"failed": "FAILED", "error": "ERROR"}.get(s["outcome"], s["outcome"]),
                    **decode_metrics(s.get("metrics", {}), test)}
             if s.get("paths"):
                 row["test"] = f"{label} ({s['paths']} paths: medians; worst seed {s['worst_seed']})"
             rows.append(row)
         lines = [format_table(rows, label="test", label_header="test", extra=(("outcome", "outcome"),))]
         if self.saved_to:
-            lines.append(f"stress results saved to {self.saved_to}")
+            lines.append(f"stress results saved to {self.saved_to} ({self.saved} case(s) "
+                         + ("written afresh" if self.options.save_fresh else "merged into what it held")
+                         + (", with curves and trades" if self.options.save_detail else "") + ")")
+        if self.unsaved:
+            lines.append(f"not saved (no result): {', '.join(self.unsaved)}")
         if self.options.compare:
             lines.append(f"compared {self.compared} case(s) with {self.options.compare}"
                          + (f"; thresholds: {', '.join(map(str, self.options.compare_fail))}"
                             if self.options.compare_fail else "; no --stress-compare-fail thresholds given"))
+        return lines
+
+    def warning_lines(self) -> list[str]:
+        """What the comparison could not vouch for: cases made under other options, cases missing
+        from the baseline, cases with no result."""
+        lines = []
+        for diff, tests in self.other_options.items():
+            lines.append(f"{len(tests)} case(s) of {self.options.compare} were saved under other options than this "
+                         f"run's: {_differences_text(diff)}"
+                         + ("; not compared (--stress-compare-strict):" if self.options.compare_strict else
+                            "; compared anyway (--stress-compare-strict makes this an error):"))
+            lines.extend(f"    {t}" for t in tests)
+        if self.not_in_baseline:
+            lines.append(f"{len(self.not_in_baseline)} case(s) not in {self.options.compare} (not compared; add them "
+                         f"with --stress-save={self.options.compare}):")
+            lines.extend(f"    {t}" for t in self.not_in_baseline)
+        if self.not_compared:
+            lines.append(f"{len(self.not_compared)} case(s) have no result to compare (timed out):")
+            lines.extend(f"    {t}" for t in self.not_compared)
         return lines
 
     def regression_lines(self) -> list[str]:
@@ -128,6 +199,22 @@ class StressSession:
             lines.append(test)
             lines.extend(f"    {r.describe()}" for r in regs)
         if lines:
-            lines.append("If the change is intended, re-create the baseline with "
-                         f"--stress-save={self.options.compare}")
+            lines.append("If the change is intended, re-save these cases into the baseline with "
+                         f"--stress-save={self.options.compare} (saving merges: the cases run replace their "
+                         "entries, the others stay)")
         return lines
+
+    def regressed_tests(self) -> list[str]:
+        return sorted({r.test for r in self.regressions})
+
+
+def _differences(base: dict[str, Any], here: dict[str, Any]) -> tuple:
+    """The options set on both sides that differ, as ``((name, baseline's, this run's), ...)``.
+    An option one side does not record (a file from before it existed) is not compared."""
+    def text(v: Any) -> str:
+        return json.dumps(v, sort_keys=True)
+    return tuple((k, text(base[k]), text(here[k])) for k in sorted(set(base) & set(here)) if text(base[k]) != text(here[k]))
+
+
+def _differences_text(diff: tuple) -> str:
+    return ", ".join(f"{name} {old} in the baseline, {new} now" for name, old, new in diff)

@@ -1,58 +1,153 @@
-"""Run files and baselines: one JSON file with a schema version, written atomically.
+"""Run files and baselines: one JSON file with a schema version, merged and written atomically.
 
 Results are deterministic, so one committed baseline file serves every machine (no
-per-machine folders). A file of another schema version is refused with a clear message.
+per-machine folders).
+
+The format (``schema_version`` 2; strict JSON, non-finite numbers as the strings "inf",
+"-inf", "nan": ``result/jsonform.py``)::
+
+    {
+      "schema_version": 2,
+      "pytest_stress_version": "0.1.0",
+      "created": "2026-11-25T10:00:00+00:00",       # when the file was last written
+      "options": {"exchange": "calm", ...},          # the options of the run that last wrote it
+      "results": {                                   # one entry per test id, sorted
+        "test_a.py::test_x[black-swan-combo]": {
+          "scenario": "Black Swan Combo", "scenario_type": "mixed_custom", "seed": 20210519,
+          "success": true, "error": null, "outcome": "passed",
+          "metrics": {"max_drawdown": 3.2, ...},     # every metric of result/metrics.py's table
+          "options": {"exchange": "calm", "bars": null, "seed": null, ...},   # what it was made under
+          "saved": "2026-11-25T10:00:00+00:00",      # when this entry was written
+          # Monte Carlo cases also: "paths", "worst_seed", "metrics_p95" (metrics are medians)
+          # per-test tolerances: "tolerance": {"max_drawdown": "5%"}
+          # with --stress-save-detail: "detail": [run, ...], each run
+          #   ScenarioResult.to_dict(curves=True, records=True) (equity and drawdown curves,
+          #   timestamps, trades, executions); one run for a plain case, one per path for
+          #   Monte Carlo. ScenarioResult.from_dict reads a run back.
+        }
+      }
+    }
+
+``--stress-save`` merges: the cases of this run replace their entries, every other entry
+stays (``--stress-save-fresh`` starts afresh). Each entry carries the options it was made
+under, so a file merged from runs under different options still says which is which.
+
+Version 1 files (no per-entry ``options``, ``saved`` or ``detail``; the file's ``options``
+hold for every entry) are read as they are, and upgraded to version 2 when saved into.
+
+Writing goes to a unique temporary file in the same directory (mode 0666 less the user's
+umask, like any other file), then ``os.replace``: a full disk or any other failure leaves
+the old file as it was and no temporary file behind. Every problem (unreadable, not
+UTF-8, not JSON, another version, an entry or a metric of the wrong kind) is a
+``StressError`` naming the file and the entry.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
-import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..atomic_write import write_text_atomically
 from ..errors import StressError
+from ..result.jsonform import decode_metrics
 
-__all__ = ["SCHEMA_VERSION", "save_results", "load_results"]
+__all__ = ["SCHEMA_VERSION", "READABLE_VERSIONS", "save_results", "load_results", "merge_results"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
-def save_results(path: str | Path, results: dict[str, dict[str, Any]], options: dict[str, Any]) -> Path:
-    """Write ``{test id: summary}`` with the schema version, tool version and run options."""
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def merge_results(old: Mapping[str, dict[str, Any]], new: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """``old`` with every entry of ``new`` replacing its namesake, sorted by test id."""
+    return dict(sorted({**old, **new}.items()))
+
+
+def save_results(path: str | Path, results: Mapping[str, dict[str, Any]], options: dict[str, Any], *,
+                 fresh: bool = False, what: str = "--stress-save") -> Path:
+    """Write ``{test id: entry}`` into the file at ``path``, merged into what it holds unless ``fresh``.
+
+    Each new entry gets the run's ``options`` (without the scenario selection) and the time.
+    """
     path = Path(path)
-    doc = {
-        "schema_version": SCHEMA_VERSION,
-        "pytest_stress_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "options": options,
-        "results": dict(sorted(results.items())),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=1, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    stamp = _now()
+    conditions = {k: v for k, v in options.items() if k != "scenarios"}
+    new = {test: {**entry, "options": conditions, "saved": stamp} for test, entry in results.items()}
+    if path.is_dir():
+        raise StressError(f"{what}: {str(path)!r} is a directory; give a file path such as {str(path / 'baseline.json')!r}")
+    old: dict[str, dict[str, Any]] = {}
+    if not fresh and path.exists():
+        try:
+            old = load_results(path, what=what)
+        except StressError as exc:
+            raise StressError(f"{exc}\n{what}: not merging into a file that cannot be read; fix or remove it, or "
+                              "start afresh with --stress-save-fresh") from None
+    doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
+           "options": options, "results": merge_results(old, new)}
+    _write_atomically(path, json.dumps(doc, indent=1, sort_keys=False) + "\n", what)
     return path
 
 
-def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
-    """``{test id: summary}`` from a file written by ``--stress-save``."""
-    path = Path(path)
+def _write_atomically(path: Path, text: str, what: str) -> None:
     try:
-        doc = json.loads(path.read_text())
+        write_text_atomically(path, text, durable=True)
+    except OSError as exc:
+        reason = f"{type(exc).__name__}: {exc.strerror or exc}"
+        raise StressError(f"{what}: could not write {str(path)!r} ({reason}); "
+                          + ("the existing file is unchanged" if path.is_file() else "nothing was written")) from None
+
+
+def load_results(path: str | Path, *, what: str = "--stress-compare") -> dict[str, dict[str, Any]]:
+    """``{test id: entry}`` from a file written by ``--stress-save`` (version 1 or 2), every entry
+    checked and given its ``options`` (a version-1 file's options hold for all its entries)."""
+    path = Path(path)
+    where = f"{what}: {str(path)!r}"
+    try:
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise StressError(f"--stress-compare: no baseline at {str(path)!r}; create one with --stress-save={path}") from None
+        raise StressError(f"{what}: no baseline at {str(path)!r}; create one with --stress-save={path}") from None
+    except OSError as exc:
+        raise StressError(f"{where} cannot be read ({type(exc).__name__}: {exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StressError(f"{where} is not UTF-8 text (byte {raw[exc.start]:#04x} at offset {exc.start}); "
+                          "a file written by --stress-save is UTF-8 JSON") from None
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise StressError(f"--stress-compare: {str(path)!r} is not JSON ({exc})") from None
+        raise StressError(f"{where} is not JSON ({exc})") from None
     version = doc.get("schema_version") if isinstance(doc, dict) else None
-    if version != SCHEMA_VERSION:
-        raise StressError(f"--stress-compare: {str(path)!r} has schema_version {version!r}; this pytest-stress "
-                          f"reads version {SCHEMA_VERSION}. Re-create it with --stress-save.")
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
+        raise StressError(f"{where} has schema_version {version!r}; this pytest-stress reads versions "
+                          f"{', '.join(map(str, READABLE_VERSIONS))}. Re-create it with --stress-save.")
     results = doc.get("results")
     if not isinstance(results, dict):
-        raise StressError(f"--stress-compare: {str(path)!r} has no 'results' mapping")
-    return results
+        raise StressError(f"{where} has no 'results' mapping")
+    file_options = doc.get("options") if isinstance(doc.get("options"), dict) else {}
+    out: dict[str, dict[str, Any]] = {}
+    for test, entry in results.items():
+        at = f"{where}, entry {test!r}"
+        if not isinstance(entry, dict):
+            raise StressError(f"{at} is a {type(entry).__name__} ({_short(entry)}); expected a mapping with "
+                              "'metrics'")
+        decode_metrics(entry.get("metrics", {}), at)          # raises StressError naming the metric
+        options = entry.get("options", {k: v for k, v in file_options.items() if k != "scenarios"})
+        if not isinstance(options, dict):
+            raise StressError(f"{at}: 'options' is a {type(options).__name__}; expected a mapping")
+        detail = entry.get("detail")
+        if detail is not None and not (isinstance(detail, list) and all(isinstance(d, dict) for d in detail)):
+            raise StressError(f"{at}: 'detail' is {_short(detail)}; expected a list of runs (mappings)")
+        out[test] = {**entry, "options": options}
+    return out
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -56,8 +56,8 @@ def decode_metrics(metrics: Any, where: str) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {}
     for name, raw in metrics.items():
         value = decode(raw)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise StressError(f"{where}: metric {name!r} = {raw!r}; expected a number, \"inf\", \"-inf\", \"nan\" "
-                              "or null")
+        if value is not None and not isinstance(value, (int, float)):
+            raise StressError(f"{where}: metric {name!r} = {raw!r}; expected a number, true/false, \"inf\", "
+                              "\"-inf\", \"nan\" or null")
         out[name] = value
     return out

@@ -69,7 +69,8 @@ METRICS: tuple[Metric, ...] = (
     _m("total_pnl", "pnl", "{:+.2f}", LOWER, "final equity minus initial equity"),
     _m("total_return_pct", "return %", "{:+.1f}", LOWER, "total pnl as a percentage of the initial equity",
        column=2, explain=True),
-    _m("max_drawdown", "max DD %", "{:.1f}", HIGHER, "max over bars of 1 - E_t / max_{s<=t} E_s, in percent",
+    _m("max_drawdown", "max DD %", "{:.1f}", HIGHER,
+       "max over bars of 1 - E_t / max_{s<=t} E_s, in percent (at most 100)",
        column=1, explain=True),
     _m("max_drawdown_duration_bars", "DD bars", "{:d}", HIGHER, "the longest run of bars below a previous equity peak"),
     _m("recovery_bars", "recovery", "{:d}", HIGHER,
@@ -78,9 +79,10 @@ METRICS: tuple[Metric, ...] = (
     _m("sharpe_ratio", "sharpe", "{:.2f}", LOWER, "mean(r) / std(r) * sqrt(P)", column=3, explain=True),
     _m("sortino_ratio", "sortino", "{:.2f}", LOWER, "mean(r) * P / (sqrt(mean(min(r, 0)^2)) * sqrt(P))"),
     _m("calmar_ratio", "calmar", "{:.2f}", LOWER,
-       "annual return / max drawdown, annual return = (E_end / E_0)^(P / n) - 1"),
+       "annual return / max drawdown, annual return = (E_end / E_0)^(P / n) - 1 (-1 at ruin; 0 without drawdown)"),
     _m("var_95_pct", "VaR95 %", "{:.2f}", HIGHER, "minus the 5th percentile of r, in percent (a loss, positive)"),
-    _m("cvar_95_pct", "CVaR95 %", "{:.2f}", HIGHER, "minus the mean of r at or below its 5th percentile, in percent"),
+    _m("cvar_95_pct", "CVaR95 %", "{:.2f}", HIGHER,
+       "minus the mean of the worst 5% of r (empyrical: the int((n - 1) * 0.05) + 1 smallest), in percent"),
     _m("worst_bar_return_pct", "worst bar %", "{:.2f}", LOWER, "min(r) in percent"),
     _m("total_trades", "trades", "{:d}", NEITHER, "closed (or reduced) positions", column=4, explain=True),
     _m("winning_trades", "wins", "{:d}", NEITHER, "trades with pnl > 0"),
@@ -97,7 +99,7 @@ METRICS: tuple[Metric, ...] = (
     _m("max_leverage", "max lev", "{:.2f}", HIGHER, "max over bars of gross position value / equity"),
     _m("orders_submitted", "orders", "{:d}", NEITHER, "orders the trader sent", explain=True),
     _m("orders_filled", "filled", "{:d}", NEITHER, "orders filled in full"),
-    _m("partial_fills", "partial", "{:d}", HIGHER, "orders filled in part (volume cap, or partial then cancel)"),
+    _m("partial_fills", "partial", "{:d}", HIGHER, "orders filled in part (participation cap, price band, or partial then cancel)"),
     _m("orders_rejected", "rejected", "{:d}", HIGHER, "orders the exchange rejected"),
     _m("execution_failures", "exec fail", "{:d}", HIGHER, "rejections + timeouts + partial-then-cancel",
        column=6, explain=True),
@@ -118,6 +120,26 @@ METRICS: tuple[Metric, ...] = (
     _m("component_errors", "errors", "{:d}", HIGHER, "exceptions recorded with record_errors", explain=True),
     _m("data_issues", "bad bars", "{:d}", NEITHER, "corrupted feed bars the trader was shown (injected)",
        column=10, explain=True),
+    _m("liquidations", "liq", "{:d}", HIGHER,
+       "positions the venue closed: liquidations (perpetuals) and margin-call closes (margin accounts)",
+       column=11, explain=True),
+    _m("margin_calls", "m-calls", "{:d}", HIGHER, "margin calls of a margin account (each closes its positions)"),
+    _m("margin_rejections", "m-rej", "{:d}", NEITHER,
+       "fills refused (status insufficient_margin) or reduced (cash account) by the account's rules", explain=True),
+    _m("ruined", "ruined", "{}", HIGHER, "the account could no longer trade (equity at zero after a forced close)",
+       explain=True),
+    _m("ruin_bar", "ruin bar", "{:d}", NEITHER, "the bar of ruin; None if never ruined"),
+    _m("funding_paid", "funding", "{:.2f}", HIGHER,
+       "perpetual funding paid (negative: received); longs pay a positive rate"),
+    _m("borrow_cost", "borrow", "{:.2f}", HIGHER, "interest paid on borrowed cash and borrowed units (margin)"),
+    _m("liquidation_fees", "liq fees", "{:.2f}", HIGHER, "fees charged on forced closes"),
+    _m("insurance_fund_loss", "insurance", "{:.2f}", HIGHER,
+       "losses beyond a position's margin (or the account's equity) that the insurance fund absorbed"),
+    _m("max_margin_usage_pct", "margin %", "{:.0f}", HIGHER,
+       "max over bars of initial margin used / equity at the close, in percent"),
+    _m("min_margin_ratio", "min m-ratio", "{:.2f}", LOWER,
+       "min over bars with positions of equity / maintenance requirement at the close (liquidation near 1); "
+       "None when never in a position or no maintenance applies", explain=True),
 )
 
 #: Metric names, in report order.
@@ -173,7 +195,14 @@ def _finite(x: float) -> float:
 
 
 def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_seconds: int) -> dict:
-    """Return, drawdown, volatility, Sharpe, Sortino, Calmar, VaR/CVaR, exposure and leverage."""
+    """Return, drawdown, volatility, Sharpe, Sortino, Calmar, VaR/CVaR, exposure and leverage.
+
+    Ruin-aware: no return is computed from a non-positive equity. The bar on which equity
+    reaches zero (or below) returns -100%; every later bar whose previous equity is not
+    positive returns 0 (the account is flat at ruin). Drawdown is at most 100%; leverage
+    is taken over bars with positive equity. The annualised return of Calmar is computed
+    in log space (inf past float range, never an OverflowError), and is -100% at ruin.
+    """
     n = len(equity)
     out: dict = {"bars_processed": n, "initial_equity": initial}
     final = float(equity[-1]) if n else initial
@@ -181,12 +210,12 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     out["total_pnl"] = final - initial
     out["total_return_pct"] = (final / initial - 1.0) * 100.0
     curve = np.concatenate([[initial], equity])
+    prev, now = curve[:-1], curve[1:]
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = curve[1:] / curve[:-1] - 1.0
-    r = np.where(np.isfinite(r), r, -1.0)
+        r = np.where(prev > 0, np.where(now > 0, now / prev - 1.0, -1.0), 0.0)
     ppy = periods_per_year(bar_seconds)
     dd = drawdown_curve(curve)[1:]
-    out["max_drawdown"] = float(dd.max()) if n else 0.0
+    out["max_drawdown"] = min(float(dd.max()), 100.0) if n else 0.0
     out.update(_drawdown_durations(curve))
     sd = float(r.std(ddof=1)) if n > 1 else 0.0
     mean = float(r.mean()) if n else 0.0
@@ -196,16 +225,21 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     out["sortino_ratio"] = _finite(mean * ppy / downside) if downside > 0 else 0.0
     years = n / ppy
     growth = final / initial
-    annual = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else -1.0
+    if years > 0 and growth > 0:
+        exponent = math.log(growth) / years
+        annual = math.expm1(exponent) if exponent < 700 else math.inf
+    else:
+        annual = -1.0          # ruined (or no time): -100% a year
     mdd = out["max_drawdown"] / 100.0
     out["calmar_ratio"] = _finite(annual / mdd) if mdd > 0 else 0.0
     if n:
-        cutoff = float(np.percentile(r, 5))
-        out["var_95_pct"] = -cutoff * 100.0
-        out["cvar_95_pct"] = -float(r[r <= cutoff].mean()) * 100.0
+        out["var_95_pct"] = -float(np.percentile(r, 5)) * 100.0
+        worst = max(int((n - 1) * 0.05), 0)          # empyrical's conditional_value_at_risk
+        out["cvar_95_pct"] = -float(np.mean(np.partition(r, worst)[:worst + 1])) * 100.0
         out["worst_bar_return_pct"] = float(r.min()) * 100.0
+    positive = equity > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        lev = np.where(equity > 0, gross / equity, np.where(gross > 0, np.inf, 0.0))
+        lev = np.where(positive, gross / np.where(positive, equity, 1.0), 0.0)
     out["exposure_pct"] = float(np.count_nonzero(gross) / n * 100.0) if n else 0.0
     out["max_leverage"] = float(lev.max()) if n else 0.0
     return out
@@ -256,7 +290,7 @@ def execution_metrics(executions: Sequence[Any]) -> dict:
     statuses = [e.status for e in executions]
     return {
         "orders_filled": sum(1 for s in statuses if s == "filled"),
-        "partial_fills": sum(1 for s in statuses if s in ("partial", "partial_cancel")),
+        "partial_fills": sum(1 for s in statuses if s in ("partial", "partial_cancel", "band_limited")),
         "orders_rejected": sum(1 for s in statuses if s == "rejected"),
         "execution_failures": sum(1 for s in statuses if s in ("rejected", "timeout", "partial_cancel")),
         "avg_slippage_bps": float(slips.mean()) if len(slips) else 0.0,

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .jsonform import decode, encode
 from .metrics import METRIC_FIELDS
+
+
+if TYPE_CHECKING:  # pragma: no cover - pandas only where a DataFrame is asked for
+    import pandas as pd
 
 __all__ = ["TradeRecord", "ExecutionResult", "ScenarioResult"]
 
@@ -31,6 +35,7 @@ class TradeRecord:
     pnl: float                #: net of the entry and exit fees attributed to this quantity
     return_pct: float         #: pnl over the entry notional
     fees: float
+    exit_reason: str = "signal"   #: signal, stop, liquidation, margin_call or end_of_run (still open, marked)
 
 
 @dataclasses.dataclass(slots=True)
@@ -42,7 +47,7 @@ class ExecutionResult:
     side: str                 #: "buy" or "sell"
     order_type: str           #: "market", "limit" or "stop"
     bar: int                  #: the bar the exchange handled it on
-    status: str               #: filled, partial, rejected, timeout, partial_cancel, cancelled, expired
+    status: str               #: filled, partial, rejected, timeout, partial_cancel, cancelled, expired, band_limited, late_fill
     requested_qty: float
     filled_qty: float
     reference_price: float    #: the observable price the fill is measured against (open, limit or stop)
@@ -52,6 +57,9 @@ class ExecutionResult:
     fee: float
     latency_ms: float
     reason: str = ""
+    impact_bps: float = 0.0   #: the trader's own impact in this fill (part of slippage_bps): earlier fills' + this bar's
+    outside_bar: bool = False  #: the fill price is outside the true bar's [low, high], which only own impact can do
+    late: bool = False        #: a fill of an order already reported as timed out (status late_fill)
 
 
 @dataclasses.dataclass
@@ -111,6 +119,18 @@ class ScenarioResult:
     model_failures: int = 0
     component_errors: int = 0
     data_issues: int = 0
+    liquidations: int = 0
+    margin_calls: int = 0
+    margin_rejections: int = 0
+    ruined: bool = False
+    ruin_bar: int | None = None
+    funding_paid: float = 0.0
+    borrow_cost: float = 0.0
+    liquidation_fees: float = 0.0
+    insurance_fund_loss: float = 0.0
+    max_margin_usage_pct: float = 0.0
+    min_margin_ratio: float | None = None
+    account: str = ""                     #: the account the run traded in (``Account.describe()``)
     component_error_details: list[str] = dataclasses.field(default_factory=list)
     risk_rejection_details: list[str] = dataclasses.field(default_factory=list)   #: "bar N: reason" per rejection
     policy_changes: list[tuple[int, str, Any]] = dataclasses.field(default_factory=list, repr=False)  #: (bar, key, value)
@@ -119,8 +139,13 @@ class ScenarioResult:
     timestamps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     trades: list[TradeRecord] = dataclasses.field(default_factory=list, repr=False)
     executions: list[ExecutionResult] = dataclasses.field(default_factory=list, repr=False)
+    symbols: tuple[str, ...] = ()     #: the run's symbols, in the order of ``positions``' rows
+    positions: np.ndarray = dataclasses.field(default_factory=lambda: np.empty((0, 0)), repr=False)  #: (symbol, bar) units
+    cash_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)  #: cash after each bar
+    #: (symbol, bar) prices the positions are marked at: the true close (the venue's mark price)
+    mark_prices: np.ndarray = dataclasses.field(default_factory=lambda: np.empty((0, 0)), repr=False)
 
-    _CURVES = ("equity_curve", "drawdown_curve", "timestamps")
+    _CURVES = ("equity_curve", "drawdown_curve", "timestamps", "positions", "cash_curve", "mark_prices")
     _RECORDS = {"trades": TradeRecord, "executions": ExecutionResult}
     _DETAIL = ("policy_changes",)
 
@@ -168,4 +193,31 @@ class ScenarioResult:
                 kw[k] = [rec(**r) for r in kw[k]]
         if "policy_changes" in kw:
             kw["policy_changes"] = [tuple(c) for c in kw["policy_changes"]]
+        if "symbols" in kw:
+            kw["symbols"] = tuple(kw["symbols"])
         return cls(**kw)
+
+    # -- DataFrames and extremes (result/frames.py, result/extremes.py) --------
+    def equity_frame(self) -> "pd.DataFrame":
+        """Per bar on the UTC index: equity, drawdown, cash, exposure, leverage, positions (see ``frames``)."""
+        from .frames import equity_frame   # lazy: pandas only when a frame is asked for
+
+        return equity_frame(self)
+
+    def trades_frame(self) -> "pd.DataFrame":
+        """One row per closed trade, with entry and exit times."""
+        from .frames import trades_frame   # lazy: pandas only when a frame is asked for
+
+        return trades_frame(self)
+
+    def executions_frame(self) -> "pd.DataFrame":
+        """One row per order outcome, with the time of its bar."""
+        from .frames import executions_frame   # lazy: pandas only when a frame is asked for
+
+        return executions_frame(self)
+
+    def extremes(self) -> dict[str, Any]:
+        """Bar, timestamp and value of the maximum drawdown and of the worst bar (``result/extremes.py``)."""
+        from .extremes import extremes   # lazy: keeps this module's imports to the record types
+
+        return extremes(self.equity_curve, self.timestamps, self.initial_equity)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,10 @@ from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS
 from .metrics import metric as metric_row
 from .models import ScenarioResult
+
+
+if TYPE_CHECKING:  # pragma: no cover - pandas only where a DataFrame is asked for
+    import pandas as pd
 
 __all__ = ["PathsResult"]
 
@@ -92,3 +96,9 @@ class PathsResult:
     def __repr__(self) -> str:
         return (f"PathsResult({self.scenario.name!r}, paths={self.paths}, "
                 f"p95 max_drawdown={self.percentile('max_drawdown', 95):.2f}, worst_seed={self.worst_seed})")
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row per path: its seed, success and every metric (``result/frames.py``)."""
+        from .frames import paths_frame   # lazy: pandas only when a frame is asked for
+
+        return paths_frame(self)

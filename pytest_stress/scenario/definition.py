@@ -21,6 +21,10 @@ __all__ = ["Scenario", "DEFAULT_SEED", "derive_seed"]
 #: The default seed: a scenario is the same market everywhere unless told otherwise.
 DEFAULT_SEED = 20210519
 _MAX_SEED = 2**63 - 1
+#: The bar length of a synthetic market when the scenario names none.
+SYNTHETIC_TIMEFRAME = "1h"
+#: What to do with invalid data: raise with the report (None), drop bad rows, or fill them.
+REPAIR_POLICIES = (None, "drop", "fill")
 _STREAMS = ("market", "stress", "exchange", "faults")
 
 
@@ -37,6 +41,12 @@ class Scenario:
     ``parameters`` are checked against the type's parameter set (see ``params_for``);
     ``data`` replaces the synthetic base market with given data (a DataFrame per
     symbol, a CSV or Parquet path, or a historical source) and then ``bars`` is not used.
+    ``timeframe`` None means: "1h" for a synthetic market, inferred from the data's bar
+    spacing for given data (a timeframe that contradicts the data is an error).
+    ``repair`` is what to do with invalid data: None (raise with the quality report),
+    "drop" or "fill".
+
+    ``repr`` is valid Python that rebuilds the scenario (given data shows as ``data=...``).
     """
 
     name: str
@@ -44,11 +54,12 @@ class Scenario:
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     symbols: tuple[str, ...] = ("BTCUSDT",)
     bars: int = 1000
-    timeframe: str = "1h"
+    timeframe: str | None = None
     seed: int = DEFAULT_SEED
     initial_equity: float = 100_000.0
     description: str = ""
     data: DataSource | None = dataclasses.field(default=None, compare=False, repr=False)
+    repair: str | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -68,10 +79,14 @@ class Scenario:
         if isinstance(self.bars, bool) or not isinstance(self.bars, (int, np.integer)) or self.bars < 2:
             raise ScenarioError(f"{owner}: bars = {self.bars!r}; expected an integer >= 2")
         set_(self, "bars", int(self.bars))
-        try:
-            timeframe_seconds(self.timeframe)
-        except ScenarioError as exc:
-            raise ScenarioError(f"{owner}: {exc}") from None
+        if self.timeframe is not None:
+            try:
+                timeframe_seconds(self.timeframe)
+            except ScenarioError as exc:
+                raise ScenarioError(f"{owner}: {exc}") from None
+        if self.repair not in REPAIR_POLICIES:
+            raise ScenarioError(f"{owner}: repair = {self.repair!r}; expected one of "
+                                + ", ".join(map(repr, REPAIR_POLICIES)))
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= _MAX_SEED:
             raise ScenarioError(f"{owner}: seed = {self.seed!r}; expected an integer in [0, 2**63 - 1]")
         set_(self, "seed", int(self.seed))
@@ -91,6 +106,8 @@ class Scenario:
         needed = kind.min_symbols(params)
         if len(symbols) < needed:
             raise ScenarioError(f"{owner}: needs at least {needed} symbols with these parameters, got {list(symbols)}")
+        if self.data is None:
+            kind.check_fits({k: v for k, v in params.items() if k not in BASE_PARAMS}, int(self.bars), owner)
         if kind.needs_data and self.data is None:
             raise ScenarioError(f"{owner}: {stype.value} needs data= (DataFrames, a CSV/Parquet path "
                                 "or a historical source)")
@@ -124,10 +141,10 @@ class Scenario:
     def base_market(self) -> MarketData:
         """The unstressed market: the data source, or a synthetic market from the seed."""
         if self.data is not None:
-            return load_source(self.data, self.symbols, self.timeframe)
+            return load_source(self.data, self.symbols, self.timeframe, self.repair)
         p = self.parameters
         return generate_market(
-            self.symbols, self.bars, self.timeframe, self.rng("market"),
+            self.symbols, self.bars, self.timeframe or SYNTHETIC_TIMEFRAME, self.rng("market"),
             annual_vol=p.get("base_vol"), annual_drift=p.get("base_drift", 0.0),
             garch_alpha=p.get("garch_alpha", 0.05), garch_beta=p.get("garch_beta", 0.90),
             correlation=p.get("base_correlation", 0.6) if len(self.symbols) > 1 else None)
@@ -135,7 +152,9 @@ class Scenario:
     def build_market(self, base: MarketData | None = None) -> MarketViews:
         """The true market and the trader's feed of this scenario (on ``base`` if given)."""
         base = self.base_market() if base is None else base
-        return kind_of(self.type).build(self.own_parameters(), base, self.rng("stress"))
+        kind = kind_of(self.type)
+        kind.check_fits(self.own_parameters(), base.n_bars, f"Scenario {self.name!r} ({self.type.value})")
+        return kind.build(self.own_parameters(), base, self.rng("stress"))
 
     def __reduce__(self):
         # MappingProxyType does not pickle; rebuild from plain fields (processes, xdist, dask)
@@ -154,6 +173,8 @@ class Scenario:
         }
         if self.data is not None:
             out["data"] = source_to_dict(self.data)
+        if self.repair is not None:
+            out["repair"] = self.repair
         return out
 
     @classmethod
@@ -168,11 +189,25 @@ class Scenario:
         return cls(**d)
 
     def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
-        return (f"Scenario({self.name!r}, {self.type.value}, {{{params}}}, symbols={self.symbols}, "
-                f"bars={self.bars}, timeframe={self.timeframe!r}, seed={self.seed})")
+        """Valid Python that rebuilds this scenario (given data shows as ``data=...``)."""
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self.parameters.items()}
+        parts = [repr(self.name), repr(self.type.value), repr(params), f"symbols={self.symbols!r}",
+                 f"bars={self.bars}"]
+        if self.timeframe is not None:
+            parts.append(f"timeframe={self.timeframe!r}")
+        parts.append(f"seed={self.seed}")
+        if self.initial_equity != 100_000.0:
+            parts.append(f"initial_equity={self.initial_equity!r}")
+        if self.data is not None:
+            parts.append("data=...")
+        if self.repair is not None:
+            parts.append(f"repair={self.repair!r}")
+        return f"Scenario({', '.join(parts)})"
 
-
+    @property
+    def bar_timeframe(self) -> str | None:
+        """The bar length: as given, "1h" for a synthetic market, None until given data is loaded."""
+        return self.timeframe or (SYNTHETIC_TIMEFRAME if self.data is None else None)
 
 
 def _rebuild(fields: dict[str, Any]) -> Scenario:

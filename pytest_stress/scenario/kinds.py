@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ScenarioError
 from ..market.data import MarketData, MarketViews
 from ..parameters import Param, ParamSet, split_prefixed
 from ..transforms.correlation import correlation_breakdown
@@ -31,9 +32,12 @@ Params = Mapping[str, Any]
 BASE_PARAMS = ParamSet([
     Param("base_vol", None, "annualised volatility of the synthetic base (unset: the asset's profile)",
           low=0.0, high=10.0, low_inclusive=False),
-    Param("base_drift", 0.0, "annualised drift of the synthetic base", low=-5.0, high=5.0),
-    Param("garch_alpha", 0.05, "GARCH(1,1) reaction to the last shock (alpha + beta < 1)", low=0.0, high=1.0),
-    Param("garch_beta", 0.90, "GARCH(1,1) persistence of variance (alpha + beta < 1)", low=0.0, high=1.0),
+    Param("base_drift", 0.0, "annualised arithmetic drift of the synthetic base (E[price] grows at it; "
+          "0 is a martingale; docs/market.md)", low=-5.0, high=5.0),
+    Param("garch_alpha", 0.05, "hourly reaction of the fast GARCH(1,1) variance to the last shock "
+          "(alpha + beta < 1; converted to the bar length, docs/market.md)", low=0.0, high=1.0),
+    Param("garch_beta", 0.90, "hourly persistence of the fast variance beyond alpha (alpha + beta < 1; "
+          "the half-life in hours is kept on every timeframe)", low=0.0, high=1.0),
     Param("base_correlation", 0.6, "pairwise correlation of the symbols' shocks", low=-1.0, high=1.0),
 ])
 
@@ -45,6 +49,10 @@ MIXED_COMPONENTS: tuple[tuple[str, ParamSet], ...] = (
     ("execution_", EXECUTION_CRISIS_PARAMS),
 )
 _MIXED_PARAMS = ParamSet([p for prefix, ps in MIXED_COMPONENTS for p in ps.prefixed(prefix).values()])
+
+
+#: Parameters whose bars make up a stress window's core (``windows``).
+_CORE_LENGTHS = ("duration_bars", "pump_bars", "dump_bars")
 
 
 def _one_symbol(params: Params) -> int:
@@ -71,6 +79,44 @@ class Kind:
     min_symbols: Callable[[Params], int] = _one_symbol
     needs_data: bool = False
     example: Params = field(default_factory=dict)
+
+    def windows(self, params: Params) -> list[tuple[str, float, int]]:
+        """``(component, start fraction, core length in bars)`` of each stress window the parameters
+        place (the core: the crash, the pump and dump, the spike...; recovery and relaxation may be
+        cut by the end of the run)."""
+        if self.type is ScenarioType.MIXED_CUSTOM:
+            groups = [(prefix.rstrip("_"), ps, split_prefixed(params, MIXED_COMPONENTS).get(prefix))
+                      for prefix, ps in MIXED_COMPONENTS]
+        else:
+            groups = [(self.type.value, self.params, params)]
+        out = []
+        for label, ps, given in groups:
+            if given is None or "start" not in ps:
+                continue
+            values = {**ps.defaults(), **given}
+            length = sum(int(values[k]) for k in _CORE_LENGTHS if values.get(k) is not None)
+            out.append((label, float(values["start"]), max(length, 1)))
+        return out
+
+    def min_bars(self, params: Params) -> int:
+        """The fewest bars in which every stress window fits (at least 2)."""
+        need = 2
+        for _, start, length in self.windows(params):
+            m = max(need, length + 1, int(length / max(1.0 - start, 1e-6)) - 2)   # just below the answer
+            while max(int(round(start * m)), 1) + length > m:
+                m += 1
+            need = max(need, m)
+        return need
+
+    def check_fits(self, params: Params, n: int, owner: str) -> None:
+        """Raise if a stress window does not fit in ``n`` bars, saying how many bars it needs."""
+        for label, start, length in self.windows(params):
+            i0 = max(int(round(start * n)), 1)
+            if i0 + length > n:
+                need = self.min_bars(params)
+                raise ScenarioError(
+                    f"{owner}: the {label} window ({length} bars from {start:.0%} of the run) does not fit in "
+                    f"{n} bars; it needs at least {need} bars (or an earlier start, or a shorter window)")
 
     def build(self, params: Params, base: MarketData, rng: np.random.Generator) -> MarketViews:
         """The true market and the feed: the market stress on both, corruption on the feed only.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ScenarioError, unknown_name_message
-from ..market.data import CLOSE, FIELDS, MarketData
+from ..market.data import CLOSE, DEPTH, FIELDS, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData
 from .orders import BUY, SELL, Order, buy, sell
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .roles import EventBus, PolicyStore
 
 __all__ = ["BarContext"]
+
+_FIELD = {name: i for i, name in enumerate(FIELDS)}
 
 
 class _PerSymbol:
@@ -42,9 +44,9 @@ class BarContext:
     The clock ``t`` is read-only: nothing a trader sets can move it.
     """
 
-    __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf",
-                 "_revealed", "_close", "_ts", "_ts_buf", "_ind_values", "_ind_arrays", "_ind_buf",
-                 "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index")
+    __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf", "_ro", "_k",
+                 "_revealed", "_close", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
+                 "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index", "account")
 
     def __init__(self, feed: MarketData, portfolio: Any, book: "OrderBook", policy: "PolicyStore", bus: "EventBus",
                  indicators: Mapping[str, np.ndarray] | None = None) -> None:
@@ -56,22 +58,27 @@ class BarContext:
         self.model_status: str | None = None   #: None, "outage" or "garbage" on a failing-model bar
         self.halted = False                    #: True while the safety governor has trading halted
         self._feed = feed
-        self._buf: np.ndarray | None = None       # allocated when history is first asked for
-        self._revealed = 0
+        self._buf: list[np.ndarray | None] = [None] * len(FIELDS)   # per field, allocated when first asked for
+        self._ro: list[np.ndarray | None] = [None] * len(FIELDS)    # their read-only views
+        self._k = len(feed.symbols)
+        self._revealed = [0] * len(FIELDS)        # bars revealed so far, per field
+        self._ts_revealed = 0
         self._close = feed.values.item
         self._ts = feed.timestamps
         self._ts_buf: np.ndarray | None = None
+        self._ts_ro: np.ndarray | None = None
         self._sym_index = {s: i for i, s in enumerate(feed.symbols)}
         indicators = dict(indicators or {})
         self._ind_arrays = indicators
         # array('d') indexes as fast as a list at an eighth of the memory
         self._ind_values = {k: (array("d", v.tobytes()) if v.ndim == 1 else _PerSymbol(v))
                             for k, v in indicators.items()}
-        self._ind_buf: dict[str, np.ndarray] = {}
+        self._ind_buf: dict[str, tuple[np.ndarray, np.ndarray]] = {}   # name -> (buffer, its read-only view)
         self._ind_revealed = dict.fromkeys(indicators, 0)
         self._portfolio = portfolio
         self._qty = portfolio.qty          # the portfolio's own list, updated in place
         self._book = book
+        self.account: Any = None   #: the account's view (``account.view.AccountView``), set by the runner
 
     # -- time --------------------------------------------------------------
     @property
@@ -106,77 +113,106 @@ class BarContext:
 
     def history(self, field: str = "close", symbol: str | None = None) -> np.ndarray:
         """Observed ``field`` of ``symbol`` from bar 0 to this bar, read-only."""
-        if field not in FIELDS:
+        f = _FIELD.get(field)
+        if f is None:
             raise ScenarioError(unknown_name_message("field", str(field), FIELDS))
-        f = FIELDS.index(field)
-        s = 0 if symbol is None else self._symbol(symbol)
-        t = self._reveal()
-        view = self._buf[f, s, :t + 1]
-        view.flags.writeable = False
-        return view
+        return self._field(f, 0 if symbol is None else self._symbol(symbol))
+
+    def _field(self, f: int, s: int) -> np.ndarray:
+        """Reveal field ``f`` (every symbol) up to this bar, and give symbol ``s``'s read-only view.
+
+        Each field has its own (symbol, bar) buffer, allocated when first asked for; the bar
+        that has just happened is copied item by item, a longer stretch as one slice."""
+        t = self._t
+        done = self._revealed[f]
+        if done <= t:
+            buf = self._buf[f]
+            if buf is None:
+                buf = self._alloc(f)
+            if done == t:
+                item = self._close
+                for s_ in range(self._k):
+                    buf[s_, t] = item(f, s_, t)
+            else:
+                buf[:, done:t + 1] = self._feed.values[f, :, done:t + 1]
+            self._revealed[f] = t + 1
+        return self._ro[f][s, :t + 1]
+
+    def _alloc(self, f: int) -> np.ndarray:
+        buf = self._buf[f] = np.full(self._feed.values.shape[1:], np.nan)
+        ro = self._ro[f] = buf.view()
+        ro.flags.writeable = False   # views of it are read-only without a flag write per call
+        return buf
 
     @property
     def open(self) -> np.ndarray:
-        return self.history("open")
+        return self._field(OPEN, 0)
 
     @property
     def high(self) -> np.ndarray:
-        return self.history("high")
+        return self._field(HIGH, 0)
 
     @property
     def low(self) -> np.ndarray:
-        return self.history("low")
+        return self._field(LOW, 0)
 
     @property
     def close(self) -> np.ndarray:
-        return self.history("close")
+        return self._field(CLOSE, 0)
 
     @property
     def volume(self) -> np.ndarray:
-        return self.history("volume")
+        return self._field(VOLUME, 0)
 
     @property
     def spread(self) -> np.ndarray:
-        return self.history("spread")
+        return self._field(SPREAD, 0)
+
+    @property
+    def depth(self) -> np.ndarray:
+        return self._field(DEPTH, 0)
 
     @property
     def timestamps(self) -> np.ndarray:
         """The feed's timestamps (int64 ns) from bar 0 to this bar, read-only."""
-        t = self._reveal()
-        view = self._ts_buf[:t + 1]
-        view.flags.writeable = False
-        return view
-
-    def _reveal(self) -> int:
-        """Copy the bars that have happened since the last call into the visible buffers."""
-        t, done = self._t, self._revealed
-        if self._buf is None:
-            self._buf = np.full(self._feed.values.shape, np.nan)
+        t = self._t
+        if self._ts_buf is None:
             self._ts_buf = np.zeros(self._feed.n_bars, dtype=np.int64)
+            self._ts_ro = self._ts_buf.view()
+            self._ts_ro.flags.writeable = False
+        done = self._ts_revealed
         if done <= t:
-            self._buf[:, :, done:t + 1] = self._feed.values[:, :, done:t + 1]
             self._ts_buf[done:t + 1] = self._ts[done:t + 1]
-            self._revealed = t + 1
-        return t
+            self._ts_revealed = t + 1
+        return self._ts_ro[:t + 1]
 
     # -- precomputed indicators ---------------------------------------------
     def value(self, name: str) -> float:
         """This bar's value of a precomputed indicator (a float; per symbol: a list)."""
-        return self._ind_values[name][self._t]
+        try:
+            return self._ind_values[name][self._t]
+        except KeyError:
+            raise ScenarioError(unknown_name_message("indicator", str(name), self._ind_values)
+                                + " (define them in indicators(feed))") from None
 
     def indicator(self, name: str) -> np.ndarray:
         """A precomputed indicator from bar 0 to this bar, read-only."""
-        src = self._ind_arrays[name]
-        buf = self._ind_buf.get(name)
-        if buf is None:
-            buf = self._ind_buf[name] = np.full(src.shape, np.nan)
+        pair = self._ind_buf.get(name)
+        if pair is None:
+            try:
+                src = self._ind_arrays[name]
+            except KeyError:
+                raise ScenarioError(unknown_name_message("indicator", str(name), self._ind_arrays)) from None
+            buf = np.full(src.shape, np.nan)
+            ro = buf.view()
+            ro.flags.writeable = False
+            pair = self._ind_buf[name] = (buf, ro)
+        buf, ro = pair
         t, done = self._t, self._ind_revealed[name]
         if done <= t:
-            buf[..., done:t + 1] = src[..., done:t + 1]
+            buf[..., done:t + 1] = self._ind_arrays[name][..., done:t + 1]
             self._ind_revealed[name] = t + 1
-        view = buf[..., :t + 1]
-        view.flags.writeable = False
-        return view
+        return ro[..., :t + 1]
 
     # -- account -------------------------------------------------------------
     def position(self, symbol: str | None = None) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from numbers import Real
 from typing import Any
 
 from ..errors import ScenarioError
@@ -134,11 +135,13 @@ class Pipeline:
                 signals = self._filter(signals, ctx)
             if signals is None:
                 return None
+            _check_mapping(signals, ctx, "signals (target exposures)")
             stage = "sizer"
             targets = self.sizer(signals, ctx)
             if self.balancer is not None:
                 stage = "portfolio balancer"
                 targets = self.balancer.balance(targets, ctx)
+                _check_mapping(targets, ctx, "targets (units)")
             stage = "risk guard"
             return self._orders(targets, ctx)
         except Exception as exc:
@@ -191,6 +194,19 @@ class Pipeline:
         pass
 
 
+def _check_mapping(values: Any, ctx: BarContext, what: str) -> None:
+    """Signals and targets are {symbol of this scenario: finite number}; anything else is an error."""
+    if not isinstance(values, Mapping):
+        raise ScenarioError(f"{what}: got {values!r} ({type(values).__name__}); expected a dict of symbol -> number")
+    for sym, v in values.items():
+        if sym not in ctx._sym_index:
+            raise ScenarioError(f"{what}: unknown symbol {sym!r} (value {v!r}); this scenario trades "
+                                f"{list(ctx.symbols)}")
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
+            raise ScenarioError(f"{what}: {sym!r} = {v!r}; expected a finite number (drop the symbol, or return "
+                                "None, for no change)")
+
+
 _ROLE_ATTR = {"policy controller": "policy_controller", "safety governor": "governor", "signal model": "model",
               "signal filter": "filter", "sizer": "sizer", "portfolio balancer": "balancer",
               "risk guard": "risk_guard"}
@@ -206,8 +222,9 @@ def compose(model=None, *, filter=None, risk_guard=None, balancer=None, governor
 class SimpleDecider:
     """One run of any object with ``on_bar(ctx)`` (returning None, an Order, or Orders).
 
-    Optional hooks: ``on_fill(execution, ctx)``, ``on_rejection(execution, ctx)`` (orders
-    they return are submitted like ``on_bar``'s), ``on_model_failure(ctx, kind)``. On a
+    Optional hooks: ``on_fill(execution, ctx)``, ``on_rejection(execution, ctx)``,
+    ``on_liquidation(execution, ctx)`` (orders they return are submitted like ``on_bar``'s),
+    ``on_model_failure(ctx, kind)``. On a
     failing-model bar ``on_bar`` is the model: an outage skips it (``on_model_failure``
     is called instead); garbage flips the side of each order it returns and scales its
     quantity (``scenario.faults.garbage_scale``).
@@ -219,6 +236,7 @@ class SimpleDecider:
         self._on_fill = getattr(trader, "on_fill", None)
         self._on_rejection = getattr(trader, "on_rejection", None)
         self._on_failure = getattr(trader, "on_model_failure", None)
+        self.on_liquidation = getattr(trader, "on_liquidation", None)
         self.has_hooks = self._on_fill is not None or self._on_rejection is not None
         own = getattr(trader, "policy", None)
         self.policy = PolicyStore(dict(own)) if own else PolicyStore()

@@ -3,99 +3,189 @@
 Each is pure (the input is never changed), seeded where it draws, vectorised, and keeps
 the OHLC invariants and the index. ``start`` is where the stress begins as a fraction of
 the series (bar ``round(start * bars)``, at least 1); windows are cut at the series end.
+
+Every stress relaxes after its window instead of stopping in one bar: its excess decays
+as 1 / (1 + k / relax_bars) (``reprice.relaxation``, an Omori power law). Spreads, volume
+and depth answer the local volatility (``reprice.respond``): quotes widen with it, volume
+rises and depth near the touch thins.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..market.data import SPREAD, VOLUME, MarketData
+from ..market.data import HIGH, LOW, MarketData
 from ..parameters import with_params
-from .reprice import anchored_delta, frozen, log_returns, reprice, stress_window
+from .reprice import (RELAX_DOC, anchored_delta, calm_sigma, frozen, log_returns, reflect_below,
+                      relaxation, reprice, respond, stress_window)
 
 __all__ = ["flash_crash", "volatility_spike", "trend_shift", "pump_and_dump"]
 
 _START = dict(doc="where the stress starts, as a fraction of the series", low=0.0, high=0.99)
+_NOISE = dict(doc="local volatility during the move, as a multiple of calm (relaxing after it; an input "
+                  "already that volatile is left as it is)", low=1.0, high=50.0)
+_SPREAD = dict(doc="spreads at the steepest bar of the forced move, as a multiple of calm (other bars in "
+                   "proportion to their move); volume and depth answer the same level", low=1.0, high=1000.0)
+_FRONT = dict(doc="front-loading of the fall: its shape is 1 - (1 - u) ** front (1: linear; 2: the first "
+                  "bar takes about 2 / bars of it)", low=1.0, high=10.0)
 
 
-def _volume_surge(market: MarketData, values: np.ndarray, delta: np.ndarray, i0: int) -> None:
-    """Forced moves trade heavily: volume grows with the added move, in base-return sigmas (max 20x)."""
-    base_r = log_returns(market.close)
-    sigma = np.maximum(base_r[:, 1:].std(axis=1, keepdims=True), 1e-12)
-    added = np.abs(np.diff(delta, axis=1, prepend=0.0))[:, i0:]
-    values[VOLUME, :, i0:] *= np.minimum(1.0 + added / sigma, 20.0)
+def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
+    """Root mean square of the last ``window`` returns up to each bar (fewer at the start)."""
+    sq = np.cumsum(r * r, axis=1)
+    out = sq.copy()
+    out[:, window:] -= sq[:, :-window]
+    counts = np.minimum(np.arange(1, r.shape[1] + 1), window)
+    out /= counts
+    np.maximum(out, 0.0, out=out)
+    return np.sqrt(out)
+
+
+def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segments: list[tuple[int, float, float]],
+                   noisy: tuple[int, int], floor_segment: tuple[int, int, float] | None, noise_mult: float,
+                   spread_mult: float, relax_bars: int) -> np.ndarray:
+    """New values for a move pinned to target closes, noisy inside ``noisy`` (bars [a, b)).
+
+    The base returns are scaled so that their local volatility (trailing 24-bar RMS) is at
+    least k x calm, k = ``noise_mult`` inside ``noisy`` and relaxing after (an input already
+    that wild is left alone, so stacked stresses do not compound), then ``anchored_delta``
+    walks the closes to the segment targets.
+    Inside ``floor_segment`` = (a, b, log target) no close goes below the target: dips
+    below it are mirrored back and kept as the bar's wick (the low pierces by half the dip,
+    at most two local sigmas; the close bounces). Bars of the forced move get wicks
+    beyond their body of an exponential share (mean 0.3) of the move, drawn from ``rng``.
+    The book answers a level max(k, 1 + (spread_mult - 1) x move / steepest move): spreads
+    at least calm x level, volume x level ** e, depth x level ** (e - 1) (``respond``).
+    """
+    n = market.n_bars
+    log_c = np.log(market.close)
+    a, b = noisy
+    k = 1.0 + (noise_mult - 1.0) * relaxation(n, a, b, relax_bars)
+    r = log_returns(market.close)
+    sigma = calm_sigma(market.close, i0)
+    # noise_mult is a level relative to calm, not a product: where the input is already
+    # that wild (a volatility spike in the same scenario), the move adds no noise of its own
+    local = _trailing_rms(r, 24)
+    gain = np.maximum(k[None, :] * np.minimum(sigma / np.maximum(local, 1e-300), 1.0), 1.0)
+    gain[:, :i0] = 1.0
+    noise = np.cumsum((gain - 1.0) * r, axis=1)
+    delta = noise + anchored_delta(log_c + noise, i0, segments)
+    # the forced move alone: the shape walked on a flat path
+    flat = np.broadcast_to(log_c[:, i0 - 1:i0], log_c.shape)
+    forced = np.diff(anchored_delta(flat, i0, segments), axis=1, prepend=0.0)[:, i0:]
+    move = np.abs(forced)
+    steepest = np.maximum(move.max(axis=1, keepdims=True), 1e-12)
+    level = np.maximum(k[None, i0:], 1.0 + (spread_mult - 1.0) * move / steepest)
+    pierce = None
+    if floor_segment is not None:
+        fa, fb, target = floor_segment
+        floor = log_c[:, i0 - 1] + target
+        mirror = reflect_below(log_c + delta, floor, fa, min(fb, n))
+        if mirror.any():
+            cap = np.zeros_like(mirror)
+            cap[:, i0:] = 2.0 * sigma * k[None, i0:]
+            pierce = np.where(mirror > 0, floor[:, None] - np.minimum(0.5 * mirror, cap), np.inf)
+            delta = delta + mirror
+    values = reprice(market, delta, i0, gap_scale=gain[:, i0:], wick_scale=gain[:, i0:])
+    extra = rng.standard_exponential(move.shape)
+    extra *= 0.3 * move
+    np.exp(extra, out=extra)
+    down = forced < 0
+    values[LOW, :, i0:] = np.where(down, values[LOW, :, i0:] / extra, values[LOW, :, i0:])
+    values[HIGH, :, i0:] = np.where(down, values[HIGH, :, i0:], values[HIGH, :, i0:] * extra)
+    if pierce is not None:
+        np.minimum(values[LOW], np.exp(pierce), out=values[LOW])
+    respond(values, market.values, level, i0)
+    return values
 
 
 @with_params(
-    drop_pct=dict(doc="fall of the close from the pre-crash close to the trough", low=0.0, high=0.99,
-                  low_inclusive=False),
+    drop_pct=dict(doc="fall of the close from the pre-crash close to the trough (its lowest close)", low=0.0,
+                  high=0.99, low_inclusive=False),
     duration_bars=dict(doc="bars from the start to the trough", kind="int", low=1, high=10_000),
     recovery_pct=dict(doc="share of the drop won back by the end of the recovery", low=0.0, high=1.0),
     recovery_bars=dict(doc="bars from the trough to the end of the recovery", kind="int", low=1, high=10_000),
+    front=_FRONT,
+    noise_mult=_NOISE,
+    spread_mult=_SPREAD,
+    relax_bars=RELAX_DOC,
     start=_START,
 )
 def flash_crash(market: MarketData, rng: np.random.Generator | None = None, *, drop_pct: float = 0.3,
-                duration_bars: int = 5, recovery_pct: float = 0.5, recovery_bars: int = 24,
+                duration_bars: int = 5, recovery_pct: float = 0.5, recovery_bars: int = 24, front: float = 2.0,
+                noise_mult: float = 3.0, spread_mult: float = 15.0, relax_bars: int = 12,
                 start: float = 0.5) -> MarketData:
-    """Drop by ``drop_pct`` over ``duration_bars``, then win back ``recovery_pct`` of the drop.
+    """Drop by ``drop_pct`` over ``duration_bars``, front-loaded and noisy, then win back ``recovery_pct``.
 
     The close at the trough bar (``duration_bars - 1`` after the start) is exactly
-    (1 - drop_pct) times the pre-crash close; the path keeps the base market's noise on the
-    way down and up; volume surges with the forced move. After the recovery the market
-    goes on from the recovered level.
+    (1 - drop_pct) times the pre-crash close and no close of the crash or the recovery is
+    lower (dips below are mirrored and left as wicks); the recovery's last close is exactly
+    the recovered level. The base noise is raised to ``noise_mult`` x calm volatility in the
+    crash and the recovery and relaxes after; spreads widen to ``spread_mult`` x calm at the steepest bar
+    (in proportion to the move elsewhere), volume surges and depth thins with them. After
+    the recovery the market goes on from there.
     """
+    rng = np.random.default_rng() if rng is None else rng
     i0, _ = stress_window(market.n_bars, start, None)
-    log_c = np.log(market.close)
-    trough = np.log1p(-drop_pct)
-    recovered = np.log1p(-drop_pct * (1.0 - recovery_pct))
-    delta = anchored_delta(log_c, i0, [(duration_bars, trough, 1.0), (recovery_bars, recovered, 1.0)])
-    values = reprice(market, delta, i0)
-    _volume_surge(market, values, delta, i0)
+    trough = float(np.log1p(-drop_pct))
+    recovered = float(np.log1p(-drop_pct * (1.0 - recovery_pct)))
+    end = i0 + duration_bars + recovery_bars
+    values = _anchored_move(market, rng, i0, [(duration_bars, trough, -front), (recovery_bars, recovered, 1.0)],
+                            (i0, end), (i0, end, trough), noise_mult, spread_mult, relax_bars)
     return market.replace(values=frozen(values))
 
 
 @with_params(
     multiplier=dict(doc="factor on returns' volatility and bar ranges in the window", low=1.0, high=100.0),
     duration_bars=dict(doc="bars the spike lasts", kind="int", low=1, high=1_000_000),
+    relax_bars=RELAX_DOC,
     start=_START,
 )
 def volatility_spike(market: MarketData, rng: np.random.Generator | None = None, *, multiplier: float = 8.0,
-                     duration_bars: int = 48, start: float = 0.5) -> MarketData:
+                     duration_bars: int = 48, relax_bars: int = 24, start: float = 0.5) -> MarketData:
     """Multiply the bar-to-bar log returns, gaps and wicks by ``multiplier`` inside the window.
 
-    Both directions are amplified (the base returns keep their signs). Market makers quote
-    wider in such markets: spreads widen by sqrt(multiplier) in the window.
+    Both directions are amplified (the base returns keep their signs); after the window the
+    factor relaxes over ``relax_bars``. Quotes scale with volatility: spreads are at least
+    the calm spread times the factor, volume is multiplied by factor ** e and depth by
+    factor ** (e - 1) (``reprice.respond``; e = 0.5: x2.8 volume, /2.8 depth at x8).
     """
-    i0, i1 = stress_window(market.n_bars, start, duration_bars)
+    n = market.n_bars
+    i0, i1 = stress_window(n, start, duration_bars)
+    k = 1.0 + (multiplier - 1.0) * relaxation(n, i0, i1, relax_bars)
     r = log_returns(market.close)
-    extra = np.zeros_like(r)
-    extra[:, i0:i1] = (multiplier - 1.0) * r[:, i0:i1]
-    delta = np.cumsum(extra, axis=1)
-    scale = np.ones(market.n_bars)
-    scale[i0:i1] = multiplier
-    values = reprice(market, delta, i0, gap_scale=scale[i0:], wick_scale=scale[i0:])
-    values[SPREAD, :, i0:i1] *= np.sqrt(multiplier)
+    delta = np.cumsum((k - 1.0)[None, :] * r, axis=1)
+    values = reprice(market, delta, i0, gap_scale=k[i0:], wick_scale=k[i0:])
+    respond(values, market.values, np.broadcast_to(k[i0:], (market.n_symbols, n - i0)), i0)
     return market.replace(values=frozen(values))
 
 
 @with_params(
-    trend_pct=dict(doc="price change the new trend adds by the last bar (-0.4: 40% lower than it would be)",
+    trend_pct=dict(doc="price change over the window (-0.25: the close at the window end is 25% lower)",
                    low=-0.95, high=5.0),
-    reverse=dict(doc="also reverse the prevailing drift (the mean log return before the start)", kind="bool"),
+    duration_bars=dict(doc="bars of the trend (unset: to the end of the series)", kind="int", low=1,
+                       high=10_000_000),
+    anchored=dict(doc="true: the close at the window end is exactly (1 + trend_pct) x the pre-window close "
+                      "(the base noise rides on top); false: (1 + trend_pct) x the base's own close there",
+                  kind="bool"),
     start=_START,
 )
 def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, trend_pct: float = -0.4,
-                reverse: bool = True, start: float = 0.5) -> MarketData:
-    """From the start on, bend the drift so the last close is (1 + trend_pct) times the base's.
+                duration_bars: int | None = None, anchored: bool = True, start: float = 0.5) -> MarketData:
+    """A trend stated as a target: the window's total price change, reached at its last bar.
 
-    With ``reverse`` the prevailing drift is also flipped (its opposite replaces it).
+    Anchored (the default), the close at the window end is exactly (1 + trend_pct) times
+    the close before the window, whatever the base did there; otherwise a linear drift is
+    added so that it is (1 + trend_pct) times the base's own close. Nothing is extrapolated
+    from the base's past drift. After the window the market goes on from the level reached.
     """
     n = market.n_bars
-    i0, _ = stress_window(n, start, None)
-    r = log_returns(market.close)
-    prevailing = r[:, 1:i0].mean(axis=1) if i0 > 1 else np.zeros(market.n_symbols)
-    per_bar = np.log1p(trend_pct) / (n - i0) - (2.0 * prevailing if reverse else 0.0)
-    steps = np.arange(n) - i0 + 1
-    delta = np.where(steps > 0, steps, 0)[None, :] * np.broadcast_to(per_bar, (market.n_symbols,))[:, None]
+    i0, i1 = stress_window(n, start, duration_bars)
+    target = float(np.log1p(trend_pct))
+    if anchored:
+        delta = anchored_delta(np.log(market.close), i0, [(i1 - i0, target, 1.0)])
+    else:
+        steps = np.clip(np.arange(n) - i0 + 1, 0, i1 - i0).astype(np.float64)
+        delta = np.broadcast_to(steps * (target / (i1 - i0)), (market.n_symbols, n))
     return market.replace(values=frozen(reprice(market, delta, i0)))
 
 
@@ -103,23 +193,32 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
     pump_pct=dict(doc="rise from the pre-pump close to the peak (1.2 = +120%)", low=0.0, high=20.0,
                   low_inclusive=False),
     pump_bars=dict(doc="bars of the parabolic rise", kind="int", low=1, high=100_000),
-    dump_pct=dict(doc="fall from the peak to the end of the dump", low=0.0, high=0.99, low_inclusive=False),
+    dump_pct=dict(doc="fall from the peak to the end of the dump (its lowest close)", low=0.0, high=0.99,
+                  low_inclusive=False),
     dump_bars=dict(doc="bars of the collapse", kind="int", low=1, high=100_000),
+    front=_FRONT,
+    noise_mult=_NOISE,
+    spread_mult=_SPREAD,
+    relax_bars=RELAX_DOC,
     start=_START,
 )
 def pump_and_dump(market: MarketData, rng: np.random.Generator | None = None, *, pump_pct: float = 1.2,
-                  pump_bars: int = 72, dump_pct: float = 0.65, dump_bars: int = 12,
+                  pump_bars: int = 72, dump_pct: float = 0.65, dump_bars: int = 12, front: float = 2.0,
+                  noise_mult: float = 3.0, spread_mult: float = 15.0, relax_bars: int = 12,
                   start: float = 0.4) -> MarketData:
-    """A parabolic rise of ``pump_pct`` over ``pump_bars``, then a collapse of ``dump_pct`` from the peak.
+    """A parabolic rise of ``pump_pct`` over ``pump_bars``, then a front-loaded, noisy collapse of ``dump_pct``.
 
-    The defaults end the dump below the start: (1 + 1.2) * (1 - 0.65) = 0.77.
+    The peak close and the dump's last close are exact; no close of the dump is below its
+    last one (dips are mirrored into wicks). The noise is raised to ``noise_mult`` x calm in
+    the dump and relaxes after; spreads reach ``spread_mult`` x calm at the steepest dump bar
+    (the late pump bars widen them in proportion), volume and depth answer the same level. The
+    defaults end the dump below the start: (1 + 1.2) * (1 - 0.65) = 0.77.
     """
+    rng = np.random.default_rng() if rng is None else rng
     i0, _ = stress_window(market.n_bars, start, None)
-    peak = np.log1p(pump_pct)
-    bottom = peak + np.log1p(-dump_pct)
-    delta = anchored_delta(np.log(market.close), i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, 1.0)])
-    values = reprice(market, delta, i0)
-    _volume_surge(market, values, delta, i0)
+    peak = float(np.log1p(pump_pct))
+    bottom = peak + float(np.log1p(-dump_pct))
+    a = i0 + pump_bars
+    values = _anchored_move(market, rng, i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, -front)],
+                            (a, a + dump_bars), (a, a + dump_bars, bottom), noise_mult, spread_mult, relax_bars)
     return market.replace(values=frozen(values))
-
-

@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData, owned
+from ..market.data import CLOSE, DEPTH, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData, owned
+from ..market.profiles import MARKET_MODEL
 
-__all__ = ["stress_window", "reprice", "anchored_delta", "log_returns"]
+__all__ = ["stress_window", "reprice", "anchored_delta", "log_returns", "relaxation", "calm_sigma", "calm_level",
+           "respond", "raise_spreads", "reflect_below", "PRICE_BOUNDS", "CALM_BARS", "RELAX_DOC"]
+
+#: Bars before a stress from which its calm reference levels are measured (one week of 1h bars).
+CALM_BARS = 168
+#: The ``relax_bars`` parameter every market stress shares.
+RELAX_DOC = dict(doc="half-life in bars of the stress after its window: the excess decays as "
+                     "1 / (1 + k / relax_bars), a power law (0: it stops at the window end)",
+                 kind="int", low=0, high=100_000)
+#: Prices are kept inside this range (a numerical guard: only stacks of extreme parameters,
+#: say x50 volatility on x50 noise on a x6 pump, reach it; ordering is kept, so OHLC stays valid).
+PRICE_BOUNDS = (1e-100, 1e100)
+#: Volume grows as (local volatility / calm) ** this; depth as volume / volatility (docs/market.md).
+VOLUME_ELASTICITY = MARKET_MODEL.volume_elasticity
 
 
 def stress_window(n: int, start: float, duration_bars: int | None) -> tuple[int, int]:
@@ -21,6 +35,95 @@ def stress_window(n: int, start: float, duration_bars: int | None) -> tuple[int,
     i0 = min(max(int(round(start * n)), 1), n - 1)
     i1 = n if duration_bars is None else min(n, i0 + int(duration_bars))
     return i0, i1
+
+
+def relaxation(n: int, i0: int, i1: int, relax_bars: int) -> np.ndarray:
+    """Intensity of a stress per bar: 0 before ``i0``, 1 in ``[i0, i1)``, then 1 / (1 + k / relax_bars).
+
+    k counts bars after the window (1 for bar ``i1``), so ``relax_bars`` is the half-life
+    of the excess, and the tail decays as a power law (an Omori law: volatility after a crash
+    relaxes as a power of the time since it, Lillo & Mantegna 2003; Petersen et al. 2010).
+    ``relax_bars = 0`` ends the stress at the window end.
+    """
+    w = np.zeros(n)
+    w[i0:i1] = 1.0
+    if relax_bars > 0 and i1 < n:
+        k = np.arange(1, n - i1 + 1, dtype=np.float64)
+        k /= relax_bars
+        k += 1.0
+        np.divide(1.0, k, out=w[i1:])
+    return w
+
+
+def calm_sigma(close: np.ndarray, i0: int) -> np.ndarray:
+    """Per-symbol calm sd of bar log returns (shape (S, 1)): their RMS over up to ``CALM_BARS``
+    bars before ``i0``; when fewer than 8 bars precede it, a robust figure over the whole
+    series (1.4826 x the median absolute return), which a stress inside it barely moves.
+    A floor keeps it > 0."""
+    r = log_returns(close)
+    lo = max(1, i0 - CALM_BARS)
+    if i0 - lo >= 8:
+        seg = r[:, lo:i0]
+        sd = np.sqrt(np.mean(seg * seg, axis=1, keepdims=True))
+    elif r.shape[1] > 1:
+        sd = 1.4826 * np.median(np.abs(r[:, 1:]), axis=1, keepdims=True)
+    else:
+        sd = np.zeros((r.shape[0], 1))
+    return np.maximum(sd, 1e-6)
+
+
+def calm_level(field: np.ndarray, i0: int) -> np.ndarray:
+    """Per-symbol median of a field (shape (S, N)) over up to ``CALM_BARS`` bars before ``i0`` (shape (S, 1)).
+
+    Stresses of one scenario that share a start (Black Swan Combo) all measure the same,
+    unstressed week; a stress that follows an earlier one within a week sees part of it.
+    """
+    lo = max(0, i0 - CALM_BARS)
+    return np.median(field[:, lo:max(i0, lo + 1)], axis=1, keepdims=True)
+
+
+def respond(values: np.ndarray, source: np.ndarray, level: np.ndarray, i0: int) -> None:
+    """The book's response to a local volatility ``level`` (multiple of calm, shape (S, N - i0)), in place.
+
+    Quotes scale with volatility, without compounding other stresses: spreads become at
+    least the calm spread times ``level`` (calm: the median before the stress in ``source``;
+    below level 2 only part of the gap, ``level - 1``, so a fading stress hands back to the
+    base's own spreads smoothly).
+    Volume grows as level ** e and depth as level ** (e - 1) (depth is volume over
+    volatility, Wyart et al. 2008), e = ``VOLUME_ELASTICITY``.
+    """
+    calm = calm_level(source[SPREAD], i0)
+    raise_spreads(values, calm * level, np.clip(level - 1.0, 0.0, 1.0), i0)
+    values[VOLUME, :, i0:] *= level ** VOLUME_ELASTICITY
+    values[DEPTH, :, i0:] *= level ** (VOLUME_ELASTICITY - 1.0)
+
+
+def raise_spreads(values: np.ndarray, target: np.ndarray, weight: np.ndarray | float, i0: int) -> None:
+    """Spreads from bar ``i0`` on move up toward ``target`` by ``weight`` (0..1) of the gap, in place.
+
+    Weight 1 is max(spread, target): a stress sets a floor, and stacked stresses take the
+    widest floor instead of multiplying. A relaxing stress's weight fades with it, so the
+    base's own spreads (narrower than calm included) come back untouched.
+    """
+    s = values[SPREAD, :, i0:]
+    gap = target - s
+    np.maximum(gap, 0.0, out=gap)
+    gap *= weight
+    s += gap
+
+
+def reflect_below(log_close: np.ndarray, floor: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mirror the closes in ``[a, b)`` that fall below ``floor`` (per symbol) back above it.
+
+    Returns the change to add to the log close. The trough of an anchored crash stays its
+    lowest close; the callers keep part of each excursion as the bar's wick.
+    """
+    out = np.zeros_like(log_close)
+    seg = log_close[:, a:b]
+    gap = floor[:, None] - seg
+    np.maximum(gap, 0.0, out=gap)
+    out[:, a:b] = 2.0 * gap
+    return out
 
 
 def log_returns(close: np.ndarray) -> np.ndarray:
@@ -40,23 +143,22 @@ def reprice(market: MarketData, delta: np.ndarray, i0: int, *, gap_scale: np.nda
     """
     src = market.values
     out = src.copy() if values is None else values
-    o, h, lo, c = (src[f, :, i0:] for f in (OPEN, HIGH, LOW, CLOSE))
+    o, h, lo, c = (np.log(src[f, :, i0:]) for f in (OPEN, HIGH, LOW, CLOSE))
     top = np.maximum(o, c)
     bottom = np.minimum(o, c)
-    up = np.log(h / top)
-    down = np.log(bottom / lo)
-    prev_c = src[CLOSE, :, i0 - 1:-1]
-    gap = np.log(o / prev_c)
-    d = delta[:, i0:]
-    prev_d = delta[:, i0 - 1:-1]
-    new_c = c * np.exp(d)
-    new_o = prev_c * np.exp(prev_d + gap * gap_scale)
+    up = h - top
+    down = bottom - lo
+    prev_c = np.log(src[CLOSE, :, i0 - 1:-1])
+    gap = o - prev_c
+    lo_b, hi_b = np.log(PRICE_BOUNDS[0]), np.log(PRICE_BOUNDS[1])
+    new_c = np.clip(c + delta[:, i0:], lo_b, hi_b)            # in logs: never an overflow
+    new_o = np.clip(prev_c + delta[:, i0 - 1:-1] + gap * gap_scale, lo_b, hi_b)
     new_top = np.maximum(new_o, new_c)
     new_bottom = np.minimum(new_o, new_c)
-    out[OPEN, :, i0:] = new_o
-    out[CLOSE, :, i0:] = new_c
-    out[HIGH, :, i0:] = new_top * np.exp(up * wick_scale)
-    out[LOW, :, i0:] = new_bottom * np.exp(-down * wick_scale)
+    out[OPEN, :, i0:] = np.exp(new_o)
+    out[CLOSE, :, i0:] = np.exp(new_c)
+    out[HIGH, :, i0:] = np.exp(np.clip(new_top + up * wick_scale, new_top, hi_b))
+    out[LOW, :, i0:] = np.exp(np.clip(new_bottom - down * wick_scale, lo_b, new_bottom))
     return out
 
 
@@ -66,7 +168,8 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
     ``segments`` are ``(bars, target_log_change, exponent)``: over ``bars`` bars the shift
     moves so that the close at the segment's last bar is exactly the pre-stress close
     (bar ``i0 - 1``) times ``exp(target_log_change)``; ``exponent`` shapes the way there
-    (1 linear, 2 parabolic). The base path's own noise stays on top of the shape. After
+    (1 linear, 2 parabolic: accelerating; -2: front-loaded, 1 - (1 - u) ** 2, steepest first).
+    The base path's own noise stays on top of the shape. After
     the last segment the shift is held. Segments cut by the end of the series stop there.
     """
     s, n = log_close.shape
@@ -82,7 +185,8 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
         stop = min(pos + bars, n)
         if stop > pos:
             progress = (np.arange(pos, stop) - pos + 1) / bars
-            delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * progress ** exponent
+            shape = progress ** exponent if exponent > 0 else 1.0 - (1.0 - progress) ** -exponent
+            delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * shape
         start_shift = end_shift
         pos += bars
         if pos >= n:
@@ -93,5 +197,7 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
 
 
 def frozen(values: np.ndarray) -> np.ndarray:
-    """Hand a transform's fresh values array to ``MarketData`` without a copy."""
+    """Hand a transform's fresh values array to ``MarketData`` without a copy (prices kept in ``PRICE_BOUNDS``)."""
+    prices = values[OPEN:CLOSE + 1]
+    np.clip(prices, *PRICE_BOUNDS, out=prices)
     return owned(values)

@@ -1,0 +1,466 @@
+"""The account during one run: admits fills by its rules, liquidates, pays funding and interest.
+
+The ``Ledger`` wraps the run's ``Portfolio`` (cash and units, spot-style: a buy pays
+``qty * price`` from cash, so for a perpetual the wallet balance is
+``cash + sum(qty * entry)`` and equity is ``cash + sum(qty * price)`` in every kind).
+
+Cheap by design: a liquidation price is computed when a position (or the cash behind
+it) changes, and each bar costs one comparison per open position against the true
+bar's adverse extreme (low for a long, high for a short). Accounts with several
+positions in one pool of margin (cross perpetuals, margin accounts) are evaluated as a
+whole on bars where more than one position is open.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData
+from ..result.models import ExecutionResult
+from .portfolio import Portfolio
+from .rules import FUNDING_CAP, FUNDING_CLAMP, FUNDING_INTEREST, FUNDING_PREMIUM_BETA, Account
+from .tiers import TierTable, isolated_liquidation_price, tiers_for
+
+__all__ = ["Ledger", "funding_schedule"]
+
+_YEAR_S = 365.0 * 86_400.0
+_EPS = 1e-9
+INF = math.inf
+
+
+def funding_schedule(account: Account, market: MarketData) -> tuple[list[int], list[float]]:
+    """The bars at which funding is paid and the rate of each payment, computed once per run.
+
+    Funding instants are the multiples of the interval in UTC (00:00, 08:00, 16:00 for 8 h).
+    A payment is applied at the first bar whose timestamp is at or after its instant,
+    to the positions held then, at that bar's open. The modelled rate is Binance's
+    ``F = P + clamp(I - P, -0.05%, +0.05%)`` with ``I = 0.01%`` per 8 h (scaled to the
+    interval) and a premium ``P`` that follows the market's log return over the previous
+    interval (up to the previous close: no later bar), capped at +-0.75%.
+    """
+    f = account.funding
+    if account.kind != "perpetual" or f is None:
+        return [], []
+    ts = market.timestamps
+    step = int(account.funding_interval_hours * 3600 * 1_000_000_000)
+    first = -(-int(ts[0]) // step) * step
+    if first == int(ts[0]):
+        first += step                       # a run starts after the payment at its first instant
+    instants = np.arange(first, int(ts[-1]) + 1, step, dtype=np.int64)
+    bars = np.searchsorted(ts, instants, side="left")
+    bars = bars[bars < len(ts)]
+    bars = np.unique(bars)
+    if isinstance(f, (int, float)):
+        return bars.tolist(), [float(f)] * len(bars)
+    if f == "model":
+        scale = account.funding_interval_hours / 8.0
+        per = max(int(round(step / 1e9 / market.bar_seconds)), 1)
+        close = market.values[CLOSE, 0]
+        rates = []
+        for b in bars.tolist():
+            prev = max(b - 1, 0)
+            start = max(prev - per, 0)
+            premium = FUNDING_PREMIUM_BETA * math.log(close[prev] / close[start]) if close[start] > 0 else 0.0
+            interest = FUNDING_INTEREST * scale
+            clamp = FUNDING_CLAMP * scale
+            rate = premium + min(max(interest - premium, -clamp), clamp)
+            rates.append(min(max(rate, -FUNDING_CAP), FUNDING_CAP))
+        return bars.tolist(), rates
+    import pandas as pd   # lazy: only a user-given funding Series needs it
+
+    series = pd.Series(f).sort_index()
+    index = pd.DatetimeIndex(series.index)
+    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+    at = pd.Series(series.to_numpy(dtype=float), index=index.as_unit("ns"))
+    picked = at.reindex(pd.DatetimeIndex(ts[bars].astype("datetime64[ns]"), tz="UTC"), method="ffill")
+    rates = np.nan_to_num(picked.to_numpy(dtype=float), nan=0.0)
+    return bars.tolist(), rates.tolist()
+
+
+class Ledger:
+    """One run's account: ``admit`` each fill, ``finance`` at funding/interest bars, ``check`` for
+    liquidations after the bar's fills. Counts everything the result reports."""
+
+    __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
+                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_bar_years", "_use_extremes", "_events",
+                 "borrowing", "can_borrow", "_single", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
+                 "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
+
+    def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:
+        self.account = account
+        self.pf = portfolio
+        self.kind = account.kind
+        self.perp = account.kind == "perpetual"
+        self.cross = account.kind == "margin" or (self.perp and account.mode == "cross")
+        self.lev = account.max_leverage
+        self.mm = account.maintenance_margin
+        self.taker_fee = taker_fee
+        k = len(portfolio.qty)
+        self.tables: list[TierTable | None] = [tiers_for(s, dict(account.tiers or {})) if self.perp else None
+                                               for s in portfolio.symbols]
+        self.iso_margin = [0.0] * k               # isolated perpetuals: margin behind each position
+        self.liq_below = [0.0] * k                # a long is liquidated at or below this price
+        self.liq_above = [INF] * k                # a short at or above this price
+        self.at_risk = False
+        self._values = true.values
+        self._bar = true.values.item
+        self._bar_years = true.bar_seconds / _YEAR_S
+        self._use_extremes = account.check == "extremes"
+        fb, fr = funding_schedule(account, true)
+        self._events = dict(zip(fb, fr))
+        self.borrowing = False
+        #: interest can be due at all (a margin account with a rate): the engine checks every bar only then
+        self.can_borrow = account.kind == "margin" and (account.borrow_rate > 0 or account.short_borrow_rate > 0)
+        self._single = k == 1
+        # what the result reports
+        self.liquidations = 0
+        self.margin_calls = 0
+        self.margin_rejections = 0
+        self.ruin_bar: int | None = None
+        self.funding_paid = 0.0
+        self.borrow_cost = 0.0
+        self.liquidation_fees = 0.0
+        self.insurance_fund_loss = 0.0
+
+    # -- what the account is worth ---------------------------------------------------
+    def equity_at(self, prices: list[float]) -> float:
+        pf = self.pf
+        return pf.cash + sum(q * p for q, p in zip(pf.qty, prices) if q)
+
+    def maintenance_at(self, prices: list[float]) -> float:
+        """The maintenance requirement at these prices (0 for a cash account)."""
+        if self.kind == "cash":
+            return 0.0
+        if self.kind == "margin":
+            return self.mm * sum(abs(q) * p for q, p in zip(self.pf.qty, prices) if q)
+        return sum(tab.maintenance(abs(q) * p) for q, p, tab in zip(self.pf.qty, prices, self.tables) if q)
+
+    def initial_at(self, prices: list[float]) -> float:
+        """The initial margin the open positions use at these prices."""
+        gross = sum(abs(q) * p for q, p in zip(self.pf.qty, prices) if q)
+        return gross / self.lev
+
+    @property
+    def ruined(self) -> bool:
+        return self.ruin_bar is not None
+
+    # -- admitting fills -----------------------------------------------------------------
+    def admit(self, r: ExecutionResult, s: int, t: int) -> ExecutionResult:
+        """The fill as the account allows it: unchanged, reduced (cash account) or refused
+        (status ``insufficient_margin``, nothing filled)."""
+        pf = self.pf
+        if self.ruin_bar is not None:
+            return self._refuse(r, "the account is ruined and can no longer trade")
+        sign = 1 if r.side == "buy" else -1
+        q0 = pf.qty[s]
+        q1 = q0 + sign * r.filled_qty
+        price = r.fill_price
+        if abs(q1) <= abs(q0) + _EPS * max(abs(q0), 1.0) and q0 * q1 >= 0:
+            return r                               # reducing a position is always allowed
+        if self.kind == "cash":
+            if sign < 0:
+                return self._refuse(r, f"no short selling in a cash account (holds {q0:g}, sells {r.filled_qty:g})")
+            cost = r.filled_qty * price + r.fee
+            if cost <= pf.cash * (1 + 1e-12):
+                return r
+            if pf.cash <= 0:
+                return self._refuse(r, "no cash left to buy with")
+            part = pf.cash / cost * (1 - 1e-12)
+            self.margin_rejections += 1
+            return ExecutionResult(r.order_id, r.symbol, r.side, r.order_type, r.bar, "partial", r.requested_qty,
+                                   r.filled_qty * part, r.reference_price, price, r.spread_bps, r.slippage_bps,
+                                   r.fee * part, r.latency_ms, f"reduced to what the cash pays for ({part:.1%})")
+        if self._single and self.kind == "margin":     # the common case, without lists
+            cash_after = pf.cash - sign * r.filled_qty * price - r.fee
+            gross_after = abs(q1) * price
+            equity_after = cash_after + q1 * price
+            if gross_after > self.lev * equity_after * (1 + 1e-12):
+                return self._refuse(r, f"gross exposure {gross_after:,.2f} above {self.lev:g} x equity "
+                                       f"{equity_after:,.2f}")
+            return r
+        prices = self._marks(t, s, price)
+        cash_after = pf.cash - sign * r.filled_qty * price - r.fee
+        equity_after = cash_after + sum(q * p for q, p in zip(pf.qty, prices) if q) + sign * r.filled_qty * price
+        if self.perp:
+            table = self.tables[s]
+            notional = abs(q1) * price
+            allowed = table.max_leverage(notional)
+            if self.lev > allowed + _EPS:
+                return self._refuse(r, f"{self.lev:g}x is above the {allowed:g}x allowed for a {notional:,.0f} "
+                                       f"notional ({table.name})")
+            if self.cross:
+                need = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q) / self.lev
+                if equity_after < need:
+                    return self._refuse(r, f"initial margin {need:,.2f} above equity {equity_after:,.2f}")
+            else:
+                # isolated: new margin comes from the wallet's free balance, which excludes every
+                # position's margin and never counts unrealised profit (Binance's available balance)
+                added = (abs(q1) - (abs(q0) if q0 * q1 > 0 else 0.0)) * price / self.lev
+                wallet = pf.cash + sum(q * a for q, a in zip(pf.qty, pf.avg) if q)
+                free = wallet - sum(self.iso_margin) - r.fee
+                if q0 * q1 < 0:      # flipping: the old position's margin comes back after its close
+                    free += self.iso_margin[s] + abs(q0) * (price - pf.avg[s]) * (1.0 if q0 > 0 else -1.0)
+                if added > free + _EPS:
+                    return self._refuse(r, f"needs {added:,.2f} of isolated margin, {max(free, 0.0):,.2f} available")
+            return r
+        gross_after = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q)
+        if gross_after > self.lev * equity_after * (1 + 1e-12):
+            return self._refuse(r, f"gross exposure {gross_after:,.2f} above {self.lev:g} x equity {equity_after:,.2f}")
+        return r
+
+    def _qty_after(self, s: int, q1: float) -> list[float]:
+        q = list(self.pf.qty)
+        q[s] = q1
+        return q
+
+    def _marks(self, t: int, s: int, price: float) -> list[float]:
+        k = len(self.pf.qty)
+        if k == 1:
+            return [price]
+        marks = [self._bar(OPEN, j, t) for j in range(k)]
+        marks[s] = price
+        return marks
+
+    def _refuse(self, r: ExecutionResult, reason: str) -> ExecutionResult:
+        self.margin_rejections += 1
+        return ExecutionResult(r.order_id, r.symbol, r.side, r.order_type, r.bar, "insufficient_margin",
+                               r.requested_qty, 0.0, r.reference_price, math.nan, 0.0, 0.0, 0.0, r.latency_ms, reason)
+
+    # -- after a fill ---------------------------------------------------------------------
+    def filled(self, s: int, sign: int, qty: float, price: float, fee: float, before: float,
+               avg_before: float) -> None:
+        """Update the isolated margin behind symbol ``s`` after a fill (``before``/``avg_before``: its
+        quantity and entry before the fill) and recompute liquidation prices.
+
+        Isolated margin is the position's own wallet: opening or adding moves notional / leverage
+        (and the fee) into it; a reduction books the closed part's profit or loss (and the fee) in
+        it, then releases the closed share of what is left."""
+        if self.perp and not self.cross:
+            after = self.pf.qty[s]
+            if before == 0.0 or before * after < 0:          # opened, or flipped through zero
+                self.iso_margin[s] = abs(after) * price / self.lev
+            elif abs(after) > abs(before):                   # added
+                self.iso_margin[s] += (abs(after) - abs(before)) * price / self.lev
+            else:                                            # reduced
+                closed = abs(before) - abs(after)
+                pnl = closed * (price - avg_before) * (1.0 if before > 0 else -1.0)
+                wallet = self.iso_margin[s] + pnl - fee
+                self.iso_margin[s] = max(wallet, 0.0) * (abs(after) / abs(before)) if after else 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute each position's liquidation price (after fills, funding, interest)."""
+        pf = self.pf
+        if self._single and self.kind == "margin":     # the common case: cash + q p = mm |q| p
+            q = pf.qty[0]
+            lo, hi = 0.0, INF
+            if q:
+                denom = self.mm * abs(q) - q
+                liq = pf.cash / denom if denom else INF
+                if q > 0:
+                    lo = max(liq, 0.0)
+                else:
+                    hi = liq if liq > 0 else INF
+            self.liq_below[0], self.liq_above[0] = lo, hi
+            self.at_risk = lo > 0 or hi < INF
+            self.borrowing = self.can_borrow and (pf.cash < 0 or q < 0)
+            return
+        qty, avg = pf.qty, pf.avg
+        k = len(qty)
+        risky = False
+        open_positions = sum(1 for q in qty if q)
+        for s in range(k):
+            q = qty[s]
+            lo, hi = 0.0, INF
+            if q and self.kind != "cash":
+                if self.perp and not self.cross:
+                    liq = isolated_liquidation_price(self.iso_margin[s], q, avg[s], self.tables[s])
+                elif open_positions == 1:
+                    if self.perp:
+                        wallet = pf.cash + q * avg[s]
+                        liq = isolated_liquidation_price(wallet, q, avg[s], self.tables[s])
+                    else:   # margin: cash + q p = mm |q| p
+                        denom = self.mm * abs(q) - q
+                        liq = pf.cash / denom if denom else INF
+                        liq = max(liq, 0.0) if q > 0 else (liq if liq > 0 else INF)
+                else:
+                    liq = None   # several positions in one pool: evaluated as a whole in ``check``
+                if liq is None:
+                    risky = True
+                elif q > 0:
+                    lo = liq
+                    risky = risky or liq > 0
+                else:
+                    hi = liq
+                    risky = risky or liq < INF
+            self.liq_below[s], self.liq_above[s] = lo, hi
+        self.at_risk = risky
+        self.borrowing = self.can_borrow and (pf.cash < 0 or any(q < 0 for q in qty))
+
+    # -- financing at the start of a bar ------------------------------------------------
+    def finance_bars(self) -> frozenset[int]:
+        """The bars at which funding is due (interest is due on every bar while borrowing)."""
+        return frozenset(self._events)
+
+    def finance(self, t: int) -> bool:
+        """Funding (perpetuals) or interest (margin) due at bar ``t``; True if the cash changed."""
+        changed = False
+        pf = self.pf
+        rate = self._events.get(t)
+        if rate is not None and any(pf.qty):
+            for s, q in enumerate(pf.qty):
+                if q:
+                    pay = q * self._bar(OPEN, s, t) * rate          # longs pay a positive rate
+                    pf.cash -= pay
+                    self.funding_paid += pay
+                    if self.perp and not self.cross:
+                        self.iso_margin[s] -= pay
+            changed = True
+        if self.borrowing and t > 0:
+            dt = self._bar_years
+            cost = max(-pf.cash, 0.0) * self.account.borrow_rate * dt
+            cost += sum(-q * self._bar(CLOSE, s, t - 1) for s, q in enumerate(pf.qty) if q < 0) * (
+                self.account.short_borrow_rate * dt)
+            if cost:
+                pf.cash -= cost
+                self.borrow_cost += cost
+                changed = True
+        if changed:
+            self.refresh()
+        return changed
+
+    # -- liquidation ----------------------------------------------------------------------
+    def check(self, t: int) -> list[tuple[int, int, float, float, str]]:
+        """Positions to force-close at bar ``t``: ``(symbol, sign of the closing fill, qty, price, why)``.
+
+        A long whose liquidation price the bar's low reaches (a short: the high) is closed at
+        that price, or at the open if the bar opened beyond it. With several positions in
+        one pool, the account is liquidated as a whole when its equity at the adverse
+        extremes falls below the maintenance requirement there.
+        """
+        pf = self.pf
+        qty = pf.qty
+        bar = self._bar
+        ext = self._use_extremes
+        out: list[tuple[int, int, float, float, str]] = []
+        why = "margin_call" if self.kind == "margin" else "liquidation"
+        pooled = self.cross and sum(1 for q in qty if q) > 1
+        if pooled:
+            worst = [(bar(LOW if q > 0 else HIGH, s, t) if ext else bar(CLOSE, s, t)) if q else 0.0
+                     for s, q in enumerate(qty)]
+            if self.equity_at(worst) >= self.maintenance_at(worst):
+                return out
+            for s, q in enumerate(qty):
+                if q:
+                    out.append((s, -1 if q > 0 else 1, abs(q), worst[s], why))
+            return out
+        for s, q in enumerate(qty):
+            if q > 0:
+                liq = self.liq_below[s]
+                if liq <= 0:
+                    continue
+                low = bar(LOW, s, t) if ext else bar(CLOSE, s, t)
+                if low <= liq:
+                    o = bar(OPEN, s, t)
+                    out.append((s, -1, q, o if o <= liq else liq, why))
+            elif q < 0:
+                liq = self.liq_above[s]
+                if liq == INF:
+                    continue
+                high = bar(HIGH, s, t) if ext else bar(CLOSE, s, t)
+                if high >= liq:
+                    o = bar(OPEN, s, t)
+                    out.append((s, 1, -q, o if o >= liq else liq, why))
+        return out
+
+    def liquidate(self, t: int, closes: list[tuple[int, int, float, float, str]]) -> list[ExecutionResult]:
+        """Apply forced closes: fill at the given price, charge the liquidation fee (perpetuals)
+        or the taker fee (margin calls), let the insurance fund absorb what the margin cannot."""
+        pf = self.pf
+        out = []
+        events = {why for *_, why in closes}
+        if "margin_call" in events:
+            self.margin_calls += 1
+        for s, sign, qty, price, why in closes:
+            notional = qty * price
+            before = pf.qty[s]
+            margin_left = None
+            if self.perp and not self.cross:
+                margin_left = self.iso_margin[s] + before * (price - pf.avg[s])
+            rate = self.account.liquidation_fee if self.perp else max(self.account.liquidation_fee, self.taker_fee)
+            fee = rate * notional
+            if margin_left is not None:
+                fee = min(fee, max(margin_left, 0.0))
+                absorbed = max(-margin_left, 0.0)
+            else:
+                absorbed = 0.0
+            pf.fill(s, sign, qty, price, fee, t, why)
+            if absorbed:
+                pf.cash += absorbed
+                self.insurance_fund_loss += absorbed
+            self.liquidation_fees += fee
+            self.liquidations += 1
+            if self.perp and not self.cross:
+                self.iso_margin[s] = 0.0
+            out.append(ExecutionResult(-1, pf.symbols[s], "buy" if sign > 0 else "sell", "market", t, "liquidation",
+                                       qty, qty, price, price, 0.0, 0.0, fee, 0.0,
+                                       f"{why.replace('_', ' ')}: position closed by the venue"))
+        if not any(pf.qty):
+            equity = pf.cash
+            if equity < 0:                       # a gap past the bankruptcy price: the fund covers it
+                self.insurance_fund_loss += -equity
+                pf.cash = 0.0
+        if self.equity_at([self._bar(CLOSE, s, t) for s in range(len(pf.qty))]) <= _EPS * abs(pf.cash + 1.0) \
+                and self.ruin_bar is None:
+            self.ruin_bar = t
+        self.refresh()
+        return out
+
+    # -- a view for the trader --------------------------------------------------------------
+    def liquidation_price(self, s: int) -> float | None:
+        """The price at which the position in symbol ``s`` would be force-closed (None: never / flat)."""
+        q = self.pf.qty[s]
+        if q > 0 and self.liq_below[s] > 0:
+            return self.liq_below[s]
+        if q < 0 and self.liq_above[s] < INF:
+            return self.liq_above[s]
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return self.account.to_dict()
+
+    # -- measured once, after the run -----------------------------------------------------
+    def margin_curves(self, qty: np.ndarray, close: np.ndarray, equity: np.ndarray) -> dict[str, Any]:
+        """``max_margin_usage_pct`` and ``min_margin_ratio`` from the positions and equity at every
+        close (vectorised: tiers by ``searchsorted``)."""
+        notional = np.abs(qty) * close
+        initial = notional.sum(axis=0) / self.lev
+        if self.kind == "cash":
+            maint = np.zeros_like(initial)
+        elif self.kind == "margin":
+            maint = self.mm * notional.sum(axis=0)
+        else:
+            maint = np.zeros(notional.shape[1])
+            for s, table in enumerate(self.tables):
+                floors = np.array([t.floor for t in table.tiers])
+                rates = np.array([t.rate for t in table.tiers])
+                amounts = np.array([t.amount for t in table.tiers])
+                i = np.maximum(np.searchsorted(floors, notional[s], side="right") - 1, 0)
+                maint += np.where(notional[s] > 0, notional[s] * rates[i] - amounts[i], 0.0)
+        positive = equity > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            usage = np.where(positive, initial / np.where(positive, equity, 1.0), np.where(initial > 0, np.inf, 0.0))
+            held = maint > 0
+            ratio = np.where(held, equity / np.where(held, maint, 1.0), np.inf)
+        max_usage = float(usage.max()) * 100.0 if usage.size else 0.0
+        min_ratio = float(ratio.min()) if held.any() else None
+        return {"max_margin_usage_pct": max_usage, "min_margin_ratio": min_ratio}
+
+    def counters(self) -> dict[str, Any]:
+        """The account's metrics counted during the run."""
+        return {"liquidations": self.liquidations, "margin_calls": self.margin_calls,
+                "margin_rejections": self.margin_rejections, "ruined": self.ruined, "ruin_bar": self.ruin_bar,
+                "funding_paid": self.funding_paid, "borrow_cost": self.borrow_cost,
+                "liquidation_fees": self.liquidation_fees, "insurance_fund_loss": self.insurance_fund_loss}

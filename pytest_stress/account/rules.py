@@ -1,0 +1,203 @@
+"""``Account``: which account a run trades in, and its rules. One immutable value per run.
+
+Three kinds (see docs/accounts.md for every default and its source):
+
+- ``Account.cash()``: spot without borrowing. A buy is reduced to what the cash pays for
+  (price and fee as filled); a sell beyond the held quantity is rejected (no shorting).
+- ``Account.margin(...)``: a margin account. Orders that would take gross exposure past
+  ``max_leverage`` times equity are rejected (``insufficient_margin``); borrowed cash and
+  borrowed units pay interest in calendar time; below the maintenance requirement the
+  account is margin-called and its positions are closed by forced taker orders.
+  ``Account.reg_t()`` is the US equities preset (Reg T 50% initial, FINRA 4210 25% maintenance).
+- ``Account.perpetual(...)``: USDⓈ-M-style linear perpetuals: initial margin notional /
+  leverage, tiered maintenance, the venue's liquidation price, isolated or cross
+  margin, an insurance fund, funding every 8 hours of calendar time.
+
+The default account (``DEFAULT_ACCOUNT``) is a 1x margin account: no borrowing beyond
+equity, shorts allowed up to equity; an insolvent account is impossible by construction.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ScenarioError, unknown_name_message
+from .tiers import TierTable
+
+__all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from"]
+
+KINDS = ("cash", "margin", "perpetual")
+MODES = ("isolated", "cross")
+CHECKS = ("extremes", "close")
+
+#: Binance's default funding interest component: 0.01% per 8 hours (0.03% a day).
+FUNDING_INTEREST = 0.0001
+#: Premium clamp of Binance's funding formula: F = P + clamp(I - P, -0.05%, +0.05%).
+FUNDING_CLAMP = 0.0005
+#: Cap on the modelled funding rate per interval (a design choice between the common
+#: +-0.3%..0.75% caps and the +-3% announced for some small contracts).
+FUNDING_CAP = 0.0075
+#: How strongly the modelled premium follows the last interval's return (design choice:
+#: a 10% fall over 8 hours gives about -0.5% funding, the order of real crash prints).
+FUNDING_PREMIUM_BETA = 0.05
+
+
+@dataclass(frozen=True)
+class Account:
+    """The rules of the account a run trades in. Build it with ``Account.cash()``,
+    ``Account.margin(...)``, ``Account.reg_t()`` or ``Account.perpetual(...)``."""
+
+    kind: str = "margin"
+    #: margin: gross exposure / equity allowed when opening; perpetual: the leverage of new positions
+    max_leverage: float = 1.0
+    #: margin: maintenance requirement as a share of gross exposure
+    maintenance_margin: float = 0.25
+    #: margin: yearly rate on borrowed cash (calendar time, 365-day year)
+    borrow_rate: float = 0.0
+    #: margin: yearly rate on the value of borrowed units (shorts)
+    short_borrow_rate: float = 0.0
+    #: perpetual: "isolated" (each position risks its own margin) or "cross" (the whole wallet)
+    mode: str = "isolated"
+    #: perpetual: tier tables by symbol (None: the shipped Binance USDⓈ-M tables)
+    tiers: Mapping[str, TierTable] | None = field(default=None, compare=False)
+    #: perpetual: None (no funding), a constant rate per interval, "model" (Binance's formula
+    #: with a premium that follows the market), or a pandas Series of rates indexed by UTC time
+    funding: Any = "model"
+    funding_interval_hours: float = 8.0
+    #: fee on the notional of a liquidation (or a margin call's forced close)
+    liquidation_fee: float = 0.015
+    #: "extremes": a long is liquidated when the bar's low reaches its liquidation price, a
+    #: short when the high does (pessimistic, intrabar); "close": only the close counts
+    check: str = "extremes"
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ScenarioError(unknown_name_message("account kind", str(self.kind), KINDS))
+        if self.mode not in MODES:
+            raise ScenarioError(f"Account: mode = {self.mode!r}; expected 'isolated' or 'cross'")
+        if self.check not in CHECKS:
+            raise ScenarioError(f"Account: check = {self.check!r}; expected 'extremes' or 'close'")
+        numbers = {"max_leverage": (1.0, 1000.0), "maintenance_margin": (0.0, 1.0), "borrow_rate": (0.0, 10.0),
+                   "short_borrow_rate": (0.0, 10.0), "funding_interval_hours": (0.25, 24.0 * 7),
+                   "liquidation_fee": (0.0, 0.5)}
+        for name, (lo, hi) in numbers.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or math.isnan(v):
+                raise ScenarioError(f"Account: {name} = {v!r}; expected a number in [{lo:g}, {hi:g}]")
+        if self.kind == "margin" and self.maintenance_margin >= 1.0 / self.max_leverage:
+            raise ScenarioError(f"Account.margin: maintenance_margin = {self.maintenance_margin:g} must be below the "
+                                f"initial margin 1 / max_leverage = {1.0 / self.max_leverage:g}")
+        f = self.funding
+        if not (f is None or f == "model" or (isinstance(f, (int, float)) and not isinstance(f, bool)
+                                               and math.isfinite(f) and abs(f) < 0.1)
+                or hasattr(f, "index")):
+            raise ScenarioError(f"Account: funding = {f!r}; expected None, 'model', a rate per interval in "
+                                "(-0.1, 0.1), or a pandas Series of rates indexed by time")
+
+    # -- constructors ----------------------------------------------------------
+    @classmethod
+    def cash(cls) -> "Account":
+        """Spot without borrowing: buys limited to cash, no short selling."""
+        return cls(kind="cash", funding=None, liquidation_fee=0.0)
+
+    @classmethod
+    def margin(cls, max_leverage: float = 1.0, maintenance_margin: float = 0.25, borrow_rate: float = 0.0,
+               short_borrow_rate: float = 0.0, *, liquidation_fee: float = 0.0, check: str = "extremes") -> "Account":
+        """A margin account: gross exposure up to ``max_leverage`` x equity when opening,
+        margin call below ``maintenance_margin`` x gross exposure, yearly interest on what is borrowed."""
+        return cls(kind="margin", max_leverage=max_leverage, maintenance_margin=maintenance_margin,
+                   borrow_rate=borrow_rate, short_borrow_rate=short_borrow_rate, funding=None,
+                   liquidation_fee=liquidation_fee, check=check)
+
+    @classmethod
+    def reg_t(cls, borrow_rate: float = 0.06, short_borrow_rate: float = 0.005) -> "Account":
+        """US equities: Reg T 50% initial margin (2x), FINRA Rule 4210 25% maintenance;
+        default rates are illustrative broker figures (set your own)."""
+        return cls.margin(max_leverage=2.0, maintenance_margin=0.25, borrow_rate=borrow_rate,
+                          short_borrow_rate=short_borrow_rate)
+
+    @classmethod
+    def perpetual(cls, leverage: float = 5.0, mode: str = "isolated", tiers: Mapping[str, TierTable] | None = None,
+                  funding: Any = "model", *, funding_interval_hours: float = 8.0, liquidation_fee: float = 0.015,
+                  check: str = "extremes") -> "Account":
+        """Linear (USDⓈ-M) perpetuals at ``leverage``, ``mode`` isolated or cross, tiered maintenance."""
+        return cls(kind="perpetual", max_leverage=leverage, mode=mode, tiers=tiers, funding=funding,
+                   funding_interval_hours=funding_interval_hours, liquidation_fee=liquidation_fee, check=check)
+
+    def replace(self, **changes: Any) -> "Account":
+        return dataclasses.replace(self, **changes)
+
+    # -- description -----------------------------------------------------------
+    def describe(self) -> str:
+        """One line for run headers and reports."""
+        if self.kind == "cash":
+            return "cash (no borrowing, no shorting)"
+        if self.kind == "margin":
+            return (f"margin {self.max_leverage:g}x (maintenance {self.maintenance_margin:.0%}, "
+                    f"borrow {self.borrow_rate:.2%}/y, short borrow {self.short_borrow_rate:.2%}/y)")
+        funding = ("no funding" if self.funding is None else "funding model" if self.funding == "model"
+                   else f"funding {self.funding:.4%}/{self.funding_interval_hours:g}h"
+                   if isinstance(self.funding, (int, float)) else "funding schedule")
+        return (f"perpetual {self.max_leverage:g}x {self.mode} (tiered maintenance, liquidation fee "
+                f"{self.liquidation_fee:.2%}, {funding}, checked at bar {self.check})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-compatible form (custom tier tables and funding series are named, not stored)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["tiers"] = None if self.tiers is None else sorted(self.tiers)
+        if self.funding is not None and not isinstance(self.funding, (str, int, float)):
+            d["funding"] = "schedule"
+        return d
+
+
+#: The account a run uses when none is chosen: 1x margin, so an insolvent account is impossible.
+DEFAULT_ACCOUNT = Account.margin(max_leverage=1.0)
+
+#: Named accounts for ``--stress-account``, the ini option and the command line.
+ACCOUNT_PRESETS: dict[str, Account] = {
+    "margin": DEFAULT_ACCOUNT,
+    "cash": Account.cash(),
+    "reg-t": Account.reg_t(),
+    "perpetual": Account.perpetual(),
+}
+
+
+def account_from(spec: "Account | str | None") -> Account:
+    """An ``Account`` from an Account, None (the default), a preset name, or ``NAME:key=value,...``
+    (``perpetual:leverage=10,mode=cross``, ``margin:max_leverage=3``)."""
+    if spec is None:
+        return DEFAULT_ACCOUNT
+    if isinstance(spec, Account):
+        return spec
+    if not isinstance(spec, str):
+        raise ScenarioError(f"account = {spec!r}; expected an Account, a preset name ({', '.join(ACCOUNT_PRESETS)}) "
+                            "or NAME:key=value,...")
+    name, _, rest = spec.partition(":")
+    name = name.strip()
+    if name not in ACCOUNT_PRESETS:
+        raise ScenarioError(unknown_name_message("account preset", name, ACCOUNT_PRESETS))
+    base = ACCOUNT_PRESETS[name]
+    if not rest.strip():
+        return base
+    changes: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(Account)} | {"leverage"}
+    for item in rest.split(","):
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or key not in names - {"kind", "tiers"}:
+            raise ScenarioError(f"account {spec!r}: {item.strip()!r} is not key=value with a key among "
+                                + ", ".join(sorted(names - {"kind", "tiers"})))
+        key = "max_leverage" if key == "leverage" else key
+        value: Any = raw
+        if raw.lower() in ("none", "null"):
+            value = None
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                pass
+        changes[key] = value
+    return base.replace(**changes)

@@ -1,0 +1,383 @@
+"""Command line: ``pytest-stress`` (or ``python -m pytest_stress``).
+
+- ``list``: the scenario library: names, ids, types, key figures;
+- ``run NAME... --trader MODULE:FACTORY``: run scenarios against your trader, print the
+  summary table, exit 1 if a run failed (``--json``, ``--report`` to keep the results);
+- ``report RESULTS.json -o report.html``: the HTML report of a saved run;
+- ``types``: the scenario types and their parameters (with ranges);
+- ``demo``: build each stress on one synthetic market and print what it did;
+- ``metrics``: the metric table (``--markdown``: as in docs/metrics.md).
+- ``serve --trader MODULE:FACTORY``: the stress-testing service over HTTP (docs/service.md).
+
+Every bad input ends with a one-line error naming it (exit status 2), never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import inspect
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("pytest_stress")
+
+
+# -- argument types ----------------------------------------------------------------
+def _int_at_least(low: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number ({what})") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value}: expected {what}")
+        return value
+    return parse
+
+
+_BARS = _int_at_least(2, "at least 2 bars")
+_SEED = _int_at_least(0, "a seed >= 0")
+_COUNT = _int_at_least(1, "a whole number >= 1")
+
+
+def load_factory(spec: str) -> Callable[[], Any]:
+    """The callable named by ``MODULE:ATTRIBUTE`` (the attribute may be dotted, e.g. ``mod:Cls.build``).
+
+    The current directory is importable, as with ``python -m``. Raises ``ValueError`` with
+    a one-line message naming the module or attribute and the exception.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"--trader {spec!r}: expected MODULE:FACTORY, e.g. my_bot.traders:MyTrader")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:   # the user's module: any import-time error is reported, not raised
+        raise ValueError(f"--trader {spec!r}: cannot import module {module_name!r}: "
+                         f"{type(exc).__name__}: {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            from .errors import close_matches   # lazy: each command imports only what it needs
+
+            hints = close_matches(part, names)
+            raise ValueError(f"--trader {spec!r}: module {module_name!r} has no attribute {attr!r}"
+                             + (f"; did you mean {' or '.join(repr(h) for h in hints)}?" if hints else "")) from None
+    if not callable(obj):
+        raise ValueError(f"--trader {spec!r}: {attr} is a {type(obj).__name__}, not a callable that builds a trader")
+    return obj
+
+
+# -- commands ----------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    import numpy as np   # lazy: each command imports only what it needs
+
+    from .scenario import KINDS, Scenario   # lazy: each command imports only what it needs
+
+    rows = []
+    for stype, kind in KINDS.items():
+        if kind.needs_data:
+            continue
+        params = dict(kind.example)
+        symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT")[:kind.min_symbols(params)]
+        sc = Scenario(stype.value, stype, params, symbols=symbols, bars=args.bars, seed=args.seed)
+        views = sc.build_market()
+        base, true = views.base, views.true
+        c0, c1 = base.close[0], true.close[0]
+        r0, r1 = np.diff(np.log(c0)), np.diff(np.log(c1))
+        rows.append((stype.value, f"{c1.min() / c0[0] - 1:+.1%}", f"{c1.max() / c0[0] - 1:+.1%}",
+                     f"{r1.std() / r0.std():.2f}x", f"{np.median(true.spread / base.spread):.1f}x/"
+                     f"{(true.spread / base.spread).max():.1f}x",
+                     f"{(true.volume / base.volume).min():.2f}x", f"{int(views.corrupted.sum())}"))
+    head = ("scenario type", "low vs start", "high vs start", "return vol", "spread med/max", "min volume",
+            "bad feed bars")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print(f"{args.bars} bars of 1h BTCUSDT, seed {args.seed}: what each stress did to the synthetic base")
+    for r in [head, *rows]:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+    return 0
+
+
+def _types(args: argparse.Namespace) -> int:
+    from .scenario import ScenarioType, params_for   # lazy: each command imports only what it needs
+
+    for stype in ScenarioType:
+        print(stype.value)
+        for p in params_for(stype).values():
+            print(f"    {p.name:<32} default {p.default!r:<12} {p.describe_range()}: {p.doc}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from . import library   # lazy: each command imports only what it needs
+
+    for s in library.all():
+        figures = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                            for k, v in s.own_parameters().items())
+        print(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}: {', '.join(s.symbols)}, "
+              f"{s.bars} x {s.timeframe}, seed {s.seed}")
+        if figures:
+            print(f"    {figures}")
+        if args.verbose and s.description:
+            print(f"    {s.description}")
+    return 0
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from .result.metrics import METRICS, markdown_table   # lazy: each command imports only what it needs
+
+    if args.markdown:
+        print(markdown_table())
+        return 0
+    for m in METRICS:
+        print(f"{m.name:<28} worse: {m.worse:<8} {m.definition}")
+    return 0
+
+
+def _scenarios(parser: argparse.ArgumentParser, args: argparse.Namespace) -> list[Any]:
+    from . import library   # lazy: each command imports only what it needs
+    from .errors import StressError   # lazy: each command imports only what it needs
+
+    overrides = {k: v for k, v in (("bars", args.bars), ("seed", args.seed)) if v is not None}
+    out = []
+    for name in args.names:
+        try:
+            out.append(library.get(name, **overrides))
+        except StressError as exc:
+            parser.error(str(exc))
+    return out
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .errors import StressError   # lazy: each command imports only what it needs
+    from .plugin.session import summarize   # lazy: each command imports only what it needs
+    from .result.paths import PathsResult   # lazy: each command imports only what it needs
+    from .runner import exchange_config, path_seeds   # lazy: each command imports only what it needs
+
+    try:
+        factory = load_factory(args.trader)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        factory()   # build one now, so that a factory that cannot build fails here with its own error
+    except Exception as exc:   # the user's factory: report what it raised, in one line
+        parser.error(f"--trader {args.trader!r}: calling it to build a trader raised {type(exc).__name__}: {exc}")
+    try:
+        exchange = exchange_config(args.exchange)
+    except StressError as exc:
+        parser.error(f"--exchange: {exc}")
+    scenarios = _scenarios(parser, args)
+    account = None
+    if args.account is not None:
+        from .account.rules import account_from   # lazy: each command imports only what it needs
+
+        try:
+            account = account_from(args.account)
+        except StressError as exc:
+            parser.error(f"--account: {exc}")
+    started = time.perf_counter()
+    cases: list[tuple[str, Any, Any]] = []   # (label, scenario, ScenarioResult | PathsResult)
+
+    def batch(items: list[Any]) -> list[Any]:
+        return _batch(items, factory, exchange, account, args.workers)
+
+    if args.paths:
+        for sc in scenarios:
+            runs = batch([sc.replace(seed=s) for s in path_seeds(sc.seed, args.paths)])
+            cases.append((f"{sc.name} ({args.paths} paths)", sc, PathsResult(sc, runs)))
+    else:
+        cases += [(sc.name, sc, r) for sc, r in zip(scenarios, batch(scenarios))]
+    elapsed = time.perf_counter() - started
+    from .result.table import format_table   # lazy: each command imports only what it needs
+
+    rows = []
+    for label, sc, res in cases:
+        s = summarize(res)
+        rows.append({"case": label + (f": worst seed {s['worst_seed']}" if s.get("paths") else ""),
+                     "success": s["success"], "error": s.get("error"), **_decoded(s["metrics"])})
+    print(format_table(rows, label="case", label_header="scenario"))
+    failed = [label for label, _, res in cases if not res.success]
+    print(f"{len(cases)} case(s) in {elapsed:.1f}s" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    if args.json or args.report:
+        results = _summaries(cases, exchange, args)
+        command = "pytest-stress run " + " ".join(_quote(a) for a in args.argv)
+        options = {"trader": args.trader, "exchange": args.exchange, "account": args.account, "bars": args.bars,
+                   "seed": args.seed, "paths": args.paths, "command": command}
+        if args.json:
+            from .plugin.storage import save_results   # lazy: each command imports only what it needs
+
+            try:
+                print(f"results saved to {save_results(args.json, results, options, fresh=True, what='--json')}")
+            except StressError as exc:
+                parser.error(str(exc))
+        if args.report:
+            from .report.html import write_report   # lazy: matplotlib only when a report is asked for
+
+            try:
+                shown = {k: v for k, v in options.items() if k != "command"}
+                print(f"report written to {write_report(args.report, results, options=shown, command=command)}")
+            except StressError as exc:
+                parser.error(f"--report: {exc}")
+    return 1 if failed else 0
+
+
+def _batch(items: list[Any], factory: Callable[[], Any], exchange: Any, account: Any,
+           workers: int | None) -> list[Any]:
+    """Results of ``items`` in order, through ``run_batch`` (in ``workers`` processes); a run that
+    raises becomes a failed result. With an account that ``run_batch`` does not take yet, the
+    runs go through ``run_scenario`` in this process."""
+    from .runner import run_batch, run_scenario   # lazy: each command imports only what it needs
+
+    if account is None:
+        return run_batch(items, factory, exchange, max_workers=workers).results
+    if "account" in inspect.signature(run_batch).parameters:
+        return run_batch(items, factory, exchange, max_workers=workers, account=account).results
+    from .result.models import ScenarioResult   # lazy: each command imports only what it needs
+
+    out = []
+    for sc in items:
+        try:
+            out.append(run_scenario(sc, factory(), exchange, account=account))
+        except Exception as exc:   # the user's trader: a failed run, reported in the table
+            log.error("scenario %r failed: %s: %s", sc.name, type(exc).__name__, exc)
+            out.append(ScenarioResult(scenario_name=sc.name, scenario_type=sc.type.value, seed=sc.seed,
+                                      success=False, error=f"{type(exc).__name__}: {exc}",
+                                      initial_equity=sc.initial_equity, final_equity=sc.initial_equity))
+    return out
+
+
+def _decoded(metrics: dict[str, Any]) -> dict[str, Any]:
+    from .result.jsonform import decode   # lazy: each command imports only what it needs
+
+    return decode(metrics)
+
+
+def _quote(text: str) -> str:
+    import shlex   # lazy: each command imports only what it needs
+
+    return shlex.quote(text)
+
+
+def _summaries(cases: list[tuple[str, Any, Any]], exchange: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from . import library   # lazy: each command imports only what it needs
+    from .plugin.session import summarize   # lazy: each command imports only what it needs
+    from .report.payload import case_payload   # lazy: each command imports only what it needs
+
+    out = {}
+    for label, sc, res in cases:
+        s = summarize(res)
+        s["outcome"] = "passed" if res.success else "failed"
+        s["report"] = case_payload(res, sc, exchange)
+        key = f"run[{library.slug(sc.name)}]" + (f"[{args.paths}-paths]" if args.paths else "")
+        out[key] = s
+    return out
+
+
+def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from .errors import StressError   # lazy: each command imports only what it needs
+
+    try:
+        results, options = read_results(args.results)
+    except StressError as exc:
+        parser.error(str(exc))
+    from .report.html import write_report   # lazy: matplotlib only when a report is asked for
+
+    started = time.perf_counter()
+    try:
+        path = write_report(args.output, results, options={k: v for k, v in options.items() if k != "command"},
+                            command=options.get("command"), title=args.title)
+    except StressError as exc:
+        parser.error(str(exc))
+    print(f"report of {len(results)} case(s) written to {path} ({path.stat().st_size / 1e3:,.0f} KB, "
+          f"{time.perf_counter() - started:.1f}s)")
+    return 0
+
+
+def read_results(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``({test id: summary}, options)`` from a file written by ``--stress-save`` or ``run --json``
+    (``plugin/storage.py`` checks it: version, entries, metrics)."""
+    from .plugin.storage import load_results   # lazy: each command imports only what it needs
+
+    from .errors import StressError   # lazy: each command imports only what it needs
+
+    if not Path(path).exists():
+        raise StressError(f"no results file at {str(path)!r} (write one with pytest --stress-save=PATH, or "
+                          "pytest-stress run ... --json PATH)")
+    results = load_results(path, what="pytest-stress report")
+    try:
+        options = json.loads(Path(path).read_text(encoding="utf-8")).get("options") or {}
+    except (OSError, ValueError, AttributeError):
+        options = {}
+    return results, options
+
+
+# -- parser ------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pytest-stress`` argument parser (every sub-command)."""
+    parser = argparse.ArgumentParser(prog="pytest-stress", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    lst = sub.add_parser("list", help="the scenario library: names, ids, types, key figures")
+    lst.add_argument("-v", "--verbose", action="store_true", help="also print each scenario's description")
+    lst.set_defaults(func=lambda p, a: _list(a), subparser=lst)
+
+    run = sub.add_parser("run", help="run scenarios against your trader and print the summary table")
+    run.add_argument("names", nargs="+", metavar="NAME", help="library scenario names or ids (see: pytest-stress list)")
+    run.add_argument("--trader", required=True, metavar="MODULE:FACTORY",
+                     help="a zero-argument callable building a fresh trader, e.g. my_bot.traders:MyTrader")
+    run.add_argument("--paths", type=_COUNT, default=None, metavar="N", help="Monte Carlo: N seeded market paths each")
+    run.add_argument("--bars", type=_BARS, default=None, metavar="N", help="override every scenario's bar count")
+    run.add_argument("--seed", type=_SEED, default=None, metavar="N", help="override every scenario's seed")
+    run.add_argument("--exchange", default="calm", metavar="PRESET", help="frictionless, calm (default) or stressed")
+    run.add_argument("--account", default=None, metavar="ACCOUNT",
+                     help="the account to trade in: a preset (margin, cash, reg-t, perpetual) or NAME:key=value,... "
+                          "such as perpetual:leverage=10 (default: margin, 1x)")
+    run.add_argument("--workers", type=_COUNT, default=None, metavar="N",
+                     help="worker processes (default: all cores; 1: in this process)")
+    run.add_argument("--json", default=None, metavar="FILE", help="save the results (the --stress-save format)")
+    run.add_argument("--report", default=None, metavar="FILE", help="write the HTML report")
+    run.set_defaults(func=_run, subparser=run)
+
+    rep = sub.add_parser("report", help="the HTML report of a results file (--stress-save or run --json)")
+    rep.add_argument("results", metavar="RESULTS.json")
+    rep.add_argument("-o", "--output", default="stress-report.html", metavar="FILE",
+                     help="where to write the report (default: stress-report.html)")
+    rep.add_argument("--title", default="pytest-stress report", help="the page title")
+    rep.set_defaults(func=_report, subparser=rep)
+
+    typ = sub.add_parser("types", help="list scenario types and their parameters")
+    typ.set_defaults(func=lambda p, a: _types(a), subparser=typ)
+    demo = sub.add_parser("demo", help="apply every stress to one synthetic market and print what it did")
+    demo.add_argument("--bars", type=_BARS, default=1000)
+    demo.add_argument("--seed", type=_SEED, default=20210519)
+    demo.set_defaults(func=lambda p, a: _demo(a), subparser=demo)
+    met = sub.add_parser("metrics", help="list the metrics: name, which direction is worse, definition")
+    met.add_argument("--markdown", action="store_true", help="print the table of docs/metrics.md")
+    met.set_defaults(func=lambda p, a: _metrics(a), subparser=met)
+    from .service.serve import add_arguments, run_command   # lazy: the service's options (FastAPI only when serving)
+
+    srv = sub.add_parser("serve", help="the stress-testing service: background runs over HTTP, live progress, "
+                                       "history, a dashboard (extra 'server')")
+    add_arguments(srv)
+    srv.set_defaults(func=lambda p, a: run_command(p, a, load_factory), subparser=srv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    args.argv = argv[1:]
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    return args.func(args.subparser, args)   # the sub-command's parser: its errors name the sub-command

@@ -1,0 +1,191 @@
+"""Charts of one case as inline SVG text, drawn by matplotlib (the ``report`` extra).
+
+matplotlib's SVG of a downsampled chart is tens of KB and needs no JavaScript (measured
+for one equity-plus-drawdown chart of 1,000 points: plotly with inline JS 4.79 MB, bokeh
+inline 1.28 MB, matplotlib SVG 93 KB; see the README's report section). Text stays text
+(``svg.fonttype = none``) and ids are fixed (``svg.hashsalt``), so a report is small and
+the same bytes for the same results.
+"""
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from ..errors import StressError
+
+__all__ = ["case_svg", "require_matplotlib"]
+
+_COLORS = {"price": "#1f3b73", "equity": "#1565c0", "baseline": "#9e9e9e", "drawdown": "#c62828",
+           "exposure": "#6a1b9a", "stress": "#ffb74d", "buy": "#2e7d32", "sell": "#c62828", "liq": "#000000",
+           "fan_outer": "#bbdefb", "fan_inner": "#64b5f6", "median": "#0d47a1", "worst": "#d32f2f"}
+
+#: one colour per symbol, the same in the price and the PnL panels (fills are green/red/black)
+_SYMBOL_COLORS = ("#1f3b73", "#ef6c00", "#00838f", "#8e24aa", "#6d4c41", "#546e7a")
+
+
+def require_matplotlib() -> Any:
+    """matplotlib's ``Figure`` (no pyplot: the user's backend is left alone), or a clear error naming the extra."""
+    try:
+        import matplotlib   # lazy: the report is an optional extra
+    except ImportError as exc:
+        raise StressError(f"the HTML report needs matplotlib ({exc}); install it with "
+                          "pip install 'pytest-stress[report]'") from None
+    from matplotlib.figure import Figure   # lazy: the report is an optional extra
+
+    return Figure
+
+
+def _nums(values: list) -> list[float]:
+    return [float(v) for v in values]   # "nan"/"inf" strings (the one JSON form) parse as floats
+
+
+def _line(ax: Any, series: dict | None, **kw: Any) -> None:
+    if series and series.get("x"):
+        ax.plot(series["x"], _nums(series["y"]), linewidth=kw.pop("linewidth", 0.9), **kw)
+
+
+def _xticks(ax: Any, ticks: list, last: bool) -> None:
+    if ticks:
+        ax.set_xticks([t[0] for t in ticks])
+        ax.set_xticklabels([t[1] if last else "" for t in ticks])
+    ax.grid(True, linewidth=0.3, alpha=0.5)
+
+
+def _mark_drawdown(axes_eq: Any, axes_dd: Any, ext: dict | None) -> None:
+    dd = (ext or {}).get("max_drawdown")
+    if not dd:
+        return
+    for ax in (axes_eq, axes_dd):
+        ax.axvline(dd["bar"], color=_COLORS["drawdown"], linewidth=0.8, linestyle="--")
+    axes_dd.annotate(f"max drawdown {dd['value']:.2f}% at bar {dd['bar']}\n{dd['time']}",
+                     xy=(dd["bar"], dd["value"]), xytext=(0.02, 0.08), textcoords="axes fraction",
+                     fontsize=7, color=_COLORS["drawdown"])
+
+
+_PATH_DATA = re.compile(r' d="([^"]*)"')
+_DECIMALS = re.compile(r"(\d\.\d)\d+")
+
+
+def _compact(svg: str) -> str:
+    """Path coordinates to 0.1 px (matplotlib writes 1e-6 px), one line per path: half the bytes."""
+    return _PATH_DATA.sub(lambda m: ' d="' + _DECIMALS.sub(r"\1", m.group(1)).replace("\n", "") + '"', svg)
+
+
+def _svg(fig: Any) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    text = buf.getvalue()
+    return _compact(text[text.index("<svg"):])   # no XML prolog or doctype: the SVG goes inline in HTML
+
+
+def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> str:
+    Figure = require_matplotlib()
+    panels = ["price"] if p.get("price") else []
+    panels += ["equity", "drawdown", "exposure"]
+    if p.get("symbol_pnl"):
+        panels.append("pnl")
+    heights = {"price": 2.2, "equity": 1.8, "drawdown": 1.2, "exposure": 1.0, "pnl": 1.4}
+    fig = Figure(figsize=(10, sum(heights[k] for k in panels)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=[heights[k] for k in panels])
+    axes = list(axes) if len(panels) > 1 else [axes]
+    ax_of = dict(zip(panels, axes))
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    if "price" in ax_of:
+        ax = ax_of["price"]
+        for a, b in p.get("stress_windows", []):
+            ax.axvspan(a, b + 1, color=_COLORS["stress"], alpha=0.3, linewidth=0)
+        for s, (sym, series) in enumerate(zip(p["symbols"], p["price"])):
+            _line(ax, series, label=sym, color=_SYMBOL_COLORS[s % len(_SYMBOL_COLORS)])
+        by_sym: dict[int, dict[str, list]] = {}
+        for s, bar, price, side, liq in p.get("fills", []):
+            kind = "liq" if liq else ("buy" if side > 0 else "sell")
+            d = by_sym.setdefault(s, {})
+            d.setdefault(kind, []).append((bar, float(price)))
+        labelled: set[str] = set()
+        for kinds in by_sym.values():
+            for kind, pts in kinds.items():
+                marker = {"buy": "^", "sell": "v", "liq": "X"}[kind]
+                label = {"buy": "buy fill", "sell": "sell fill", "liq": "liquidation"}[kind]
+                ax.scatter([b for b, _ in pts], [v for _, v in pts], s=30 if kind == "liq" else 16, marker=marker,
+                           color=_COLORS[kind], zorder=3, linewidths=0, label=None if label in labelled else label)
+                labelled.add(label)
+        ax.set_ylabel("close (start = 100)" if p.get("price_normalised") else "true close")
+        ax.set_title("market (shaded: stress >= 0.5)" if p.get("stress_windows") else "market", loc="left")
+        ax.legend(loc="upper right", fontsize=6, ncols=4, frameon=False)
+    ax = ax_of["equity"]
+    if baseline and baseline.get("equity"):
+        _line(ax, baseline["equity"], color=_COLORS["baseline"], label="baseline", linestyle="--")
+    _line(ax, p.get("equity"), color=_COLORS["equity"], label="equity")
+    ax.set_ylabel("equity")
+    ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+    ax.legend(loc="upper right", fontsize=6, frameon=False)
+    ax = ax_of["drawdown"]
+    if baseline and baseline.get("drawdown"):
+        _line(ax, baseline["drawdown"], color=_COLORS["baseline"], linestyle="--")
+    dd = p.get("drawdown")
+    if dd and dd.get("x"):
+        ax.fill_between(dd["x"], 0, _nums(dd["y"]), color=_COLORS["drawdown"], alpha=0.35, linewidth=0)
+    ax.invert_yaxis()
+    ax.set_ylabel("drawdown %")
+    _mark_drawdown(ax_of["equity"], ax, p.get("extremes"))
+    ax = ax_of["exposure"]
+    _line(ax, p.get("exposure"), color=_COLORS["exposure"])
+    ax.set_ylabel(f"{p.get('exposure_kind', 'gross')} exposure\n/ equity")
+    if "pnl" in ax_of:
+        ax = ax_of["pnl"]
+        order = p.get("symbols") or list(p["symbol_pnl"])
+        for sym, series in p["symbol_pnl"].items():
+            i = order.index(sym) if sym in order else 0
+            _line(ax, series, label=sym, color=_SYMBOL_COLORS[i % len(_SYMBOL_COLORS)])
+        ax.set_ylabel("PnL by symbol")
+        ax.legend(loc="upper left", fontsize=6, frameon=False)
+    for i, a in enumerate(axes):
+        _xticks(a, p.get("ticks", []), i == len(axes) - 1)
+    return _svg(fig)
+
+
+def _paths_svg(p: dict[str, Any], title: str) -> str:
+    Figure = require_matplotlib()
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    ax, ax_dd = fig.subplots(2, 1, sharex=True, height_ratios=[2.4, 1.2])
+    fig.suptitle(title, fontsize=10, x=0.01, ha="left")
+    fan = p.get("fan")
+    if fan:
+        x = fan["x"]
+        ax.fill_between(x, _nums(fan["p5"]), _nums(fan["p95"]), color=_COLORS["fan_outer"], linewidth=0,
+                        label="p5-p95")
+        ax.fill_between(x, _nums(fan["p25"]), _nums(fan["p75"]), color=_COLORS["fan_inner"], linewidth=0,
+                        label="p25-p75")
+        _line(ax, fan["median"], color=_COLORS["median"], linewidth=1.0, label="median")
+    worst = p.get("worst")
+    if worst:
+        _line(ax, worst["equity"], color=_COLORS["worst"], linewidth=1.0,
+              label=f"worst path: seed {worst['seed']} (max drawdown {worst['max_drawdown']:.2f}%)")
+        dd = worst["drawdown"]
+        ax_dd.fill_between(dd["x"], 0, _nums(dd["y"]), color=_COLORS["worst"], alpha=0.35, linewidth=0)
+        ax_dd.invert_yaxis()
+        _mark_drawdown(ax, ax_dd, worst.get("extremes"))
+    ax.set_ylabel("equity")
+    ax.set_title(f"{p.get('paths')} paths: equity percentiles per bar", loc="left")
+    ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=4)
+    ax_dd.set_ylabel("worst path\ndrawdown %")
+    _xticks(ax, p.get("ticks", []), False)
+    _xticks(ax_dd, p.get("ticks", []), True)
+    return _svg(fig)
+
+
+_RC = {"svg.fonttype": "none", "svg.hashsalt": "pytest-stress", "font.size": 8, "axes.titlesize": 9,
+       "axes.spines.top": False, "axes.spines.right": False, "path.simplify": True,
+       "path.simplify_threshold": 0.5}
+
+
+def case_svg(payload: dict[str, Any], title: str, baseline: dict[str, Any] | None = None) -> str:
+    """The SVG of one case's payload (``report.payload``): a run's stacked panels or a Monte Carlo fan."""
+    require_matplotlib()
+    import matplotlib   # lazy: the report is an optional extra
+
+    with matplotlib.rc_context(_RC):   # the user's own matplotlib settings stay as they were
+        if payload.get("kind") == "paths":
+            return _paths_svg(payload, title)
+        return _run_svg(payload, baseline, title)

@@ -1,0 +1,452 @@
+"""The FastAPI application: the seven original endpoints under ``/api/stress-testing``, plus
+cancel, live progress (server-sent events), history with regression checks, the report of
+a run, and the dashboard at ``/``.
+
+This module imports FastAPI; the rest of the package does not (``pytest_stress.service``
+imports it only when serving). Requests name library scenarios, scenario types, numbers
+and preset names only: the trader is the one the server was started with.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import json
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator, Union
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from .. import __version__, library
+from ..errors import StressError, close_matches
+from ..result.jsonform import decode_metrics, encode
+from .dashboard import DASHBOARD_HTML
+from .pool import WorkerPool
+from .security import BearerToken, BodyLimit
+from .settings import LOOPBACK, Settings
+from .specs import SpecError, resolve
+from .store import ACTIVE, STATES, TERMINAL, RunStore
+
+__all__ = ["create_app", "PREFIX"]
+
+log = logging.getLogger("pytest_stress")
+
+PREFIX = "/api/stress-testing"
+
+Scalar = Union[bool, int, float, str]
+
+
+class RunRequest(BaseModel):
+    """A library scenario (``scenario_name``) or a custom one (``type`` and the rest), with overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario_name: str | None = Field(None, max_length=200, description="a library scenario name or id")
+    name: str | None = Field(None, max_length=200, description="custom scenario: its name")
+    type: str | None = Field(None, max_length=64, description="custom scenario: its type (pytest-stress types lists them)")
+    parameters: dict[str, Scalar] | None = Field(None, description="custom scenario: its parameters")
+    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = None
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    bars: int | None = Field(None, ge=2)
+    paths: int | None = Field(None, ge=1, description="Monte Carlo market paths (default 1)")
+    exchange: str | None = Field(None, max_length=64, description="exchange preset: frictionless, calm, stressed")
+    account: str | None = Field(None, max_length=200, description="account preset, e.g. margin or perpetual:leverage=10")
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    parallel: bool = True
+    max_workers: int | None = Field(None, ge=1)
+    bars: int | None = Field(None, ge=2)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    exchange: str | None = Field(None, max_length=64)
+    account: str | None = Field(None, max_length=200)
+
+
+class BaselineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: str = Field(..., max_length=64)
+
+
+def _iso(t: float | None) -> str | None:
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds") if t else None
+
+
+def _error(status: int, detail: Any, **extra: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail, **extra}, status_code=status)
+
+
+def _spec_error(exc: SpecError) -> JSONResponse:
+    if exc.status == 422:
+        return _error(422, [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}])
+    return _error(exc.status, exc.message, field=exc.field)
+
+
+def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """A run as the API shows it (``full``: with the whole summary, curves included)."""
+    rid = row["id"]
+    summary = json.loads(row["summary"]) if row.get("summary") else None
+    total = row["bars_total"]
+    bar = row["bar"]
+    out = {"run_id": rid, "scenario_name": row["scenario"], "scenario_id": row["slug"], "state": row["state"],
+           "error": row["error"], "created_at": _iso(row["created"]), "started_at": _iso(row["started"]),
+           "finished_at": _iso(row["finished"]),
+           "progress": {"bar": bar, "bars": total, "fraction": round(max(bar + 1, 0) / total, 4) if total else None,
+                        "equity": row["equity"], "drawdown": row["drawdown"]},
+           "spec": json.loads(row["spec"]),
+           "metrics": (summary or {}).get("metrics"),
+           "result_url": f"{PREFIX}/results/{rid}", "events_url": f"{PREFIX}/results/{rid}/events",
+           "report_url": f"{PREFIX}/results/{rid}/report"}
+    if full and summary is not None:
+        out["summary"] = summary
+    return out
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The application for ``settings`` (its worker pool starts with it and stops with it)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = RunStore(settings.db)
+        lost = store.fail_interrupted(f"the server stopped while this run was running (found at restart, "
+                                      f"{_iso(time.time())}); submit it again")
+        if lost:
+            log.warning("%d run(s) were running when the server stopped; marked failed: %s", len(lost), lost)
+        client = None
+        if settings.dask_scheduler:
+            from distributed import Client   # lazy: the optional 'dask' extra, only with --dask-scheduler
+
+            client = await asyncio.to_thread(Client, settings.dask_scheduler, timeout=30)
+        pool = WorkerPool(settings, store, client.get_executor(pure=False) if client is not None else None)
+        pool.start()
+        app.state.store, app.state.pool = store, pool
+        try:
+            yield
+        finally:
+            await pool.stop()
+            if client is not None:
+                await asyncio.to_thread(client.close)
+            store.close()
+
+    app = FastAPI(title="pytest-stress service", version=__version__, lifespan=lifespan,
+                  description="Background stress-scenario runs against the trader this server was started with.")
+    limits = settings.limits
+    api = PREFIX
+
+    def store(request: Request) -> RunStore:
+        return request.app.state.store
+
+    def pool(request: Request) -> WorkerPool:
+        return request.app.state.pool
+
+    def find(request: Request, name: str) -> dict[str, Any] | None:
+        """A run by its id, or the latest run of a scenario (name or id)."""
+        row = store(request).get(name)
+        if row is None:
+            row = store(request).latest_of(_slug_of(name))
+        return row
+
+    def _slug_of(name: str) -> str:
+        try:
+            return library.slug(library.get(name).name)
+        except StressError:
+            return library.slug(name)
+
+    def submit(request: Request, fields: dict[str, Any], idem: str | None) -> tuple[dict[str, Any], bool]:
+        scenario, spec = resolve(fields, limits)
+        body = json.dumps(fields, sort_keys=True)
+        row, created = store(request).add(secrets.token_hex(8), scenario.name, library.slug(scenario.name), spec,
+                                          scenario.bars * spec["paths"], idem_key=idem, idem_body=body,
+                                          max_active=limits.max_active)
+        if created:
+            pool(request).notify()
+        return row, created
+
+    def too_busy() -> JSONResponse:
+        return JSONResponse(
+            {"detail": f"too many runs queued or running (this server's limit is {limits.max_active}); "
+                       f"retry in {limits.retry_after_s} s"},
+            status_code=429, headers={"Retry-After": str(limits.retry_after_s)})
+
+    @app.post(f"{api}/scenarios/run", status_code=202, summary="Submit a run (answered at once)")
+    def run(request: Request, req: RunRequest,
+            idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        try:
+            row, created = submit(request, req.model_dump(), idempotency_key)
+        except SpecError as exc:
+            return _spec_error(exc)
+        except OverflowError:
+            return too_busy()
+        except KeyError:
+            return _error(409, f"Idempotency-Key {idempotency_key!r} was already used with a different request "
+                               "body; use a new key for a new run")
+        shown = present(row)
+        body = {"status": "submitted", "scenario_name": row["scenario"],
+                "message": (f"Scenario {row['scenario']!r} submitted; follow it at {shown['events_url']}, "
+                            f"read it at {shown['result_url']}") if created else
+                           f"Idempotency-Key seen before: this is run {row['id']} (state {row['state']})",
+                "run_id": row["id"], "state": row["state"], "result_url": shown["result_url"],
+                "events_url": shown["events_url"], "report_url": shown["report_url"]}
+        return JSONResponse(body, status_code=202 if created else 200, headers={"Location": shown["result_url"]})
+
+    @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them")
+    async def batch(request: Request, req: BatchRequest) -> Response:
+        if len(req.scenario_names) > limits.max_batch:
+            return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
+                               f"of {limits.max_batch} per batch", field="scenario_names")
+        common = {"bars": req.bars, "seed": req.seed, "exchange": req.exchange, "account": req.account}
+        try:   # check every name before running any
+            for name in req.scenario_names:
+                resolve({"scenario_name": name, **common}, limits)
+        except SpecError as exc:
+            return _spec_error(exc)
+        st = store(request)
+        if st.counts()["queued"] + st.counts()["running"] + len(req.scenario_names) > limits.max_active:
+            return too_busy()
+        width = 1 if not req.parallel else (req.max_workers or len(req.scenario_names))
+        gate = asyncio.Semaphore(width)
+
+        async def one(name: str) -> str:
+            async with gate:
+                row, _ = submit(request, {"scenario_name": name, **common}, None)
+                done = pool(request).finished_event(row["id"])
+                while st.get(row["id"])["state"] in ACTIVE:
+                    try:
+                        await asyncio.wait_for(done.wait(), 1.0)
+                    except asyncio.TimeoutError:
+                        pass
+                return row["id"]
+
+        try:
+            ids = await asyncio.gather(*(one(n) for n in req.scenario_names))
+        except (SpecError, OverflowError):
+            return too_busy()
+        rows = [st.get(i) for i in ids]
+        shown = [present(r) for r in rows if r is not None]
+        ok = [r for r in shown if r["state"] == "finished"]
+        metrics = [decode_metrics(r["metrics"] or {}, f"run {r['run_id']}") for r in ok]
+        wins = [m["winrate"] for m in metrics if isinstance(m.get("winrate"), (int, float)) and m["winrate"] == m["winrate"]]
+        return JSONResponse({"status": "finished", "total_scenarios": len(shown), "successful": len(ok),
+                             "failed": len(shown) - len(ok),
+                             "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
+                             "worst_drawdown": max((m.get("max_drawdown") or 0.0 for m in metrics), default=0.0),
+                             "results": shown})
+
+    @app.get(f"{api}/scenarios/library", summary="The scenario library")
+    def scenario_library() -> dict[str, Any]:
+        out = [{"name": s.name, "id": library.slug(s.name), "type": s.type.value, "symbols": list(s.symbols),
+                "bars": s.bars, "timeframe": s.timeframe, "seed": s.seed, "description": s.description,
+                "parameters": {k: v for k, v in s.own_parameters().items()
+                               if isinstance(v, (bool, int, float, str))}}
+               for s in library.all()]
+        return {"scenarios": out, "total": len(out)}
+
+    @app.get(f"{api}/results", summary="Stored runs, newest first, paginated")
+    def results(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                offset: Annotated[int, Query(ge=0, le=2**62)] = 0, state: Annotated[str | None, Query()] = None,
+                scenario: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+        if state is not None and state not in STATES:
+            return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
+                                 f"{', '.join(STATES)}", "type": "value_error"}])
+        rows, total = store(request).page(limit, offset, state, _slug_of(scenario) if scenario else None)
+        return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+
+    @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario")
+    def result(request: Request, name: str) -> Response:
+        row = find(request, name)
+        if row is None:
+            return _not_found(request, name)
+        return JSONResponse(present(row, full=True))
+
+    def _not_found(request: Request, name: str) -> JSONResponse:
+        hints = close_matches(name, [s.name for s in library.all()])
+        return _error(404, f"no run or scenario result named {name!r}"
+                           + (f"; did you mean {' or '.join(map(repr, hints))}?" if hints else "")
+                           + " (GET /results lists the stored runs)")
+
+    @app.delete(f"{api}/results/{{name}}", status_code=204, summary="Delete a run, or every stored run of a scenario")
+    def delete(request: Request, name: str) -> Response:
+        st = store(request)
+        row = st.get(name)
+        rows = [row] if row is not None else st.history(_slug_of(name), limit=1_000_000)
+        if not rows:
+            return _not_found(request, name)
+        active = [r["id"] for r in rows if r["state"] in ACTIVE]
+        if active:
+            return _error(409, f"run(s) {', '.join(active)} still queued or running: cancel them first "
+                               f"(POST {api}/results/ID/cancel)")
+        st.delete([r["id"] for r in rows])
+        return Response(status_code=204)
+
+    @app.post(f"{api}/results/{{run_id}}/cancel", status_code=202, summary="Cancel a queued or running run")
+    def cancel(request: Request, run_id: str) -> Response:
+        moved = store(request).request_cancel(run_id)
+        if moved is None:
+            return _not_found(request, run_id)
+        before, state = moved
+        if before in TERMINAL:
+            return _error(409, f"run {run_id} is already {before}")
+        return JSONResponse({"run_id": run_id, "state": state,
+                             "message": "cancelled" if state == "cancelled" else
+                             "cancel requested: the run stops at its next progress check"}, status_code=202)
+
+    def existing_run(request: Request, run_id: str) -> str:
+        """The path's run id, checked before a stream starts (a 404, not an empty stream)."""
+        if store(request).get(run_id) is None:
+            raise HTTPException(404, f"no run {run_id!r} (GET {api}/results lists the stored runs)")
+        return run_id
+
+    @app.get(f"{api}/results/{{run_id}}/events", response_class=EventSourceResponse,
+             summary="Live progress as server-sent events (text/event-stream; resumable with Last-Event-ID)")
+    async def events(request: Request, last_event_id: Annotated[str | None, Header()] = None,
+                     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+                     run_id: str = Depends(existing_run)) -> AsyncIterator[ServerSentEvent]:
+        st = store(request)
+        seq = after or 0
+        if last_event_id and last_event_id.isdigit() and len(last_event_id) < 18:
+            seq = int(last_event_id)
+        state = None
+        idle_since = last_ping = time.monotonic()
+        while True:
+            row = st.get(run_id)
+            if row is None:
+                yield ServerSentEvent(event="end", data={"run_id": run_id, "state": "deleted"})
+                return
+            if row["state"] != state:
+                state = row["state"]
+                idle_since = time.monotonic()
+                yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
+            for p in st.progress_after(run_id, seq):
+                seq = p["seq"]
+                idle_since = last_ping = time.monotonic()
+                yield ServerSentEvent(event="progress", id=str(seq),
+                                      data={"run_id": run_id, "bar": p["bar"], "bars": row["bars_total"],
+                                            "equity": p["equity"], "drawdown": p["drawdown"], "state": row["state"]})
+            if state in TERMINAL:
+                yield ServerSentEvent(event="end", data={"run_id": run_id, "state": state, "error": row["error"],
+                                                         "metrics": present(row)["metrics"]})
+                return
+            now = time.monotonic()
+            if now - idle_since > settings.sse_idle_timeout_s:
+                yield ServerSentEvent(event="timeout", data={"run_id": run_id, "state": state,
+                                                             "detail": "no progress for "
+                                                                       f"{settings.sse_idle_timeout_s:g} s"})
+                return
+            if now - last_ping >= settings.keepalive_s:
+                last_ping = now
+                yield ServerSentEvent(comment="keep-alive")
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.1)
+
+    @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run")
+    def report(request: Request, name: str) -> Response:
+        row = find(request, name)
+        if row is None:
+            return _not_found(request, name)
+        if not row.get("summary"):
+            return _error(409, f"run {row['id']} is {row['state']}: it has no result to report")
+        try:
+            from ..report.html import build_report   # lazy: matplotlib only when a report is asked for
+        except ImportError as exc:
+            return _error(501, f"the HTML report is not available on this server: {exc}")
+        summary = json.loads(row["summary"])
+        try:
+            page = build_report({f"run[{row['slug']}][{row['id']}]": summary},
+                                options={"trader": settings.trader_label, **json.loads(row["spec"])},
+                                title=f"pytest-stress: {row['scenario']} (run {row['id']})")
+        except StressError as exc:   # matplotlib missing, say
+            return _error(501, f"the HTML report is not available on this server: {exc}")
+        return HTMLResponse(page)
+
+    @app.get(f"{api}/status", summary="Is the service up, and how busy")
+    def status(request: Request) -> dict[str, Any]:
+        st, p = store(request), pool(request)
+        counts = st.counts()
+        last = st.last_finished()
+        return {"available": True, "executor_initialized": p.initialized, "workers": settings.workers,
+                "running_tests": counts["running"], "queued_tests": counts["queued"],
+                "completed_tests": counts["finished"], "failed_tests": counts["failed"],
+                "cancelled_tests": counts["cancelled"],
+                "last_run": None if last is None else {"run_id": last["id"], "scenario_name": last["scenario"],
+                                                       "state": last["state"], "finished_at": _iso(last["finished"])},
+                "trader": settings.trader_label, "version": __version__}
+
+    @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest")
+    def history(request: Request, name: str, against: Annotated[str, Query(pattern="^(previous|baseline)$")] = "previous",
+                threshold: Annotated[list[str] | None, Query(max_length=50)] = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+        from ..plugin.compare import check, parse_threshold   # lazy: the plugin's thresholds, only for history
+
+        try:
+            thresholds = [parse_threshold(t) for t in (threshold or settings.compare_fail)]
+        except StressError as exc:
+            return _error(422, [{"loc": ["query", "threshold"], "msg": str(exc), "type": "value_error"}])
+        slug = _slug_of(name)
+        st = store(request)
+        rows = st.history(slug, limit)
+        if not rows:
+            return _not_found(request, name)
+        done = [r for r in rows if r["state"] == "finished" and r["summary"]]
+        pinned = st.pinned(slug)
+        out: dict[str, Any] = {"scenario_id": slug, "runs": [present(r) for r in rows], "baseline_run_id": pinned}
+        latest = done[0] if done else None
+        ref = None
+        if against == "baseline":
+            ref = st.get(pinned) if pinned else None
+            if ref is None:
+                return _error(404, f"no baseline pinned for {name!r}: PUT {api}/scenarios/{name}/baseline "
+                                   '{"run_id": ...} pins one')
+        elif len(done) > 1:
+            ref = done[1]
+        check_out: dict[str, Any] = {"against": against, "thresholds": [str(t) for t in thresholds],
+                                     "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"]}
+        if latest is None or ref is None or latest["id"] == ref["id"]:
+            check_out.update(checked=False, passed=None, regressions=[],
+                             detail="nothing to compare: needs two finished runs (or a pinned baseline and a later run)")
+        else:
+            now_m = decode_metrics(json.loads(latest["summary"])["metrics"], f"run {latest['id']}")
+            ref_m = decode_metrics(json.loads(ref["summary"])["metrics"], f"run {ref['id']}")
+            found = [r for r in (check(slug, ref_m, now_m, t) for t in thresholds) if r is not None]
+            check_out.update(checked=True, passed=not found,
+                             regressions=[{"metric": r.metric, "baseline": r.baseline, "now": r.now,
+                                           "describe": r.describe()} for r in found])
+        out["regression"] = check_out
+        return JSONResponse(encode(out))
+
+    @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline")
+    def pin(request: Request, name: str, req: BaselineRequest) -> Response:
+        st = store(request)
+        row = st.get(req.run_id)
+        slug = _slug_of(name)
+        if row is None or row["slug"] != slug:
+            return _error(404, f"no run {req.run_id!r} of scenario {name!r}")
+        if row["state"] != "finished":
+            return _error(409, f"run {req.run_id} is {row['state']}: only a finished run can be a baseline")
+        st.pin(slug, req.run_id)
+        return JSONResponse({"scenario_id": slug, "baseline_run_id": req.run_id})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:   # pages without an icon link (the report) ask for it: no icon, no 404
+        return Response(status_code=204)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def dashboard() -> Response:
+        return HTMLResponse(DASHBOARD_HTML, headers={
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                       "img-src 'self' data:; frame-ancestors 'none'",
+            "X-Frame-Options": "DENY"})
+
+    if settings.token:
+        app.add_middleware(BearerToken, token=settings.token)
+    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    hosts = list(dict.fromkeys([*LOOPBACK, *settings.allowed_hosts,
+                                *([settings.host] if settings.host not in ("0.0.0.0", "::") else [])]))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    return app

@@ -1,0 +1,135 @@
+"""What runs inside a worker process: one run, with its progress written to the store.
+
+The trader factory is handed to each worker process once, by the pool's initializer
+(``init_worker``). Progress comes from the run's own EventBus: a "bar" subscriber that
+does nothing but count until ``every_s`` seconds (or ``every_bars`` bars) have passed, then
+writes one progress row (bar, equity, drawdown from the peak of the sampled equity) and
+reads the run's cancel flag. A cancelled run stops at that point (``RunCancelled``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+from ..plugin.session import summarize
+from ..report.payload import case_payload, run_payload
+from ..result.paths import PathsResult
+from ..runner import exchange_config, path_seeds, run_scenario
+from ..trader.roles import EventBus
+from ..trader.system import TradingSystem
+from .specs import build_scenario
+from .store import RunStore
+
+__all__ = ["init_worker", "execute", "RunCancelled"]
+
+log = logging.getLogger("pytest_stress")
+
+_FACTORY: Callable[[], Any] | None = None
+_STORES: dict[str, RunStore] = {}
+
+
+class RunCancelled(BaseException):
+    """Raised from the progress subscriber when the run's cancel flag is set (not an Exception:
+    nothing in the trader or the engine catches it)."""
+
+
+def init_worker(factory: Callable[[], Any]) -> None:
+    """The pool's initializer: the server's trader factory, fixed for this process's life."""
+    global _FACTORY
+    _FACTORY = factory
+
+
+def _store(path: str) -> RunStore:
+    if path not in _STORES:
+        _STORES[path] = RunStore(path)
+    return _STORES[path]
+
+
+class Progress:
+    """The "bar" subscriber: throttled progress rows and the cancel check."""
+
+    def __init__(self, run_id: str, store: RunStore, every_s: float, every_bars: int, offset: int = 0) -> None:
+        self.run_id, self.store, self.every_s, self.every_bars = run_id, store, every_s, every_bars
+        self.offset = offset       # bars of the earlier paths
+        self.seq = 0
+        self.peak = float("-inf")
+        self.next_at = time.monotonic() + every_s
+        self.next_bar = every_bars or -1
+
+    def __call__(self, topic: str, ctx: Any) -> None:
+        t = ctx.t
+        if (self.every_bars and t >= self.next_bar) or time.monotonic() >= self.next_at:
+            self.emit(self.offset + t, ctx.equity)
+
+    def emit(self, bar: int, equity: float) -> None:
+        self.peak = max(self.peak, equity)
+        dd = (1.0 - equity / self.peak) * 100.0 if self.peak > 0 else 0.0
+        self.seq += 1
+        self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd))
+        self.next_at = time.monotonic() + self.every_s
+        if self.every_bars:
+            self.next_bar = bar - self.offset + self.every_bars
+        if self.store.cancel_requested(self.run_id):
+            raise RunCancelled(self.run_id)
+
+
+def _attach(trader: Any, progress: Progress) -> bool:
+    """Subscribe ``progress`` to the bus this trader's run will publish on; False if it has none."""
+    if isinstance(trader, TradingSystem):
+        trader.bus.subscribe("bar", progress)
+        return True
+    bus = getattr(trader, "bus", None)
+    if bus is None:
+        bus = EventBus()
+        try:
+            trader.bus = bus
+        except AttributeError:   # __slots__ without a bus: the run goes on without live progress
+            log.warning("trader %r takes no 'bus' attribute: no live progress for this run", trader)
+            return False
+    bus.subscribe("bar", progress)
+    return True
+
+
+def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_bars: int,
+            factory: Callable[[], Any] | None = None) -> dict[str, Any]:
+    """Run one stored run; ``{"state": ..., "summary"|"error": ...}`` (the server writes it).
+    ``factory``: the trader factory, where no pool initializer gave one (a dask worker)."""
+    make = factory or _FACTORY
+    if make is None:
+        raise RuntimeError("worker process without a trader factory (init_worker was not called)")
+    store = _store(db)
+    if not store.start(run_id, os.getpid()):
+        return {"state": "cancelled", "error": "cancelled before it started"}
+    scenario = build_scenario(spec)
+    exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
+    progress = Progress(run_id, store, every_s, every_bars)
+    try:
+        runs = []
+        seeds = path_seeds(scenario.seed, paths) if paths > 1 else [scenario.seed]
+        for i, seed in enumerate(seeds):
+            sc = scenario if paths == 1 else scenario.replace(seed=seed)
+            trader = make()
+            progress.offset, progress.peak = i * scenario.bars, float("-inf")
+            _attach(trader, progress)
+            views = sc.build_market()
+            runs.append(run_scenario(sc, trader, exchange, account=account, market=views))
+        result = runs[0] if paths == 1 else PathsResult(scenario, runs)
+        last = runs[-1]
+        progress.emit(paths * scenario.bars - 1, float(last.final_equity))
+    except RunCancelled:
+        return {"state": "cancelled", "error": "cancelled while running"}
+    except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
+        detail = "".join(traceback.format_exception(exc)).rstrip()
+        log.error("run %s (%s) failed: %s", run_id, scenario.name, detail)
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+    summary = summarize(result)
+    summary["outcome"] = "passed" if result.success else "failed"
+    config = exchange_config(exchange)   # the single run's market is reused, not built again
+    summary["report"] = (run_payload(result, views if result.success else None, config) if paths == 1
+                         else case_payload(result, scenario, config))
+    if not result.success:
+        return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary}
+    return {"state": "finished", "summary": summary}

@@ -1,0 +1,213 @@
+"""Worker processes that run tasks one at a time, each under a deadline: a task whose worker
+dies or hangs loses only itself.
+
+Why not ``ProcessPoolExecutor``: when one of its workers dies (``os._exit``, a segfault, the
+OOM killer) the pool breaks and every pending future fails with ``BrokenProcessPool``, and it
+has no way to stop a task that hangs. Here each worker is a process with a pipe of its own:
+
+- a worker that dies is replaced; only its task is reported, with the exit code (or signal);
+- a task past its deadline is interrupted: the parent sends ``SIGUSR1``, which raises
+  ``TimeLimitExceeded`` inside the task (a ``BaseException``, so ``except Exception`` in
+  user code does not swallow it; the task's own handler can read where it was from the
+  traceback). If no answer comes within ``grace`` seconds the worker is killed and replaced.
+  Where there is no ``SIGUSR1`` (Windows) the worker is killed at the deadline.
+
+Workers are reused across tasks (a new process per task would pay the interpreter start
+and the imports again under the ``spawn`` start method). They ignore SIGINT: on Ctrl-C the
+parent gets ``KeyboardInterrupt`` and kills them.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["TimeLimitExceeded", "Outcome", "run_tasks", "DEFAULT_TIMEOUT", "DEFAULT_GRACE"]
+
+#: Default time limit of one case, in seconds (``run_batch`` and the pytest plugin). A library
+#: scenario at 1,000 bars takes 0.01 to 0.25 s with the eight-role example system
+#: (``conftest_examples``), so 300 s never fires on it, yet still lets a trader spend 0.3 s on
+#: every one of 1,000 bars; a hung trader costs five minutes instead of forever.
+DEFAULT_TIMEOUT = 300.0
+
+#: Seconds a worker gets, once interrupted at its deadline, to report where it was before it
+#: is killed.
+DEFAULT_GRACE = 5.0
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside a task that ran past its deadline."""
+
+
+@dataclass
+class Outcome:
+    """What became of one task: ``status`` "ok" (``value`` is its return value), "error"
+    (it raised: ``detail`` is the traceback), "died" (its worker process ended: ``detail``
+    says how) or "timeout" (it ran past its deadline and did not answer: ``detail``)."""
+
+    status: str
+    value: Any = None
+    detail: str = ""
+    exitcode: int | None = None
+
+
+_busy = False   # in a worker: a task is running (only then does SIGUSR1 interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    if _busy:
+        raise TimeLimitExceeded("time limit exceeded")
+
+
+def _serve(conn: Any, fn: Callable[..., Any]) -> None:
+    """A worker's main loop: receive a task, run it, send its outcome; ``None`` ends it."""
+    global _busy
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, _interrupt)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        _busy = True
+        try:
+            out = Outcome("ok", fn(*task))
+        except TimeLimitExceeded:
+            out = Outcome("timeout", detail="interrupted at its deadline")
+        except BaseException as exc:   # noqa: BLE001 - reported to the parent, never swallowed
+            out = Outcome("error", detail="".join(traceback.format_exception(exc)).rstrip())
+        finally:
+            _busy = False
+        try:
+            conn.send(out)
+        except Exception as exc:   # the value would not pickle: say so instead
+            conn.send(Outcome("error", detail=f"the result could not be sent back: {type(exc).__name__}: {exc}"))
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "its worker process stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"its worker process was killed by {name} (exit code {code})"
+    return f"its worker process died (exit code {code})"
+
+
+class _Worker:
+    def __init__(self, ctx: Any, fn: Callable[..., Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child, fn), name="pytest-stress worker")
+        self.proc.start()
+        child.close()
+        self.index: int | None = None
+        self.deadline: float | None = None
+        self.signalled = False
+
+    def give(self, index: int, task: tuple, timeout: float | None) -> None:
+        self.conn.send(task)
+        self.index, self.signalled = index, False
+        self.deadline = time.monotonic() + timeout if timeout else None
+
+    def stop(self, kill: bool = False) -> int | None:
+        if not kill:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                kill = True
+        self.conn.close()
+        if not kill:
+            self.proc.join(2.0)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        code = self.proc.exitcode
+        self.proc.close()
+        return code
+
+
+def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, timeout: float | None,
+              grace: float = DEFAULT_GRACE, context: Any = None) -> list[Outcome]:
+    """Run ``fn(*task)`` for every task in at most ``workers`` processes; outcomes in task order.
+
+    ``timeout``: seconds each task may run (None or 0: no limit). ``fn`` and the tasks
+    must pickle (``context``: a ``multiprocessing`` context; default: the platform's).
+    """
+    ctx = context or multiprocessing.get_context()
+    outcomes: list[Outcome | None] = [None] * len(tasks)
+    todo = deque(range(len(tasks)))
+    idle: list[_Worker] = []
+    busy: list[_Worker] = []
+    try:
+        while todo or busy:
+            while todo and len(busy) < workers:
+                w = idle.pop() if idle else _Worker(ctx, fn)
+                i = todo.popleft()
+                try:
+                    w.give(i, tasks[i], timeout)
+                except Exception as exc:   # the task would not pickle: the worker is still idle
+                    outcomes[i] = Outcome("error", detail=f"the task could not be sent to a worker process: "
+                                                          f"{type(exc).__name__}: {exc}")
+                    idle.append(w)
+                    continue
+                busy.append(w)
+            if not busy:
+                continue
+            deadlines = [w.deadline for w in busy if w.deadline is not None]
+            wait = max(0.0, min(deadlines) - time.monotonic()) if deadlines else None
+            ready = set(multiprocessing.connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                                                        timeout=wait))
+            for w in list(busy):
+                i = w.index
+                assert i is not None
+                if w.conn in ready or w.proc.sentinel in ready:
+                    got: Outcome | None = None
+                    try:
+                        if w.conn.poll():
+                            got = w.conn.recv()
+                    except (EOFError, OSError):
+                        got = None
+                    busy.remove(w)
+                    if got is not None:
+                        outcomes[i] = got
+                        if got.status == "timeout":
+                            got.detail = f"ran past its time limit of {timeout:g} s; {got.detail}"
+                        idle.append(w)
+                        continue
+                    code = w.stop(kill=True)
+                    outcomes[i] = (Outcome("timeout", detail=f"ran past its time limit of {timeout:g} s; "
+                                                            f"{_describe_exit(code)} when interrupted", exitcode=code)
+                                   if w.signalled else Outcome("died", detail=_describe_exit(code), exitcode=code))
+                elif w.deadline is not None and time.monotonic() >= w.deadline:
+                    if not w.signalled and hasattr(signal, "SIGUSR1"):
+                        w.signalled = True
+                        w.deadline = time.monotonic() + grace
+                        try:
+                            os.kill(w.proc.pid, signal.SIGUSR1)
+                        except ProcessLookupError:
+                            pass
+                        continue
+                    busy.remove(w)
+                    code = w.stop(kill=True)
+                    outcomes[i] = Outcome("timeout", exitcode=code, detail=(
+                        f"ran past its time limit of {timeout:g} s and did not stop within {grace:g} s "
+                        "of being interrupted; its worker process was killed" if w.signalled else
+                        f"ran past its time limit of {timeout:g} s; its worker process was killed"))
+    finally:
+        for w in busy:
+            w.stop(kill=True)
+        for w in idle:
+            w.stop()
+    return [o if o is not None else Outcome("error", detail="no outcome") for o in outcomes]

@@ -1,0 +1,198 @@
+"""Bad data and bad options get errors that name the thing, the value and what would be valid."""
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pytest_stress import Scenario, library, run_scenario, strategies
+from pytest_stress.errors import DataQualityError, ScenarioError
+
+pytest_plugins = ["pytester"]
+
+
+def frame(n=200, freq="1h", seed=0, start="2024-01-01"):
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    open_ = np.r_[100, close[:-1]]
+    idx = pd.date_range(start, periods=n, freq=freq, tz="UTC")
+    return pd.DataFrame({"open": open_, "high": np.maximum(open_, close) * 1.001,
+                         "low": np.minimum(open_, close) * 0.999, "close": close, "volume": 1000.0}, index=idx)
+
+
+class Hold:
+    def on_bar(self, ctx):
+        return None
+
+
+@pytest.mark.parametrize("column", ["high", "close", "volume"])
+def test_infinite_values_are_rejected_like_nan(column):
+    df = frame()
+    df.iloc[50, df.columns.get_loc(column)] = np.inf
+    with pytest.raises(DataQualityError, match="infinite"):
+        run_scenario(Scenario("d", data={"BTCUSDT": df}), Hold())
+
+
+def test_repair_is_an_option_where_data_enters():
+    df = frame()
+    df.iloc[50, df.columns.get_loc("close")] = np.inf
+    with pytest.raises(DataQualityError, match="repair='drop'"):
+        Scenario("d", data={"BTCUSDT": df}).build_market()
+    views = Scenario("d", data={"BTCUSDT": df}, repair="drop").build_market()
+    assert views.true.n_bars == 199 and np.isfinite(views.true.values).all()
+    views = library.get("BTC Flash Crash 2021", data={"BTCUSDT": df}, repair="fill").build_market()
+    assert views.true.n_bars == 200 and np.isfinite(views.true.values).all()
+    with pytest.raises(ScenarioError, match="repair = 'mend'; expected one of None, 'drop', 'fill'"):
+        Scenario("d", repair="mend")
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"BTCUSDT": frame().iloc[:0]}, "'BTCUSDT' has 0 bar"),
+    ({"BTCUSDT": frame().iloc[:1]}, "'BTCUSDT' has 1 bar"),
+])
+def test_empty_or_single_bar_data_is_a_clear_error(data, message):
+    with pytest.raises(ScenarioError, match=message):
+        Scenario("d", data=data).build_market()
+
+
+def test_symbols_without_common_bars_are_a_clear_error():
+    data = {"BTCUSDT": frame(start="2024-01-01"), "ETHUSDT": frame(start="2025-01-01")}
+    with pytest.raises(ScenarioError, match="share 0 bar"):
+        Scenario("d", symbols=("BTCUSDT", "ETHUSDT"), data=data).build_market()
+
+
+@pytest.mark.parametrize("freq,timeframe", [("1D", "1d"), ("1min", "1m"), ("4h", "4h")])
+def test_the_timeframe_is_inferred_from_the_data(freq, timeframe):
+    df = frame(freq=freq)
+    sc = library.get("BTC Flash Crash 2021", data={"BTCUSDT": df})
+    assert sc.timeframe is None
+    assert sc.build_market().true.timeframe == timeframe
+
+
+def test_a_timeframe_that_contradicts_the_data_is_an_error():
+    with pytest.raises(ScenarioError, match="timeframe = '1h' contradicts the data: its bars are '1d' apart"):
+        Scenario("d", data={"BTCUSDT": frame(freq="1D")}, timeframe="1h").build_market()
+
+
+def test_daily_data_is_annualised_as_daily():
+    df = frame(n=400, freq="1D")
+    res = run_scenario(Scenario("d", data={"BTCUSDT": df}), Hold())
+    assert res.bars_processed == 400 and res.timestamps[1] - res.timestamps[0] == 86_400 * 10**9
+
+
+def test_the_repr_of_a_scenario_rebuilds_it():
+    from hypothesis import given, settings
+
+    @settings(max_examples=20, deadline=None)
+    @given(strategies.scenarios(bars=200))
+    def check(sc):
+        assert eval(repr(sc), {"Scenario": Scenario}) == sc   # noqa: S307 - the repr is meant to be pasted back
+
+    check()
+
+
+def test_parameters_must_be_a_mapping():
+    with pytest.raises(ScenarioError, match="parameters = None; expected a mapping"):
+        Scenario("x", parameters=None)
+
+
+# -- errors at collection, shown alone ------------------------------------------------------------
+CONFTEST = textwrap.dedent('''
+    import pytest
+
+    class Hold:
+        def on_bar(self, ctx):
+            return None
+
+    @pytest.fixture(scope="session")
+    def trader_factory():
+        return Hold
+''')
+
+
+@pytest.mark.parametrize("override,message", [
+    ("bars=-5", "bars = -5; expected an integer >= 2"),
+    ("parameters={'drop_pctt': 0.5}", "unknown parameter 'drop_pctt'"),
+    ("parameters={'drop_pct': 1.5}", "'drop_pct' = 1.5 is invalid"),
+    ("timeframe='7x'", "unknown timeframe '7x'"),
+    ("exchange='nasdaq'", "unknown exchange preset 'nasdaq'"),
+    ("tolerance={'max_drawdwn': '5%'}", "unknown metric 'max_drawdwn'"),
+    ("account='perp'", "unknown account preset 'perp'"),
+])
+def test_bad_marker_overrides_fail_at_collection_with_the_message_alone(pytester, override, message):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=textwrap.dedent(f'''
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021", {override})
+        def test_x(stress_result):
+            pass
+    '''))
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    out = res.stdout.str()
+    assert message in out
+    assert "collected 0 items / 1 error" in out or "1 error" in out
+    assert "pytest_stress/" not in out.split("short test summary")[0].split("ERROR collecting")[-1]
+
+
+def test_a_factory_that_is_an_instance_says_what_to_write(pytester):
+    pytester.makeconftest(CONFTEST.replace("return Hold", "return Hold()"))
+    pytester.makepyfile(test_a=textwrap.dedent('''
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021", bars=50)
+        def test_x(stress_result):
+            pass
+    '''))
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    res.stdout.fnmatch_lines(["*trader_factory returned <*Hold object*>, an instance*`return Hold` (the class)*"])
+
+
+def test_the_rerun_line_carries_the_session_options(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=textwrap.dedent('''
+        from pytest_stress import stress
+
+        @stress("Black Swan Combo")
+        def test_x(stress_result):
+            assert stress_result.bars_processed < 0
+    '''))
+    res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--stress-exchange=stressed", "--stress-seed=42",
+                                        "--stress-bars=600")
+    res.stdout.fnmatch_lines(["rerun: pytest 'test_a.py::test_x?black-swan-combo?' --stress-exchange=stressed "
+                              "--stress-bars=600 --stress-seed=42*"])
+
+
+def test_a_stress_window_that_does_not_fit_says_how_many_bars_it_needs():
+    with pytest.raises(ScenarioError, match="flash_crash window \\(5 bars from 50% of the run\\) does not fit in 3 "
+                                            "bars; it needs at least 9 bars"):
+        Scenario("x", "flash_crash", bars=3)
+    Scenario("x", "flash_crash", bars=9)
+    with pytest.raises(ScenarioError, match="does not fit in 40 bars; it needs at least"):
+        library.get("Black Swan Combo", bars=40)
+    with pytest.raises(ScenarioError, match="does not fit in 8 bars"):      # given data: checked when it is loaded
+        library.get("BTC Flash Crash 2021", data={"BTCUSDT": frame(n=8)}).build_market()
+
+
+def test_stress_base_data_can_name_a_repair_policy(pytester):
+    pytester.makeconftest(CONFTEST + textwrap.dedent('''
+        import numpy as np
+        import pandas as pd
+
+        @pytest.fixture
+        def stress_base_data():
+            idx = pd.date_range("2024-01-01", periods=300, freq="1h", tz="UTC")
+            close = np.linspace(100, 120, 300)
+            df = pd.DataFrame({"open": close, "high": close * 1.01, "low": close * 0.99, "close": close,
+                               "volume": 1000.0}, index=idx)
+            df.iloc[40, df.columns.get_loc("close")] = np.inf
+            return {"BTCUSDT": df}, "drop"
+    '''))
+    pytester.makepyfile(test_a=textwrap.dedent('''
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021")
+        def test_x(stress_result):
+            assert stress_result.bars_processed == 299
+    '''))
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)

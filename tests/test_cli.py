@@ -1,0 +1,150 @@
+"""The command line: list, run against a MODULE:FACTORY trader, report; every bad input one clear line."""
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pytest_stress import library
+from pytest_stress.cli import main
+
+TRADERS = textwrap.dedent('''
+    from pytest_stress import buy, sell
+
+    class Dip:
+        def on_bar(self, ctx):
+            if ctx.position() == 0 and ctx.t % 40 == 5:
+                return buy(1.0)
+            if ctx.position() > 0 and ctx.t % 40 == 25:
+                return sell(ctx.position())
+
+    class Broken:
+        def on_bar(self, ctx):
+            if ctx.t == 50:
+                raise RuntimeError("model blew up")
+
+    def cannot_build():
+        raise ValueError("missing API key")
+
+    NOT_CALLABLE = 3
+''')
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A directory holding the user's trader module, as the current directory."""
+    (tmp_path / "my_traders.py").write_text(TRADERS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)
+    yield tmp_path
+    sys.modules.pop("my_traders", None)
+
+
+def _error(capsys, argv):
+    """Run a command that must fail on its input: exit status 2 and one line naming the problem."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("pytest-stress") and ": error: " in line
+    return line
+
+
+def test_list_shows_names_ids_types_and_figures(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for sc in library.all():
+        assert f"{sc.name}  [{library.slug(sc.name)}]  {sc.type.value}" in out
+    assert "drop_pct=0.3" in out
+    assert main(["list", "-v"]) == 0
+    assert "19 May 2021" in capsys.readouterr().out
+
+
+def test_run_prints_the_table_and_writes_json_and_report(project, capsys):
+    code = main(["run", "BTC Flash Crash 2021", "correlation-breakdown", "--trader", "my_traders:Dip", "--bars", "400",
+                 "--seed", "7", "--workers", "1", "--json", "out/r.json", "--report", "out/r.html"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    head = out.splitlines()[0]
+    assert head.startswith("scenario") and "max DD %" in head
+    assert "BTC Flash Crash 2021" in out and "Correlation Breakdown" in out and "2 case(s)" in out
+    saved = json.loads((project / "out" / "r.json").read_text())
+    assert set(saved["results"]) == {"run[btc-flash-crash-2021]", "run[correlation-breakdown]"}
+    entry = saved["results"]["run[btc-flash-crash-2021]"]
+    assert entry["seed"] == 7 and entry["outcome"] == "passed" and entry["report"]["bars"] == 400
+    page = (project / "out" / "r.html").read_text()
+    assert page.count("<svg") == 2 and "pytest-stress run" in page
+    # the report command draws the same cases from the saved file
+    assert main(["report", "out/r.json", "-o", "again.html"]) == 0
+    assert "report of 2 case(s) written to again.html" in capsys.readouterr().out
+    assert (project / "again.html").read_text().count("<svg") == 2
+
+
+def test_run_monte_carlo_paths_on_workers(project, capsys):
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--bars", "200", "--paths", "3",
+                 "--workers", "2", "--json", "mc.json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "(3 paths): worst seed" in out
+    entry = json.loads((project / "mc.json").read_text())["results"]["run[btc-flash-crash-2021][3-paths]"]
+    assert entry["paths"] == 3 and entry["report"]["kind"] == "paths"
+
+
+def test_a_failing_run_exits_non_zero(project, capsys):
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Broken", "--bars", "100", "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAILED: RuntimeError: model blew up" in out and "1 failed: BTC Flash Crash 2021" in out
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "BTC Flash Crash 2021", "--trader", "no_such_module:X"],
+     "cannot import module 'no_such_module': ModuleNotFoundError"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dp"], "has no attribute 'Dp'; did you mean 'Dip'?"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:cannot_build"],
+     "raised ValueError: missing API key"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:NOT_CALLABLE"], "is a int, not a callable"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders"], "expected MODULE:FACTORY"),
+    (["run", "BTC Flash Crsh 2021", "--trader", "my_traders:Dip"],
+     "unknown scenario 'BTC Flash Crsh 2021'; did you mean 'BTC Flash Crash 2021'?"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--bars", "-1"],
+     "argument --bars: -1: expected at least 2 bars"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--paths", "0"], "argument --paths: 0"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--seed", "x"], "argument --seed: 'x'"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--exchange", "calmm"], "--exchange:"),
+    (["demo", "--bars", "-1"], "argument --bars: -1: expected at least 2 bars"),
+    (["report", "missing.json"], "no results file at 'missing.json'"),
+    (["report", "my_traders.py"], "is not JSON"),
+    (["nonsense"], "invalid choice: 'nonsense'"),
+], ids=lambda v: "-".join(v) if isinstance(v, list) else None)
+def test_bad_input_is_one_clear_line(project, capsys, argv, expected):
+    line = _error(capsys, argv)
+    assert expected in line
+
+
+def test_unknown_account_is_a_clear_error_when_accounts_exist(project, capsys):
+    from pytest_stress import runner
+    import inspect
+
+    if "account" not in inspect.signature(runner.run_scenario).parameters:
+        pytest.skip("run_scenario has no account= yet")
+    line = _error(capsys, ["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--account", "nope-account"])
+    assert "--account" in line
+
+
+def test_types_and_metrics_still_work(capsys):
+    assert main(["types"]) == 0
+    assert "flash_crash" in capsys.readouterr().out
+    assert main(["metrics", "--markdown"]) == 0
+    assert capsys.readouterr().out.startswith("| metric |")
+
+
+def test_module_entry_point_and_help_name_every_command():
+    out = subprocess.run([sys.executable, "-m", "pytest_stress", "--help"], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0
+    for command in ("list", "run", "report", "types", "demo", "metrics"):
+        assert command in out.stdout

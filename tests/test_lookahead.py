@@ -1,0 +1,114 @@
+"""The trader cannot see the future by any documented route (each test reproduces a route that worked)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from pytest_stress import Scenario, compose, run_scenario
+from pytest_stress.errors import LookAheadError, ScenarioError
+
+
+class KeepsTheFeed:
+    """Keeps the feed its indicators hook was given, and looks at the next bar through it."""
+
+    def __init__(self):
+        self.feed = None
+        self.peeked = []
+
+    def indicators(self, feed):
+        self.feed = self.feed or feed
+        return {}
+
+    def on_bar(self, ctx):
+        if ctx.t + 1 < self.feed.n_bars:
+            self.peeked.append(self.feed.close[0, ctx.t + 1])
+
+
+def test_a_kept_indicator_feed_reveals_nothing():
+    tr = KeepsTheFeed()
+    run_scenario(Scenario("x", bars=300), tr)
+    assert len(tr.peeked) == 299 and np.isnan(tr.peeked).all()
+    assert (tr.feed.timestamps == np.iinfo(np.int64).min).all()
+
+
+class KeepsTheFeedInAModel(KeepsTheFeed):
+    def generate(self, ctx):
+        self.on_bar(ctx)
+
+
+def test_a_kept_feed_reveals_nothing_through_compose_either():
+    model = KeepsTheFeedInAModel()
+    run_scenario(Scenario("x", bars=300), compose(model))
+    assert np.isnan(model.peeked).all()
+
+
+def _peeks(indicator):
+    class Peeker:
+        def indicators(self, feed):
+            return {"x": indicator(feed)}
+
+        def on_bar(self, ctx):
+            return None
+
+    return Peeker()
+
+
+def _daily_mean(feed):
+    idx = pd.DatetimeIndex(feed.timestamps.astype("datetime64[ns]"), tz="UTC")
+    return pd.Series(feed.close[0], idx).groupby(idx.normalize()).transform("mean").to_numpy()
+
+
+def _peek_late(feed):
+    c = feed.close[0].copy()
+    n = len(c)
+    out = c.copy()
+    out[n // 2:-1] = c[n // 2 + 1:]           # peeks only at absolute bars >= n/2
+    return out
+
+
+def _bfill(feed):
+    return pd.Series(feed.close[0]).bfill().to_numpy()
+
+
+def _interp(feed):
+    c = feed.close[0]
+    good = np.isfinite(c)
+    x = np.arange(len(c))
+    return np.interp(x, x[good], c[good])
+
+
+def _centered(feed):
+    return pd.Series(feed.close[0]).rolling(9, center=True).mean().to_numpy()
+
+
+@pytest.mark.parametrize("indicator,scenario", [
+    (_daily_mean, Scenario("x", bars=480, seed=5)),
+    (_peek_late, Scenario("x", bars=600, seed=5)),
+    (_bfill, Scenario("c", "data_corruption", {"corruption_pct": 0.15, "kinds": ["nan"]}, bars=600, seed=5)),
+    (_interp, Scenario("c", "data_corruption", {"corruption_pct": 0.15, "kinds": ["nan"]}, bars=600, seed=5)),
+    (_centered, Scenario("c", "data_corruption", {"corruption_pct": 0.15, "kinds": ["nan"]}, bars=600, seed=5)),
+], ids=["groupby-day", "late-peek", "bfill", "interp", "rolling-center"])
+def test_the_causality_proof_catches_indicators_that_peek(indicator, scenario):
+    with pytest.raises(LookAheadError, match="looks ahead"):
+        run_scenario(scenario, _peeks(indicator))
+
+
+def test_causal_indicators_pass_the_proof_on_corrupted_feeds():
+    def causal(feed):
+        return pd.Series(feed.close[0]).ffill().rolling(9).mean().to_numpy()
+
+    sc = Scenario("c", "data_corruption", {"corruption_pct": 0.15, "kinds": ["nan"]}, bars=600, seed=5)
+    run_scenario(sc, _peeks(causal))
+
+
+@pytest.mark.parametrize("bad,message", [(None, "returned None"), ([1, 2], "returned \\[1, 2\\]"),
+                                         (3.0, "returned 3.0")])
+def test_a_bad_indicators_hook_is_named(bad, message):
+    class Bad:
+        def indicators(self, feed):
+            return bad
+
+        def on_bar(self, ctx):
+            return None
+
+    with pytest.raises(ScenarioError, match=f"Bad.indicators\\(feed\\) {message}"):
+        run_scenario(Scenario("x", bars=50), Bad())

@@ -1,0 +1,372 @@
+"""The HTML report, its data and the results as DataFrames: extremes kept, self-contained,
+a chart per case, rendered by a real browser; from the plugin (-n 0 and -n 2) and pytest-html."""
+import json
+import re
+import shutil
+import subprocess
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pytest_stress import library, run_paths, run_scenario
+from pytest_stress.report.downsample import envelope, minmax
+from pytest_stress.report.html import build_report, write_report
+from pytest_stress.report.payload import case_payload, detail_payload, run_payload
+from pytest_stress.result.models import ScenarioResult
+from pytest_stress.scenario import kind_of
+from pytest_stress.runner import exchange_config, path_seeds
+from pytest_stress.plugin.session import summarize
+
+from traders import SmaCross
+
+pytest_plugins = ["pytester"]
+
+matplotlib = pytest.importorskip("matplotlib", reason="the report needs the 'report' extra (matplotlib)")
+
+# a resource the page would load from the network: src=/href=/url()/@import pointing at http(s)
+_REMOTE = re.compile(r"""(?:\bsrc|\bhref|xlink:href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//"""
+                     r"""|@import|<link\b|<iframe\b|<object\b|<embed\b""", re.IGNORECASE)
+
+
+# -- downsampling keeps extremes ---------------------------------------------------
+def test_minmax_keeps_each_columns_extremes_and_a_single_spike_in_a_million_points():
+    rng = np.random.default_rng(1)
+    y = np.cumsum(rng.standard_normal(1_000_000))
+    y[654_321] = y.min() - 50.0          # one bar far below everything else
+    y[123_456] = y.max() + 50.0
+    x, v = minmax(y, 800)
+    assert len(x) <= 2 * 800 + 2
+    assert np.all(np.diff(x) > 0)                       # time order, no duplicates
+    assert 654_321 in x and 123_456 in x
+    assert v.min() == y.min() and v.max() == y.max()
+    np.testing.assert_array_equal(v, y[x])
+    # every column's own min and max survive (what a pixel column draws)
+    starts = np.unique(np.linspace(0, len(y), 801).astype(int)[:-1])
+    for a, b in zip(starts[::97], np.append(starts, len(y))[1::97]):
+        inside = (x >= a) & (x < b)
+        assert v[inside].min() == y[a:b].min() and v[inside].max() == y[a:b].max()
+
+
+def test_minmax_short_series_whole_and_nan_columns_stay_gaps():
+    y = np.arange(10.0)
+    x, v = minmax(y, 800)
+    np.testing.assert_array_equal(x, np.arange(10))
+    np.testing.assert_array_equal(v, y)
+    z = np.ones(10_000)
+    z[2_000:4_000] = np.nan
+    x, v = minmax(z, 100)
+    assert np.isnan(v).any() and np.nanmax(v) == 1.0
+    with pytest.raises(ValueError, match="width = 0"):
+        minmax(z, 0)
+
+
+def test_envelope_never_narrows_a_band():
+    rng = np.random.default_rng(2)
+    lo, hi = rng.standard_normal(50_000), rng.standard_normal(50_000) + 3
+    x, v_lo = envelope(lo, 500, lower=True)
+    x2, v_hi = envelope(hi, 500, lower=False)
+    np.testing.assert_array_equal(x, x2)
+    assert v_lo.min() == lo.min() and v_hi.max() == hi.max()
+    assert len(x) == 500
+
+
+# -- a run's worst moments and DataFrames -------------------------------------------
+@pytest.fixture(scope="module")
+def crash_run():
+    sc = library.get("Black Swan Combo", bars=600)
+    return sc, run_scenario(sc, SmaCross(qty=2.0), "calm")
+
+
+def test_extremes_name_the_bars_behind_the_metrics(crash_run):
+    _, r = crash_run
+    ext = r.extremes()
+    dd, wb = ext["max_drawdown"], ext["worst_bar"]
+    assert dd["bar"] == int(np.argmax(r.drawdown_curve))
+    assert dd["value"] == pytest.approx(r.max_drawdown)
+    assert wb["value"] == pytest.approx(r.worst_bar_return_pct)
+    assert dd["time"] == pd.Timestamp(int(r.timestamps[dd["bar"]]), tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert 0 <= dd["peak_bar"] <= dd["bar"]
+    assert r.equity_curve[dd["peak_bar"]] >= r.equity_curve[: dd["bar"] + 1].max() - 1e-9 or dd["peak_bar"] == 0
+
+
+def test_equity_frame_adds_up_on_the_utc_index(crash_run):
+    sc, r = crash_run
+    f = r.equity_frame()
+    assert isinstance(f.index, pd.DatetimeIndex) and str(f.index.tz) == "UTC" and len(f) == r.bars_processed
+    assert list(f.index.asi8) == list(r.timestamps)
+    assert {"equity", "drawdown", "cash", "exposure", "leverage", "position_BTCUSDT"} <= set(f.columns)
+    close = sc.build_market().true.close[0]
+    # the account identity at every bar: cash + position x true close == equity
+    np.testing.assert_allclose(f["cash"] + f["position_BTCUSDT"] * close, f["equity"], rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(f["drawdown"], r.drawdown_curve)
+    assert (f["position_BTCUSDT"] != 0).any()
+
+
+def test_holdings_rebuilt_from_fills_for_results_without_account_curves(crash_run):
+    """A result read from an older file has no positions/cash curves: they are rebuilt from its fills."""
+    from pytest_stress.result.frames import holdings
+
+    _, r = crash_run
+    old = ScenarioResult.from_dict({k: v for k, v in r.to_dict(curves=True, records=True).items()
+                                    if k not in ("positions", "cash_curve", "symbols")})
+    symbols, qty, cash = holdings(old)
+    assert symbols == ["BTCUSDT"]
+    np.testing.assert_allclose(qty[0], r.positions[0], atol=1e-12)
+    np.testing.assert_allclose(cash, r.cash_curve, rtol=1e-12)
+
+
+def test_trades_and_executions_frames(crash_run):
+    _, r = crash_run
+    t, e = r.trades_frame(), r.executions_frame()
+    assert len(t) == len(r.trades) and len(e) == len(r.executions)
+    assert t["pnl"].sum() == pytest.approx(sum(x.pnl for x in r.trades))
+    assert (t["exit_time"] == pd.to_datetime(r.timestamps[t["exit_bar"]], utc=True)).all()
+    assert (e["time"] == pd.to_datetime(r.timestamps[e["bar"]], utc=True)).all()
+    empty = ScenarioResult("x", "synthetic", 1).trades_frame()
+    assert len(empty) == 0 and "entry_time" in empty.columns and "pnl" in empty.columns
+
+
+def test_paths_to_frame_one_row_per_path_with_its_seed():
+    sc = library.get("BTC Flash Crash 2021", bars=200)
+    p = run_paths(sc, SmaCross, 4, "calm")
+    f = p.to_frame()
+    assert list(f["seed"]) == path_seeds(sc.seed, 4) and len(f) == 4
+    assert list(f["max_drawdown"]) == [r.max_drawdown for r in p.results]
+
+
+# -- chart data ---------------------------------------------------------------------
+def test_a_million_bar_run_draws_its_real_worst_bar():
+    n = 1_000_000
+    equity = 100_000 + np.cumsum(np.random.default_rng(3).standard_normal(n))
+    equity[777_777:] -= 5_000.0            # one bar's crash
+    dd = np.maximum.accumulate(equity)
+    dd = (1 - equity / dd) * 100
+    ts = np.datetime64("2024-01-01", "ns").astype(np.int64) + np.arange(n, dtype=np.int64) * 60_000_000_000
+    r = ScenarioResult("long", "synthetic", 1, bars_processed=n, initial_equity=100_000.0, equity_curve=equity,
+                       drawdown_curve=dd, timestamps=ts)
+    p = run_payload(r)
+    assert len(p["drawdown"]["x"]) <= 2 * 800 + 2
+    assert max(p["drawdown"]["y"]) == pytest.approx(dd.max(), rel=1e-5)
+    assert min(p["equity"]["y"]) == pytest.approx(equity.min(), rel=1e-6)
+    assert p["extremes"]["worst_bar"]["bar"] == 777_777
+    assert len(json.dumps(p)) < 120_000      # what travels from an xdist worker
+
+
+def test_payload_marks_stress_windows_and_fills(crash_run):
+    sc, r = crash_run
+    p = case_payload(r, sc, exchange_config("calm"))
+    crash_start = int(sc.bars * sc.parameters["flash_crash_start"]) if "flash_crash_start" in sc.parameters else None
+    assert p["stress_windows"], "a black swan has stress windows"
+    if crash_start is not None:
+        assert any(a - 5 <= crash_start <= b + 5 for a, b in p["stress_windows"])
+    bars = {f[1] for f in p["fills"]}
+    assert bars and bars <= {e.bar for e in r.executions if e.filled_qty > 0}
+    assert p["price"][0]["y"][0] == pytest.approx(sc.build_market().true.close[0, 0], rel=1e-5)
+
+
+def test_liquidations_are_marked_apart_from_fills():
+    from pytest_stress import buy
+    from pytest_stress.report.charts import case_svg
+
+    class Leveraged:
+        def on_bar(self, ctx):
+            if ctx.t == 250 and ctx.position() == 0:
+                return buy(4.5 * ctx.equity / ctx.price)
+
+    sc = library.get("Black Swan Combo", bars=600)
+    r = run_scenario(sc, Leveraged(), "calm", account="perpetual:leverage=10")
+    assert r.liquidations >= 1
+    p = case_payload(r, sc, exchange_config("calm"))
+    liq = [f for f in p["fills"] if f[4] == 1]
+    assert [f[1] for f in liq] == [e.bar for e in r.executions if e.status == "liquidation"]
+    assert "liquidation" in case_svg(p, "x")
+
+
+# -- the page -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def library_results():
+    """Every library scenario (short) plus a Monte Carlo case, as the plugin would gather them."""
+    cfg = exchange_config("calm")
+    out = {}
+    for sc in library.all():
+        sc = sc.replace(bars=max(300, kind_of(sc.type).min_bars(sc.own_parameters())))   # short, windows fit
+        r = run_scenario(sc, SmaCross(), cfg)
+        s = summarize(r)
+        s.update(outcome="passed" if r.max_drawdown < 3 else "failed", report=case_payload(r, sc, cfg))
+        out[f"test_lib[{library.slug(sc.name)}]"] = s
+    sc = library.get("BTC Flash Crash 2021", bars=300)
+    p = run_paths(sc, SmaCross, 8, cfg)
+    s = summarize(p)
+    s.update(outcome="passed", report=case_payload(p, sc, cfg))
+    out["test_mc[btc-flash-crash-2021]"] = s
+    return out
+
+
+@pytest.fixture(scope="module")
+def library_page(library_results, tmp_path_factory):
+    path = tmp_path_factory.mktemp("report") / "r.html"
+    return write_report(path, library_results, options={"exchange": "calm"}, command="pytest -m stress")
+
+
+def _sections(page: str) -> dict[str, str]:
+    parts = re.split(r'<section id="', page)[1:]
+    return {p.split('"', 1)[0]: p for p in parts}
+
+
+def test_page_is_self_contained_with_a_chart_for_every_case(library_results, library_page):
+    path = library_page
+    page = path.read_text(encoding="utf-8")
+    assert not _REMOTE.search(page), _REMOTE.search(page).group(0)
+    assert "<script src" not in page
+    sections = _sections(page)
+    assert len(sections) == len(library_results)
+    for anchor, html in sections.items():
+        assert html.count("<svg") == 1, anchor
+        assert "<path" in html, anchor
+    assert page.count('class="failed"') == sum(s["outcome"] == "failed" for s in library_results.values())
+    assert "worst path: seed" in page and "p5-p95" in page            # the Monte Carlo fan
+    assert "maximum drawdown" in page and "reproduce: <code>pytest -m stress</code>" in page
+    assert path.stat().st_size < 3_000_000
+
+
+def test_page_from_saved_detail_and_without_chart_data(crash_run):
+    _, r = crash_run
+    s = summarize(r, detail=True)
+    assert detail_payload(s)["extremes"] == r.extremes()
+    page = build_report({"t[detail]": {**s, "outcome": "passed"}, "t[bare]": {**summarize(r), "outcome": "passed"}})
+    sections = _sections(page)
+    assert sections["case-t-detail-"].count("<svg") == 1
+    assert "<svg" not in sections["case-t-bare-"] and "no chart data" in sections["case-t-bare-"]
+
+
+def test_baseline_curves_are_overlaid(library_results):
+    test, now = next((t, s) for t, s in library_results.items() if s["report"]["kind"] == "run")
+    plain = _sections(build_report({test: now}))
+    overlaid = _sections(build_report({test: now}, baseline={test: now}))
+    (key,) = plain
+    assert "baseline" not in plain[key] and ">baseline<" in overlaid[key]
+
+
+def test_report_to_an_unwritable_path_names_it(library_results, tmp_path):
+    from pytest_stress.errors import StressError
+
+    with pytest.raises(StressError, match="cannot write the report to .*is a directory"):
+        write_report(tmp_path, {"a": next(iter(library_results.values()))})
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_renders_in_headless_chromium_without_console_errors(library_results, library_page, tmp_path):
+    path = library_page
+    shot = tmp_path / "shot.png"
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    out = subprocess.run([*base, f"--screenshot={shot}", "--window-size=1280,2000", path.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    assert shot.exists(), out.stderr[-2000:]
+    console = [line for line in out.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert console == []
+    image = matplotlib.image.imread(shot)
+    assert image.shape[:2] == (2000, 1280)
+    assert image[..., :3].std() > 0.05                       # not a blank page
+    assert (image[..., :3].std(axis=(1, 2)) > 0.01).mean() > 0.5   # content down most of the page
+    # the sorting script runs: the DOM after scripts still holds every case
+    dom = subprocess.run([*base, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert dom.stdout.count("<section id=") == len(library_results)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="chromium is not installed (.ci/run installs Debian's chromium)")
+def test_console_errors_would_be_caught(tmp_path):
+    """The check above is live: a page with a script error is reported by chromium's log."""
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>undefinedFunction();</script></body></html>")
+    out = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+                          "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
+    assert any("CONSOLE" in line or "Uncaught" in line for line in out.stderr.splitlines()), out.stderr[-2000:]
+
+
+# -- from the plugin ------------------------------------------------------------------
+CONFTEST = textwrap.dedent('''
+    import pytest
+    from pytest_stress import buy, sell
+
+    class Dip:
+        def on_bar(self, ctx):
+            if ctx.position() == 0 and ctx.t % 40 == 5:
+                return buy(2.0)
+            if ctx.position() > 0 and ctx.t % 40 == 25:
+                return sell(ctx.position())
+
+    @pytest.fixture(scope="session")
+    def trader_factory():
+        return Dip
+''')
+
+TESTS = textwrap.dedent('''
+    from pytest_stress import stress
+
+    @stress("BTC Flash Crash 2021", "Correlation Breakdown", bars=400)
+    def test_runs(stress_result):
+        assert stress_result.max_drawdown < 0.01     # fails: the report names where
+
+    @stress("BTC Flash Crash 2021", bars=200, paths=4)
+    def test_paths(stress_result):
+        assert stress_result.paths == 4
+''')
+
+
+@pytest.mark.parametrize("xdist", [["-p", "no:xdist"], ["-n", "2"]], ids=["plain", "n2"])
+def test_plugin_writes_the_report_and_names_the_worst_bar(pytester, xdist):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=TESTS)
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--stress-report=out/report.html")
+    out.assert_outcomes(passed=1, failed=2)
+    out.stdout.fnmatch_lines(["*stress result: BTC Flash Crash 2021*", "*max drawdown *% at bar * (20*Z), from the peak at bar *",
+                              "*worst bar * (20*Z): *%", "*stress report: out/report.html (3 case(s), * KB, *s)*"])
+    page = (pytester.path / "out" / "report.html").read_text(encoding="utf-8")
+    sections = _sections(page)
+    assert len(sections) == 3 and all(s.count("<svg") == 1 for s in sections.values())
+    assert not _REMOTE.search(page)
+    assert "Correlation Breakdown" in page and "worst path: seed" in page
+    assert "PnL by symbol" in sections["case-test_a-py--test_runs-correlation-breakdown-"]
+    assert "stress &gt;= 0.5" in sections["case-test_a-py--test_runs-btc-flash-crash-2021-"]   # windows shaded
+
+
+def test_without_the_option_no_chart_data_travels(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=TESTS)
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:html",
+                                        "--stress-save=saved.json")   # without pytest-html: its hooks are optional
+    out.assert_outcomes(passed=1, failed=2)
+    saved = json.loads((pytester.path / "saved.json").read_text())
+    entries = saved["results"].values()
+    assert all("report" not in e for e in entries) and all("extremes" in e for e in entries)
+    assert not (pytester.path / "stress-report.html").exists()
+    assert "PluginValidationError" not in out.stdout.str() + out.stderr.str()
+
+
+def test_report_option_to_a_directory_is_a_usage_error(pytester):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=TESTS)
+    (pytester.path / "out").mkdir()
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--stress-report=out")
+    assert out.ret == pytest.ExitCode.USAGE_ERROR
+    out.stderr.fnmatch_lines(["*--stress-report=out: is a directory; give a file path such as out/stress-report.html*"])
+
+
+def test_pytest_html_gets_the_charts(pytester):
+    pytest.importorskip("pytest_html", reason="pytest-html is not installed")
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=TESTS)
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--html=h.html",
+                                        "--self-contained-html")
+    out.assert_outcomes(passed=1, failed=2)
+    page = (pytester.path / "h.html").read_text(encoding="utf-8")
+    assert "max drawdown %" in page
+    assert page.count("stress-chart") >= 3

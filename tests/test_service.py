@@ -1,0 +1,488 @@
+"""The stress-testing service end to end: a real server (``pytest-stress serve``) on 127.0.0.1,
+started and stopped by these tests, driven over HTTP with httpx."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+API = "/api/stress-testing"
+FLASH = "btc-flash-crash-2021"
+
+TRADER = textwrap.dedent('''
+    import os
+    import time
+
+    from pytest_stress import buy, sell
+
+
+    class Trader:
+        """Trades every 20 bars; sleeps 10 ms a bar on SLOWUSDT; raises on RAISEUSDT; its worker
+        process exits on CRASHUSDT."""
+
+        def on_bar(self, ctx):
+            if ctx.symbol == "CRASHUSDT" and ctx.t == 5:
+                os._exit(3)
+            if ctx.symbol == "RAISEUSDT" and ctx.t == 3:
+                raise ValueError("the trader's own bug")
+            if ctx.symbol == "SLOWUSDT":
+                time.sleep(0.01)
+            if ctx.t % 20 == 0:
+                pos = ctx.position()
+                return buy(1) if pos == 0 else sell(pos) if pos > 0 else buy(-pos)
+            return None
+
+
+    def make():
+        return Trader()
+''')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``pytest-stress serve`` in its own process group, on a free port of 127.0.0.1."""
+
+    def __init__(self, workdir: Path, db: Path, *extra: str) -> None:
+        self.workdir, self.db, self.extra = workdir, db, extra
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Server":
+        (self.workdir / "svc_traders.py").write_text(TRADER)
+        cmd = [sys.executable, "-m", "pytest_stress", "serve", "--trader", "svc_traders:make", "--db", str(self.db),
+               "--port", str(self.port), "--workers", "2", "--progress-every", "0.05", *self.extra]
+        self.log = open(self.workdir / f"server-{self.port}.log", "w")
+        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, (self.workdir / f"server-{self.port}.log").read_text()
+            try:
+                if httpx.get(self.base + API + "/status", timeout=1,
+                             headers=self.auth()).status_code in (200, 401):
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("server did not start in 30 s")
+
+    def auth(self) -> dict[str, str]:
+        if "--token" in self.extra:
+            return {"Authorization": "Bearer " + self.extra[self.extra.index("--token") + 1]}
+        return {}
+
+    def kill(self) -> None:
+        """SIGKILL the server and its worker processes at once (a machine that went down)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    work = tmp_path_factory.mktemp("service")
+    srv = Server(work, work / "runs.db", "--max-bars", "5000", "--max-paths", "4", "--max-symbols", "3",
+                 "--max-body", "4096", "--max-active", "8").start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture()
+def client(server):
+    with httpx.Client(base_url=server.base + API, timeout=20) as c:
+        yield c
+
+
+def submit(client, body, **kw):
+    r = client.post("/scenarios/run", json=body, **kw)
+    assert r.status_code in (200, 202), r.text
+    return r.json()
+
+
+def wait_state(client, run_id, states=("finished", "failed", "cancelled"), timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = client.get(f"/results/{run_id}").json()
+        if run["state"] in states:
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} still {run['state']} after {timeout} s (wanted {states})")
+
+
+def slow(bars=150, **kw):
+    return {"name": "slow", "type": "synthetic", "symbols": ["SLOWUSDT"], "bars": bars, **kw}
+
+
+def read_events(client, run_id, headers=None, timeout=30.0):
+    events = []
+    with client.stream("GET", f"/results/{run_id}/events", headers=headers or {}, timeout=timeout) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        ev: dict = {}
+        for line in r.iter_lines():
+            if not line:
+                if ev:
+                    events.append(ev)
+                    if ev.get("event") in ("end", "timeout"):
+                        break
+                ev = {}
+                continue
+            key, _, value = line.partition(":")
+            if key == "data":
+                ev["data"] = json.loads(value.strip())
+            elif key in ("event", "id"):
+                ev[key] = value.strip()
+    return events
+
+
+# -- the original endpoints -------------------------------------------------------------
+def test_submit_is_answered_at_once_and_the_run_finishes(client):
+    started = time.monotonic()
+    r = client.post("/scenarios/run", json={"scenario_name": FLASH, "bars": 200})
+    assert time.monotonic() - started < 2.0
+    assert r.status_code == 202
+    body = r.json()
+    assert body["status"] == "submitted" and body["scenario_name"] == "BTC Flash Crash 2021"
+    assert body["message"] and body["run_id"] and body["state"] == "queued"
+    assert r.headers["location"] == body["result_url"] == f"{API}/results/{body['run_id']}"
+    run = wait_state(client, body["run_id"])
+    assert run["state"] == "finished", run["error"]
+    assert run["metrics"]["bars_processed"] == 200
+    assert run["progress"]["bar"] == 199 and run["progress"]["fraction"] == 1.0
+    assert "report" in run["summary"] and run["summary"]["success"] is True
+    latest = client.get(f"/results/{FLASH}").json()   # a scenario name gives its latest run
+    assert latest["scenario_id"] == FLASH and latest["state"] in ("queued", "running", "finished")
+
+
+def test_monte_carlo_paths_and_a_custom_scenario(client):
+    rid = submit(client, {"type": "flash_crash", "name": "my crash", "parameters": {"drop_pct": 0.2},
+                          "symbols": ["BTCUSDT"], "bars": 100, "seed": 5, "paths": 2,
+                          "exchange": "stressed", "account": "perpetual:leverage=3"})["run_id"]
+    run = wait_state(client, rid)
+    assert run["state"] == "finished", run["error"]
+    assert run["scenario_name"] == "my crash" and run["progress"]["bars"] == 200 and run["progress"]["bar"] == 199
+    assert run["summary"]["paths"] == 2 and run["spec"]["exchange"] == "stressed"
+
+
+def test_status_library_and_unknown_names(client):
+    st = client.get("/status").json()
+    assert st["available"] is True and st["executor_initialized"] is True
+    assert {"running_tests", "completed_tests", "last_run"} <= set(st)
+    lib = client.get("/scenarios/library").json()
+    assert lib["total"] == len(lib["scenarios"]) >= 10
+    assert FLASH in {s["id"] for s in lib["scenarios"]}
+    r = client.post("/scenarios/run", json={"scenario_name": "btc flash crash"})
+    assert r.status_code == 404 and "BTC Flash Crash 2021" in r.json()["detail"]
+    r = client.get("/results/btc-flash-crsh-2021-nope")
+    assert r.status_code == 404
+
+
+def test_batch_waits_for_every_scenario_and_aggregates(client):
+    names = [FLASH, "sol-volatility-explosion", "Execution Crisis"]
+    r = client.post("/scenarios/batch", json={"scenario_names": names, "bars": 150, "max_workers": 2})
+    assert r.status_code == 200, r.text
+    b = r.json()
+    assert b["total_scenarios"] == 3 and b["successful"] == 3 and b["failed"] == 0
+    assert [x["state"] for x in b["results"]] == ["finished"] * 3
+    assert b["worst_drawdown"] == max(x["metrics"]["max_drawdown"] for x in b["results"])
+    assert 0.0 <= b["avg_winrate"] <= 100.0
+    r = client.post("/scenarios/batch", json={"scenario_names": [FLASH, "no such scenario"]})
+    assert r.status_code == 404   # checked before anything runs
+
+
+def test_results_are_paginated_newest_first(client):
+    ids = [submit(client, {"scenario_name": FLASH, "bars": 60, "seed": i})["run_id"] for i in range(3)]
+    for i in ids:
+        wait_state(client, i)
+    first = client.get("/results", params={"limit": 2, "offset": 0}).json()
+    second = client.get("/results", params={"limit": 2, "offset": 2}).json()
+    assert first["total"] == second["total"] >= 3
+    assert len(first["results"]) == 2 and first["limit"] == 2 and first["offset"] == 0
+    assert [r["run_id"] for r in first["results"]] == ids[::-1][:2]
+    assert second["results"][0]["run_id"] == ids[0]
+    assert not {r["run_id"] for r in first["results"]} & {r["run_id"] for r in second["results"]}
+    assert client.get("/results", params={"limit": 0}).status_code == 422
+    assert client.get("/results", params={"offset": 2**63}).status_code == 422   # found by schemathesis: was a 500
+    only = client.get("/results", params={"state": "finished", "limit": 1000}).json()
+    assert only["results"] and {r["state"] for r in only["results"]} == {"finished"}
+
+
+def test_delete_a_stored_run_but_not_a_running_one(client):
+    done = submit(client, {"scenario_name": FLASH, "bars": 60})["run_id"]
+    wait_state(client, done)
+    running = submit(client, slow(2000))["run_id"]
+    wait_state(client, running, ("running",))
+    assert client.delete(f"/results/{running}").status_code == 409
+    assert client.delete(f"/results/{done}").status_code == 204
+    assert client.get(f"/results/{done}").status_code == 404
+    assert client.delete(f"/results/{done}").status_code == 404
+    assert client.post(f"/results/{running}/cancel").status_code == 202
+    assert wait_state(client, running, timeout=10)["state"] == "cancelled"
+
+
+# -- run states, progress, cancel, faults -----------------------------------------------
+def test_live_progress_as_server_sent_events_with_resume(client):
+    rid = submit(client, slow(150))["run_id"]
+    events = read_events(client, rid)
+    progress = [e for e in events if e.get("event") == "progress"]
+    assert len(progress) >= 3
+    bars = [e["data"]["bar"] for e in progress]
+    assert bars == sorted(bars) and bars[-1] == 149
+    assert all("equity" in e["data"] and e["data"]["drawdown"] >= 0 for e in progress)
+    assert [e["data"]["state"] for e in events if e.get("event") == "state"][-1] == "finished"
+    assert events[-1]["event"] == "end" and events[-1]["data"]["state"] == "finished"
+    # resume: a reconnecting client sends the last id it saw and gets only what came after
+    mid = progress[len(progress) // 2]["id"]
+    again = [e for e in read_events(client, rid, {"Last-Event-ID": mid}) if e.get("event") == "progress"]
+    assert [e["id"] for e in again] == [e["id"] for e in progress if int(e["id"]) > int(mid)]
+
+
+def test_cancel_a_running_run(client):
+    rid = submit(client, slow(3000))["run_id"]
+    wait_state(client, rid, ("running",))
+    r = client.post(f"/results/{rid}/cancel")
+    assert r.status_code == 202 and r.json()["state"] == "running"
+    t0 = time.monotonic()
+    run = wait_state(client, rid, timeout=10)
+    assert run["state"] == "cancelled" and "cancel" in run["error"]
+    assert time.monotonic() - t0 < 3
+    assert 0 <= run["progress"]["bar"] < 2999
+    assert client.post(f"/results/{rid}/cancel").status_code == 409
+
+
+def test_a_crashed_worker_fails_its_run_not_the_server(client):
+    rid = submit(client, {"type": "synthetic", "symbols": ["CRASHUSDT"], "bars": 100})["run_id"]
+    run = wait_state(client, rid)
+    assert run["state"] == "failed" and "worker process died" in run["error"]
+    after = submit(client, {"scenario_name": FLASH, "bars": 80})["run_id"]
+    assert wait_state(client, after)["state"] == "finished"
+    assert client.get("/status").json()["available"] is True
+
+
+def test_a_trader_error_fails_the_run_with_its_traceback(client):
+    rid = submit(client, {"type": "synthetic", "symbols": ["RAISEUSDT"], "bars": 50})["run_id"]
+    run = wait_state(client, rid)
+    assert run["state"] == "failed" and run["metrics"] is None
+    assert run["error"].startswith("ValueError: the trader's own bug") and "svc_traders.py" in run["error"]
+    assert "bar 3" in run["error"]
+    assert client.get(f"/results/{rid}/report").status_code == 409   # no result to report
+    assert client.get("/results/no-such-run/events").status_code == 404
+
+
+def test_concurrent_submissions_and_idempotency(client):
+    with ThreadPoolExecutor(8) as ex:
+        answers = list(ex.map(lambda i: client.post("/scenarios/run", json={"scenario_name": FLASH, "bars": 60,
+                                                                             "seed": 100 + i}), range(6)))
+    assert [a.status_code for a in answers] == [202] * 6
+    ids = {a.json()["run_id"] for a in answers}
+    assert len(ids) == 6
+    for i in ids:
+        assert wait_state(client, i)["state"] == "finished"
+    body = {"scenario_name": FLASH, "bars": 60, "seed": 7}
+    with ThreadPoolExecutor(5) as ex:
+        same = list(ex.map(lambda _: client.post("/scenarios/run", json=body, headers={"Idempotency-Key": "k-1"}),
+                           range(5)))
+    assert sorted(a.status_code for a in same) == [200] * 4 + [202]
+    assert len({a.json()["run_id"] for a in same}) == 1
+    other = client.post("/scenarios/run", json={**body, "seed": 8}, headers={"Idempotency-Key": "k-1"})
+    assert other.status_code == 409
+
+
+# -- limits and security ------------------------------------------------------------------
+def test_each_limit_has_its_status(client):
+    big = {"scenario_name": FLASH, "name": "x" * 5000}
+    r = client.post("/scenarios/run", json=big)
+    assert r.status_code == 413 and "4096" in r.json()["detail"]
+
+    def chunks():   # no Content-Length: the limit counts what streams in
+        yield b'{"scenario_name": "' + b"x" * 3000
+        yield b"y" * 3000 + b'"}'
+    r = client.post("/scenarios/run", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    for body, field in [({"scenario_name": FLASH, "bars": 6000}, "bars"),
+                        ({"scenario_name": FLASH, "paths": 5}, "paths"),
+                        ({"type": "synthetic", "symbols": ["A", "B", "C", "D"]}, "symbols")]:
+        r = client.post("/scenarios/run", json=body)
+        assert r.status_code == 413 and r.json()["field"] == field, r.text
+    for body, field in [({"scenario_name": FLASH, "bars": 1}, "bars"),
+                        ({"scenario_name": FLASH, "seed": "abc"}, "seed"),
+                        ({"scenario_name": FLASH, "strategy_path": "evil:Strategy"}, "strategy_path"),
+                        ({"scenario_name": FLASH, "exchange": "/etc/passwd"}, "exchange"),
+                        ({"type": "flash_crash", "parameters": {"drop_pct": 7}}, "parameters"),
+                        ({"type": "no_such_type"}, "type"),
+                        ({"scenario_name": "sol-volatility-explosion", "bars": 50}, "bars")]:   # its window does not fit
+        r = client.post("/scenarios/run", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert [field in e["loc"] for e in r.json()["detail"]] == [True], r.text
+    # too many queued or running: 429 with Retry-After (the limit here is 8)
+    ids = [submit(client, slow(3000))["run_id"] for _ in range(8)]
+    r = client.post("/scenarios/run", json=slow(3000))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    states = {}
+    for i in ids:
+        r = client.post(f"/results/{i}/cancel")
+        assert r.status_code == 202, r.text
+        states[i] = r.json()["state"]
+    assert "cancelled" in states.values()   # the queued ones at once
+    for i in ids:
+        assert wait_state(client, i, timeout=10)["state"] == "cancelled"
+
+
+def test_the_host_header_is_checked(server):
+    r = httpx.get(server.base + API + "/status", headers={"Host": "rebind.example.com"})
+    assert r.status_code == 400
+    assert httpx.get(server.base + API + "/status", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+
+
+def test_a_token_is_required_when_configured(tmp_path):
+    srv = Server(tmp_path, tmp_path / "t.db", "--token", "s3cret-token").start()
+    try:
+        url = srv.base + API + "/status"
+        assert httpx.get(url).status_code == 401
+        assert httpx.get(url, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert httpx.get(url, headers=srv.auth()).json()["available"] is True
+        assert httpx.get(url + "?token=s3cret-token").status_code == 200   # EventSource cannot send headers
+        assert httpx.get(srv.base + "/").status_code == 200               # the page holds no data
+    finally:
+        srv.stop()
+
+
+def test_binding_beyond_loopback_makes_a_token(tmp_path):
+    from pytest_stress.cli import build_parser
+    from pytest_stress.service.serve import settings_from
+
+    args = build_parser().parse_args(["serve", "--trader", "m:f", "--host", "0.0.0.0", "--db", str(tmp_path / "x.db")])
+    args.token = None
+    settings = settings_from(args, dict)
+    assert settings.token and len(settings.token) >= 32
+    path = tmp_path / "x.token"
+    assert path.read_text().strip() == settings.token
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    local = build_parser().parse_args(["serve", "--trader", "m:f", "--db", str(tmp_path / "y.db")])
+    local.token = None
+    assert settings_from(local, dict).token is None
+
+
+# -- history, report, dashboard -----------------------------------------------------------
+def test_history_with_a_regression_check(client):
+    name = "sol-volatility-explosion"
+    a = submit(client, {"scenario_name": name, "bars": 200, "seed": 1})["run_id"]
+    wait_state(client, a)
+    b = submit(client, {"scenario_name": name, "bars": 200, "seed": 2})["run_id"]
+    wait_state(client, b)
+    h = client.get(f"/scenarios/{name}/history", params={"threshold": "total_pnl:0"}).json()
+    assert [r["run_id"] for r in h["runs"]][:2] == [b, a]
+    reg = h["regression"]
+    assert reg["checked"] and reg["latest_run_id"] == b and reg["against_run_id"] == a
+    pnl_a = client.get(f"/results/{a}").json()["metrics"]["total_pnl"]
+    pnl_b = client.get(f"/results/{b}").json()["metrics"]["total_pnl"]
+    assert reg["passed"] == (pnl_b >= pnl_a)
+    assert client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).status_code == 404
+    assert client.put(f"/scenarios/{name}/baseline", json={"run_id": b}).status_code == 200
+    same = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
+    assert same["against_run_id"] == b and same["checked"] is False   # the latest is the baseline itself
+    assert client.get(f"/scenarios/{name}/history", params={"threshold": "nope:1"}).status_code == 422
+
+
+def test_report_of_a_stored_run(client):
+    rid = submit(client, {"scenario_name": FLASH, "bars": 120})["run_id"]
+    wait_state(client, rid)
+    r = client.get(f"/results/{rid}/report")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "BTC Flash Crash 2021" in r.text and "<svg" in r.text
+
+
+def test_dashboard_is_one_page_without_external_resources(server):
+    r = httpx.get(server.base + "/")
+    assert r.status_code == 200 and "pytest-stress service" in r.text
+    assert "http://" not in r.text and "https://" not in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_openapi_marks_the_event_stream(server):
+    spec = httpx.get(server.base + "/openapi.json").json()
+    ev = spec["paths"][API + "/results/{run_id}/events"]["get"]
+    assert "text/event-stream" in json.dumps(ev["responses"])
+
+
+def test_an_idle_stream_gets_keep_alives_then_a_timeout_event(tmp_path):
+    srv = Server(tmp_path, tmp_path / "k.db", "--workers", "1", "--sse-keepalive", "0.3",
+                 "--sse-idle-timeout", "1.5").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            busy = submit(c, slow(3000))["run_id"]
+            waiting = submit(c, slow(100))["run_id"]   # queued behind it: no change for a while
+            lines = []
+            with c.stream("GET", f"/results/{waiting}/events") as r:
+                for line in r.iter_lines():
+                    lines.append(line)
+                    if line.startswith("event: timeout"):
+                        break
+            assert lines.count(": keep-alive") >= 2
+            assert "event: state" in lines and lines[-1] == "event: timeout"
+            for rid in (waiting, busy):
+                assert c.post(f"/results/{rid}/cancel").status_code == 202
+    finally:
+        srv.stop()
+
+
+# -- persistence ---------------------------------------------------------------------------
+def test_results_survive_a_restart_and_a_run_in_flight_is_failed(tmp_path):
+    db = tmp_path / "p.db"
+    first = Server(tmp_path, db).start()
+    try:
+        with httpx.Client(base_url=first.base + API, timeout=20) as c:
+            done = submit(c, {"scenario_name": FLASH, "bars": 100})["run_id"]
+            wait_state(c, done)
+            busy = submit(c, slow(3000))["run_id"]
+            deadline = time.monotonic() + 20
+            while c.get(f"/results/{busy}").json()["progress"]["bar"] < 20:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            before = c.get(f"/results/{done}").json()
+    finally:
+        first.kill()
+    second = Server(tmp_path, db).start()
+    try:
+        with httpx.Client(base_url=second.base + API, timeout=20) as c:
+            after = c.get(f"/results/{done}").json()
+            assert after["metrics"] == before["metrics"] and after["summary"]["report"] == before["summary"]["report"]
+            lost = c.get(f"/results/{busy}").json()
+            assert lost["state"] == "failed" and "server stopped" in lost["error"]
+            assert lost["progress"]["bar"] >= 20   # its progress is kept
+            events = read_events(c, busy)
+            assert [e for e in events if e.get("event") == "progress"] and events[-1]["data"]["state"] == "failed"
+            assert wait_state(c, submit(c, {"scenario_name": FLASH, "bars": 60})["run_id"])["state"] == "finished"
+    finally:
+        second.stop()

@@ -1,0 +1,132 @@
+"""The service's dashboard in headless Chromium (Debian's package), driven over the DevTools
+protocol: the page loads with no console errors, a run submitted from its form moves to
+``finished`` on the page, and its report opens. Chromium gets a dead proxy on 127.0.0.1,
+so nothing but the local server is reachable from it."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+
+import pytest
+
+httpx = pytest.importorskip("httpx")
+websocket = pytest.importorskip("websocket")   # websocket-client
+pytest.importorskip("fastapi")
+
+from test_service import Server   # noqa: E402  (the same real server as the API tests)
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+
+
+class DevTools:
+    """A minimal DevTools-protocol client: commands by id, events kept in order."""
+
+    def __init__(self, url: str) -> None:
+        self.ws = websocket.create_connection(url, timeout=20, suppress_origin=True)
+        self.next_id = 0
+        self.events: list[dict] = []
+
+    def call(self, method: str, **params):
+        self.next_id += 1
+        my = self.next_id
+        self.ws.send(json.dumps({"id": my, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == my:
+                assert "error" not in msg, msg
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def js(self, expression: str):
+        out = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        assert "exceptionDetails" not in out, out
+        return out["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"{expression!r} still false after {timeout} s")
+
+    def errors(self) -> list[dict]:
+        out = []
+        for e in self.events:
+            m, p = e.get("method"), e.get("params", {})
+            if m == "Runtime.exceptionThrown" or (m == "Runtime.consoleAPICalled" and p.get("type") == "error") \
+                    or (m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error"):
+                out.append(e)
+        return out
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    profile = tmp_path / "chromium-profile"
+    proc = subprocess.Popen(
+        [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", f"--user-data-dir={profile}",
+         "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-extensions", "--disable-default-apps",
+         "--proxy-server=http://127.0.0.1:9", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert proc.poll() is None and time.monotonic() < deadline, "chromium did not start"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page"]
+        tools = DevTools(pages[0]["webSocketDebuggerUrl"])
+        for domain in ("Runtime", "Log", "Page"):
+            tools.call(f"{domain}.enable")
+        yield tools
+        tools.ws.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_dashboard_submits_a_run_and_shows_it_finish(tmp_path, browser):
+    srv = Server(tmp_path, tmp_path / "d.db").start()
+    try:
+        browser.call("Page.navigate", url=srv.base + "/")
+        browser.wait_for("document.readyState === 'complete' && document.querySelectorAll('#scenario option').length >= 10")
+        assert browser.wait_for("document.getElementById('status').textContent.includes('workers')")
+        browser.js("document.getElementById('scenario').value = 'btc-flash-crash-2021';"
+                   "document.getElementById('bars').value = '1500';"
+                   "document.querySelector('#submit button').click(); true")
+        text = browser.wait_for("document.getElementById('submitted').textContent")
+        assert text.startswith("submitted run "), text
+        run_id = text.split()[-1]
+        cell = f"(document.querySelector('[data-state=\"{run_id}\"]') || {{}}).textContent"
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            state = browser.js(cell)
+            if state and (not seen or seen[-1] != state):
+                seen.append(state)
+            if state == "finished":
+                break
+            time.sleep(0.05)
+        assert seen[-1] == "finished" and len(seen) >= 2 and set(seen[:-1]) <= {"queued", "running"}, seen
+        href = browser.wait_for(f"(document.querySelector('tr[data-run=\"{run_id}\"] a') || {{}}).href")
+        assert href.endswith(f"/results/{run_id}/report")
+        browser.call("Page.navigate", url=href)
+        title = browser.wait_for("document.readyState === 'complete' && document.title")
+        assert "BTC Flash Crash 2021" in title and run_id in title
+        assert browser.js("document.querySelectorAll('svg').length") >= 1
+        time.sleep(0.5)
+        browser.js("true")   # collect the events (console, network errors) of the last half second
+        assert [e["params"].get("entry", e["params"]) for e in browser.errors()] == []
+    finally:
+        srv.stop()
