@@ -83,7 +83,7 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
     full = _checked(_call(fn, feed, who), feed.n_bars, who)
     n = feed.n_bars
     for cut in _cuts(feed):
-        part = _checked(_call(fn, feed.slice(0, cut), who), cut, who)
+        part = _checked(_call(fn, feed, who, stop=cut), cut, who)
         for k, v in full.items():
             p = part.get(k)
             if p is None:
@@ -119,10 +119,11 @@ def _cuts(feed: MarketData) -> list[int]:
     return sorted(c for c in cuts if 1 <= c < n)
 
 
-def _call(fn: Any, feed: MarketData, who: str) -> Any:
-    """``fn`` on a private copy of ``feed`` that is emptied (NaN, NaT) once the call returns."""
-    values = feed.values.copy()
-    stamps = feed.timestamps.copy()
+def _call(fn: Any, feed: MarketData, who: str, stop: int | None = None) -> Any:
+    """``fn`` on a private copy of ``feed`` (its first ``stop`` bars) that is emptied (NaN, NaT)
+    once the call returns. One copy per call: the cut's copy is the only one made."""
+    values = np.array(feed.values[:, :, :stop], order="C")
+    stamps = np.array(feed.timestamps[:stop])
     private = MarketData(feed.symbols, owned(stamps), owned(values), feed.timeframe)
     try:
         out = fn(private)
