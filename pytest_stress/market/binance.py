@@ -203,27 +203,26 @@ class _Watchdog:
                 _shutdown(sock)
 
 
-class _WatchedHTTPConnection(http.client.HTTPConnection):
+class _Watched:
+    """Mixin: a connection whose socket the request's watchdog shuts down at the deadline."""
+
     def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)   # type: ignore[call-arg]
         self._watchdog = watchdog
         watchdog.track(self)
 
     def connect(self) -> None:
-        super().connect()
-        self._watchdog.watch(self.sock)
+        super().connect()   # type: ignore[misc]
+        self._watchdog.watch(self.sock)   # type: ignore[attr-defined]
+
+
+class _WatchedHTTPConnection(_Watched, http.client.HTTPConnection):
+    pass
 
 
 if hasattr(http.client, "HTTPSConnection"):   # Python built with ssl
-    class _WatchedHTTPSConnection(http.client.HTTPSConnection):
-        def __init__(self, *args: Any, watchdog: _Watchdog, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._watchdog = watchdog
-            watchdog.track(self)
-
-        def connect(self) -> None:
-            super().connect()
-            self._watchdog.watch(self.sock)
+    class _WatchedHTTPSConnection(_Watched, http.client.HTTPSConnection):
+        pass
 
 
 class _WatchedHTTPHandler(urllib.request.HTTPHandler):

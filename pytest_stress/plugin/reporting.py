@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from ..errors import StressError
+from ..result.extremes import describe_extremes
 
 __all__ = ["case_extras", "check_report_option", "wants_chart_data", "write_session_report", "where_lines",
            "pytest_html_results_table_header", "pytest_html_results_table_row", "pytest_html_results_table_html"]
@@ -60,16 +61,8 @@ def case_extras(item: pytest.Item, result: Any, options: Any) -> dict[str, Any]:
 def where_lines(s: dict[str, Any]) -> list[str]:
     """'max drawdown ... at bar N (time)' and 'worst bar ...' lines for a failure report."""
     ext = s.get("extremes") or {}
-    lines = []
     path = f" (worst path, seed {ext['seed']})" if "seed" in ext else ""
-    dd = ext.get("max_drawdown")
-    if dd:
-        lines.append(f"  max drawdown {dd['value']:.2f}% at bar {dd['bar']} ({dd['time']}), from the peak at "
-                     f"bar {dd['peak_bar']} ({dd['peak_time']}){path}")
-    wb = ext.get("worst_bar")
-    if wb:
-        lines.append(f"  worst bar {wb['bar']} ({wb['time']}): {wb['value']:+.2f}%{path}")
-    return lines
+    return [f"  {line}{path}" for line in describe_extremes(ext)]
 
 
 def check_report_option(options: Any) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import StressError
+from ..result.extremes import describe_extremes
 from ..result.jsonform import decode
 from ..result.metrics import summary_columns
 from .charts import case_svg
@@ -99,14 +100,7 @@ def _table(cases: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
 
 def _where(payload: Mapping[str, Any]) -> str:
     ext = payload.get("extremes") or (payload.get("worst") or {}).get("extremes") or {}
-    parts = []
-    dd = ext.get("max_drawdown")
-    if dd:
-        parts.append(f"maximum drawdown {dd['value']:.2f}% at bar {dd['bar']} ({_e(dd['time'])}), "
-                     f"from the peak at bar {dd['peak_bar']} ({_e(dd['peak_time'])})")
-    wb = ext.get("worst_bar")
-    if wb:
-        parts.append(f"worst bar {wb['bar']} ({_e(wb['time'])}): {wb['value']:+.2f}%")
+    parts = [_e(line) for line in describe_extremes(ext, drawdown="maximum drawdown")]
     prefix = f"worst path (seed {payload['worst']['seed']}): " if payload.get("kind") == "paths" and parts else ""
     return f'<p class="where">{prefix}{"; ".join(parts)}</p>' if parts else ""
 

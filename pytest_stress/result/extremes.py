@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["extremes", "utc_stamp"]
+__all__ = ["extremes", "utc_stamp", "describe_extremes"]
 
 
 def utc_stamp(ns: int) -> str:
@@ -44,3 +44,16 @@ def extremes(equity: np.ndarray, timestamps: np.ndarray, initial: float) -> dict
                          "peak_bar": max(peak_at, 0), "peak_time": stamp(max(peak_at, 0))},
         "worst_bar": {"bar": t_worst, "time": stamp(t_worst), "value": float(r[t_worst]) * 100.0},
     }
+
+
+def describe_extremes(ext: Any, drawdown: str = "max drawdown") -> list[str]:
+    """The maximum drawdown and the worst bar of ``extremes()``, one sentence each (for reports)."""
+    parts = []
+    dd = ext.get("max_drawdown")
+    if dd:
+        parts.append(f"{drawdown} {dd['value']:.2f}% at bar {dd['bar']} ({dd['time']}), from the peak at "
+                     f"bar {dd['peak_bar']} ({dd['peak_time']})")
+    wb = ext.get("worst_bar")
+    if wb:
+        parts.append(f"worst bar {wb['bar']} ({wb['time']}): {wb['value']:+.2f}%")
+    return parts
