@@ -1,29 +1,59 @@
-"""Executor speed against a hand-written loop and backtesting.py, on one generated series.
+"""Executor speed against a hand-written loop and backtesting.py, on one generated series: a fair instrument.
 
-Run: pip install -e '.[bench]' && python benchmarks/bench_executor.py [--bars 200000]
+Run: pip install -e '.[bench]' && python benchmarks/bench_executor.py [--bars 200000] [--rounds 7]
+     python benchmarks/bench_executor.py --quick        (a smoke run: 10k bars, 2 rounds, no extras)
 
 Strategy everywhere: SMA(10) / SMA(30) crossover, long-only, one unit, fills at the next
 bar's open. Crossover rule: long while SMA10 > SMA30 strictly, flat otherwise; decided on
-a bar's close, filled at the next open. SMAs are exact: the series is on a 0.01 tick
-grid and sums are taken in whole ticks (``pytest_stress.indicators.sma(..., tick=0.01)``);
-the hand-written loop keeps integer sums. Every engine must make the same trades.
+a bar's close, filled at the next open. SMAs are exact: the series is on a 0.01 tick grid
+and every engine computes them with ``pytest_stress.indicators.sma(..., tick=0.01)`` (sums
+in whole ticks), so every engine must make the same trades (checked, printed).
+
+What is timed, the same for every engine: from the market in the engine's own input form
+(built once, outside the timing: ``MarketViews`` for pytest-stress, the OHLCV DataFrame for
+backtesting.py, the open/close numpy arrays for the hand loop) to the engine's result. Inside
+every timed region: computing both SMAs, converting whatever the engine converts (the hand
+loop's ``tolist``, backtesting.py's ``Backtest`` set-up), the bar loop, and the engine's own
+end-of-run work (pytest-stress's metrics, backtesting.py's stats). The hand loop runs over
+the same precomputed indicators as the trader (it reads two SMA values per bar, as
+``SmaTrader`` does; no running sums).
+
+How: one untimed warm-up round (imports, caches; its results are the ones checked for equal
+trades), then ``--rounds`` rounds, each running every engine once in an order rotated by one
+per round, ``gc.collect()`` before each run. Each round gives paired ratios, engine time /
+simple-form time within that round, so load that changes slowly on a shared machine cancels;
+min / median / max over rounds are printed and targets are judged on the median.
+
+Which time: each run's process CPU time (all threads), wall time beside it; targets are judged
+on CPU time. On a shared machine wall time also counts the time the process waited for a core
+(at a load average of 5-12 on 2 cores a run was off-core about two thirds of its wall time, at
+random): backtesting.py / simple form in wall time ranged 4.5x-12.3x within one run, in CPU
+time 6.3x-8.2x, and two back-to-back runs' median CPU-time ratios agreed within 9%. CPU time
+still charges an engine for every thread it keeps busy: process CPU / main-thread CPU is
+printed and flagged above 1.05 (the venue's EWMA as a matrix product woke OpenBLAS's second
+thread, which then spun: 2.0x the main thread's CPU for the EWMA, 1.07x for a whole run).
 """
 from __future__ import annotations
 
 import argparse
+import gc
+import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 
 from pytest_stress import Account, Reject, Scenario, buy, compose, library, run_batch, sell
 from pytest_stress.account import DEFAULT_ACCOUNT
-from pytest_stress.runner import run_scenario
 from pytest_stress.indicators import sma
+from pytest_stress.runner import run_scenario
 from pytest_stress.trader import FLATTEN, FixedSizer
 
 FAST, SLOW, TICK = 10, 30, 0.01
@@ -101,52 +131,53 @@ def eight_roles():
                    governor=DrawdownGovernor(), policy_controller=QuietPolicy(), sizer=FixedSizer(1.0))
 
 
-def hand_loop(o, c, cash):
-    """Plain Python over lists with integer tick sums: the floor any engine pays."""
-    ticks = [round(x / TICK) for x in c]
-    fsum = ssum = 0
-    pos = 0.0
-    pending = 0.0
+def hand_loop(open_: np.ndarray, close: np.ndarray, cash: float) -> tuple[list[tuple[int, int]], float]:
+    """Plain Python over the same precomputed SMAs as the trader: the floor any engine pays.
+
+    Timed whole: the two SMAs, the ``tolist`` conversions, and the loop (which reads two
+    indicator values per bar, fills a pending order at the next open, and records round trips).
+    """
+    fast = sma(close, FAST, tick=TICK).tolist()
+    slow = sma(close, SLOW, tick=TICK).tolist()
+    opens = open_.tolist()
+    pos = pending = 0.0
     entry = -1
     trades = []
-    for t in range(len(o)):
+    for t, (o, f, s) in enumerate(zip(opens, fast, slow)):
         if pending:
-            cash -= pending * o[t]
+            cash -= pending * o
             if pending > 0:
                 entry = t
             else:
                 trades.append((entry, t))
             pos += pending
             pending = 0.0
-        x = ticks[t]
-        fsum += x
-        ssum += x
-        if t >= FAST:
-            fsum -= ticks[t - FAST]
-        if t >= SLOW:
-            ssum -= ticks[t - SLOW]
-        if t >= SLOW - 1 and fsum * SLOW > ssum * FAST:
+        if f > s:
             if pos == 0:
                 pending = 1.0
         elif pos > 0:
             pending = -pos
-    return trades, cash + pos * c[-1]
+    return trades, cash + pos * float(close[-1])
 
 
-def run_backtesting_py(views):
+def backtesting_py_runner(views) -> Callable[[], tuple[list[tuple[int, int]], float]] | None:
+    """A callable running backtesting.py on the scenario's true market (None if it is not installed).
+
+    The DataFrame is built here, untimed (backtesting.py's input form); the callable (timed)
+    sets up ``Backtest``, computes both SMAs in ``Strategy.init`` and runs it.
+    """
     try:
-        from backtesting import Backtest, Strategy
+        from backtesting import Backtest, Strategy   # lazy: optional ('.[bench]' extra)
     except ImportError:
         return None
-    m = views.true
-    df = m.frame().rename(columns=str.title)[["Open", "High", "Low", "Close", "Volume"]]
+    df = views.true.frame().rename(columns=str.title)[["Open", "High", "Low", "Close", "Volume"]]
     df.index = df.index.tz_localize(None)
-    fast_arr, slow_arr = sma(m.close[0], FAST, tick=TICK), sma(m.close[0], SLOW, tick=TICK)
 
     class Cross(Strategy):
         def init(self):
-            self.f = self.I(lambda: fast_arr, name="fast")
-            self.s = self.I(lambda: slow_arr, name="slow")
+            close = np.asarray(self.data.Close)
+            self.f = self.I(sma, close, FAST, tick=TICK, name="fast")
+            self.s = self.I(sma, close, SLOW, tick=TICK, name="slow")
 
         def next(self):
             if self.f[-1] > self.s[-1]:
@@ -155,27 +186,74 @@ def run_backtesting_py(views):
             elif self.position:
                 self.position.close()
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bt = Backtest(df, Cross, cash=10_000_000, commission=0.0, trade_on_close=False, exclusive_orders=False,
-                      finalize_trades=True)
-        t = time.perf_counter()
-        stats = bt.run()
-        dt = time.perf_counter() - t
-    tr = stats["_trades"]
-    trades = [(int(a), int(b)) for a, b in zip(tr["EntryBar"], tr["ExitBar"])]
-    if trades and trades[-1][1] == len(df) - 1:   # finalize_trades closes the last open trade
-        trades = trades[:-1]
-    return dt, trades
+    def run() -> tuple[list[tuple[int, int]], float]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            bt = Backtest(df, Cross, cash=10_000_000, commission=0.0, trade_on_close=False,
+                          exclusive_orders=False, finalize_trades=True)
+            stats = bt.run()
+        tr = stats["_trades"]
+        trades = [(int(a), int(b)) for a, b in zip(tr["EntryBar"], tr["ExitBar"])]
+        if trades and trades[-1][1] == len(df) - 1:   # finalize_trades closes the last open trade
+            trades = trades[:-1]
+        return trades, float(stats["Equity Final [$]"])
+
+    return run
 
 
-def timed(fn, repeat=5):
-    best, out = math.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
+@dataclass
+class Engine:
+    key: str
+    label: str
+    run: Callable[[], Any]
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)      # process CPU, all threads
+    main: list[float] = field(default_factory=list)     # CPU of the calling thread only
+    warm: Any = None
+
+
+def pytest_stress_engine(key: str, label: str, sc: Scenario, views, make, exchange: str,
+                         account: Account | None) -> Engine:
+    return Engine(key, label, lambda: run_scenario(sc, make(), exchange, account=account, market=views))
+
+
+def measure(fn: Callable[[], Any]) -> tuple[float, float, float, Any]:
+    """(wall s, process CPU s (all threads), this thread's CPU s, result) of one call, after a full collection."""
+    gc.collect()
+    w, c, m = time.perf_counter(), time.process_time(), time.thread_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, time.thread_time() - m, out
+
+
+def run_rounds(engines: list[Engine], rounds: int) -> None:
+    """A warm-up round (results kept, times not), then ``rounds`` rounds in rotated order."""
+    for e in engines:
+        e.warm = measure(e.run)[3]
+    k = len(engines)
+    for r in range(rounds):
+        for e in engines[r % k:] + engines[:r % k]:
+            wall, cpu, main, _ = measure(e.run)
+            e.wall.append(wall)
+            e.cpu.append(cpu)
+            e.main.append(main)
+
+
+def paired(num: Engine, den: Engine, kind: str = "cpu") -> list[float]:
+    """Per-round ratios num / den of ``kind`` ('cpu' or 'wall') times, measured in the same round."""
+    return [a / b for a, b in zip(getattr(num, kind), getattr(den, kind))]
+
+
+def median_ratio(a: list[float], b: list[float]) -> float:
+    return statistics.median(x / y for x, y in zip(a, b))
+
+
+def spread_text(ratios: list[float]) -> str:
+    med = statistics.median(ratios)
+    return f"min {min(ratios):6.2f}  median {med:6.2f}  max {max(ratios):6.2f}  (spread {(max(ratios) - min(ratios)) / med:4.0%})"
+
+
+def trades_of(result) -> list[tuple[int, int]]:
+    return [(t.entry_bar, t.exit_bar) for t in result.trades if t.exit_reason != "end_of_run"]
 
 
 def peak_memory(bars: int) -> tuple[float, float, float]:
@@ -198,84 +276,168 @@ print(base, hwm(), traced)
     return int(out[0]) / 1024, int(out[1]) / 1024, int(out[2]) / 2**20
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--bars", type=int, default=200_000)
-    ap.add_argument("--memory-bars", type=int, default=1_000_000)
-    args = ap.parse_args()
-    n = args.bars
-    sc = Scenario("bench", bars=n, seed=42)
-    views = sc.build_market()
-    o, c = views.true.open[0].tolist(), views.true.close[0].tolist()
-    rows = {}
-
-    t_hand, (hand_trades, hand_final) = timed(lambda: hand_loop(o, c, sc.initial_equity))
-    rows["hand-written loop (lists)"] = t_hand
-    results = {}
-    perp = Account.perpetual(leverage=5)
-    for label, make, exch, acct in [
-            ("pytest-stress simple, frictionless", SmaTrader, "frictionless", None),
-            ("pytest-stress simple, stressed exchange", SmaTrader, "stressed", None),
-            ("pytest-stress simple, frictionless, 5x isolated perp", SmaTrader, "frictionless", perp),
-            ("pytest-stress eight roles, frictionless", eight_roles, "frictionless", None),
-            ("pytest-stress eight roles, stressed exchange", eight_roles, "stressed", None)]:
-        dt, res = timed(lambda: run_scenario(sc, make(), exch, account=acct, market=views))
-        rows[label] = dt
-        results[label] = res
-    bpy = run_backtesting_py(views)
-    if bpy:
-        rows["backtesting.py"] = bpy[0]
-
-    print(f"{n:,} hourly bars, SMA({FAST}/{SLOW}) crossover, next-bar-open fills; best of 5 (1 for backtesting.py); "
-          f"account: the default ({DEFAULT_ACCOUNT.describe()}) unless named")
-    for label, dt in rows.items():
-        print(f"  {label:<46} {n / dt:>12,.0f} bars/s  {dt:8.3f} s")
-    simple = n / rows["pytest-stress simple, frictionless"]
-    roles = n / rows["pytest-stress eight roles, frictionless"]
-    hand = n / rows["hand-written loop (lists)"]
-    print("ratios:")
-    if bpy:
-        b = n / bpy[0]
-        print(f"  simple form / backtesting.py        {simple / b:6.1f}x  (target >= 10x)")
-        print(f"  eight roles / backtesting.py        {roles / b:6.1f}x  (target >= 5x)")
-    print(f"  hand loop / simple form             {hand / simple:6.1f}x  (target <= 5x)")
-    perp_label = "pytest-stress simple, frictionless, 5x isolated perp"
-    print(f"  5x perpetual / default account, simple {rows[perp_label] / rows['pytest-stress simple, frictionless']:5.2f}x"
-          "  (the margin checks' cost)")
-    print(f"  stressed / frictionless cost, simple {rows['pytest-stress simple, stressed exchange'] / rows['pytest-stress simple, frictionless']:5.2f}x  (target <= 2x)")
-    print(f"  stressed / frictionless cost, roles  {rows['pytest-stress eight roles, stressed exchange'] / rows['pytest-stress eight roles, frictionless']:5.2f}x  (target <= 2x)")
-
-    ours = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress simple, frictionless"].trades
-            if t.exit_reason != "end_of_run"]
-    roles_t = [(t.entry_bar, t.exit_bar) for t in results["pytest-stress eight roles, frictionless"].trades
-               if t.exit_reason != "end_of_run"]
-    same = {"hand loop": hand_trades == ours, "eight roles": roles_t == ours}
-    if bpy:
-        same["backtesting.py"] = bpy[1] == ours
-    final_equal = results["pytest-stress simple, frictionless"].final_equity == hand_final
-    print(f"same trades as the simple form ({len(ours)} round trips): "
-          + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
-          + f"; final equity equal to the hand loop: {'yes' if final_equal else 'NO'}")
-
+def extras(memory_bars: int) -> None:
+    """The figures that are not a race: library batch time, memory, costs of two library scenarios."""
     for workers in (1, 2):
         t = time.perf_counter()
         batch = run_batch(library.all(), SmaTrader, max_workers=workers)
         dt = time.perf_counter() - t
         print(f"library, {len(batch.results)} scenarios at default size, max_workers={workers}: {dt:.3f} s "
               f"({batch.successful} ok){'  (target < 0.3 s)' if workers == 1 else ''}")
-    base, peak, traced = peak_memory(args.memory_bars)
-    print(f"{args.memory_bars:,}-bar scenario (market built and run), calm exchange: peak of the run's own "
+    base, peak, traced = peak_memory(memory_bars)
+    print(f"{memory_bars:,}-bar scenario (market built and run), calm exchange: peak of the run's own "
           f"allocations {traced:.0f} MB (target < 300 MB); process peak RSS {peak:.0f} MB, of which "
           f"{base:.0f} MB is the interpreter and its imports before the run (a synthetic run never imports pandas)")
-    costs = {}
-    for name in ("BTC Flash Crash 2021", "Black Swan Combo"):
-        r = run_scenario(library.get(name), SmaTrader(), "calm")
-        costs[name] = (r.avg_slippage_bps, r.avg_latency_ms, r.execution_failures, r.orders_submitted)
     calm = run_scenario(Scenario("calm", bars=1000), SmaTrader(), "calm")
     print(f"calm market, calm exchange: slippage {calm.avg_slippage_bps:.1f} bps, latency {calm.avg_latency_ms:.0f} ms,"
           f" failures {calm.execution_failures}/{calm.orders_submitted}")
-    for name, (s, l, f, o) in costs.items():
-        print(f"{name}, calm exchange: slippage {s:.1f} bps, latency {l:.0f} ms, failures {f}/{o}")
+    for name in ("BTC Flash Crash 2021", "Black Swan Combo"):
+        r = run_scenario(library.get(name), SmaTrader(), "calm")
+        print(f"{name}, calm exchange: slippage {r.avg_slippage_bps:.1f} bps, latency {r.avg_latency_ms:.0f} ms, "
+              f"failures {r.execution_failures}/{r.orders_submitted}")
+
+
+def compare(path: str, now: dict[str, Any], labels: dict[str, str]) -> None:
+    """Print each engine's median CPU-time ratio to the simple form here and in the run saved at ``path``."""
+    with open(path) as fh:
+        then = json.load(fh)["median_cpu_ratio_to_simple"]
+    print(f"against {path} (median CPU time / simple form's; change = this run / that run - 1):")
+    worst = 0.0
+    for key, ratio in now["median_cpu_ratio_to_simple"].items():
+        if key == "simple" or key not in then:
+            continue
+        change = ratio / then[key] - 1.0
+        worst = max(worst, abs(change))
+        print(f"  {labels[key]:<46} {then[key]:6.2f} -> {ratio:6.2f}  {change:+6.1%}")
+    print(f"  largest change {worst:.1%}: {'within' if worst <= 0.2 else 'NOT within'} 20%")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bars", type=int, help="bars of the series (default 200,000; 10,000 with --quick)")
+    ap.add_argument("--rounds", type=int, help="timed rounds after the warm-up (default 7; 2 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 10k bars, 2 rounds, no extras")
+    ap.add_argument("--no-extras", action="store_true", help="skip the library batch, memory and cost lines")
+    ap.add_argument("--memory-bars", type=int, default=1_000_000)
+    ap.add_argument("--json", metavar="PATH", help="also write the per-round times and median ratios here")
+    ap.add_argument("--compare", metavar="PATH", help="a --json file of an earlier run: print how far each "
+                    "median ratio moved (the instrument should agree with itself within 20%%)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.no_extras = True
+    args.bars = args.bars if args.bars is not None else 10_000 if args.quick else 200_000
+    args.rounds = args.rounds if args.rounds is not None else 2 if args.quick else 7
+    if args.rounds < 1:
+        ap.error(f"--rounds = {args.rounds}; expected an integer >= 1")
+    if args.bars < 2 * SLOW:
+        ap.error(f"--bars = {args.bars}; expected at least {2 * SLOW} (two slow SMA windows)")
+    n = args.bars
+    sc = Scenario("bench", bars=n, seed=42)
+    views = sc.build_market()
+    open_, close = views.true.open[0], views.true.close[0]
+    perp = Account.perpetual(leverage=5)
+    # the same bars as user data without a spread column: the venue estimates spreads from OHLC
+    # (exchange/spreads.py, an EWMA over every bar), a path the synthetic market never takes
+    loaded = Scenario("bench-data", data={sc.symbols[0]: views.true.frame()[["open", "high", "low", "close", "volume"]]})
+    loaded_views = loaded.build_market()
+
+    engines = [
+        Engine("hand", "hand-written loop over the same SMAs", lambda: hand_loop(open_, close, sc.initial_equity)),
+        pytest_stress_engine("simple", "simple form, frictionless", sc, views, SmaTrader, "frictionless", None),
+        pytest_stress_engine("simple_stressed", "simple form, stressed exchange", sc, views, SmaTrader,
+                             "stressed", None),
+        pytest_stress_engine("simple_loaded", "simple form, stressed, data without spreads", loaded, loaded_views,
+                             SmaTrader, "stressed", None),
+        pytest_stress_engine("simple_perp", "simple form, frictionless, 5x isolated perp", sc, views, SmaTrader,
+                             "frictionless", perp),
+        pytest_stress_engine("roles", "eight roles, frictionless", sc, views, eight_roles, "frictionless", None),
+        pytest_stress_engine("roles_stressed", "eight roles, stressed exchange", sc, views, eight_roles,
+                             "stressed", None),
+    ]
+    bpy = backtesting_py_runner(views)
+    if bpy is not None:
+        engines.append(Engine("bt", "backtesting.py", bpy))
+    by = {e.key: e for e in engines}
+
+    load = os.getloadavg()
+    t0 = time.perf_counter()
+    run_rounds(engines, args.rounds)
+    elapsed = time.perf_counter() - t0
+    print(f"{n:,} hourly bars, SMA({FAST}/{SLOW}) crossover, next-bar-open fills. {len(engines)} engines, "
+          f"1 warm-up + {args.rounds} interleaved rounds (order rotated), {elapsed:.0f} s; load average "
+          f"{load[0]:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores.")
+    print(f"account: the default ({DEFAULT_ACCOUNT.describe()}) unless named; 5x perp: {perp.describe()}")
+    print("timed for every engine: both SMAs, conversions, the bar loop, end-of-run results (see the docstring);"
+          " medians over rounds; 'all/main': process CPU / main-thread CPU")
+    print(f"  {'engine':<44} {'CPU s':>7} {'wall s':>7} {'CPU bars/s':>11} {'CPU/wall':>8} {'all/main':>8}"
+          "   CPU time / simple form's, per round   (wall: median)")
+    simple = by["simple"]
+    for e in engines:
+        cpu = statistics.median(e.cpu)
+        rel = "" if e is simple else (f"{spread_text(paired(e, simple))}   "
+                                      f"({statistics.median(paired(e, simple, 'wall')):5.2f})")
+        print(f"  {e.label:<44} {cpu:7.3f} {statistics.median(e.wall):7.3f} {n / cpu:>11,.0f} "
+              f"{median_ratio(e.cpu, e.wall):8.2f} {median_ratio(e.cpu, e.main):8.2f}   {rel}")
+
+    def target(text: str, num: Engine, den: Engine, ok: Callable[[float], bool], goal: str) -> bool:
+        ratios = paired(num, den)
+        med = statistics.median(ratios)
+        wall = statistics.median(paired(num, den, "wall"))
+        print(f"  {text:<52} {med:6.2f}x  [{min(ratios):5.2f} .. {max(ratios):5.2f}]  (wall {wall:5.2f}x)"
+              f"  target {goal:<7} {'PASS' if ok(med) else 'MISS'}")
+        return ok(med)
+
+    print("targets (median of per-round paired CPU-time ratios; [min .. max] over rounds; wall-time median beside):")
+    verdicts: dict[str, bool] = {}
+    if bpy is not None:
+        verdicts["simple_vs_bt_16"] = target("simple form vs backtesting.py (#16)", by["bt"], simple,
+                                             lambda r: r >= 15, ">= 15x")
+        verdicts["simple_vs_bt_9"] = target("simple form, default account, vs backtesting.py (#9)",
+                                            by["bt"], simple, lambda r: r >= 10, ">= 10x")
+        verdicts["roles_vs_bt"] = target("eight roles vs backtesting.py (#16)", by["bt"], by["roles"],
+                                         lambda r: r >= 8, ">= 8x")
+        verdicts["perp_vs_bt"] = target("simple form, 5x isolated perp, vs backtesting.py",
+                                        by["bt"], by["simple_perp"], lambda r: r >= 10, ">= 10x")
+    else:
+        print("  backtesting.py is not installed (pip install -e '.[bench]'): its three targets are not measured")
+    verdicts["simple_vs_hand"] = target("simple form / hand loop over the same SMAs (#16)", simple, by["hand"],
+                                        lambda r: r <= 2, "<= 2x")
+    verdicts["stressed_simple"] = target("stressed / frictionless, simple form", by["simple_stressed"], simple,
+                                         lambda r: r <= 2, "<= 2x")
+    verdicts["stressed_roles"] = target("stressed / frictionless, eight roles", by["roles_stressed"], by["roles"],
+                                        lambda r: r <= 2, "<= 2x")
+    print("for information (no target here):")
+    for text, num, den in [("eight roles / simple form", by["roles"], simple),
+                           ("5x isolated perp / default account, simple form", by["simple_perp"], simple)]:
+        print(f"  {text:<52} {spread_text(paired(num, den))}")
+    threads = [e.label for e in engines if median_ratio(e.cpu, e.main) > 1.05]
+    print("  process CPU above 1.05x the main thread's (another thread busy): "
+          + (", ".join(threads) if threads else "none"))
+
+    ours = trades_of(simple.warm)
+    same = {"hand loop": by["hand"].warm[0] == ours, "eight roles": trades_of(by["roles"].warm) == ours,
+            "5x perp": trades_of(by["simple_perp"].warm) == ours}
+    if bpy is not None:
+        same["backtesting.py"] = by["bt"].warm[0] == ours
+    final_equal = simple.warm.final_equity == by["hand"].warm[1]
+    print(f"same trades as the simple form ({len(ours)} round trips): "
+          + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in same.items())
+          + f"; final equity equal to the hand loop: {'yes' if final_equal else 'NO'}")
+
+    summary = {"bars": n, "rounds": args.rounds, "trades": len(ours), "same_trades": same,
+               "final_equity_equal": final_equal, "verdicts": verdicts,
+               "wall": {e.key: e.wall for e in engines}, "cpu": {e.key: e.cpu for e in engines},
+               "main_thread_cpu": {e.key: e.main for e in engines},
+               "median_cpu_ratio_to_simple": {e.key: statistics.median(paired(e, simple)) for e in engines},
+               "median_wall_ratio_to_simple": {e.key: statistics.median(paired(e, simple, "wall")) for e in engines}}
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(summary, fh, indent=1)
+    if args.compare:
+        compare(args.compare, summary, {e.key: e.label for e in engines})
+    if not args.no_extras:
+        extras(args.memory_bars)
+    return summary
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+from pg_server import BACKENDS, database, postgres   # noqa: E402,F401  (SQLite and a real PostgreSQL server)
+
 API = "/api/stress-testing"
 FLASH = "btc-flash-crash-2021"
 
@@ -61,7 +63,7 @@ def _free_port() -> int:
 class Server:
     """``pytest-stress serve`` in its own process group, on a free port of 127.0.0.1."""
 
-    def __init__(self, workdir: Path, db: Path, *extra: str) -> None:
+    def __init__(self, workdir: Path, db: Path | str, *extra: str) -> None:
         self.workdir, self.db, self.extra = workdir, db, extra
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -109,11 +111,11 @@ class Server:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)   # every test of `server` runs on both stores
+def server(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("service")
-    srv = Server(work, work / "runs.db", "--max-bars", "5000", "--max-paths", "4", "--max-symbols", "3",
-                 "--max-body", "4096", "--max-active", "8").start()
+    srv = Server(work, database(request, request.param, work / "runs.db"), "--max-bars", "5000", "--max-paths",
+                 "4", "--max-symbols", "3", "--max-body", "4096", "--max-active", "8").start()
     yield srv
     srv.stop()
 
@@ -458,8 +460,9 @@ def test_an_idle_stream_gets_keep_alives_then_a_timeout_event(tmp_path):
 
 
 # -- persistence ---------------------------------------------------------------------------
-def test_results_survive_a_restart_and_a_run_in_flight_is_failed(tmp_path):
-    db = tmp_path / "p.db"
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_survive_a_restart_and_a_run_in_flight_is_failed(request, backend, tmp_path):
+    db = database(request, backend, tmp_path / "p.db")
     first = Server(tmp_path, db).start()
     try:
         with httpx.Client(base_url=first.base + API, timeout=20) as c:

@@ -21,29 +21,38 @@ REF_BLOCK, REF_BLOCKS = 24, 14
 def ewma(x: np.ndarray, halflife: float) -> np.ndarray:
     """y[0] = x[0]; y[t] = d y[t-1] + (1 - d) x[t] with d = 0.5 ** (1 / halflife).
 
-    Vectorised in blocks of 64: inside a block the recursion is a fixed lower-triangular
-    matrix product; only block-end values are carried in Python. Matches pandas'
-    ``ewm(halflife=..., adjust=False).mean()`` to about 1e-13 relative.
+    Vectorised in blocks of 64 bars, all blocks at once: the recursion runs from zero inside
+    every block together (64 elementwise numpy steps over one value per block), then each
+    block adds its carry (the previous block's last value) times d ** (offset + 1); only the
+    carries are a Python loop. Elementwise multiply and add only, in a fixed order: no BLAS
+    (a matrix product woke OpenBLAS's second thread on every run, which then busy-waited), so
+    the bits depend on neither the BLAS build nor its thread count. A prefix of ``x`` gives a
+    prefix of the result, bit for bit. Matches the scalar recursion to about 1e-15 relative.
     """
     n = len(x)
     if n == 0:
         return np.empty(0)
     d = 0.5 ** (1.0 / halflife)
-    blocks = -(-n // _BLOCK)
-    padded = np.zeros(blocks * _BLOCK)
-    padded[:n] = x
-    j = np.arange(_BLOCK)
-    weights = np.tril((1 - d) * d ** (j[:, None] - j[None, :]).clip(0))
-    inner = padded.reshape(blocks, _BLOCK) @ weights.T
-    decay = d ** (j + 1)
+    width = min(_BLOCK, n)
+    blocks = -(-n // width)
+    flat = np.zeros(blocks * width)
+    flat[:n] = x
+    cols = flat.reshape(blocks, width).T.copy()          # (offset in block, block), rows contiguous
+    cols *= 1.0 - d
+    step = np.empty(blocks)
+    for j in range(1, width):                             # inner[j] = d inner[j-1] + (1-d) x[j]
+        np.multiply(cols[j - 1], d, out=step)
+        cols[j] += step
+    decay = np.full(width, d)
+    np.multiply.accumulate(decay, out=decay)              # d ** (offset + 1), by repeated products
     carries = np.empty(blocks)
-    carry = float(x[0])        # as if y[-1] = x[0], so that y[0] = x[0]
-    last = inner[:, -1].tolist()
+    carry = float(x[0])                                   # as if y[-1] = x[0], so that y[0] = x[0]
     tail = float(decay[-1])
-    for b in range(blocks):
+    for b, last in enumerate(cols[-1].tolist()):
         carries[b] = carry
-        carry = tail * carry + last[b]
-    return (inner + carries[:, None] * decay[None, :]).ravel()[:n]
+        carry = tail * carry + last
+    cols += decay[:, None] * carries[None, :]
+    return cols.T.ravel()[:n]
 
 
 def ewma_rows(x: np.ndarray, halflife: float) -> np.ndarray:
@@ -80,8 +89,8 @@ def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_
     for b in range(min(blocks - 1, nb)):                     # the first windows are partial
         med[:, b] = np.median(means[:, :b + 1], axis=1)
     # blocks 1.. use the median over complete blocks before them: med[:, b - 1]
-    per_bar = np.repeat(med, block, axis=1)                  # med of blocks <= b, at bars of block b
-    out[:, block:nb * block] = per_bar[:, :(nb - 1) * block]
+    # (written through a (symbol, block, bar) view of out: no repeated copy of med)
+    out[:, block:nb * block].reshape(k, nb - 1, block)[:] = med[:, :nb - 1, None]
     if n > nb * block:
         out[:, nb * block:] = med[:, nb - 1:nb]
     return out

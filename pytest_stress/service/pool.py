@@ -3,7 +3,8 @@ start-up (forkserver or spawn context), fed from the store's queue by one dispat
 
 With ``--dask-scheduler`` the slots share a dask.distributed cluster's ``Executor``
 instead (its scheduler re-runs a task whose worker died, up to its allowed-failures, then
-the run fails); workers then need the trader's module and the store's file (a shared disk).
+the run fails); workers then need the trader's module and the store (the SQLite file on a
+shared disk, or the PostgreSQL server of a postgresql:// --db).
 
 One process per slot is what keeps a crash local: a worker that dies breaks only its own
 executor (``BrokenProcessPool``), so only its own run fails; the slot gets a fresh

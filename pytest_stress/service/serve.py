@@ -9,7 +9,9 @@ import stat
 from pathlib import Path
 from typing import Any, Callable
 
+from .database import describe, is_url
 from .settings import LOOPBACK, Limits, Settings
+from .store import RunStore
 
 __all__ = ["add_arguments", "serve"]
 
@@ -31,7 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Limits()
     p.add_argument("--trader", required=True, metavar="MODULE:FACTORY",
                    help="the trader every run uses, fixed for the server's life (no request can name code)")
-    p.add_argument("--db", default="pytest-stress.db", metavar="FILE", help="the SQLite file of runs and results")
+    p.add_argument("--db", default="pytest-stress.db", metavar="FILE|URL",
+                   help="where runs and results are kept: a SQLite file (default pytest-stress.db), or a "
+                        "PostgreSQL URL such as postgresql://user@host:5432/stress (docs/service.md)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive, default=2, metavar="N", help="worker processes (default 2)")
@@ -60,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _token_file(db: str, token: str) -> Path:
-    path = Path(db).with_suffix(".token")
+    path = Path("pytest-stress.token") if is_url(db) else Path(db).with_suffix(".token")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
@@ -92,10 +96,14 @@ def serve(args: argparse.Namespace, factory: Callable[[], Any]) -> int:
         from .app import create_app   # lazy: FastAPI, only when serving
     except ImportError as exc:
         raise SystemExit(f"pytest-stress serve needs the 'server' extra: pip install 'pytest-stress[server]' ({exc})")
+    try:   # a --db that cannot be opened (bad URL, database server down): one line, before serving
+        RunStore(args.db).close()
+    except ValueError as exc:
+        raise SystemExit(f"pytest-stress serve: {exc}") from None
     settings = settings_from(args, factory)
     app = create_app(settings)
     print(f"pytest-stress service on http://{args.host}:{args.port}/ (API under /api/stress-testing, "
-          f"{settings.workers} workers, results in {settings.db})", flush=True)
+          f"{settings.workers} workers, results in {describe(settings.db)})", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=3)
     return 0
 

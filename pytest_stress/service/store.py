@@ -1,21 +1,23 @@
-"""The run store: one SQLite file holding runs, their progress and their results.
+"""The run store: runs, their progress and their results, in SQLite or PostgreSQL.
 
-WAL mode (readers never block the one writer), a busy timeout, and ``BEGIN IMMEDIATE``
-for every write transaction (a read that upgrades to a write can otherwise get
-SQLITE_BUSY despite the timeout; see docs/service.md). The server and its worker
-processes each open their own connection to the same file; the server writes states and
-results, a worker writes its run's progress and reads its cancel flag.
+One class and one set of SQL for both databases (``?`` placeholders, standard SQL only: the
+upsert is ``INSERT ... ON CONFLICT DO UPDATE``, which both speak). What differs between them
+(the placeholder, the auto-numbered key, how a write transaction serialises, a snapshot read,
+connection set-up) is one table in ``database.py``; see docs/service.md. Every write is a
+transaction that runs alone (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock), so a
+read-check-write such as an idempotency key or the active-run limit is safe under concurrent
+requests and processes. The server and its worker processes each open their own connection
+to the same database; the server writes states and results, a worker writes its run's
+progress and reads its cancel flag.
 """
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from .database import Database, Dialect, describe
 
 __all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES"]
 
@@ -23,26 +25,28 @@ STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 TERMINAL = ("finished", "failed", "cancelled")
 
+# {serial_key}: INTEGER PRIMARY KEY AUTOINCREMENT (SQLite) or an identity column (PostgreSQL).
+# DOUBLE PRECISION is SQLite's REAL; epoch seconds as floats, JSON as text.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    n INTEGER PRIMARY KEY AUTOINCREMENT,
+    n {serial_key},
     id TEXT NOT NULL UNIQUE,
     scenario TEXT NOT NULL,
     slug TEXT NOT NULL,
     spec TEXT NOT NULL,
     state TEXT NOT NULL,
     error TEXT,
-    created REAL NOT NULL,
-    started REAL,
-    finished REAL,
+    created DOUBLE PRECISION NOT NULL,
+    started DOUBLE PRECISION,
+    finished DOUBLE PRECISION,
     pid INTEGER,
     cancel INTEGER NOT NULL DEFAULT 0,
     idem_key TEXT UNIQUE,
     idem_body TEXT,
     bars_total INTEGER NOT NULL,
     bar INTEGER NOT NULL DEFAULT -1,
-    equity REAL,
-    drawdown REAL,
+    equity DOUBLE PRECISION,
+    drawdown DOUBLE PRECISION,
     summary TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_slug ON runs (slug, n);
@@ -51,9 +55,9 @@ CREATE TABLE IF NOT EXISTS progress (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     bar INTEGER NOT NULL,
-    equity REAL,
-    drawdown REAL,
-    at REAL NOT NULL,
+    equity DOUBLE PRECISION,
+    drawdown DOUBLE PRECISION,
+    at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
 CREATE TABLE IF NOT EXISTS baselines (
@@ -62,44 +66,35 @@ CREATE TABLE IF NOT EXISTS baselines (
 );
 """
 
-_COLUMNS = ("id", "scenario", "slug", "spec", "state", "error", "created", "started", "finished", "pid",
-            "cancel", "bars_total", "bar", "equity", "drawdown", "summary")
+
+def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return rows[0] if rows else None
 
 
 class RunStore:
-    """Runs, progress and results in the SQLite file at ``path`` (one connection, thread-safe)."""
+    """Runs, progress and results in ``db``: a SQLite file path or a ``postgresql://`` URL
+    (one connection per store, thread-safe)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 5000) -> None:
-        self.path = str(path)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, timeout=busy_timeout_ms / 1000, isolation_level=None,
-                                   check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+    def __init__(self, db: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+        self.path = str(db)   # what the worker processes open (a path or a URL)
+        self._db = Database(db, busy_timeout_ms=busy_timeout_ms)
+        try:
+            self._db.script(_SCHEMA)   # CREATE ... IF NOT EXISTS: an existing store is kept as it is
+        except self._db.errors as exc:
+            self._db.close()
+            raise ValueError(f"cannot set up the run store in --db {describe(db)!r}: "
+                             f"{type(exc).__name__}: {str(exc).strip()}") from exc
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database's dialect (``.name``: ``"sqlite"`` or ``"postgresql"``)."""
+        return self._db.dialect
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._db.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: takes the write lock up front)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _rows(self, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+    def _rows(self, sql: str, args: tuple | list = ()) -> list[dict[str, Any]]:
+        return self._db.rows(sql, args)
 
     # -- runs --------------------------------------------------------------------
     def add(self, run_id: str, scenario: str, slug: str, spec: dict[str, Any], bars_total: int, *,
@@ -107,7 +102,7 @@ class RunStore:
             max_active: int | None = None) -> tuple[dict[str, Any], bool]:
         """Queue a run; ``(run, created)``. With ``idem_key`` already used: that run, not created.
         ``max_active``: raise ``OverflowError`` if that many runs are already queued or running."""
-        with self._write() as db:
+        with self._db.write() as db:
             if idem_key is not None:
                 old = db.execute("SELECT * FROM runs WHERE idem_key = ?", (idem_key,)).fetchone()
                 if old is not None:
@@ -115,7 +110,8 @@ class RunStore:
                         raise KeyError(idem_key)
                     return dict(old), False
             if max_active is not None:
-                (active,) = db.execute("SELECT COUNT(*) FROM runs WHERE state IN ('queued', 'running')").fetchone()
+                active = db.execute("SELECT COUNT(*) AS c FROM runs WHERE state IN ('queued', 'running')"
+                                    ).fetchone()["c"]
                 if active >= max_active:
                     raise OverflowError(active)
             db.execute("INSERT INTO runs (id, scenario, slug, spec, state, created, idem_key, idem_body, bars_total) "
@@ -124,16 +120,14 @@ class RunStore:
             return dict(db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()), True
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return rows[0] if rows else None
+        return _one(self._rows("SELECT * FROM runs WHERE id = ?", (run_id,)))
 
     def latest_of(self, slug: str) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM runs WHERE slug = ? ORDER BY n DESC LIMIT 1", (slug,))
-        return rows[0] if rows else None
+        return _one(self._rows("SELECT * FROM runs WHERE slug = ? ORDER BY n DESC LIMIT 1", (slug,)))
 
     def page(self, limit: int, offset: int, state: str | None = None,
              slug: str | None = None) -> tuple[list[dict[str, Any]], int]:
-        """Runs newest first, ``limit`` from ``offset``, and how many match in all."""
+        """Runs newest first, ``limit`` from ``offset``, and how many match in all (one snapshot)."""
         where, args = [], []
         if state:
             where.append("state = ?")
@@ -142,14 +136,9 @@ class RunStore:
             where.append("slug = ?")
             args.append(slug)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        with self._lock:   # one snapshot for the page and its total
-            self._db.execute("BEGIN")
-            try:
-                rows = self._rows(f"SELECT * FROM runs{clause} ORDER BY n DESC LIMIT ? OFFSET ?",
-                                  (*args, limit, offset))
-                (total,) = self._db.execute(f"SELECT COUNT(*) FROM runs{clause}", args).fetchone()
-            finally:
-                self._db.execute("COMMIT")
+        with self._db.snapshot() as db:
+            rows = db.rows(f"SELECT * FROM runs{clause} ORDER BY n DESC LIMIT ? OFFSET ?", (*args, limit, offset))
+            total = db.execute(f"SELECT COUNT(*) AS c FROM runs{clause}", args).fetchone()["c"]
         return rows, total
 
     def queued(self) -> list[dict[str, Any]]:
@@ -162,15 +151,16 @@ class RunStore:
         return out
 
     def last_finished(self) -> dict[str, Any] | None:
-        rows = self._rows("SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT 1")
-        return rows[0] if rows else None
+        return _one(self._rows("SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT 1"))
 
     def set_state(self, run_id: str, state: str, *, error: str | None = None, summary: dict | None = None,
                   only_from: tuple[str, ...] | None = None) -> bool:
         """Move a run to ``state`` (only from ``only_from`` states, if given); False if it did not move."""
         now = time.time()
-        sets = ["state = ?", "error = COALESCE(?, error)"]
-        args: list[Any] = [state, error]
+        sets, args = ["state = ?"], [state]
+        if error is not None:
+            sets.append("error = ?")
+            args.append(error)
         if state == "running":
             sets.append("started = ?")
             args.append(now)
@@ -186,12 +176,12 @@ class RunStore:
             args += [run_id, *only_from]
         else:
             args.append(run_id)
-        with self._write() as db:
+        with self._db.write() as db:
             return db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?{cond}", args).rowcount > 0
 
     def start(self, run_id: str, pid: int) -> bool:
         """A worker took the run: running, with its process id (False if it was cancelled meanwhile)."""
-        with self._write() as db:
+        with self._db.write() as db:
             return db.execute("UPDATE runs SET state = 'running', started = ?, pid = ? "
                               "WHERE id = ? AND state = 'queued' AND cancel = 0",
                               (time.time(), pid, run_id)).rowcount > 0
@@ -199,7 +189,7 @@ class RunStore:
     def request_cancel(self, run_id: str) -> tuple[str, str] | None:
         """Cancel: a queued run at once, a running one at its next progress check.
         ``(state before, state now)``, or None if there is no such run."""
-        with self._write() as db:
+        with self._db.write() as db:
             row = db.execute("SELECT state FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 return None
@@ -216,7 +206,7 @@ class RunStore:
         return bool(rows and rows[0]["cancel"])
 
     def delete(self, run_ids: list[str]) -> None:
-        with self._write() as db:
+        with self._db.write() as db:
             for rid in run_ids:
                 db.execute("DELETE FROM progress WHERE run_id = ?", (rid,))
                 db.execute("DELETE FROM baselines WHERE run_id = ?", (rid,))
@@ -224,8 +214,8 @@ class RunStore:
 
     def fail_interrupted(self, reason: str) -> list[str]:
         """At start-up: runs left running by a server that stopped become failed with ``reason``."""
-        with self._write() as db:
-            ids = [r["id"] for r in db.execute("SELECT id FROM runs WHERE state = 'running'").fetchall()]
+        with self._db.write() as db:
+            ids = [r["id"] for r in db.rows("SELECT id FROM runs WHERE state = 'running' ORDER BY n")]
             db.execute("UPDATE runs SET state = 'failed', error = ?, finished = ? WHERE state = 'running'",
                        (reason, time.time()))
             return ids
@@ -235,9 +225,11 @@ class RunStore:
 
     # -- progress ----------------------------------------------------------------
     def add_progress(self, run_id: str, seq: int, bar: int, equity: float, drawdown: float) -> None:
-        with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO progress (run_id, seq, bar, equity, drawdown, at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)", (run_id, seq, bar, equity, drawdown, time.time()))
+        with self._db.write() as db:
+            db.execute("INSERT INTO progress (run_id, seq, bar, equity, drawdown, at) VALUES (?, ?, ?, ?, ?, ?) "
+                       "ON CONFLICT (run_id, seq) DO UPDATE SET bar = excluded.bar, equity = excluded.equity, "
+                       "drawdown = excluded.drawdown, at = excluded.at",
+                       (run_id, seq, bar, equity, drawdown, time.time()))
             db.execute("UPDATE runs SET bar = ?, equity = ?, drawdown = ? WHERE id = ?",
                        (bar, equity, drawdown, run_id))
 
@@ -247,8 +239,9 @@ class RunStore:
 
     # -- baselines ---------------------------------------------------------------
     def pin(self, slug: str, run_id: str) -> None:
-        with self._write() as db:
-            db.execute("INSERT OR REPLACE INTO baselines (slug, run_id) VALUES (?, ?)", (slug, run_id))
+        with self._db.write() as db:
+            db.execute("INSERT INTO baselines (slug, run_id) VALUES (?, ?) "
+                       "ON CONFLICT (slug) DO UPDATE SET run_id = excluded.run_id", (slug, run_id))
 
     def pinned(self, slug: str) -> str | None:
         rows = self._rows("SELECT run_id FROM baselines WHERE slug = ?", (slug,))
