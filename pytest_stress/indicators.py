@@ -31,12 +31,23 @@ def sma(values: np.ndarray, window: int, *, tick: float | None = None) -> np.nda
     x = np.asarray(values, dtype=np.float64)
     if window < 1:
         raise ValueError(f"sma: window = {window!r}; expected an integer >= 1")
-    scaled = np.rint(x / tick) if tick else x
-    sums = np.concatenate([np.zeros(x.shape[:-1] + (1,)), np.cumsum(scaled, axis=-1)], axis=-1)
+    if tick:
+        scaled = x / tick
+        np.rint(scaled, out=scaled)
+    else:
+        scaled = x
+    sums = np.empty(x.shape[:-1] + (x.shape[-1] + 1,))      # sums[..., t] = sum of the first t values
+    sums[..., 0] = 0.0
+    np.cumsum(scaled, axis=-1, out=sums[..., 1:])
+    del scaled
     out = np.full(x.shape, np.nan)
     if x.shape[-1] >= window:
-        out[..., window - 1:] = (sums[..., window:] - sums[..., :-window]) / window
-    return out * tick if tick else out
+        full = out[..., window - 1:]
+        np.subtract(sums[..., window:], sums[..., :-window], out=full)
+        full /= window
+    if tick:
+        out *= tick
+    return out
 
 
 def ema(values: np.ndarray, span: int) -> np.ndarray:
@@ -131,7 +142,11 @@ def _call(fn: Any, feed: MarketData, who: str, stop: int | None = None) -> Any:
             arrays = {}
             for k, v in out.items():
                 try:
-                    arrays[k] = np.array(v, dtype=np.float64)        # a copy: no view into the feed
+                    if stop is None:      # the run's indicators: a copy, which nothing of the trader's can change
+                        arrays[k] = np.array(v, dtype=np.float64)
+                    else:                 # a cut's, compared at once: a copy only of a view into the private feed
+                        a = np.asarray(v, dtype=np.float64)
+                        arrays[k] = a.copy() if np.may_share_memory(a, values) or np.may_share_memory(a, stamps) else a
                 except (TypeError, ValueError) as exc:
                     raise ScenarioError(f"{who}: indicator {k!r} is not numeric ({exc})") from None
             out = arrays

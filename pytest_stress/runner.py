@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,8 @@ from .indicators import precompute_indicators
 from .market.data import MarketData, MarketViews
 from .result.metrics import METRIC_FIELDS, drawdown_curve, equity_metrics, execution_metrics, trade_metrics
 from .result.models import ScenarioResult
-from .result.paths import PathsResult
+from .paths_pool import run_path_chunks
+from .result.paths import PathChunk, PathsResult, PathTable, reduce_path
 from .result.table import format_table
 from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
@@ -86,9 +88,10 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     config = exchange_config(exchange)
     rules = account_from(account)
     # build
-    views = market if market is not None else scenario.build_market()
+    # (keep_base=False: the stresses write into the base market's memory; a run never reads the base)
+    views = market if market is not None else scenario.build_market(keep_base=False)
     true, feed, corrupted = views.true, views.feed, views.corrupted
-    del views             # the unstressed base market is not needed during the run: let it go
+    del views, market     # the unstressed base market is not needed during the run: let it go
     faults = scenario.faults
     # wire
     decider = as_decider(trader)
@@ -97,13 +100,21 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     book = OrderBook(true.symbols)
     ledger = Ledger(rules, portfolio, true, config.taker_fee)
     ctx = BarContext(feed, portfolio, book, decider.policy, decider.bus, indicators)
+    del indicators        # the context holds the one copy it reads from
+    decider.policy.follow(ctx)     # policy changes are recorded at the run's bar
     ctx.account = AccountView(ledger, ctx)
     exchange_sim = SimulatedExchange(config, true, scenario.rng("exchange"), faults)
     model_faults = faults.model_schedule(true.n_bars, scenario.rng("faults"))
     # loop
     record = bar_loop(feed, decider, exchange_sim, portfolio, book, ctx, model_faults,
                       ErrorPolicy(scenario.name, feed, record_errors), ledger)
-    # measure
+    # measure, without the loop's parts: the exchange's per-bar conditions, the context (its
+    # indicators) and a corrupted feed go before the measure's arrays are made. ctx refers to its
+    # account view and to the policy, which refer back to it: unlinked, they (and the market) go
+    # now, not at a full gc (tests/test_memory.py)
+    ctx.account = None
+    decider.policy.follow(None)    # the run is over: the policy is outside a run again (bar -1)
+    del ctx, exchange_sim, feed, book, model_faults
     result = _measure(scenario, true, corrupted, portfolio, record, decider, ledger)
     result.duration_s = time.perf_counter() - started
     return result
@@ -115,7 +126,8 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
     price liquidation is checked on too (the trader's own impact is paid in its fills)."""
     n = true.n_bars
     marks = true.close
-    equity, gross, qty = mark_to_market(record.snapshots, scenario.initial_equity, marks)
+    equity, gross, qty = mark_to_market(record.snapshot_bars, record.snapshot_cash, record.snapshot_qty,
+                                        scenario.initial_equity, marks)
     fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds)
     trades = portfolio.trades + portfolio.open_trades(n - 1, marks[:, -1].tolist())
     fields.update(trade_metrics(trades))
@@ -147,17 +159,65 @@ def path_seeds(seed: int, paths: int) -> list[int]:
     return [derive_seed(seed, i) for i in range(paths)]
 
 
+@dataclass(frozen=True)
+class _PathJob:
+    """What every path of a ``run_paths`` call shares (sent once per worker, or per chunk to an executor)."""
+
+    scenario: Scenario
+    trader_factory: Callable[[], Any]
+    exchange: ExchangeConfig
+    account: Account
+    record_errors: bool
+
+
+def _run_path(job: _PathJob, path: int) -> ScenarioResult:
+    """Path ``path`` of the job, in full, with a fresh trader."""
+    sc = job.scenario.replace(seed=derive_seed(job.scenario.seed, path))
+    return run_scenario(sc, job.trader_factory(), job.exchange, account=job.account, record_errors=job.record_errors)
+
+
+def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
+    """Paths ``start..stop-1``, each reduced to its row where it ran; a path whose trader
+    raises becomes a failed row with its traceback, never a lost chunk."""
+    chunk = PathChunk(start, PathTable.empty(stop - start))
+    for i in range(start, stop):
+        try:
+            reduce_path(chunk, i, derive_seed(job.scenario.seed, i), _run_path(job, i))
+        except Exception as exc:  # the user's trader raised: this path fails, the others run
+            detail = "".join(traceback.format_exception(exc)).rstrip()
+            seed = derive_seed(job.scenario.seed, i)
+            log.error("scenario %r, path %d (seed %d) failed: %s", job.scenario.name, i, seed, detail)
+            reduce_path(chunk, i, seed, None, f"{type(exc).__name__}: {exc} (path {i}, seed {seed})\n{detail}")
+    return chunk
+
+
 def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
               exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
-              record_errors: bool = False) -> PathsResult:
-    """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``."""
+              record_errors: bool = False, workers: int | str | None = None,
+              executor: Executor | None = None) -> PathsResult:
+    """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``.
+
+    Path i uses seed ``derive_seed(scenario.seed, i)``. Paths run in ``workers`` worker
+    processes (None or "auto": the cores divided by the xdist workers sharing them; 1, or
+    fewer than 4 paths: in this process), or on ``executor`` (any
+    ``concurrent.futures.Executor``, e.g. a dask.distributed client's ``get_executor()``;
+    ``trader_factory`` and the scenario must then pickle; ``workers``, if given, says how many
+    workers it has, for cutting the paths into tasks). Each path is reduced to its metric
+    row where it ran (``PathsResult`` keeps rows, not runs; ``worst()`` reruns a path's seed
+    here for its full result). The rows are bit-identical whatever the workers or executor.
+    A path whose trader raises, or whose worker process dies, fails alone: its row has
+    ``success`` False and an ``error`` naming its seed (``PathsResult.failures``).
+    """
     scenario = _resolve(scenario)
     if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
         raise ScenarioError(f"paths = {paths!r}; expected an integer >= 1")
-    results = [run_scenario(scenario.replace(seed=s), trader_factory(), exchange, account=account,
-                            record_errors=record_errors)
-               for s in path_seeds(scenario.seed, paths)]
-    return PathsResult(scenario, results)
+    if not callable(trader_factory):
+        raise ScenarioError(f"trader_factory = {trader_factory!r}; expected a zero-argument callable that builds "
+                            "a fresh trader (the class, or a function)")
+    job = _PathJob(scenario, trader_factory, exchange_config(exchange), account_from(account), record_errors)
+    table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor,
+                                      seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name)
+    return PathsResult(scenario, table=table, sketches=sketches, rerun=partial(_run_path, job))
 
 
 def _failed(scenario: Scenario, error: str) -> ScenarioResult:

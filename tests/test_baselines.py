@@ -215,7 +215,8 @@ def test_save_detail_keeps_curves_and_trades(project, tmp_path, mode):
     assert len(result.equity_curve) == len(result.timestamps) == 200
     assert result.total_trades > 0 and len(result.trades) > 0
     assert result.final_equity == pytest.approx(one["metrics"]["final_equity"], rel=1e-12)
-    assert len(entries["test_b.py::test_mc[eth-liquidity-collapse]"]["detail"]) == 2
+    mc = entries["test_b.py::test_mc[eth-liquidity-collapse]"]   # the worst path's run and the fan of both paths
+    assert len(mc["detail"]) == 1 and mc["detail"][0]["seed"] == mc["worst_seed"] and mc["fan"]["sample"] == 2
     run(project, f"--stress-save={base}", "-k", "black", *mode).assert_outcomes(passed=1)
     entries = _entries(base)
     assert "detail" not in entries["test_a.py::test_x[black-swan-combo]"]

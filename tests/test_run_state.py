@@ -104,7 +104,7 @@ def test_returning_a_working_order_again_is_a_no_op():
 
 
 @pytest.mark.parametrize("field,value", [("quantity", math.nan), ("quantity", -3.0), ("quantity", math.inf),
-                                         ("side", "hold"), ("type", "iceberg")])
+                                         ("side", "hold"), ("type", "iceberg"), ("tag", 5)])
 def test_an_order_changed_after_it_is_built_is_refused_when_sent(field, value):
     class Changes:
         def on_bar(self, ctx):
@@ -207,3 +207,20 @@ def test_worst_needs_a_direction():
     assert paths.worst("max_drawdown").seed == paths.worst_seed
     with pytest.raises(ScenarioError, match="no worse direction"):
         paths.worst("emergency_stops")
+
+
+def test_a_simple_trader_s_policy_changes_are_recorded_at_their_bar():
+    """The policy's change log reads the run's clock (it used to say bar -1 for an on_bar trader)."""
+
+    class Cautious:
+        def on_bar(self, ctx):
+            if ctx.t == 7:
+                ctx.policy.set("position_pct", 0.25)
+
+    res = run_scenario(Scenario("policy", bars=50), Cautious(), "frictionless")
+    assert res.policy_changes == [(7, "position_pct", 0.25)]
+
+
+def test_an_order_with_a_bad_tag_is_refused_when_built():
+    with pytest.raises(ScenarioError, match="tag = 5"):
+        buy(1.0, tag=5)

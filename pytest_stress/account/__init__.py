@@ -1,8 +1,28 @@
-"""The trader's account: its rules (cash, margin, perpetual), the run's ledger, cash and positions."""
-from .ledger import Ledger
-from .portfolio import Portfolio, mark_to_market
-from .rules import ACCOUNT_PRESETS, DEFAULT_ACCOUNT, Account, account_from
-from .tiers import BINANCE_USDM_TIERS, TIERS_DATE, TierTable, isolated_liquidation_price
+"""The trader's account: its rules (cash, margin, perpetual), the run's ledger, cash and positions.
+
+Exports load on first use, so that the pytest plugin can read the account rules at start-up
+without importing the ledger (numpy, the market, the results).
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {"Account": "rules", "DEFAULT_ACCOUNT": "rules", "ACCOUNT_PRESETS": "rules", "account_from": "rules",
+            "Ledger": "ledger", "Portfolio": "portfolio", "mark_to_market": "portfolio", "TierTable": "tiers",
+            "BINANCE_USDM_TIERS": "tiers", "TIERS_DATE": "tiers", "isolated_liquidation_price": "tiers"}
 
 __all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from", "Ledger", "Portfolio", "mark_to_market",
            "TierTable", "BINANCE_USDM_TIERS", "TIERS_DATE", "isolated_liquidation_price"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)   # lazy: see the docstring
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -58,16 +58,18 @@ def funding_schedule(account: Account, market: MarketData) -> tuple[list[int], l
         scale = account.funding_interval_hours / 8.0
         per = max(int(round(step / 1e9 / market.bar_seconds)), 1)
         close = market.values[CLOSE, 0]
-        rates = []
-        for b in bars.tolist():
-            prev = max(b - 1, 0)
-            start = max(prev - per, 0)
-            premium = FUNDING_PREMIUM_BETA * math.log(close[prev] / close[start]) if close[start] > 0 else 0.0
-            interest = FUNDING_INTEREST * scale
-            clamp = FUNDING_CLAMP * scale
-            rate = premium + min(max(interest - premium, -clamp), clamp)
-            rates.append(min(max(rate, -FUNDING_CAP), FUNDING_CAP))
-        return bars.tolist(), rates
+        prev = np.maximum(bars - 1, 0)
+        start = np.maximum(prev - per, 0)
+        now, then = close[prev], close[start]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = (now / then).tolist()
+        # math.log, not np.log: the platform's libm, the same to the last bit in every process
+        premium = np.array([FUNDING_PREMIUM_BETA * math.log(x) if p > 0 else 0.0
+                            for x, p in zip(ratio, then.tolist())])
+        interest = FUNDING_INTEREST * scale
+        clamp = FUNDING_CLAMP * scale
+        rates = premium + np.minimum(np.maximum(interest - premium, -clamp), clamp)
+        return bars.tolist(), np.minimum(np.maximum(rates, -FUNDING_CAP), FUNDING_CAP).tolist()
     import pandas as pd   # lazy: only a user-given funding Series needs it
 
     series = pd.Series(f).sort_index()
@@ -229,16 +231,20 @@ class Ledger:
                                r.requested_qty, 0.0, r.reference_price, math.nan, 0.0, 0.0, 0.0, r.latency_ms, reason)
 
     # -- after a fill ---------------------------------------------------------------------
-    def filled(self, s: int, sign: int, qty: float, price: float, fee: float, before: float,
-               avg_before: float) -> None:
-        """Update the isolated margin behind symbol ``s`` after a fill (``before``/``avg_before``: its
-        quantity and entry before the fill) and recompute liquidation prices.
+    def apply(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int, reason: str) -> None:
+        """Book an admitted fill of ``qty`` units of symbol ``s`` (``sign`` +1 buy, -1 sell) on the
+        portfolio (``reason``: the exit reason of a trade it closes), then update the isolated
+        margin behind the position and recompute liquidation prices.
 
         Isolated margin is the position's own wallet: opening or adding moves notional / leverage
         (and the fee) into it; a reduction books the closed part's profit or loss (and the fee) in
         it, then releases the closed share of what is left."""
+        pf = self.pf
+        before = pf.qty[s]
+        avg_before = pf.avg[s]
+        pf.fill(s, sign, qty, price, fee, bar, reason)
         if self.perp and not self.cross:
-            after = self.pf.qty[s]
+            after = pf.qty[s]
             if before == 0.0 or before * after < 0:          # opened, or flipped through zero
                 self.iso_margin[s] = abs(after) * price / self.lev
             elif abs(after) > abs(before):                   # added
@@ -332,6 +338,14 @@ class Ledger:
         return changed
 
     # -- liquidation ----------------------------------------------------------------------
+    def adverse_prices(self) -> tuple[Any, Any]:
+        """Scalar readers ``(symbol, bar) -> price`` of what a long and a short are checked against:
+        the true bar's low and high (the default, intrabar), or its close (``check="close"``)."""
+        v = self._values
+        if self._use_extremes:
+            return v[LOW].item, v[HIGH].item
+        return v[CLOSE].item, v[CLOSE].item
+
     def check(self, t: int) -> list[tuple[int, int, float, float, str]]:
         """Positions to force-close at bar ``t``: ``(symbol, sign of the closing fill, qty, price, why)``.
 

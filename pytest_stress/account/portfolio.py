@@ -98,20 +98,28 @@ class Portfolio:
         return eq
 
 
-def mark_to_market(snapshots: list[tuple[int, float, tuple[float, ...]]], initial: float,
+def mark_to_market(bars: list[int], cash: list[float], qty: list[float], initial: float,
                    close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Equity, gross exposure and positions (symbol, bar) at every bar's true close, from the
-    account after each bar on which it changed (fills, forced closes, funding, interest).
+    account after each bar on which it changed (fills, forced closes, funding, interest):
+    ``bars[i]``, ``cash[i]`` and ``qty[i * k:(i + 1) * k]`` for k symbols.
 
     Cash and positions only change on fills, so the per-bar marks are computed once,
     vectorised, after the loop: equity[t] = cash[t] + sum_s qty[s, t] * close[s, t].
     """
     k, n = close.shape
-    bars = np.array([b for b, _, _ in snapshots], dtype=np.int64)
-    cash_at = np.array([initial] + [c for _, c, _ in snapshots])
-    qty_at = np.array([(0.0,) * k] + [q for _, _, q in snapshots]).reshape(-1, k)
-    which = np.searchsorted(bars, np.arange(n), side="right")   # 0: before any fill
-    qty = qty_at[which].T
-    value = qty * close
-    equity = cash_at[which] + value.sum(axis=0)
-    return equity, np.abs(value).sum(axis=0), qty
+    cash_at = np.empty(len(cash) + 1)
+    cash_at[0] = initial
+    cash_at[1:] = cash
+    qty_at = np.zeros((len(bars) + 1, k))
+    qty_at[1:] = np.asarray(qty, dtype=np.float64).reshape(-1, k)
+    # snapshot i holds from its bar to the next one's (bars are increasing, one per bar at most);
+    # row 0, the initial account, from bar 0 to the first snapshot
+    edges = np.empty(len(bars) + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, n
+    edges[1:-1] = bars
+    lengths = np.diff(edges)
+    held = np.repeat(qty_at.T, lengths, axis=1)
+    value = held * close
+    equity = np.repeat(cash_at, lengths) + value.sum(axis=0)
+    return equity, np.abs(value).sum(axis=0), held

@@ -40,7 +40,11 @@ class LoopRecord:
     bar with fills, and the run's own counters."""
 
     executions: list[ExecutionResult] = field(default_factory=list)
-    snapshots: list[tuple[int, float, tuple[float, ...]]] = field(default_factory=list)   # (bar, cash, qty)
+    #: the account after each bar on which it changed, as flat lists (no object per snapshot):
+    #: the bar, the cash, and the quantities of every symbol (``len(symbols)`` values per bar)
+    snapshot_bars: list[int] = field(default_factory=list)
+    snapshot_cash: list[float] = field(default_factory=list)
+    snapshot_qty: list[float] = field(default_factory=list)
     orders_submitted: int = 0
     model_failures: int = 0
     component_errors: int = 0
@@ -76,7 +80,7 @@ def orders_of(out: Any) -> list[Order]:
             if not isinstance(o, Order):
                 raise ScenarioError(f"the trader returned a {type(out).__name__} whose item {i} is {o!r} "
                                     f"({type(o).__name__}); expected only Order objects (pytest_stress.buy/sell)")
-        return list(out)
+        return out if out.__class__ is list else list(out)   # read, never changed
     raise ScenarioError(f"the trader returned {out!r} ({type(out).__name__}); expected an Order "
                         "(pytest_stress.buy/sell), a list of Orders, or None for no orders")
 
@@ -86,13 +90,13 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
              ledger: Ledger) -> LoopRecord:
     """Run every bar of ``feed`` through the parts; return the record to measure."""
     rec = LoopRecord()
-    executions, snapshots = rec.executions, rec.snapshots
+    executions = rec.executions
+    snap_bar, snap_cash, snap_qty = rec.snapshot_bars.append, rec.snapshot_cash.append, rec.snapshot_qty.extend
     n = feed.n_bars
     sym_index = {s: i for i, s in enumerate(feed.symbols)}
     bus = decider.bus
-    pf_fill = portfolio.fill
-    qty, avg = portfolio.qty, portfolio.avg
-    admit, after_fill = ledger.admit, ledger.filled
+    qty = portfolio.qty
+    admit, apply_fill = ledger.admit, ledger.apply
     finance_bars = ledger.finance_bars()   # bars with funding due (interest: every bar while borrowing)
     financing = bool(finance_bars) or ledger.can_borrow
     on_liquidation = getattr(decider, "on_liquidation", None)
@@ -104,6 +108,11 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     submit = book.submit
     pending, cancels = book.pending, book.cancels   # the book changes both lists in place
     late = exchange.late_pending                    # timed-out orders that may still fill (changed in place)
+    # one symbol: the liquidation check is two comparisons here, against prices the ledger
+    # computes when the position changes (a long's is below, a short's above; the other is 0 or inf)
+    single = len(feed.symbols) == 1
+    liq_below, liq_above = ledger.liq_below, ledger.liq_above      # changed in place by the ledger
+    adverse_low, adverse_high = ledger.adverse_prices()
 
     for t in range(n):
         # (1) financing at the open, then the exchange handles what was submitted up to bar
@@ -120,10 +129,8 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     r = admit(r, s, t)
                     results[i] = r
                 if r.filled_qty > 0:
-                    sign = 1 if r.side == BUY else -1
-                    before, avg_before = qty[s], avg[s]
-                    pf_fill(s, sign, r.filled_qty, r.fill_price, r.fee, t, "stop" if r.order_type == STOP else "signal")
-                    after_fill(s, sign, r.filled_qty, r.fill_price, r.fee, before, avg_before)
+                    apply_fill(s, 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t,
+                               "stop" if r.order_type == STOP else "signal")
                     changed = True
                     if bus.active:
                         bus.publish("fill", r)
@@ -131,7 +138,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     bus.publish("rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r)
                 executions.append(r)
             book.settle(results, resting)
-        if ledger.at_risk:
+        if ledger.at_risk and (not single or adverse_low(0, t) <= liq_below[0] or adverse_high(0, t) >= liq_above[0]):
             closes = ledger.check(t)
             if closes:
                 forced = ledger.liquidate(t, closes)
@@ -144,7 +151,9 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     for r in forced:
                         bus.publish("margin_call" if ledger.kind == "margin" else "liquidation", r)
         if changed:
-            snapshots.append((t, portfolio.cash, tuple(qty)))
+            snap_bar(t)
+            snap_cash(portfolio.cash)
+            snap_qty(qty)
         # (2) the trader sees the feed up to bar t and decides
         ctx._t = t          # the engine owns the clock (BarContext.t is read-only to the trader)
         out = None
@@ -177,7 +186,14 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 else:
                     out = step(ctx, None)
             # (3) its orders reach the exchange at bar t + 1
-            if out is not None and (out.__class__ is not list or out):
+            if out is None:
+                pass
+            elif out.__class__ is Order:
+                if submit(out) is not None:     # None: this very Order is still working (a no-op)
+                    rec.orders_submitted += 1
+                    if bus.active:
+                        bus.publish("order", out)
+            elif out.__class__ is not list or out:
                 for o in orders_of(out):
                     if submit(o) is not None:     # None: this very Order is still working (a no-op)
                         rec.orders_submitted += 1

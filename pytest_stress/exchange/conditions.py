@@ -90,13 +90,17 @@ def market_conditions(true: MarketData, config: ExchangeConfig) -> Conditions:
     var = bar_variance(true)
     spread = _effective_spread(true)
     k = var.shape[0]
-    logs = np.log(np.maximum(np.concatenate([var, spread, true.volume, true.depth]), 1e-300))
+    logs = np.concatenate([var, spread, true.volume, true.depth])
+    np.maximum(logs, 1e-300, out=logs)            # in place: this is the largest array of the run's set-up
+    np.log(logs, out=logs)
     np.maximum(logs[:k], np.log(1e-16), out=logs[:k])
     np.maximum(logs[k:2 * k], np.log(1e-12), out=logs[k:2 * k])
     np.maximum(logs[2 * k:], np.log(1e-12), out=logs[2 * k:])
     ref = trailing_reference(logs)                 # all four levels in one pass
-    dev = logs - ref
     sigma = np.sqrt(np.maximum(var, 0.25 * np.exp(ref[:k])))
+    dev = logs                                     # logs - ref, in place (logs is not used again)
+    dev -= ref
+    del ref, logs
     stress = np.zeros_like(sigma)
     full_volume = 1.0 / (1.0 - config.stress_volume_drop)
     dev[:k] *= 0.5                                 # variance -> volatility

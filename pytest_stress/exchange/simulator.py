@@ -49,6 +49,9 @@ def erfc(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, y, 2.0 - y)
 
 
+_REST_BLOCK = 1 << 16   # bars per block of _rest_of_budget (memory: issue #16)
+
+
 class _Draws:
     """The run generator's numbers, fetched a block at a time and handed out one by one.
 
@@ -131,8 +134,17 @@ class SimulatedExchange:
 
     def _rest_of_budget(self, p: np.ndarray, median: np.ndarray) -> np.ndarray:
         """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
-        outage nor a latency timeout, so that the three together spend the failure budget ``p``."""
-        pi = np.minimum(self._outage_pi, 0.999)[None, :]
+        outage nor a latency timeout, so that the three together spend the failure budget ``p``.
+        Element-wise, so computed in blocks of bars: a dozen temporaries of a block, not of the run."""
+        out = np.empty_like(p)
+        for start in range(0, p.shape[1], _REST_BLOCK):
+            stop = start + _REST_BLOCK
+            out[:, start:stop] = self._rest_of_budget_block(p[:, start:stop], median[:, start:stop],
+                                                            self._outage_pi[start:stop])
+        return out
+
+    def _rest_of_budget_block(self, p: np.ndarray, median: np.ndarray, outage_pi: np.ndarray) -> np.ndarray:
+        pi = np.minimum(outage_pi, 0.999)[None, :]
         r = np.maximum((p - pi) / (1.0 - pi), 0.0)
         cfg = self.config
         if cfg.latency_dispersion > 0:
@@ -165,7 +177,13 @@ class SimulatedExchange:
                 self._deliver_late(t, sym_index, results)
         if len(orders) > 1:
             orders = sorted(orders, key=lambda o: _PRIORITY[o.type])
+        frictionless = self._frictionless
         for order in orders:
+            if frictionless and order.type == MARKET:   # fills whole at the open: ``_plain``, inlined
+                ref = self._bars(OPEN, sym_index[order.symbol], t)
+                results.append(ExecutionResult(order.id, order.symbol, order.side, MARKET, t, "filled", order.quantity,
+                                               order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0))
+                continue
             s = sym_index[order.symbol]
             fresh = False
             if not self._frictionless and order.id not in self._acked:

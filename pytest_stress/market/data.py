@@ -19,7 +19,8 @@ from .profiles import profile_for
 if TYPE_CHECKING:  # pandas is imported only where DataFrames cross the boundary
     import pandas as pd   # lazy: DataFrames only at the edges
 
-__all__ = ["FIELDS", "REQUIRED_FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds", "default_depth"]
+__all__ = ["FIELDS", "REQUIRED_FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds", "default_depth",
+           "spare", "take_values"]
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "spread", "depth")
 OPEN, HIGH, LOW, CLOSE, VOLUME, SPREAD, DEPTH = range(7)
@@ -70,6 +71,33 @@ def owned(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def spare(market: "MarketData", give: bool = True) -> "MarketData":
+    """Give ``market``'s values away: the next transform may write its result into them.
+
+    For markets nobody else holds (a base market built for one run, the intermediate
+    stages of a mixed scenario): the transform then needs no second full-size array. The
+    market must not be read after it was transformed. ``give=False`` takes the offer back
+    (a market no transform consumed). Returns ``market``.
+    """
+    object.__setattr__(market, "_spare", bool(give))
+    return market
+
+
+def take_values(market: "MarketData") -> np.ndarray:
+    """A writeable values array for a transform's result, holding ``market``'s values.
+
+    The market's own buffer if it was given away with ``spare`` (and owns its memory),
+    otherwise a copy. Either way the transform writes only into the returned array and
+    reads ``market`` where it has not written yet.
+    """
+    values = market.values
+    if market._spare and values.base is None:
+        object.__setattr__(market, "_spare", False)       # a buffer is given away once
+        values.flags.writeable = True
+        return values
+    return values.copy()
+
+
 @dataclass(frozen=True, eq=False)
 class MarketData:
     """Immutable OHLCV + spread bars of ``symbols`` on ``timestamps`` (int64 ns, UTC).
@@ -83,6 +111,8 @@ class MarketData:
     timestamps: np.ndarray
     values: np.ndarray
     timeframe: str = "1h"
+    #: the values may be written into by the next transform (``spare``); never set by users
+    _spare: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "symbols", tuple(self.symbols))
@@ -239,13 +269,15 @@ class MarketViews:
     """The two views of one stressed market, kept apart.
 
     ``true`` is what the exchange fills against; ``feed`` is what the trader observes
-    (identical except under data corruption); ``corrupted[t]`` marks feed bars that were
-    corrupted; ``base`` is the unstressed market the scenario started from.
+    (the very same object, one array, except under data corruption); ``corrupted[t]``
+    marks feed bars that were corrupted; ``base`` is the unstressed market the scenario
+    started from (None when a run's build let the stresses reuse its memory:
+    ``Scenario.build_market(keep_base=False)``).
     """
 
     true: MarketData
     feed: MarketData
-    base: MarketData
+    base: MarketData | None
     corrupted: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:

@@ -31,6 +31,9 @@ _log = logging.getLogger("pytest_stress")
 SECONDS_PER_YEAR = 365 * 86_400
 _CHUNK = 64          # products of 64 coefficients stay far from float64 underflow
 _TINY = 1e-250       # a chunk whose running product leaves [_TINY, 1/_TINY] is done by the loop
+#: bars per block of the passes that work block by block: a few hundred KB of temporaries, reused
+#: (a fresh bar-length array costs more in page faults than the arithmetic done in it)
+_BLOCK = 1 << 16
 
 
 def _check_garch(omega: float, alpha: float, beta: float) -> None:
@@ -60,53 +63,63 @@ def garch_variance(z: np.ndarray, omega: float, alpha: float, beta: float, h0: f
     The recursion h[t] = omega + a[t] h[t-1] with a[t] = alpha z[t-1]^2 + beta is linear
     with random coefficients. Inside a chunk of 64 bars its solution is
     h = P (h_start + omega * cumsum(1 / P)) with P the running product of a, which numpy
-    computes for all chunks at once; only the chunk-start values are carried in Python
-    (one step per 64 bars). A chunk whose product could underflow is done by the plain
+    computes for 1024 chunks at a time (into the result's own memory); only the chunk-start
+    values are carried in Python (one step per 64 bars). A chunk whose product could underflow is done by the plain
     loop instead, so the result equals ``garch_variance_loop`` to about 1e-14 relative.
     ``h0`` defaults to the unconditional variance omega / (1 - alpha - beta).
     """
     _check_garch(omega, alpha, beta)
     z = np.asarray(z, dtype=np.float64)
     n = len(z)
-    h = np.empty(n)
+    m = n - 1
+    n_chunks = -(-max(m, 0) // _CHUNK)
+    # h[1:] is laid out as the (chunk, 64) table the solution is computed in, so the
+    # result needs no copy: the buffer is padded to whole chunks and h is its first n values
+    buf = np.empty(1 + n_chunks * _CHUNK)
+    h = buf[:n]
     if n == 0:
         return h
     h[0] = omega / (1 - alpha - beta) if h0 is None else h0
-    m = n - 1
     if m == 0:
         return h
-    n_chunks = -(-m // _CHUNK)
-    a = np.ones(n_chunks * _CHUNK)
-    np.multiply(z[:-1], z[:-1], out=a[:m])
-    a[:m] *= alpha
-    a[:m] += beta
-    prod = np.cumprod(a.reshape(n_chunks, _CHUNK), axis=1, out=a.reshape(n_chunks, _CHUNK))  # in place
-    risky = set(np.flatnonzero((prod.min(axis=1) < _TINY) | (prod.max(axis=1) > 1 / _TINY)).tolist())
-    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
-        acc = np.divide(1.0, prod)
-        np.cumsum(acc, axis=1, out=acc)
-    end_p = prod[:, -1].tolist()
-    end_s = acc[:, -1].tolist()
-    starts = np.empty(n_chunks)
     carry = float(h[0])
-    loop_rows: dict[int, list[float]] = {}
-    for k in range(n_chunks):
-        starts[k] = carry
-        if k in risky:
-            vals = []
-            for c in _chunk_coefficients(z, alpha, beta, k, m):
-                carry = omega + c * carry
-                vals.append(carry)
-            loop_rows[k] = vals
-        else:
-            carry = end_p[k] * (carry + omega * end_s[k])
-    with np.errstate(over="ignore", invalid="ignore"):   # risky rows are overwritten below
-        acc *= omega
-        acc += starts[:, None]
-        acc *= prod
-    for k, vals in loop_rows.items():
-        acc[k] = vals
-    h[1:] = acc.ravel()[:m]
+    group = max(_BLOCK // _CHUNK, 1)                  # chunks per pass: temporaries stay small and in cache
+    coef = np.empty((min(group, n_chunks), _CHUNK))
+    for g0 in range(0, n_chunks, group):
+        g1 = min(g0 + group, n_chunks)
+        lo, hi = g0 * _CHUNK, min(g1 * _CHUNK, m)
+        prod = coef[:g1 - g0]
+        flat = prod.reshape(-1)
+        np.multiply(z[lo:hi], z[lo:hi], out=flat[:hi - lo])
+        flat[:hi - lo] *= alpha
+        flat[:hi - lo] += beta
+        flat[hi - lo:] = 1.0                          # padding of the last chunk
+        np.cumprod(prod, axis=1, out=prod)            # in place
+        risky = set(np.flatnonzero((prod.min(axis=1) < _TINY) | (prod.max(axis=1) > 1 / _TINY)).tolist())
+        acc = buf[1 + lo:1 + g1 * _CHUNK].reshape(g1 - g0, _CHUNK)
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            np.divide(1.0, prod, out=acc)
+            np.cumsum(acc, axis=1, out=acc)
+        end_p = prod[:, -1].tolist()
+        end_s = acc[:, -1].tolist()
+        starts = np.empty(g1 - g0)
+        loop_rows: dict[int, list[float]] = {}
+        for k in range(g1 - g0):
+            starts[k] = carry
+            if k in risky:
+                vals = []
+                for c in _chunk_coefficients(z, alpha, beta, g0 + k, m):
+                    carry = omega + c * carry
+                    vals.append(carry)
+                loop_rows[k] = vals
+            else:
+                carry = end_p[k] * (carry + omega * end_s[k])
+        with np.errstate(over="ignore", invalid="ignore"):   # risky rows are overwritten below
+            acc *= omega
+            acc += starts[:, None]
+            acc *= prod
+        for k, vals in loop_rows.items():
+            acc[k] = vals
     return h
 
 
@@ -168,15 +181,34 @@ def ar1_scan(e: np.ndarray, phi: float, x0: float = 0.0) -> np.ndarray:
     so a short memory costs a few passes and a long one at most log2(n). Equals the
     plain loop (``ar1_scan_loop`` in the tests) to rounding.
     """
+    x = np.array(e, dtype=np.float64, copy=True)
+    return _ar1_in_place(x, phi, x0)
+
+
+
+def _ar1_in_place(x: np.ndarray, phi: float, x0: float = 0.0) -> np.ndarray:
+    """``ar1_scan`` on ``x`` itself (its shocks are overwritten); returns ``x``.
+
+    Each pass x[t] += p x[t - d] runs from the end backwards in blocks, so a block's sources
+    (earlier bars) are still the previous pass's values when it reads them, and the only
+    temporary is one block: the same additions in the same order as the whole-array pass.
+    """
     if not 0.0 <= phi < 1.0:
         raise ScenarioError(f"ar1_scan: phi = {phi!r} is invalid; expected 0 <= phi < 1")
-    x = np.array(e, dtype=np.float64, copy=True)
-    if len(x) == 0:
+    n = len(x)
+    if n == 0:
         return x
     x[0] += phi * x0
     d, p = 1, phi
-    while d < len(x) and p > 1e-18:
-        x[d:] += p * x[:-d]          # numpy buffers the overlap: the right side is read first
+    tmp = np.empty(min(_BLOCK, n))
+    while d < n and p > 1e-18:
+        stop = n
+        while stop > d:
+            start = max(d, stop - _BLOCK)
+            part = tmp[:stop - start]
+            np.multiply(x[start - d:stop - d], p, out=part)     # read before this block is written
+            x[start:stop] += part
+            stop = start
         d *= 2
         p *= p
     return x
@@ -207,9 +239,18 @@ def effective_tick(price: np.ndarray, tick: float) -> np.ndarray | float:
     low = float(np.min(price)) if len(price) else tick * 1e4
     if low >= tick * 1e4:
         return tick
+    return _fine_tick(price, tick)
+
+
+def _fine_tick(price: np.ndarray, tick: float) -> np.ndarray:
+    """``effective_tick`` bar by bar, for a series some of whose prices are below 10,000 ticks."""
+    fine = np.maximum(price, 1e-300)
+    fine *= 1e-4
     with np.errstate(divide="ignore"):
-        fine = 10.0 ** np.floor(np.log10(np.maximum(price, 1e-300) * 1e-4))
-    return np.minimum(tick, fine)
+        np.log10(fine, out=fine)
+    np.floor(fine, out=fine)
+    np.power(10.0, fine, out=fine)
+    return np.minimum(tick, fine, out=fine)
 
 
 def _round_to(arr: np.ndarray, tick: np.ndarray | float, how) -> None:
@@ -241,12 +282,23 @@ def volume_season(timestamps: np.ndarray, bar_seconds: int, model: MarketModel) 
     damp = 1.0 if hours == 0 else math.sin(math.pi * hours / 24.0) / (math.pi * hours / 24.0)
     if hours >= 24.0:
         damp = 0.0
-    mid_h = (timestamps // 1_000_000_000 + bar_seconds // 2) % 86_400 / 3600.0
-    phase = (mid_h - model.volume_peak_hour) * (2.0 * math.pi / 24.0)
-    out = np.cos(phase)
-    out *= a * damp
-    np.exp(out, out=out)
-    out /= _bessel_i0(a * damp)       # the daily mean of exp(k cos x) is I0(k)
+    out = np.empty(len(timestamps))
+    i0 = _bessel_i0(a * damp)          # the daily mean of exp(k cos x) is I0(k)
+    secs = np.empty(min(_BLOCK, len(timestamps)), dtype=np.int64)
+    for start in range(0, len(timestamps), _BLOCK):   # in blocks: element-wise, temporaries stay small
+        ts = timestamps[start:start + _BLOCK]
+        sec = secs[:len(ts)]
+        phase = out[start:start + _BLOCK]
+        np.floor_divide(ts, 1_000_000_000, out=sec)
+        sec += bar_seconds // 2
+        sec %= 86_400
+        np.divide(sec, 3600.0, out=phase)            # the bar's mid-point, hour of the day
+        phase -= model.volume_peak_hour
+        phase *= 2.0 * math.pi / 24.0
+        np.cos(phase, out=phase)
+        phase *= a * damp
+        np.exp(phase, out=phase)
+        phase /= i0
     return out
 
 
@@ -329,38 +381,49 @@ def generate_market(
         if float(np.linalg.eigvalsh(gauss_corr).min()) < -1e-10:
             _log.debug("generate_market: correlation %s cannot absorb common jumps; none drawn", corr.tolist())
             kappa, gauss_corr = 0.0, corr
-    normals = rng.standard_normal((k, n))
-    shocks = _cholesky_psd(gauss_corr) @ normals if k > 1 else normals
+    shocks = rng.standard_normal((k, n))
+    if k > 1:
+        shocks = _cholesky_psd(gauss_corr) @ shocks
     nu = model.tail_nu
+    # (draws of one kind are taken in blocks of bars: consecutive calls continue the same
+    # stream, so the numbers are those of one call, without a bar-length temporary)
     if not math.isinf(nu):
-        mix = rng.standard_gamma(nu / 2.0, n)       # chi-square(nu) / 2, shared by all symbols
-        np.divide((nu - 2.0) / 2.0, mix, out=mix)
-        np.sqrt(mix, out=mix)
-        shocks *= mix
+        for start in range(0, n, _BLOCK):           # chi-square(nu) / 2, shared by all symbols
+            mix = rng.standard_gamma(nu / 2.0, min(_BLOCK, n - start))
+            np.divide((nu - 2.0) / 2.0, mix, out=mix)
+            np.sqrt(mix, out=mix)
+            shocks[:, start:start + _BLOCK] *= mix
         del mix
     hit = jumps = None
     if kappa > 0:
         # common jumps: a Poisson count per bar (rate per day), each N(0, size^2) hourly sigmas;
         # added per symbol below, after the fast variance has seen the continuous shocks only
-        counts = rng.poisson(min(model.jump_rate_per_day / 24.0 * bar_h, 1e3), n)
-        hit = np.flatnonzero(counts)
+        rate = min(model.jump_rate_per_day / 24.0 * bar_h, 1e3)
+        hits, sizes = [], []
+        for start in range(0, n, _BLOCK):
+            counts = rng.poisson(rate, min(_BLOCK, n - start))
+            at = np.flatnonzero(counts)
+            hits.append(at + start)
+            sizes.append(counts[at])
+        hit, size = np.concatenate(hits), np.concatenate(sizes)
         jumps = rng.standard_normal(len(hit))
-        jumps *= np.sqrt(counts[hit]) * (model.jump_size / math.sqrt(bar_h))
-        del counts
+        jumps *= np.sqrt(size) * (model.jump_size / math.sqrt(bar_h))
+        del counts, hits, sizes, size
     slow = None
     if garch and model.slow_vol > 0:
         eta = model.slow_vol
         phi = 0.5 ** (bar_s / (model.slow_half_life_days * 86_400.0))
-        e = rng.standard_normal(n)
-        e *= eta * math.sqrt(1.0 - phi * phi)
-        slow = ar1_scan(e, phi, eta * float(rng.standard_normal()))
+        slow = rng.standard_normal(n)
+        slow *= eta * math.sqrt(1.0 - phi * phi)
+        _ar1_in_place(slow, phi, eta * float(rng.standard_normal()))
         slow -= 0.5 * eta * eta                     # E[exp(x)] = exp(eta^2 / 2): g has mean 1
         np.exp(slow, out=slow)
-    season = volume_season(timestamps, bar_s, model)
     mean_abs_z = _mean_abs_t(nu)
-    elasticity = model.volume_elasticity
     values = np.empty((len(FIELDS), k, n))
 
+    # Per symbol, its draws go straight into the rows of the fields they become (the gap's
+    # uniforms into open, the wicks into high and low, ...), and every step writes in place:
+    # a symbol needs one bar-length array beyond its own rows (rel, then sigma_t / sigma).
     for s, sym in enumerate(symbols):
         prof = profile_for(sym)
         vol = annual_vol.get(sym, prof.annual_vol) if isinstance(annual_vol, Mapping) else (
@@ -382,86 +445,134 @@ def generate_market(
         if hit is not None:
             z[hit] += jumps                         # in place: shocks[s] is not used again
             z *= 1.0 / math.sqrt(1.0 + kappa)
-        sd_rel = np.sqrt(rel)                       # sigma_t / sigma
-        uniforms = rng.random((3, n))               # drawn per symbol, after its shocks: less memory
-        wicks = rng.standard_exponential((2, n))
+        rows = values[:, s]
+        open_, high, low, close, volume, spread, depth = rows
+        # drawn per symbol, after its shocks, in this order: three rows of uniforms (gap,
+        # volume noise, spread noise), two of exponentials (upper and lower wick)
+        for row in (open_, volume, spread):
+            rng.random(out=row)
+        for row in (high, low):
+            rng.standard_exponential(out=row)
         vmem = None
         if model.volume_memory_vol > 0:
             eta_v = model.volume_memory_vol
             phi_v = 0.5 ** (bar_s / (model.volume_memory_hours * 3600.0))
-            vmem = rng.standard_normal(n)
+            vmem = rng.standard_normal(out=depth)   # depth's row holds it until the volume is made
             vmem *= eta_v * math.sqrt(1.0 - phi_v * phi_v)
-            vmem = ar1_scan(vmem, phi_v, eta_v * float(rng.standard_normal()))
+            _ar1_in_place(vmem, phi_v, eta_v * float(rng.standard_normal()))
             vmem -= 0.5 * eta_v * eta_v
-        ret = sd_rel * z
-        ret *= sigma
-        rel *= -0.5 * var_bar                        # the Ito term -h_t / 2, in place
-        ret += rel
-        ret += annual_drift * dt
-        del rel
-        open_, high, low, close, volume, spread, depth = values[:, s]
-        np.cumsum(ret, out=close)
-        close += math.log(prof.price)
-        np.exp(close, out=close)
-        # open: the previous close moved by a small gap (uniform, sd 0.05 of the bar's)
-        open_[0] = prof.price
-        open_[1:] = close[:-1]
-        gap = uniforms[0]
-        gap -= 0.5
-        gap *= sd_rel
-        gap *= sigma * 0.05 * math.sqrt(12.0)
-        gap += 1.0
-        open_ *= gap
-        if tick_rounding:
-            tick = effective_tick(close, prof.tick)
-            for arr in (open_, close):
-                _round_to(arr, tick, np.rint)
-                np.maximum(arr, tick, out=arr)
-        top = np.maximum(open_, close)
-        bottom = np.minimum(open_, close)
-        # wicks beyond the body: exponential, half the bar's conditional sd on average
-        up = wicks[0]
-        up *= sd_rel
-        up *= 0.5 * sigma
-        up += 1.0
-        np.multiply(top, up, out=high)
-        down = wicks[1]
-        down *= sd_rel
-        down *= 0.5 * sigma
-        down += 1.0
-        np.divide(bottom, down, out=low)
-        if tick_rounding:
-            _round_to(high, tick, np.ceil)
-            np.maximum(high, top, out=high)
-            _round_to(low, tick, np.floor)
-            np.maximum(low, tick, out=low)
-            np.minimum(low, bottom, out=low)
-        # volume: hourly level x bar length x daily profile x (sigma_t/sigma)^e x shock size x noise
-        np.abs(z, out=volume)
-        volume *= 0.5 / mean_abs_z
-        volume += 0.5                               # mean 1 over the shock
-        noise = uniforms[1]
-        noise -= 0.5
-        noise *= model.volume_noise * math.sqrt(12.0)
-        noise -= 0.5 * model.volume_noise ** 2        # mean about 1
-        if vmem is not None:
-            noise += vmem
-        np.exp(noise, out=noise)
-        volume *= noise
-        lvl = sd_rel ** elasticity if elasticity else 1.0
-        volume *= lvl
-        volume *= season
-        volume *= prof.volume * (bar_s / 3600.0)
-        # spread: calm level x sigma_t / sigma x noise (quotes scale with volatility)
-        noise = uniforms[2]
-        noise -= 0.5
-        noise *= model.spread_noise * math.sqrt(12.0)
-        np.exp(noise, out=noise)
-        np.multiply(sd_rel, noise, out=spread)
-        spread *= prof.spread
-        # depth near the touch: volume over volatility, (sigma_t/sigma)^(e - 1); a book, not a bar total
-        np.divide(lvl, sd_rel, out=depth)
-        depth *= season
-        depth *= prof.calm_depth
-        del sd_rel, ret, top, bottom, uniforms, wicks, noise, vmem
+        # Then two passes over blocks of bars (element-wise steps on small, reused temporaries:
+        # no fresh bar-length arrays): closes and opens, then, once the tick is known from
+        # all closes, rounding, wicks, volume, spread and depth. rel becomes sigma_t / sigma.
+        carry = 0.0
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            carry = _closes_and_opens(rows[:, start:stop], z[start:stop], rel[start:stop],
+                                      float(close[start - 1]) if start else None, carry,
+                                      sigma, var_bar, annual_drift * dt, prof.price)
+        # the tick (``effective_tick``): the asset's, or finer bar by bar if any close is below 10,000 ticks
+        fine = tick_rounding and n > 0 and float(np.min(close)) < prof.tick * 1e4
+        for start in range(0, n, _BLOCK):
+            stop = min(start + _BLOCK, n)
+            block_tick = None if not tick_rounding else (
+                _fine_tick(close[start:stop], prof.tick) if fine else prof.tick)
+            _bars_and_book(rows[:, start:stop], z[start:stop], rel[start:stop],
+                           volume_season(timestamps[start:stop], bar_s, model),
+                           vmem is not None, block_tick, sigma, prof, model, mean_abs_z, bar_s)
+        del rel, vmem
     return MarketData(symbols, owned(timestamps), owned(values), timeframe)
+
+
+def _closes_and_opens(rows: np.ndarray, z: np.ndarray, rel: np.ndarray, prev_close: float | None, carry: float,
+                      sigma: float, var_bar: float, drift: float, price: float) -> float:
+    """Closes and opens of a block of one symbol's bars (``generate_market``'s first pass).
+
+    Closes: the log returns cumulated on from ``carry`` (the sum up to the block, in the
+    same order as one pass over all bars); opens: the previous close (``prev_close``, the
+    series' start ``price`` for the first block) times the gap drawn into the open row.
+    ``rel`` (the relative variance) is left holding sigma_t / sigma. Returns the sum at the
+    block's end.
+    """
+    open_, close = rows[0], rows[3]
+    sd_rel = np.sqrt(rel)                       # sigma_t / sigma
+    np.multiply(sd_rel, z, out=close)           # the log return
+    close *= sigma
+    rel *= -0.5 * var_bar                        # the Ito term -h_t / 2, in place
+    close += rel
+    close += drift
+    rel[:] = sd_rel
+    if prev_close is not None:
+        close[0] += carry
+    np.cumsum(close, out=close)
+    carry = float(close[-1])
+    close += math.log(price)
+    np.exp(close, out=close)
+    # open: the previous close moved by a small gap (uniform, sd 0.05 of the bar's)
+    gap = open_
+    gap -= 0.5
+    gap *= sd_rel
+    gap *= sigma * 0.05 * math.sqrt(12.0)
+    gap += 1.0
+    open_[1:] *= close[:-1]
+    open_[0] *= price if prev_close is None else prev_close
+    return carry
+
+
+def _bars_and_book(rows: np.ndarray, z: np.ndarray, sd_rel: np.ndarray, season: np.ndarray, has_vmem: bool,
+                   tick: np.ndarray | float | None, sigma: float, prof, model: MarketModel, mean_abs_z: float,
+                   bar_s: int) -> None:
+    """Rounding, wicks, volume, spread and depth of a block of one symbol's bars (the second pass);
+    the rows hold the draws (gap, wicks, volume and spread noise) and the volume memory in depth's."""
+    open_, high, low, close, volume, spread, depth = rows
+    if tick is not None:
+        for arr in (open_, close):
+            _round_to(arr, tick, np.rint)
+            np.maximum(arr, tick, out=arr)
+    # wicks beyond the body: exponential, half the bar's conditional sd on average
+    top = np.maximum(open_, close)
+    up = high
+    up *= sd_rel
+    up *= 0.5 * sigma
+    up += 1.0
+    high *= top
+    if tick is not None:
+        _round_to(high, tick, np.ceil)
+        np.maximum(high, top, out=high)
+    bottom = np.minimum(open_, close, out=top)
+    down = low
+    down *= sd_rel
+    down *= 0.5 * sigma
+    down += 1.0
+    np.divide(bottom, down, out=low)
+    if tick is not None:
+        _round_to(low, tick, np.floor)
+        np.maximum(low, tick, out=low)
+        np.minimum(low, bottom, out=low)
+    # volume: hourly level x bar length x daily profile x (sigma_t/sigma)^e x shock size x noise
+    noise = volume
+    noise -= 0.5
+    noise *= model.volume_noise * math.sqrt(12.0)
+    noise -= 0.5 * model.volume_noise ** 2        # mean about 1
+    if has_vmem:
+        noise += depth
+    np.exp(noise, out=noise)
+    size = np.abs(z, out=depth)                   # depth's row again, free until the end
+    size *= 0.5 / mean_abs_z
+    size += 0.5                                   # mean 1 over the shock
+    volume *= size
+    elasticity = model.volume_elasticity
+    lvl = sd_rel ** elasticity if elasticity else 1.0
+    volume *= lvl
+    volume *= season
+    volume *= prof.volume * (bar_s / 3600.0)
+    # spread: calm level x sigma_t / sigma x noise (quotes scale with volatility)
+    noise = spread
+    noise -= 0.5
+    noise *= model.spread_noise * math.sqrt(12.0)
+    np.exp(noise, out=noise)
+    spread *= sd_rel
+    spread *= prof.spread
+    # depth near the touch: volume over volatility, (sigma_t/sigma)^(e - 1); a book, not a bar total
+    np.divide(lvl, sd_rel, out=depth)
+    depth *= season
+    depth *= prof.calm_depth

@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .. import library
 from ..account.rules import Account, account_from
 from ..exchange.config import ExchangeConfig, preset
-from ..result.models import ScenarioResult
-from ..result.paths import PathsResult
-from ..runner import run_paths, run_scenario
-from ..scenario.definition import Scenario
-from .marker import StressSpec
 from .session import RESULT_KEY, SESSION_KEY
+
+if TYPE_CHECKING:   # the simulation (numpy, the library) is imported when a case runs, not at start-up
+    from ..result.models import ScenarioResult
+    from ..result.paths import PathsResult
+    from ..scenario.definition import Scenario
+    from .marker import StressSpec
 
 __all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "stress_exchange",
            "stress_account",
@@ -108,14 +108,19 @@ def stress_account(request: pytest.FixtureRequest, stress_scenario: Scenario) ->
 
 def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any = None,
              factory: Callable[[], Any] | None = None, paths: int | None = None,
-             account: Account | str | None = None, record_errors: bool = False) -> ScenarioResult | PathsResult:
+             account: Account | str | None = None, record_errors: bool = False,
+             path_workers: int | str = "auto") -> ScenarioResult | PathsResult:
     """Run one case: on ``paths`` Monte Carlo paths (each with a fresh trader from ``factory``,
-    or a deep copy of ``trader``), or once with ``trader`` (or ``factory()``)."""
+    or a deep copy of ``trader``; in ``path_workers`` processes), or once with ``trader`` (or
+    ``factory()``)."""
+    from ..runner import run_paths, run_scenario   # lazy: the simulation, once a case runs
+
     if paths:
         if factory is None:
             pristine = copy.deepcopy(trader)
             factory = lambda: copy.deepcopy(pristine)   # noqa: E731
-        return run_paths(scenario, factory, paths, exchange, account=account, record_errors=record_errors)
+        return run_paths(scenario, factory, paths, exchange, account=account, record_errors=record_errors,
+                         workers=path_workers)
     return run_scenario(scenario, trader if trader is not None else factory(), exchange,   # type: ignore[misc]
                         account=account, record_errors=record_errors)
 
@@ -127,10 +132,19 @@ def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, tra
     """Runs the scenario against ``trader_under_test`` on ``stress_exchange``; with ``paths=N``
     in the marker, on N seeded market paths (a ``PathsResult``)."""
     spec, _ = _spec_and_item(request)
-    record = spec.overrides.get("record_errors", request.config.stash[SESSION_KEY].options.record_errors)
+    opts = request.config.stash[SESSION_KEY].options
+    record = spec.overrides.get("record_errors", opts.record_errors)
     result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=trader_factory,
-                      paths=spec.overrides.get("paths"), account=stress_account, record_errors=record)
+                      paths=spec.overrides.get("paths"), account=stress_account, record_errors=record,
+                      path_workers=opts.path_workers)
     request.node.stash[RESULT_KEY] = (result, spec.overrides.get("tolerance"))
+    from ..result.paths import PathsResult   # lazy: loaded by run_case already
+
+    if isinstance(result, PathsResult) and not result.success:   # a path's trader raised or its worker died
+        first = result.failures[0]
+        pytest.fail(f"{len(result.failures)} of {result.paths} Monte Carlo paths of {stress_scenario.name!r} failed; "
+                    f"path {first.path} (seed {first.seed}, rerun alone with @stress(..., seed={first.seed})):\n"
+                    f"{first.error}", pytrace=False)
     return result
 
 
@@ -142,8 +156,9 @@ class StressRunner:
     """
 
     def __init__(self, factory: Callable[[], Any] | None, exchange: str, bars: int | None = None,
-                 seed: int | None = None, account: str | None = None) -> None:
+                 seed: int | None = None, account: str | None = None, path_workers: int | str = "auto") -> None:
         self._factory = factory
+        self._path_workers = path_workers
         self._exchange = exchange
         self._account = account
         self._overrides = {k: v for k, v in (("bars", bars), ("seed", seed)) if v is not None}
@@ -152,12 +167,15 @@ class StressRunner:
                  exchange: ExchangeConfig | str | None = None, paths: int | None = None,
                  account: Account | str | None = None, record_errors: bool = False) -> ScenarioResult | PathsResult:
         if isinstance(scenario, str):
+            from .. import library   # lazy: the scenario library, once a test runs a scenario
+
             scenario = library.get(scenario, **self._overrides)
         if trader is None and self._factory is None:
             pytest.fail(MISSING_TRADER, pytrace=False)
         return run_case(scenario, exchange if exchange is not None else self._exchange, trader=trader,
                         factory=self._factory if trader is None else None, paths=paths,
-                        account=account if account is not None else self._account, record_errors=record_errors)
+                        account=account if account is not None else self._account, record_errors=record_errors,
+                        path_workers=self._path_workers)
 
 
 @pytest.fixture(scope="session")
@@ -165,4 +183,4 @@ def stress_runner(request: pytest.FixtureRequest, trader_factory: Callable[[], A
     """``stress_runner(scenario, trader=None)`` runs a scenario with a fresh trader from
     ``trader_factory``; session-scoped, so hypothesis ``@given`` tests can use it."""
     opts = request.config.stash[SESSION_KEY].options
-    return StressRunner(trader_factory, opts.exchange, opts.bars, opts.seed, opts.account)
+    return StressRunner(trader_factory, opts.exchange, opts.bars, opts.seed, opts.account, opts.path_workers)

@@ -1,30 +1,75 @@
 """The pytest plugin module (entry point ``stress``): options, marker, parametrisation,
-results from every case (xdist workers included) to one table, baselines."""
+results from every case (xdist workers included) to one table, baselines.
+
+Start-up. This module is imported by every pytest process of an environment where pytest-stress
+is installed (each xdist worker and the controller too), whether or not the session has a
+stress test. So it imports only pytest, the standard library and the plugin's own light
+modules; the simulation, the scenario library, numpy and the result tables are imported when
+a session first needs them (a ``@stress`` test collected, a case run, a baseline compared).
+``tests/test_startup.py`` checks this in a subprocess.
+
+Assertion rewriting. pytest marks every top-level package of a distribution that registers a
+``pytest11`` plugin for assertion rewriting (``Config._mark_plugins_for_rewrite``), so the whole
+of ``pytest_stress`` would be parsed and rewritten on import in every process; where no
+rewritten ``.pyc`` can be cached (``PYTHONDONTWRITEBYTECODE=1``, read-only installs) that is
+paid again by every process. The package holds no assertion a user reads, so the plugin narrows
+the mark to what is imported before it can act: this module and its two parent packages
+(``_rewrite_only_the_plugin``; ``benchmarks/bench_plugin.py`` measures the effect).
+
+Under xdist, each worker's collection is ordered so that every worker starts on one of the
+longest units (``_spread_longest``), which the ``load`` scheduler would otherwise hand out
+in file order, often one after another to the same worker at the end of the run.
+"""
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
 
-from .. import __version__, library
-from ..errors import StressError
-from ..account.rules import account_from
-from ..result.metrics import explained_metrics
+_PACKAGE = __name__.partition(".")[0]
+
+
+def _rewrite_only_the_plugin(hook: object) -> bool:
+    """Narrow pytest's assertion rewriting from the whole package to the modules imported so far
+    (this one and its two parent packages, see the module docstring): every later import of
+    ``pytest_stress.*`` is compiled as plain Python. pytest offers no public way to unmark a
+    name (pytest-dev/pytest#2419), so this reads the rewrite hook's set of marked names; if pytest
+    ever stores them otherwise, nothing changes (all stays rewritten, only slower;
+    ``tests/test_startup.py`` would say so). Returns whether it unmarked."""
+    marked = getattr(hook, "_must_rewrite", None)
+    if not isinstance(marked, set) or _PACKAGE not in marked:
+        return False
+    marked.discard(_PACKAGE)
+    hook.mark_rewrite()   # type: ignore[attr-defined]   # marks nothing more; clears the hook's cached decisions
+    return True
+
+
+# Before the plugin's own imports below, so that they are not rewritten either: the hook that
+# pytest installed for this session is the first of its kind on sys.meta_path (found by name,
+# not imported: nothing here may fail to import). pytest_addoption repeats this with the
+# session's own hook, for in-process pytester runs.
+_rewrite_only_the_plugin(next((f for f in sys.meta_path if type(f).__name__ == "AssertionRewritingHook"), None))
+
+from .. import __version__   # noqa: E402
+from ..account.rules import account_from   # noqa: E402
+from ..errors import StressError   # noqa: E402
 from .fixtures import (exchange_sim, stress_account, stress_base_data, stress_exchange,  # noqa: F401
                        stress_result, stress_runner, stress_scenario, trader_factory, trader_under_test)
-from .marker import OVERRIDES, StressSpec
-from .options import StressOptions, add_options
+from .marker import OVERRIDES, StressSpec   # noqa: E402
+from .options import StressOptions, add_options   # noqa: E402
 from .reporting import (pytest_html_results_table_header, pytest_html_results_table_html,  # noqa: F401
                         pytest_html_results_table_row, case_extras, check_report_option, where_lines,
                         write_session_report)
-from .session import REGRESSED, RESULT_KEY, SESSION_KEY, StressSession, summarize
-from .timelimit import apply_time_limits, describe_time_limit, timed_out_summary
+from .session import REGRESSED, RESULT_KEY, SESSION_KEY, StressSession, summarize   # noqa: E402
+from .timelimit import apply_time_limits, describe_time_limit, timed_out_summary   # noqa: E402
 
 _STRESS_FIXTURES = {"stress_scenario", "stress_result", "stress_exchange", "exchange_sim"}
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    _rewrite_only_the_plugin(getattr(pluginmanager, "rewrite_hook", None))   # this session's hook, before any conftest.py
     add_options(parser)
 
 
@@ -37,12 +82,16 @@ def pytest_configure(config: pytest.Config) -> None:
     check_report_option(stress.options)
     config.stash[SESSION_KEY] = stress
     config.pluginmanager.register(stress, "stress-session")   # per config: receives its reports
+    worker = getattr(config, "workerinput", {})
+    if (worker.get("stress_dist") == "load" and worker.get("workercount")
+            and not config.getoption("failedfirst", False) and not config.pluginmanager.hasplugin("randomly")):
+        config.pluginmanager.register(_XdistOrder(int(worker["workercount"])), "stress-xdist-order")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     opts = config.stash[SESSION_KEY].options
     seeds = "each scenario's own fixed seed" if opts.seed is None else f"seed {opts.seed}"
-    return (f"pytest-stress {__version__}: {len(library.names())} library scenarios, exchange {opts.exchange}, "
+    return (f"pytest-stress {__version__}: exchange {opts.exchange}, "
             f"account {account_from(opts.account).describe()}, {seeds}, {describe_time_limit(config, opts)}; "
             f"reproduce with: {opts.reproduce()}")
 
@@ -51,6 +100,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not config.option.stress_list:
         return None
     from _pytest.config import create_terminal_writer   # as pytest's own --markers does
+    from .. import library   # lazy: the scenario library (numpy, the market) only when it is listed
 
     config._do_configure()   # conftest.py files may register scenarios
     tw = create_terminal_writer(config)
@@ -87,9 +137,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "stress_runner" in getattr(item, "fixturenames", ()) and not item.get_closest_marker("stress"):
             item.add_marker(pytest.mark.stress)   # so -m stress selects property tests too
     apply_time_limits(config, items, config.stash[SESSION_KEY].options)
+    _select_scenarios(config, items)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist, on the controller: tell each worker which scheduler hands its tests out (a worker's
+    own ``dist`` option reads "no")."""
+    node.workerinput["stress_dist"] = node.config.getoption("dist", "no")
+
+def _select_scenarios(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--stress-scenario``: deselect the stress cases of other scenarios."""
     wanted = config.stash[SESSION_KEY].options.scenarios
     if not wanted:
         return
+    from .. import library   # lazy: the scenario library only when --stress-scenario selects from it
+
     try:
         names = {library.get(w).name for w in wanted}
     except StressError as exc:
@@ -107,6 +170,66 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def _cost(item: pytest.Item) -> float:
+    """A test's expected simulation work, for ordering only: bars x symbols x paths of a stress
+    case (read from its marker and scenario, nothing built); a test running scenarios through
+    ``stress_runner`` (a property test: one test, many runs) counts as the largest; any other
+    test as none."""
+    callspec = getattr(item, "callspec", None)
+    param = callspec.params.get("stress_scenario") if callspec else None
+    if param is None:
+        return float("inf") if "stress_runner" in getattr(item, "fixturenames", ()) else 0.0
+    from .. import library   # lazy: loaded already, by the marker's checks at collection
+
+    spec, scenario = param
+    base = library.get(scenario) if isinstance(scenario, str) else scenario
+    bars = spec.overrides.get("bars") or base.bars
+    symbols = spec.overrides.get("symbols") or base.symbols
+    count = 1 if isinstance(symbols, str) else len(symbols)
+    return float(bars * count * (spec.overrides.get("paths") or 1))
+
+
+class _XdistOrder:
+    """On an xdist worker under the ``load`` scheduler (and no other ordering asked for:
+    ``--failed-first``, pytest-randomly): sort the collection after every deselection, the
+    same way on every worker (xdist requires one collection)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        _spread_longest(items, self.workers)
+
+
+def _spread_longest(items: list[pytest.Item], workers: int) -> None:
+    """Order the cases so that each xdist worker starts on one of the longest units.
+
+    xdist's ``load`` scheduler sends each worker a first chunk of consecutive tests (a quarter
+    of its share, at least 2; one each when there are fewer than two per worker) and then keeps
+    every worker two tests ahead, in collection order. A 50-path Monte Carlo case and a property
+    test collected side by side near the end (as in ``conftest_examples``) thus run one after
+    the other on one worker, the run's tail, while the other worker has nothing left. Here the
+    ``workers`` longest units open the workers' first chunks, the shortest tests fill those
+    chunks, and the rest follow longest first. Only the order changes (identically on every
+    worker, as xdist requires); with another xdist scheduler nothing is done."""
+    if len(items) <= workers:
+        return
+    costs = {id(item): _cost(item) for item in items}
+    ranked = sorted(items, key=lambda item: -costs[id(item)])   # stable: equal costs keep their order
+    if not costs[id(ranked[0])]:
+        return                        # no stress case at all: the collection order stays
+    chunk = 1 if len(items) < 2 * workers else max(2, len(items) // workers // 4)
+    heads, rest = ranked[:workers], ranked[workers:]
+    fill = rest[len(rest) - min(len(rest), workers * (chunk - 1)):][::-1]   # the shortest, shortest first
+    rest = rest[:len(rest) - len(fill)]
+    order: list[pytest.Item] = []
+    for head in heads:
+        order += [head, *fill[:chunk - 1]]
+        fill = fill[chunk - 1:]
+    items[:] = order + fill + rest
 
 
 @pytest.hookimpl(wrapper=True)
@@ -133,6 +256,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     """The failure report's section: scenario, seed, key figures, and a rerun command with the
     session's options (so that it reproduces the failure)."""
+    from ..result.metrics import explained_metrics   # lazy: the metric table (numpy) only for a failed case
+
     m = s["metrics"]
     lines = [f"scenario {s['scenario']!r} ({s['scenario_type']}), seed {s['seed']}"
              + (f", {s['paths']} paths (medians below; worst drawdown on seed {s['worst_seed']})" if s.get("paths")

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .. import library
 from ..errors import ScenarioError, close_matches
 from ..account.rules import account_from
 from ..exchange.config import ExchangeConfig, preset
-from .compare import parse_threshold
-from ..scenario.definition import Scenario
+
+if TYPE_CHECKING:   # the library (numpy, the market) is imported once a @stress test is collected
+    from ..scenario.definition import Scenario
 
 __all__ = ["stress", "StressSpec", "OVERRIDES"]
 
@@ -58,6 +58,10 @@ class StressSpec:
 
     @classmethod
     def from_marker(cls, mark: pytest.Mark) -> "StressSpec":
+        from .. import library   # lazy: the scenario library, once a @stress test is collected
+        from ..scenario.definition import Scenario   # lazy: as above
+        from .compare import parse_threshold   # lazy: the metric table, as above
+
         unknown = [k for k in mark.kwargs if k not in OVERRIDES]
         if unknown:
             hints = {k: close_matches(k, OVERRIDES) for k in unknown}
@@ -99,6 +103,9 @@ class StressSpec:
         return spec
 
     def ids(self) -> list[str]:
+        from .. import library   # lazy: the scenario library, once a @stress test is collected
+        from ..scenario.definition import Scenario   # lazy: as above
+
         seen: dict[str, int] = {}
         out = []
         for item in self.scenarios:
@@ -111,6 +118,9 @@ class StressSpec:
                  data: Any = None) -> Scenario:
         """The scenario of one case: the marker's overrides, then the session's, then the base data
         (``data`` may be ``(data, repair_policy)``, as the ``stress_base_data`` fixture may return)."""
+        from .. import library   # lazy: the scenario library, once a @stress test is collected
+        from ..scenario.definition import Scenario   # lazy: as above
+
         base = item if isinstance(item, Scenario) else library.get(item)
         changes = {k: self.overrides[k] for k in _SCENARIO_FIELDS if k in self.overrides}
         if isinstance(data, tuple) and len(data) == 2 and (data[1] is None or isinstance(data[1], str)):

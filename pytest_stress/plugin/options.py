@@ -5,7 +5,7 @@ import argparse
 import math
 import shlex
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -13,12 +13,16 @@ from ..errors import ScenarioError
 from ..account.rules import ACCOUNT_PRESETS, account_from
 from ..exchange.config import preset
 from ..workers import DEFAULT_TIMEOUT
-from .compare import Threshold, parse_threshold
+
+if TYPE_CHECKING:
+    from .compare import Threshold
 
 __all__ = ["add_options", "StressOptions"]
 
 
 def _threshold(text: str) -> Threshold:
+    from .compare import parse_threshold   # lazy: the metric table (numpy) only when a threshold is given
+
     try:
         return parse_threshold(text)
     except ScenarioError as exc:
@@ -46,6 +50,21 @@ def _seconds(text: str) -> float:
     if not value >= 0 or math.isinf(value):
         raise argparse.ArgumentTypeError(f"--stress-timeout = {text!r}: expected a finite number of seconds >= 0 "
                                          "(0: no time limit)")
+    return value
+
+
+def _path_workers(text: str) -> int | str:
+    """``auto`` or a whole number >= 1 (``--stress-path-workers``, ini ``stress_path_workers``)."""
+    raw = str(text).strip().lower()
+    if raw == "auto":
+        return "auto"
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--stress-path-workers = {text!r}: expected a whole number >= 1, or 'auto' "
+                                         "(the cores divided by the xdist workers)")
     return value
 
 
@@ -86,6 +105,9 @@ def add_options(parser: pytest.Parser) -> None:
                          "seed) is an error, not a warning")
     group.addoption("--stress-report", default=None, metavar="PATH",
                     help="write a self-contained HTML report (charts of every case; needs pytest-stress[report])")
+    group.addoption("--stress-path-workers", type=_path_workers, default=None, metavar="N|auto",
+                    help="worker processes for a case's Monte Carlo paths (paths=); default auto: the cores "
+                         "divided by the xdist workers, at least 1 (1: in the test's own process)")
     parser.addini("stress_exchange", "default exchange preset (see --stress-exchange)", default="calm")
     parser.addini("stress_account", "default account (see --stress-account)", default="")
     parser.addini("stress_bars", "default bar-count override (see --stress-bars)", default="")
@@ -94,6 +116,8 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("stress_timeout", "default time limit of each stress case in seconds (see --stress-timeout)",
                   default="")
     parser.addini("stress_compare_strict", "see --stress-compare-strict", type="bool", default=False)
+    parser.addini("stress_path_workers", "default worker processes for Monte Carlo paths (see --stress-path-workers)",
+                  default="")
     parser.addini("stress_compare_fail", "default compare-fail thresholds, one per line", type="linelist",
                   default=[])
 
@@ -116,6 +140,7 @@ class StressOptions:
     save_detail: bool = False
     compare_strict: bool = False
     report: str | None = None
+    path_workers: int | str = "auto"   # worker processes for Monte Carlo paths, or "auto"
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "StressOptions":
@@ -149,8 +174,12 @@ class StressOptions:
             preset(exchange)
         except ScenarioError as exc:
             raise pytest.UsageError(f"--stress-exchange: {exc}") from None
+        ini_fail: list[Threshold] = []
         try:
-            ini_fail = [parse_threshold(t) for t in config.getini("stress_compare_fail")]
+            for text in config.getini("stress_compare_fail"):
+                from .compare import parse_threshold   # lazy: the metric table (numpy) only when a threshold is given
+
+                ini_fail.append(parse_threshold(text))
         except ScenarioError as exc:
             raise pytest.UsageError(f"ini option stress_compare_fail: {exc}") from None
         def ini_path(name: str) -> str | None:
@@ -159,6 +188,14 @@ class StressOptions:
                 return None
             base = config.inipath.parent if config.inipath else config.rootpath
             return str(base / raw)        # an ini file's paths are relative to the ini file
+
+        path_workers = opt.stress_path_workers
+        if path_workers is None:
+            raw = str(config.getini("stress_path_workers") or "").strip()
+            try:
+                path_workers = _path_workers(raw) if raw else "auto"
+            except argparse.ArgumentTypeError as exc:
+                raise pytest.UsageError(f"ini option stress_path_workers: {exc}") from None
 
         return cls(
             exchange=exchange,
@@ -175,6 +212,7 @@ class StressOptions:
             save_detail=opt.stress_save_detail,
             compare_strict=opt.stress_compare_strict or bool(config.getini("stress_compare_strict")),
             report=opt.stress_report,
+            path_workers=path_workers,
         )
 
     def reproduce(self) -> str:

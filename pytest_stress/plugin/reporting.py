@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from ..errors import StressError
-from ..result.extremes import describe_extremes
 
 __all__ = ["case_extras", "check_report_option", "wants_chart_data", "write_session_report", "where_lines",
            "pytest_html_results_table_header", "pytest_html_results_table_row", "pytest_html_results_table_html"]
@@ -39,12 +38,11 @@ def case_extras(item: pytest.Item, result: Any, options: Any) -> dict[str, Any]:
     """Summary keys for one case: ``extremes`` (max drawdown and worst bar: bar, time, value)
     and, when a report is wanted, ``report`` (the chart data)."""
     out: dict[str, Any] = {}
-    runs = getattr(result, "results", None)
-    if runs is None:
+    if not hasattr(result, "table"):
         out["extremes"] = result.extremes()
-    elif runs:
-        worst = max((r for r in runs if r.success), key=lambda r: r.max_drawdown, default=None)
-        if worst is not None:
+    elif result.successful:   # Monte Carlo: the worst path's full run (rerun from its seed here)
+        worst = result.worst("max_drawdown")
+        if worst.success:
             out["extremes"] = {**worst.extremes(), "seed": worst.seed}
     if wants_chart_data(item.config, options):
         from ..report.payload import case_payload   # lazy: numpy chart data only when a report is wanted
@@ -60,6 +58,8 @@ def case_extras(item: pytest.Item, result: Any, options: Any) -> dict[str, Any]:
 
 def where_lines(s: dict[str, Any]) -> list[str]:
     """'max drawdown ... at bar N (time)' and 'worst bar ...' lines for a failure report."""
+    from ..result.extremes import describe_extremes   # lazy: numpy, only for a failed case's report
+
     ext = s.get("extremes") or {}
     path = f" (worst path, seed {ext['seed']})" if "seed" in ext else ""
     return [f"  {line}{path}" for line in describe_extremes(ext)]

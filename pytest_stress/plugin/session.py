@@ -7,19 +7,17 @@ xdist. Only the controller (not an xdist worker) writes files or prints.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..errors import StressError
-from ..result.jsonform import decode_metrics, encode
-from ..result.metrics import METRIC_FIELDS
-from ..result.models import ScenarioResult
-from ..result.paths import PathsResult
-from ..result.table import format_table
-from .compare import Regression, Threshold, check, parse_threshold
-from .options import StressOptions
-from .storage import load_results, save_results
+
+if TYPE_CHECKING:   # the results' modules import numpy: loaded when a case has finished, not at start-up
+    from ..result.models import ScenarioResult
+    from ..result.paths import PathsResult
+    from .compare import Regression, Threshold
+    from .options import StressOptions
 
 __all__ = ["StressSession", "SESSION_KEY", "RESULT_KEY", "summarize", "REGRESSED"]
 
@@ -35,8 +33,13 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
               detail: bool = False) -> dict[str, Any]:
     """The summary of one case, in the one JSON form (``result/jsonform.py``), that goes on the
     report, into the table and the baseline. Monte Carlo cases carry medians in ``metrics``.
-    ``detail``: also every run's curves and trades (``ScenarioResult.to_dict(curves=True,
-    records=True)``; one per path for Monte Carlo), for ``--stress-save-detail``."""
+    ``detail``: also the run's curves and trades (``ScenarioResult.to_dict(curves=True,
+    records=True)``; for Monte Carlo the worst path's, plus ``fan``, the percentile bands of
+    equity), for ``--stress-save-detail``."""
+    from ..result.jsonform import encode   # lazy: numpy, once a case has a result
+    from ..result.metrics import METRIC_FIELDS   # lazy: as above
+    from ..result.paths import PathsResult   # lazy: as above
+
     if isinstance(result, PathsResult):
         agg = result.summary()
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
@@ -48,9 +51,12 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
                "metrics": encode({k: getattr(result, k) for k in METRIC_FIELDS})}
     if tolerance:
         out["tolerance"] = dict(tolerance)
-    if detail:
-        runs = result.results if isinstance(result, PathsResult) else [result]
-        out["detail"] = [r.to_dict(curves=True, records=True) for r in runs]
+    if detail and isinstance(result, PathsResult):   # the worst path's run (rerun from its seed) and the fan
+        out["successful"] = result.successful
+        out["detail"] = [result.worst("max_drawdown").to_dict(curves=True, records=True)] if result.successful else []
+        out["fan"] = result.fan()
+    elif detail:
+        out["detail"] = [result.to_dict(curves=True, records=True)]
     return out
 
 
@@ -87,9 +93,11 @@ class StressSession:
     # -- end of session -------------------------------------------------------
     def finish(self, session: pytest.Session) -> None:
         """Save, then compare; a problem with either (a ``StressError``) is raised after both were tried."""
-        if self.is_worker:
-            return
         opts = self.options
+        if self.is_worker or not (opts.save or opts.compare):
+            return
+        from .storage import load_results, save_results   # lazy: the JSON form (numpy), only to save or compare
+
         problems: list[str] = []
         if opts.save:
             done = {t: s for t, s in self.results.items() if s.get("metrics")}
@@ -116,6 +124,9 @@ class StressSession:
             raise StressError("\n".join(problems))
 
     def _compare(self, baseline: dict[str, dict[str, Any]]) -> None:
+        from ..result.jsonform import decode_metrics   # lazy: numpy, only when comparing
+        from .compare import check   # lazy: the metric table, only when comparing
+
         opts = self.options
         here = {k: v for k, v in opts.as_dict().items() if k != "scenarios"}
         for test, now in sorted(self.results.items()):   # same order with or without xdist
@@ -141,6 +152,8 @@ class StressSession:
                     self.regressions.append(reg)
 
     def _thresholds(self, summary: dict[str, Any]) -> list[Threshold]:
+        from .compare import parse_threshold   # lazy: the metric table, only when comparing
+
         by_metric = {t.metric: t for t in self.options.compare_fail}
         for metric, value in (summary.get("tolerance") or {}).items():
             by_metric[metric] = parse_threshold(f"{metric}:{value}")
@@ -149,6 +162,9 @@ class StressSession:
     def report_lines(self) -> list[str]:
         if not self.results:
             return []
+        from ..result.jsonform import decode_metrics   # lazy: numpy, only when there are results
+        from ..result.table import format_table   # lazy: the metric table, as above
+
         rows = []
         for test, s in self.results.items():
             label = test.split("::", 1)[-1]

@@ -22,8 +22,10 @@ The format (``schema_version`` 2; strict JSON, non-finite numbers as the strings
           # per-test tolerances: "tolerance": {"max_drawdown": "5%"}
           # with --stress-save-detail: "detail": [run, ...], each run
           #   ScenarioResult.to_dict(curves=True, records=True) (equity and drawdown curves,
-          #   timestamps, trades, executions); one run for a plain case, one per path for
-          #   Monte Carlo. ScenarioResult.from_dict reads a run back.
+          #   timestamps, trades, executions); one run for a plain case; for Monte Carlo the
+          #   worst path's run, with "fan" (percentile bands of equity per chart column,
+          #   result.paths.fan_of) and "successful" (files written before: one run per path).
+          #   ScenarioResult.from_dict reads a run back.
         }
       }
     }

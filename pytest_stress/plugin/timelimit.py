@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from ..engine.where import position_of
 from ..workers import DEFAULT_TIMEOUT
 from .options import StressOptions
 
@@ -94,6 +93,8 @@ def timed_out_summary(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str
         return None
     callspec = getattr(item, "callspec", None)
     param = callspec.params.get("stress_scenario") if callspec else None
+    from ..engine.where import position_of   # lazy: the bar loop (numpy), only after a time-out
+
     pos = position_of(call.excinfo.tb)
     if pos is None and param is None:
         return None

@@ -167,7 +167,9 @@ def _paths_svg(p: dict[str, Any], title: str) -> str:
         ax_dd.invert_yaxis()
         _mark_drawdown(ax, ax_dd, worst.get("extremes"))
     ax.set_ylabel("equity")
-    ax.set_title(f"{p.get('paths')} paths: equity percentiles per bar", loc="left")
+    sample = p.get("sample")
+    of = f" (the first {sample})" if sample and sample < (p.get("successful") or 0) else ""
+    ax.set_title(f"{p.get('paths')} paths: equity percentiles per bar{of}", loc="left")
     ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=4)
     ax_dd.set_ylabel("worst path\ndrawdown %")
     _xticks(ax, p.get("ticks", []), False)

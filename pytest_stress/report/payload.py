@@ -23,6 +23,7 @@ import numpy as np
 from ..exchange.conditions import market_conditions
 from ..result.extremes import extremes, utc_stamp
 from ..result.frames import holdings
+from ..result.paths import fan_of
 from .downsample import DEFAULT_COLUMNS, envelope, minmax
 
 if TYPE_CHECKING:
@@ -156,26 +157,30 @@ def run_payload(result: "ScenarioResult", views: "MarketViews | None" = None,
     return out
 
 
-def paths_payload(results: "list[ScenarioResult]", seed: int, width: int = DEFAULT_COLUMNS) -> dict[str, Any]:
-    """The report data of a Monte Carlo case (its paths' results, the scenario's ``seed``):
-    percentile bands of equity over the paths (p5, p25, median, p75, p95) and the worst
-    path (deepest drawdown) with its seed."""
-    ok = [r for r in results if r.success and len(r.equity_curve)]
-    out: dict[str, Any] = {"version": PAYLOAD_VERSION, "kind": "paths", "paths": len(results),
-                           "successful": len(ok), "seed": seed}
-    if not ok:
+def _curve_fan(results: "list[ScenarioResult]", width: int) -> dict[str, Any] | None:
+    """The fan of full runs' equity curves (saved entries with every path's curves)."""
+    sketches = [(len(r.equity_curve), envelope(np.asarray(r.equity_curve, dtype=np.float64), width, lower=True)[1],
+                 envelope(np.asarray(r.equity_curve, dtype=np.float64), width, lower=False)[1])
+                for r in results if r.success and len(r.equity_curve)]
+    return fan_of(sketches, width)
+
+
+def paths_payload(fan: dict[str, Any] | None, worst: "ScenarioResult | None", paths: int, successful: int,
+                  seed: int, width: int = DEFAULT_COLUMNS) -> dict[str, Any]:
+    """The report data of a Monte Carlo case: percentile bands of equity over the paths
+    (``fan``: ``result.paths.fan_of``, p5, p25, median, p75, p95 per chart column) and the
+    worst path (deepest drawdown, its full run) with its seed; ``seed``: the scenario's."""
+    out: dict[str, Any] = {"version": PAYLOAD_VERSION, "kind": "paths", "paths": paths,
+                           "successful": successful, "seed": seed}
+    if not fan or worst is None or not worst.success:
         return out
-    n = min(len(r.equity_curve) for r in ok)
-    curves = np.vstack([np.asarray(r.equity_curve[:n], dtype=np.float64) for r in ok])
-    q = np.percentile(curves, [5, 25, 50, 75, 95], axis=0)
-    x, _ = envelope(q[0], width, lower=True)
-    fan: dict[str, Any] = {"x": x.tolist()}
-    for name, row, lower in (("p5", q[0], True), ("p25", q[1], True), ("p75", q[3], False), ("p95", q[4], False)):
-        fan[name] = [_num(v) for v in envelope(row, width, lower=lower)[1].tolist()]
-    fan["median"] = _series(q[2], width)      # a line: each column's min and max, as for any series
-    worst = ok[int(np.argmax([r.max_drawdown for r in ok]))]
+    band = {name: [_num(float(v)) if not isinstance(v, str) else v for v in fan[name]]
+            for name in ("p5", "p25", "p75", "p95")}
+    band["x"] = list(fan["x"])
+    band["median"] = {"x": list(fan["median_x"]),
+                      "y": [_num(float(v)) if not isinstance(v, str) else v for v in fan["median"]]}
     ts = np.asarray(worst.timestamps, dtype=np.int64)
-    out.update(bars=n, initial_equity=ok[0].initial_equity, ticks=_ticks(ts), fan=fan,
+    out.update(bars=fan["bars"], sample=fan["sample"], initial_equity=worst.initial_equity, ticks=_ticks(ts), fan=band,
                worst={"seed": worst.seed, "max_drawdown": _num(worst.max_drawdown),
                       "equity": _series(np.asarray(worst.equity_curve, dtype=np.float64), width),
                       "drawdown": _series(np.asarray(worst.drawdown_curve, dtype=np.float64), width),
@@ -186,9 +191,11 @@ def paths_payload(results: "list[ScenarioResult]", seed: int, width: int = DEFAU
 def case_payload(result: "ScenarioResult | PathsResult", scenario: "Scenario | None" = None,
                  exchange: "ExchangeConfig | None" = None, width: int = DEFAULT_COLUMNS) -> dict[str, Any]:
     """The report data of one case: a run (its market rebuilt from ``scenario`` when given)
-    or a Monte Carlo aggregate."""
-    if hasattr(result, "results"):
-        return paths_payload(result.results, result.scenario.seed, width)  # type: ignore[union-attr]
+    or a Monte Carlo aggregate (its worst path rerun from its seed when it ran elsewhere)."""
+    if hasattr(result, "table"):
+        paths: PathsResult = result  # type: ignore[assignment]
+        worst = paths.worst("max_drawdown") if paths.successful else None
+        return paths_payload(paths.fan(width), worst, paths.paths, paths.successful, paths.scenario.seed, width)
     views = None
     if scenario is not None and result.success:
         views = scenario.build_market()
@@ -205,6 +212,10 @@ def detail_payload(summary: dict[str, Any], width: int = DEFAULT_COLUMNS) -> dic
     from ..result.models import ScenarioResult   # lazy: only saved files with detail need the result type
 
     runs = [ScenarioResult.from_dict(d) for d in detail]
-    if summary.get("paths"):
-        return paths_payload(runs, int(summary.get("seed", 0)), width)
+    if summary.get("paths"):   # the worst path's run, and the fan (older files: every path's run)
+        ok = [r for r in runs if r.success]
+        worst = max(ok, key=lambda r: r.max_drawdown) if ok else None
+        fan = summary.get("fan") or _curve_fan(runs, width)
+        return paths_payload(fan, worst, int(summary["paths"]), int(summary.get("successful", len(ok))),
+                             int(summary.get("seed", 0)), width)
     return run_payload(runs[0], None, None, width)

@@ -109,6 +109,6 @@ def executions_frame(result: "ScenarioResult") -> pd.DataFrame:
 
 def paths_frame(paths: "PathsResult") -> pd.DataFrame:
     """One row per Monte Carlo path: ``path``, ``seed``, ``success`` and every metric."""
-    rows = [{"path": i, "seed": r.seed, "success": r.success, **{m: getattr(r, m) for m in METRIC_FIELDS}}
-            for i, r in enumerate(paths.results)]
-    return pd.DataFrame(rows, columns=["path", "seed", "success", *METRIC_FIELDS]).set_index("path")
+    frame = pd.DataFrame(paths.table.columns(), columns=["seed", "success", *METRIC_FIELDS])
+    frame.index.name = "path"
+    return frame

@@ -12,8 +12,10 @@ bars per 365-day year from the timeframe; risk-free rate 0; sample standard devi
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -185,8 +187,20 @@ def periods_per_year(bar_seconds: int) -> float:
 def drawdown_curve(equity: np.ndarray) -> np.ndarray:
     """Drawdown from the running peak, in percent (0 at a new high, positive below it)."""
     peak = np.maximum.accumulate(equity)
+    return _drawdown_from_peak(equity, peak, 100.0)
+
+
+def _drawdown_from_peak(curve: np.ndarray, peak: np.ndarray, scale: float | None) -> np.ndarray:
+    """(1 - curve / peak) (times ``scale`` if given) where the peak is positive, else ``scale or 1``;
+    written into ``peak`` (which the caller hands over) instead of new arrays."""
+    dd = peak
+    bad = ~(peak > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peak > 0, (1.0 - equity / peak) * 100.0, 100.0)
+        np.divide(curve, peak, out=dd)
+    np.subtract(1.0, dd, out=dd)
+    if scale is not None:
+        dd *= scale
+    np.copyto(dd, 1.0 if scale is None else scale, where=bad)
     return dd
 
 
@@ -202,6 +216,9 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     positive returns 0 (the account is flat at ruin). Drawdown is at most 100%; leverage
     is taken over bars with positive equity. The annualised return of Calmar is computed
     in log space (inf past float range, never an OverflowError), and is -100% at ruin.
+
+    Memory: at most two bar-length float arrays beyond the inputs are alive at once
+    (the curve with the initial equity, and the returns or one working array).
     """
     n = len(equity)
     out: dict = {"bars_processed": n, "initial_equity": initial}
@@ -209,19 +226,30 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     out["final_equity"] = final
     out["total_pnl"] = final - initial
     out["total_return_pct"] = (final / initial - 1.0) * 100.0
-    curve = np.concatenate([[initial], equity])
+    curve = np.empty(n + 1)
+    curve[0] = initial
+    curve[1:] = equity
     prev, now = curve[:-1], curve[1:]
+    r = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.where(prev > 0, np.where(now > 0, now / prev - 1.0, -1.0), 0.0)
+        np.divide(now, prev, out=r)
+    r -= 1.0
+    np.copyto(r, -1.0, where=~(now > 0))      # the bar of ruin: -100%
+    np.copyto(r, 0.0, where=~(prev > 0))      # after ruin: flat
     ppy = periods_per_year(bar_seconds)
-    dd = drawdown_curve(curve)[1:]
-    out["max_drawdown"] = min(float(dd.max()), 100.0) if n else 0.0
+    out["max_drawdown"] = min(float(drawdown_curve(curve)[1:].max()), 100.0) if n else 0.0
     out.update(_drawdown_durations(curve))
     sd = float(r.std(ddof=1)) if n > 1 else 0.0
     mean = float(r.mean()) if n else 0.0
     out["volatility_pct"] = sd * math.sqrt(ppy) * 100.0
     out["sharpe_ratio"] = mean / sd * math.sqrt(ppy) if sd > 0 else 0.0
-    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2))) * math.sqrt(ppy) if n else 0.0
+    if n:
+        low = np.minimum(r, 0.0)
+        np.square(low, out=low)
+        downside = math.sqrt(float(np.mean(low))) * math.sqrt(ppy)
+        del low
+    else:
+        downside = 0.0
     out["sortino_ratio"] = _finite(mean * ppy / downside) if downside > 0 else 0.0
     years = n / ppy
     growth = final / initial
@@ -234,12 +262,16 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     out["calmar_ratio"] = _finite(annual / mdd) if mdd > 0 else 0.0
     if n:
         out["var_95_pct"] = -float(np.percentile(r, 5)) * 100.0
-        worst = max(int((n - 1) * 0.05), 0)          # empyrical's conditional_value_at_risk
-        out["cvar_95_pct"] = -float(np.mean(np.partition(r, worst)[:worst + 1])) * 100.0
         out["worst_bar_return_pct"] = float(r.min()) * 100.0
+        worst = max(int((n - 1) * 0.05), 0)          # empyrical's conditional_value_at_risk
+        r.partition(worst)                           # r is ours: partitioned in place, no copy
+        out["cvar_95_pct"] = -float(np.mean(r[:worst + 1])) * 100.0
+    del r, curve
     positive = equity > 0
+    lev = np.where(positive, equity, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lev = np.where(positive, gross / np.where(positive, equity, 1.0), 0.0)
+        np.divide(gross, lev, out=lev)
+    np.copyto(lev, 0.0, where=~positive)
     out["exposure_pct"] = float(np.count_nonzero(gross) / n * 100.0) if n else 0.0
     out["max_leverage"] = float(lev.max()) if n else 0.0
     return out
@@ -248,15 +280,18 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
 def _drawdown_durations(curve: np.ndarray) -> dict:
     """Longest stretch below a previous peak, and bars from the deepest trough back to its peak."""
     peak = np.maximum.accumulate(curve)
-    under = (curve < peak).astype(np.int8)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], under, [0]])))
+    under = np.empty(len(curve) + 2, dtype=np.int8)
+    under[0] = under[-1] = 0
+    np.less(curve, peak, out=under[1:-1])
+    edges = np.flatnonzero(np.diff(under))
+    del under
     longest = int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dd = np.where(peak > 0, 1.0 - curve / peak, 1.0)
+    dd = _drawdown_from_peak(curve, peak, None)   # peak is overwritten: keep what recovery needs
     trough = int(np.argmax(dd))
     recovery: int | None = 0
     if dd[trough] > 0:
-        after = np.flatnonzero(curve[trough:] >= peak[trough])
+        level = float(np.maximum.reduce(curve[:trough + 1]))     # the running peak at the trough
+        after = np.flatnonzero(curve[trough:] >= level)
         recovery = int(after[0]) if len(after) else None
     return {"max_drawdown_duration_bars": longest, "recovery_bars": recovery}
 
@@ -287,16 +322,16 @@ def execution_metrics(executions: Sequence[Any]) -> dict:
     slips = np.array([e.slippage_bps for e in filled]) if filled else np.zeros(0)
     lat = np.array([e.latency_ms for e in executions if e.latency_ms > 0]) if executions else np.zeros(0)
     cost = sum(e.filled_qty * abs(e.fill_price - e.reference_price) for e in filled)
-    statuses = [e.status for e in executions]
+    status = Counter(map(attrgetter("status"), executions))      # one pass, in C
     return {
-        "orders_filled": sum(1 for s in statuses if s == "filled"),
-        "partial_fills": sum(1 for s in statuses if s in ("partial", "partial_cancel", "band_limited")),
-        "orders_rejected": sum(1 for s in statuses if s == "rejected"),
-        "execution_failures": sum(1 for s in statuses if s in ("rejected", "timeout", "partial_cancel")),
+        "orders_filled": status["filled"],
+        "partial_fills": status["partial"] + status["partial_cancel"] + status["band_limited"],
+        "orders_rejected": status["rejected"],
+        "execution_failures": status["rejected"] + status["timeout"] + status["partial_cancel"],
         "avg_slippage_bps": float(slips.mean()) if len(slips) else 0.0,
         "max_slippage_bps": float(slips.max()) if len(slips) else 0.0,
         "total_slippage_cost": float(cost),
-        "total_fees": float(sum(e.fee for e in executions)),
+        "total_fees": float(sum(map(attrgetter("fee"), executions))),
         "avg_latency_ms": float(lat.mean()) if len(lat) else 0.0,
         "max_latency_ms": float(lat.max()) if len(lat) else 0.0,
     }

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScenarioError, unknown_name_message
-from ..market.data import MarketData, MarketViews, timeframe_seconds
+from ..market.data import MarketData, MarketViews, spare, timeframe_seconds
 from ..market.sources import DataSource, load_source, source_from_dict, source_to_dict
 from ..market.synthetic import generate_market
 from .faults import Faults
@@ -149,12 +149,24 @@ class Scenario:
             garch_alpha=p.get("garch_alpha", 0.05), garch_beta=p.get("garch_beta", 0.90),
             correlation=p.get("base_correlation", 0.6) if len(self.symbols) > 1 else None)
 
-    def build_market(self, base: MarketData | None = None) -> MarketViews:
-        """The true market and the trader's feed of this scenario (on ``base`` if given)."""
+    def build_market(self, base: MarketData | None = None, *, keep_base: bool = True) -> MarketViews:
+        """The true market and the trader's feed of this scenario (on ``base`` if given).
+
+        ``keep_base=False`` (a run, which never looks at the base): the stresses may write into
+        the synthetic base market's memory instead of a second full-size array, and
+        ``views.base`` is None. A given ``base`` or data source is never written into.
+        """
+        own = base is None and self.data is None
         base = self.base_market() if base is None else base
         kind = kind_of(self.type)
         kind.check_fits(self.own_parameters(), base.n_bars, f"Scenario {self.name!r} ({self.type.value})")
-        return kind.build(self.own_parameters(), base, self.rng("stress"))
+        if keep_base:
+            return kind.build(self.own_parameters(), base, self.rng("stress"))
+        if own:
+            spare(base)
+        views = kind.build(self.own_parameters(), base, self.rng("stress"))
+        spare(base, False)      # when no stress wrote into it, it is the true market itself
+        return dataclasses.replace(views, base=None)
 
     def __reduce__(self):
         # MappingProxyType does not pickle; rebuild from plain fields (processes, xdist, dask)

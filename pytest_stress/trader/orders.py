@@ -13,7 +13,7 @@ MARKET, LIMIT, STOP = "market", "limit", "stop"
 BUY, SELL = "buy", "sell"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Order:
     """An instruction to the exchange, validated when built and again when sent.
 
@@ -40,14 +40,25 @@ class Order:
     stop_price: float | None = None
     tag: str = ""
 
-    def __post_init__(self) -> None:
-        self.validate()
+    def __init__(self, side: str, quantity: float, symbol: str | None = None, type: str = MARKET,
+                 limit_price: float | None = None, stop_price: float | None = None, tag: str = "") -> None:
+        self.side = side
+        self.quantity = quantity
+        self.symbol = symbol
+        self.type = type
+        self.limit_price = limit_price
+        self.stop_price = stop_price
+        self.tag = tag
+        # validate() inlined for the common case (an order is built on many bars of a run)
+        if not (type == MARKET and quantity.__class__ is float and 0 < quantity < math.inf
+                and (side == BUY or side == SELL) and symbol.__class__ in _SYMBOL_TYPES and tag.__class__ is str):
+            self.validate()
 
     def validate(self) -> "Order":
         """Check every field (numpy scalars become floats); return the order, or raise naming the field."""
         q = self.quantity
         if (self.type == MARKET and type(q) is float and 0 < q < math.inf and (self.side == BUY or self.side == SELL)
-                and self.symbol.__class__ in _SYMBOL_TYPES):
+                and self.symbol.__class__ in _SYMBOL_TYPES and self.tag.__class__ is str):
             return self  # the common case, checked cheaply
         if self.side not in (BUY, SELL):
             raise ScenarioError(f"Order: side = {self.side!r}; expected 'buy' or 'sell'")

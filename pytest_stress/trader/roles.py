@@ -86,7 +86,17 @@ class PolicyStore(dict):
     def __init__(self, initial: Mapping[str, Any] | None = None) -> None:
         super().__init__({**DEFAULT_POLICY, **(initial or {})})
         self.changes: list[tuple[int, str, Any]] = []
-        self.bar = -1
+        self._clock: Any = None
+
+    def follow(self, clock: Any) -> None:
+        """Record changes at ``clock._t`` (the run's ``BarContext``): read when a value changes,
+        so the engine writes nothing here per bar."""
+        self._clock = clock
+
+    @property
+    def bar(self) -> int:
+        """The bar a change is recorded at (-1 outside a run)."""
+        return -1 if self._clock is None else self._clock._t
 
     def set(self, key: str, value: Any) -> None:
         """Set a policy value, recording the bar it changed on."""

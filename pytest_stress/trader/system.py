@@ -110,23 +110,27 @@ class Pipeline:
         self._filter = system.filter.filter if system.filter is not None else None
 
     def step(self, ctx: BarContext, fault: ModelFault | None) -> list[Order] | None:
+        # runs every bar: bound methods in locals, nothing written that has not changed
         stage = "policy controller"
         try:
-            if self._update is not None:
-                self.policy.bar = ctx._t
-                self._update(ctx, self.policy)
-            if self._check is not None:
+            update = self._update
+            if update is not None:
+                update(ctx, self.policy)
+            check = self._check
+            if check is not None:
                 stage = "safety governor"
-                action = self._check(ctx)
+                action = check(ctx)
                 if action is not None:
                     return self._emergency(action, ctx)
-                ctx.halted = False
+                if ctx.halted:
+                    ctx.halted = False
             stage = "signal model"
+            generate = self._generate
             if fault is None:
-                signals = self._generate(ctx) if self._generate is not None else None
+                signals = generate(ctx) if generate is not None else None
             elif fault[0] == "garbage":
-                if self._generate is not None:
-                    self._generate(ctx)
+                if generate is not None:
+                    generate(ctx)
                 signals = garbage_signals(ctx.symbols, fault[1])
             else:
                 signals = None
@@ -196,6 +200,13 @@ class Pipeline:
 
 def _check_mapping(values: Any, ctx: BarContext, what: str) -> None:
     """Signals and targets are {symbol of this scenario: finite number}; anything else is an error."""
+    if values.__class__ is dict:              # the common case, without ABC checks
+        known = ctx._sym_index
+        for sym, v in values.items():
+            if not ((v.__class__ is float or v.__class__ is int) and sym in known and math.isfinite(v)):
+                break
+        else:
+            return
     if not isinstance(values, Mapping):
         raise ScenarioError(f"{what}: got {values!r} ({type(values).__name__}); expected a dict of symbol -> number")
     for sym, v in values.items():

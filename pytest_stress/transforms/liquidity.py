@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..market.data import DEPTH, SPREAD, VOLUME, MarketData
+from ..market.data import DEPTH, SPREAD, VOLUME, MarketData, take_values
 from ..parameters import with_params
 from .reprice import RELAX_DOC, calm_level, frozen, raise_spreads, relaxation, stress_window
 
@@ -44,7 +44,7 @@ def liquidity_drop(market: MarketData, rng: np.random.Generator | None = None, *
     n = market.n_bars
     i0, i1 = stress_window(n, start, duration_bars)
     w = relaxation(n, i0, i1, relax_bars)[i0:]
-    values = market.values.copy()
+    values = take_values(market)      # its own buffer if given away (market.data.spare), else a copy
     remaining = 1.0 - drop_pct * w
     values[DEPTH, :, i0:] *= remaining
     values[VOLUME, :, i0:] *= 1.0 + (volume_mult - 1.0) * w
@@ -71,6 +71,6 @@ def spread_explosion(market: MarketData, rng: np.random.Generator | None = None,
     n = market.n_bars
     i0, i1 = stress_window(n, start, duration_bars)
     w = relaxation(n, i0, i1, relax_bars)[i0:]
-    values = market.values.copy()
+    values = take_values(market)      # its own buffer if given away (market.data.spare), else a copy
     raise_spreads(values, calm_level(market.values[SPREAD], i0) * spread_mult, w, i0)
     return market.replace(values=frozen(values))

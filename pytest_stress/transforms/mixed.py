@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..market.data import MarketData
+from ..market.data import MarketData, spare
 from ..parameters import ParamSet, split_prefixed
 from .correlation import correlation_breakdown
 from .liquidity import liquidity_drop, spread_explosion
@@ -39,10 +39,17 @@ MARKET_COMPONENT_PARAMS: tuple[tuple[str, ParamSet], ...] = tuple((p, fn.params)
 
 def apply_components(market: MarketData, rng: np.random.Generator, groups: Mapping[str, Mapping[str, Any]]
                      ) -> MarketData:
-    """Apply each market component that has a group in ``groups`` (prefix -> its own parameters), in order."""
-    for prefix, fn in MARKET_COMPONENTS:
-        if prefix in groups:
-            market = fn(market, rng, **groups[prefix])
+    """Apply each market component that has a group in ``groups`` (prefix -> its own parameters), in order.
+
+    Each intermediate market is this function's own, so the next component writes into its
+    buffer (``spare``) instead of a new one; the given market and the result are never given away.
+    """
+    stages = [(fn, groups[prefix]) for prefix, fn in MARKET_COMPONENTS if prefix in groups]
+    given = market
+    for i, (fn, params) in enumerate(stages):
+        market = fn(market, rng, **params)
+        if i < len(stages) - 1 and market is not given:
+            spare(market)
     return market
 
 

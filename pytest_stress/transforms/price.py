@@ -31,13 +31,14 @@ _FRONT = dict(doc="front-loading of the fall: its shape is 1 - (1 - u) ** front 
 
 def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
     """Root mean square of the last ``window`` returns up to each bar (fewer at the start)."""
-    sq = np.cumsum(r * r, axis=1)
+    sq = r * r
+    np.cumsum(sq, axis=1, out=sq)
     out = sq.copy()
     out[:, window:] -= sq[:, :-window]
-    counts = np.minimum(np.arange(1, r.shape[1] + 1), window)
-    out /= counts
+    del sq
+    out /= np.minimum(np.arange(1, r.shape[1] + 1), window)
     np.maximum(out, 0.0, out=out)
-    return np.sqrt(out)
+    return np.sqrt(out, out=out)
 
 
 def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segments: list[tuple[int, float, float]],
@@ -64,36 +65,64 @@ def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segmen
     sigma = calm_sigma(market.close, i0)
     # noise_mult is a level relative to calm, not a product: where the input is already
     # that wild (a volatility spike in the same scenario), the move adds no noise of its own
-    local = _trailing_rms(r, 24)
-    gain = np.maximum(k[None, :] * np.minimum(sigma / np.maximum(local, 1e-300), 1.0), 1.0)
+    # (full-length arrays are made once and changed in place: the market is the large part)
+    gain = _trailing_rms(r, 24)
+    np.maximum(gain, 1e-300, out=gain)
+    np.divide(sigma, gain, out=gain)
+    np.minimum(gain, 1.0, out=gain)
+    gain *= k
+    np.maximum(gain, 1.0, out=gain)
     gain[:, :i0] = 1.0
-    noise = np.cumsum((gain - 1.0) * r, axis=1)
-    delta = noise + anchored_delta(log_c + noise, i0, segments)
-    # the forced move alone: the shape walked on a flat path
+    noise = gain - 1.0
+    noise *= r
+    del r
+    np.cumsum(noise, axis=1, out=noise)
+    delta = anchored_delta(log_c + noise, i0, segments)
+    delta += noise
+    del noise
+    # the forced move alone: the shape walked on a flat path, bar to bar from i0
     flat = np.broadcast_to(log_c[:, i0 - 1:i0], log_c.shape)
-    forced = np.diff(anchored_delta(flat, i0, segments), axis=1, prepend=0.0)[:, i0:]
+    forced = np.diff(anchored_delta(flat, i0, segments)[:, i0 - 1:], axis=1)
     move = np.abs(forced)
     steepest = np.maximum(move.max(axis=1, keepdims=True), 1e-12)
-    level = np.maximum(k[None, i0:], 1.0 + (spread_mult - 1.0) * move / steepest)
+    level = move * (spread_mult - 1.0)
+    level /= steepest
+    level += 1.0
+    np.maximum(level, k[None, i0:], out=level)
     pierce = None
     if floor_segment is not None:
         fa, fb, target = floor_segment
         floor = log_c[:, i0 - 1] + target
-        mirror = reflect_below(log_c + delta, floor, fa, min(fb, n))
+        log_c += delta
+        mirror = reflect_below(log_c, floor, fa, min(fb, n))
+        del log_c
         if mirror.any():
-            cap = np.zeros_like(mirror)
-            cap[:, i0:] = 2.0 * sigma * k[None, i0:]
-            pierce = np.where(mirror > 0, floor[:, None] - np.minimum(0.5 * mirror, cap), np.inf)
-            delta = delta + mirror
+            # mirror is zero outside [fa, fb): only bars inside can pierce the floor
+            w0, w1 = fa, min(fb, n)
+            cap = np.zeros((mirror.shape[0], w1 - w0))
+            c0 = max(i0, w0)
+            cap[:, c0 - w0:] = 2.0 * sigma * k[None, c0:w1]
+            seg = mirror[:, w0:w1]
+            pierce = (w0, w1, np.where(seg > 0, floor[:, None] - np.minimum(0.5 * seg, cap), np.inf))
+            delta += mirror
+        del mirror
+    else:
+        del log_c
     values = reprice(market, delta, i0, gap_scale=gain[:, i0:], wick_scale=gain[:, i0:])
+    del delta, gain
     extra = rng.standard_exponential(move.shape)
-    extra *= 0.3 * move
+    move *= 0.3
+    extra *= move
+    del move
     np.exp(extra, out=extra)
     down = forced < 0
-    values[LOW, :, i0:] = np.where(down, values[LOW, :, i0:] / extra, values[LOW, :, i0:])
-    values[HIGH, :, i0:] = np.where(down, values[HIGH, :, i0:], values[HIGH, :, i0:] * extra)
+    np.divide(values[LOW, :, i0:], extra, out=values[LOW, :, i0:], where=down)
+    np.logical_not(down, out=down)
+    np.multiply(values[HIGH, :, i0:], extra, out=values[HIGH, :, i0:], where=down)
+    del extra, down, forced
     if pierce is not None:
-        np.minimum(values[LOW], np.exp(pierce), out=values[LOW])
+        w0, w1, p = pierce
+        np.minimum(values[LOW, :, w0:w1], np.exp(p), out=values[LOW, :, w0:w1])
     respond(values, market.values, level, i0)
     return values
 

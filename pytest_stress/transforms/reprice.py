@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..market.data import CLOSE, DEPTH, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData, owned
+from ..market.data import CLOSE, DEPTH, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData, owned, take_values
 from ..market.profiles import MARKET_MODEL
 
 __all__ = ["stress_window", "reprice", "anchored_delta", "log_returns", "relaxation", "calm_sigma", "calm_level",
@@ -129,7 +129,8 @@ def reflect_below(log_close: np.ndarray, floor: np.ndarray, a: int, b: int) -> n
 def log_returns(close: np.ndarray) -> np.ndarray:
     """Close-to-close log returns with 0 for the first bar; works on (..., N)."""
     r = np.zeros_like(close)
-    np.log(close[..., 1:] / close[..., :-1], out=r[..., 1:])
+    np.divide(close[..., 1:], close[..., :-1], out=r[..., 1:])
+    np.log(r[..., 1:], out=r[..., 1:])
     return r
 
 
@@ -140,26 +141,67 @@ def reprice(market: MarketData, delta: np.ndarray, i0: int, *, gap_scale: np.nda
     Open follows the previous bar's shifted close (its gap optionally scaled), high and
     low keep their wicks beyond max/min(open, close) (optionally scaled). Bars before
     ``i0`` are copied untouched. Volume and spread are copied; callers change them.
+    The new values go into ``values`` if given, else into the market's own buffer if it was
+    given away (``market.data.spare``), else into a copy; every bar is read before it is written.
     """
     src = market.values
-    out = src.copy() if values is None else values
-    o, h, lo, c = (np.log(src[f, :, i0:]) for f in (OPEN, HIGH, LOW, CLOSE))
-    top = np.maximum(o, c)
-    bottom = np.minimum(o, c)
-    up = h - top
-    down = bottom - lo
-    prev_c = np.log(src[CLOSE, :, i0 - 1:-1])
-    gap = o - prev_c
-    lo_b, hi_b = np.log(PRICE_BOUNDS[0]), np.log(PRICE_BOUNDS[1])
-    new_c = np.clip(c + delta[:, i0:], lo_b, hi_b)            # in logs: never an overflow
-    new_o = np.clip(prev_c + delta[:, i0 - 1:-1] + gap * gap_scale, lo_b, hi_b)
-    new_top = np.maximum(new_o, new_c)
-    new_bottom = np.minimum(new_o, new_c)
-    out[OPEN, :, i0:] = np.exp(new_o)
-    out[CLOSE, :, i0:] = np.exp(new_c)
-    out[HIGH, :, i0:] = np.exp(np.clip(new_top + up * wick_scale, new_top, hi_b))
-    out[LOW, :, i0:] = np.exp(np.clip(new_bottom - down * wick_scale, lo_b, new_bottom))
+    out = take_values(market) if values is None else values
+    n = src.shape[2]
+    # Block by block from the last bar backwards: a block reads its own bars and the close
+    # before it, which an earlier block (processed later) has not written yet, so ``out``
+    # may be ``src``'s own buffer. Temporaries are a few block-sized arrays; the arithmetic
+    # is the plain formula's, operation for operation.
+    stop = n
+    while stop > i0:
+        start = max(i0, stop - _BLOCK)
+        _reprice_block(src, out, delta, start, stop, _block_of(gap_scale, start - i0, stop - i0),
+                       _block_of(wick_scale, start - i0, stop - i0))
+        stop = start
     return out
+
+
+_BLOCK = 1 << 16      # bars per block of ``reprice``
+
+
+def _block_of(scale: np.ndarray | float, a: int, b: int) -> np.ndarray | float:
+    """Bars ``a:b`` (counted from the stress start) of a per-bar scale; a number as it is."""
+    return scale[..., a:b] if isinstance(scale, np.ndarray) and scale.ndim else scale
+
+
+def _reprice_block(src: np.ndarray, out: np.ndarray, delta: np.ndarray, i0: int, i1: int,
+                   gap_scale: np.ndarray | float, wick_scale: np.ndarray | float) -> None:
+    """``reprice`` of bars ``[i0, i1)``: all reads of ``src`` first, then the writes to ``out``."""
+    lo_b, hi_b = np.log(PRICE_BOUNDS[0]), np.log(PRICE_BOUNDS[1])
+    new_c = np.log(src[CLOSE, :, i0:i1])
+    o = np.log(src[OPEN, :, i0:i1])
+    up = np.log(src[HIGH, :, i0:i1])
+    up -= np.maximum(o, new_c)                                # the upper wick: high - max(open, close)
+    down = np.minimum(o, new_c)
+    down -= np.log(src[LOW, :, i0:i1])                        # the lower wick: min(open, close) - low
+    new_o = np.log(src[CLOSE, :, i0 - 1:i1 - 1])              # the previous close
+    gap = o
+    gap -= new_o                                              # the opening gap
+    del o
+    new_c += delta[:, i0:i1]
+    np.clip(new_c, lo_b, hi_b, out=new_c)                     # in logs: never an overflow
+    new_o += delta[:, i0 - 1:i1 - 1]
+    gap *= gap_scale
+    new_o += gap
+    del gap
+    np.clip(new_o, lo_b, hi_b, out=new_o)
+    np.exp(new_o, out=out[OPEN, :, i0:i1])
+    np.exp(new_c, out=out[CLOSE, :, i0:i1])
+    edge = np.maximum(new_o, new_c)                            # the new body's top
+    up *= wick_scale
+    up += edge
+    np.clip(up, edge, hi_b, out=up)
+    np.exp(up, out=out[HIGH, :, i0:i1])
+    del up
+    np.minimum(new_o, new_c, out=edge)                         # the new body's bottom
+    down *= wick_scale
+    np.subtract(edge, down, out=down)
+    np.clip(down, lo_b, edge, out=down)
+    np.exp(down, out=out[LOW, :, i0:i1])
 
 
 def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, float, float]]) -> np.ndarray:
