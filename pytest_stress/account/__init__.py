@@ -5,8 +5,7 @@ without importing the ledger (numpy, the market, the results).
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..lazy_exports import lazy_exports
 
 _EXPORTS = {"Account": "rules", "DEFAULT_ACCOUNT": "rules", "ACCOUNT_PRESETS": "rules", "account_from": "rules",
             "Ledger": "ledger", "Portfolio": "portfolio", "mark_to_market": "portfolio", "TierTable": "tiers",
@@ -16,13 +15,4 @@ __all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from", "Led
            "TierTable", "BINANCE_USDM_TIERS", "TIERS_DATE", "isolated_liquidation_price"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)   # lazy: see the docstring
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
