@@ -77,9 +77,9 @@ def rolling_std(values: np.ndarray, window: int) -> np.ndarray:
 def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray]:
     """Call the trader's (or its model's) ``indicators(feed)`` once, and test it for look-ahead.
 
-    The hook gets a private copy of the feed, valid during the call only: afterwards it
-    holds NaN (and its timestamps NaT), so a trader that keeps it learns nothing (use
-    ``ctx`` for history). The proof recomputes the indicators on prefixes of the feed, cut
+    The hook gets a private copy of the bars of that call (``_PrivateFeed``), valid while the
+    indicators are computed and proven: afterwards it holds NaN (and its timestamps NaT), so a
+    trader that keeps it learns nothing (use ``ctx`` for history). The proof recomputes the indicators on prefixes of the feed, cut
     at about 1/4, 1/2 and 3/4 of the run, at its last bar, and just after the first and
     the last bar where the feed has NaN (corrupted bars): any value, or NaN pattern, that
     changes when the later bars are removed used them, and the run stops with
@@ -91,22 +91,26 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
     if not callable(fn):
         return {}
     who = f"{type(owner).__name__}.indicators(feed)"
-    full = _checked(_call(fn, feed, who), feed.n_bars, who)
     n = feed.n_bars
-    for cut in _cuts(feed):
-        part = _checked(_call(fn, feed, who, stop=cut), cut, who)
-        for k, v in full.items():
-            p = part.get(k)
-            if p is None:
-                raise LookAheadError(f"{who}: indicator {k!r} is missing when the feed is cut at bar {cut}")
-            head = v[..., :cut]
-            same = (p == head) | (np.isnan(p) & np.isnan(head))
-            if not np.all(same):
-                bad = int(np.flatnonzero(~same.reshape(-1, cut).all(axis=0))[0])
-                raise LookAheadError(
-                    f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
-                    f"when bars from {cut} on are removed ({n} bars in the run); compute it from past and "
-                    "current bars only")
+    private = _PrivateFeed(feed)
+    try:
+        full = _checked(_call(fn, private, n, who, keep=True), n, who)
+        for cut in _cuts(feed):          # ascending: each cut's copy overwrites the smaller one before it
+            part = _checked(_call(fn, private, cut, who, keep=False), cut, who)
+            for k, v in full.items():
+                p = part.get(k)
+                if p is None:
+                    raise LookAheadError(f"{who}: indicator {k!r} is missing when the feed is cut at bar {cut}")
+                head = v[..., :cut]
+                same = (p == head) | (np.isnan(p) & np.isnan(head))
+                if not np.all(same):
+                    bad = int(np.flatnonzero(~same.reshape(-1, cut).all(axis=0))[0])
+                    raise LookAheadError(
+                        f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
+                        f"when bars from {cut} on are removed ({n} bars in the run); compute it from past and "
+                        "current bars only")
+    finally:
+        private.empty()
     return full
 
 
@@ -130,34 +134,64 @@ def _cuts(feed: MarketData) -> list[int]:
     return sorted(c for c in cuts if 1 <= c < n)
 
 
-def _call(fn: Any, feed: MarketData, who: str, stop: int | None = None) -> Any:
-    """``fn`` on a private copy of ``feed`` (its first ``stop`` bars) that is emptied (NaN, NaT)
-    once the call returns. One copy per call: the cut's copy is the only one made."""
-    values = np.array(feed.values[:, :, :stop], order="C")
-    stamps = np.array(feed.timestamps[:stop])
-    private = MarketData(feed.symbols, owned(stamps), owned(values), feed.timeframe)
-    try:
-        out = fn(private)
-        if isinstance(out, dict):
-            arrays = {}
-            for k, v in out.items():
-                try:
-                    if stop is None:      # the run's indicators: a copy, which nothing of the trader's can change
-                        arrays[k] = np.array(v, dtype=np.float64)
-                    else:                 # a cut's, compared at once: a copy only of a view into the private feed
-                        a = np.asarray(v, dtype=np.float64)
-                        arrays[k] = a.copy() if np.may_share_memory(a, values) or np.may_share_memory(a, stamps) else a
-                except (TypeError, ValueError) as exc:
-                    raise ScenarioError(f"{who}: indicator {k!r} is not numeric ({exc})") from None
-            out = arrays
-        return out
-    finally:
-        values.flags.writeable = True
-        values.fill(np.nan)
-        values.flags.writeable = False
-        stamps.flags.writeable = True
-        stamps.fill(np.iinfo(np.int64).min)
-        stamps.flags.writeable = False
+class _PrivateFeed:
+    """One private buffer for every call of the proof: the feed's first ``stop`` bars, copied into
+    the buffer's start as a contiguous ``(field, symbol, bar)`` array for each call.
+
+    Nothing past ``stop`` is reachable from a call's feed, not even through ``.base``: after the
+    full run's call the rest of the buffer is emptied once, and the cuts then come in ascending
+    order (each copy covers the smaller one before it). ``empty()`` fills it all with NaN and
+    NaT at the end, so a trader that kept a feed learns nothing."""
+
+    def __init__(self, feed: MarketData) -> None:
+        self.feed = feed
+        self.values = np.empty(feed.values.size)
+        self.stamps = np.empty(feed.n_bars, dtype=np.int64)
+        self._largest = feed.n_bars      # bars of the largest copy still in the buffer
+
+    def prefix(self, stop: int) -> MarketData:
+        feed = self.feed
+        fields, k, _ = feed.values.shape
+        size = fields * k * stop
+        if stop < self._largest:          # what the larger copy left beyond this one: gone first
+            self.values[size:fields * k * self._largest] = np.nan
+            self.stamps[stop:self._largest] = _NAT
+        self._largest = stop
+        values = self.values[:size].reshape(fields, k, stop)
+        np.copyto(values, feed.values[:, :, :stop])
+        stamps = self.stamps[:stop]
+        np.copyto(stamps, feed.timestamps[:stop])
+        return MarketData(feed.symbols, owned(stamps), owned(values), feed.timeframe)
+
+    def shares(self, a: np.ndarray) -> bool:
+        return np.may_share_memory(a, self.values) or np.may_share_memory(a, self.stamps)
+
+    def empty(self) -> None:
+        self.values.fill(np.nan)
+        self.stamps.fill(_NAT)
+
+
+_NAT = np.iinfo(np.int64).min
+
+
+def _call(fn: Any, private: _PrivateFeed, stop: int, who: str, keep: bool) -> Any:
+    """``fn`` on the private feed's first ``stop`` bars; its arrays as float64. ``keep``: the run's
+    indicators, copied (nothing of the trader's can change them); otherwise a cut's, compared at
+    once: copied only if they view the private buffer, which the next cut overwrites."""
+    out = fn(private.prefix(stop))
+    if isinstance(out, dict):
+        arrays = {}
+        for k, v in out.items():
+            try:
+                if keep:
+                    arrays[k] = np.array(v, dtype=np.float64)
+                else:
+                    a = np.asarray(v, dtype=np.float64)
+                    arrays[k] = a.copy() if private.shares(a) else a
+            except (TypeError, ValueError) as exc:
+                raise ScenarioError(f"{who}: indicator {k!r} is not numeric ({exc})") from None
+        out = arrays
+    return out
 
 
 def _checked(out: Any, n: int, who: str) -> dict[str, np.ndarray]:

@@ -148,6 +148,18 @@ def test_checking_on_the_close_misses_the_wick():
     assert res.liquidations == 0
 
 
+@pytest.mark.parametrize("check,rows,bar", [
+    ("extremes", [FLAT, FLAT, (101, 125, 100, 101), (101, 101, 101, 101)], 2),   # the high's wick
+    ("close", [FLAT, FLAT, (101, 125, 100, 101), (101, 101, 101, 101)], None),   # the close never gets there
+    ("close", [FLAT, FLAT, (101, 125, 100, 101), (110, 130, 110, 125), FLAT], 3),
+])
+def test_a_short_is_liquidated_when_the_bar_s_high_or_close_reaches_its_price(check, rows, bar):
+    res = run(rows, {0: sell(500.0)}, Account.perpetual(leverage=5, funding=None, check=check))
+    forced = [e for e in res.executions if e.status == "liquidation"]
+    assert [e.bar for e in forced] == ([] if bar is None else [bar])
+    assert all(e.side == "buy" for e in forced)
+
+
 def test_cross_margin_risks_the_whole_account_and_ruins_it():
     rows = [FLAT, FLAT, (90, 90, 75, 76), (76, 76, 76, 76), (76, 76, 76, 76)]
     res = run(rows, {0: buy(5000.0)}, Account.perpetual(leverage=5, mode="cross", funding=None))

@@ -41,6 +41,34 @@ def test_a_kept_feed_reveals_nothing_through_compose_either():
     assert np.isnan(model.peeked).all()
 
 
+class LooksBehindTheView:
+    """Each call of its hook reads the whole memory behind its feed (``values.base``): nothing there
+    may be a bar the call was not given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def indicators(self, feed):
+        behind = feed.values.base
+        while behind is not None and getattr(behind, "base", None) is not None:
+            behind = behind.base
+        behind = np.asarray(behind).ravel()
+        given = feed.values.size
+        # the call's own bars, then NaN: no later bar of the market (nor an earlier call's copy)
+        self.calls.append((feed.n_bars, bool(np.isnan(behind[given:]).all())))
+        return {"c": np.array(feed.close[0], dtype=float)}
+
+    def on_bar(self, ctx):
+        return None
+
+
+def test_no_call_of_the_proof_can_reach_bars_it_was_not_given():
+    tr = LooksBehindTheView()
+    run_scenario(Scenario("x", bars=400), tr)
+    assert len(tr.calls) >= 4 and tr.calls[0][0] == 400          # the run's call, then the cuts
+    assert all(clean for _, clean in tr.calls), tr.calls
+
+
 def _peeks(indicator):
     class Peeker:
         def indicators(self, feed):
