@@ -272,7 +272,8 @@ run_scenario(Scenario("big", bars={bars}), SmaTrader(), "calm")
 traced = tracemalloc.get_traced_memory()[1]
 print(base, hwm(), traced)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    # -P: the child imports the package PYTHONPATH names (a tree to compare), not the working directory's
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, check=True).stdout.split()
     return int(out[0]) / 1024, int(out[1]) / 1024, int(out[2]) / 2**20
 
 

@@ -102,7 +102,8 @@ print(json.dumps(out))
 
 
 def child(*args: object) -> dict:
-    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, args)], capture_output=True, text=True)
+    # -P: the child imports the package PYTHONPATH names (a tree to compare), not the working directory's
+    proc = subprocess.run([sys.executable, "-P", "-c", _CHILD, *map(str, args)], capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"child {args} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
