@@ -308,3 +308,54 @@ def test_the_trader_sees_its_account_and_is_told_of_its_liquidation():
     assert ratio1 == pytest.approx(50_000 * 0.004 / 100_000)
     assert tr.liquidated == [(2, "liquidation", 0.0)] and events == [2]
     assert tr.seen[-1][1] is None             # flat after the liquidation: no liquidation price
+
+
+class Listening:
+    """Wraps a trader and listens to every bus topic: every bar is then a full bar of the loop."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.topics = []
+        self.bus = EventBus()
+        self.bus.subscribe("*", lambda topic, payload: self.topics.append(topic))
+
+    def on_bar(self, ctx):
+        return self.inner.on_bar(ctx)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(["BTC Flash Crash 2021", "Black Swan Combo", "Model Failure Simulation",
+                             "Correlation Breakdown", "SOL Volatility Explosion"]),
+       account=st.sampled_from(ACCOUNTS + [Account.perpetual(leverage=5), Account.margin(max_leverage=3,
+                                                                                         borrow_rate=0.1)]),
+       exchange=st.sampled_from(["frictionless", "calm", "stressed"]),
+       seed=st.integers(0, 2**32 - 1), max_x=st.floats(0.1, 30.0))
+def test_quiet_bars_give_the_same_run_as_full_bars(name, account, exchange, seed, max_x):
+    """The loop runs quiet bars (nothing working, nothing due, one position's liquidation check)
+    in a loop of their own: a run where every bar is a full bar (someone listens on the bus)
+    is the same run, to the bit, with funding, interest, liquidations and model faults."""
+    sc = library.get(name, bars=400, seed=seed % 1000)
+    quiet = run_scenario(sc, RandomOrders(seed, max_x), exchange, account=account).to_dict(curves=True, records=True)
+    listened = Listening(RandomOrders(seed, max_x))
+    full = run_scenario(sc, listened, exchange, account=account).to_dict(curves=True, records=True)
+    assert listened.topics.count("bar") == sc.bars
+    quiet.pop("duration_s"), full.pop("duration_s")
+    assert repr(quiet) == repr(full)
+
+
+class SubscribesLate:
+    """Quiet until bar 50, where it starts listening to bar events."""
+
+    def __init__(self):
+        self.bars = []
+        self.bus = EventBus()
+
+    def on_bar(self, ctx):
+        if ctx.t == 50:
+            self.bus.subscribe("bar", lambda topic, c: self.bars.append(c.t))
+
+
+def test_a_listener_that_subscribes_mid_run_hears_every_later_bar():
+    tr = SubscribesLate()
+    run_scenario(Scenario("x", bars=100), tr, "frictionless")
+    assert tr.bars == list(range(51, 100))

@@ -51,7 +51,8 @@ def funding_schedule(account: Account, market: MarketData) -> tuple[list[int], l
     instants = np.arange(first, int(ts[-1]) + 1, step, dtype=np.int64)
     bars = np.searchsorted(ts, instants, side="left")
     bars = bars[bars < len(ts)]
-    bars = np.unique(bars)
+    if len(bars):                           # sorted: keep the first of each run of equal bars
+        bars = bars[np.concatenate(([True], bars[1:] != bars[:-1]))]
     if isinstance(f, (int, float)):
         return bars.tolist(), [float(f)] * len(bars)
     if f == "model":
@@ -87,7 +88,7 @@ class Ledger:
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
                  "liq_below", "liq_above", "at_risk", "_values", "_bar", "_bar_years", "_use_extremes", "_events",
-                 "borrowing", "can_borrow", "_single", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
+                 "borrowing", "can_borrow", "_single", "_iso_single", "_iso_key", "_iso_coef", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:
@@ -116,6 +117,11 @@ class Ledger:
         #: interest can be due at all (a margin account with a rate): the engine checks every bar only then
         self.can_borrow = account.kind == "margin" and (account.borrow_rate > 0 or account.short_borrow_rate > 0)
         self._single = k == 1
+        #: one isolated perpetual: its liquidation price is (margin + amount - side*|q|*entry) / denom,
+        #: with the bracket terms cached per (quantity, entry) (funding changes only the margin)
+        self._iso_single = self._single and self.perp and not self.cross
+        self._iso_key: tuple[float, float] | None = None
+        self._iso_coef = (0.0, 0.0, 1.0, 1.0)
         # what the result reports
         self.liquidations = 0
         self.margin_calls = 0
@@ -273,6 +279,27 @@ class Ledger:
             self.at_risk = lo > 0 or hi < INF
             self.borrowing = self.can_borrow and (pf.cash < 0 or q < 0)
             return
+        if self._iso_single:           # isolated_liquidation_price, its bracket terms cached
+            q = pf.qty[0]
+            lo, hi = 0.0, INF
+            if q:
+                key = (q, pf.avg[0])
+                if key != self._iso_key:
+                    amount, entry = abs(q), key[1]
+                    side = 1.0 if q > 0 else -1.0
+                    tier = self.tables[0].tier(amount * entry)
+                    self._iso_key = key
+                    self._iso_coef = (tier.amount, side * amount * entry, amount * tier.rate - side * amount, side)
+                cum, side_notional, denom, side = self._iso_coef
+                liq = (self.iso_margin[0] + cum - side_notional) / denom
+                if side > 0:
+                    lo = max(liq, 0.0)
+                else:
+                    hi = liq if liq > 0 else INF
+            self.liq_below[0], self.liq_above[0] = lo, hi
+            self.at_risk = lo > 0 or hi < INF
+            self.borrowing = False
+            return
         qty, avg = pf.qty, pf.avg
         k = len(qty)
         risky = False
@@ -312,8 +339,19 @@ class Ledger:
 
     def finance(self, t: int) -> bool:
         """Funding (perpetuals) or interest (margin) due at bar ``t``; True if the cash changed."""
-        changed = False
         pf = self.pf
+        if self._iso_single:           # one isolated perpetual: funding only (no borrowing)
+            rate = self._events.get(t)
+            q = pf.qty[0]
+            if rate is None or not q:
+                return False
+            pay = q * self._bar(OPEN, 0, t) * rate
+            pf.cash -= pay
+            self.funding_paid += pay
+            self.iso_margin[0] -= pay
+            self.refresh()
+            return True
+        changed = False
         rate = self._events.get(t)
         if rate is not None and any(pf.qty):
             for s, q in enumerate(pf.qty):
@@ -338,13 +376,15 @@ class Ledger:
         return changed
 
     # -- liquidation ----------------------------------------------------------------------
-    def adverse_prices(self) -> tuple[Any, Any]:
-        """Scalar readers ``(symbol, bar) -> price`` of what a long and a short are checked against:
-        the true bar's low and high (the default, intrabar), or its close (``check="close"``)."""
+    def adverse_rows(self, s: int) -> tuple[memoryview, memoryview]:
+        """What a long and a short in symbol ``s`` are checked against, bar by bar, as memoryviews
+        of the true market (indexing one gives a float, no copy): the true bar's low and high
+        (the default, intrabar), or its close (``check="close"``)."""
         v = self._values
         if self._use_extremes:
-            return v[LOW].item, v[HIGH].item
-        return v[CLOSE].item, v[CLOSE].item
+            return memoryview(v[LOW, s]), memoryview(v[HIGH, s])
+        row = memoryview(v[CLOSE, s])
+        return row, row
 
     def check(self, t: int) -> list[tuple[int, int, float, float, str]]:
         """Positions to force-close at bar ``t``: ``(symbol, sign of the closing fill, qty, price, why)``.

@@ -109,7 +109,7 @@ class Pipeline:
         self._generate = system.model.generate if system.model is not None else None
         self._filter = system.filter.filter if system.filter is not None else None
 
-    def step(self, ctx: BarContext, fault: ModelFault | None) -> list[Order] | None:
+    def step(self, ctx: BarContext, fault: ModelFault | None = None) -> list[Order] | None:
         # runs every bar: bound methods in locals, nothing written that has not changed
         stage = "policy controller"
         try:
@@ -256,7 +256,7 @@ class SimpleDecider:
         self.emergency_stops = 0
         self.rejection_reasons: list[tuple[int, str]] = []
 
-    def step(self, ctx: BarContext, fault: ModelFault | None) -> Iterable[Order] | Order | None:
+    def step(self, ctx: BarContext, fault: ModelFault | None = None) -> Iterable[Order] | Order | None:
         if fault is None:
             return self.on_bar(ctx)
         if fault[0] == "outage":
