@@ -108,7 +108,7 @@ class Ledger:
         self.liq_above = [INF] * k                # a short at or above this price
         self.at_risk = False
         self._values = true.values
-        self._bar = true.values.item
+        self._bar = memoryview(true.values)    # [field, symbol, bar] -> a float, no copy
         self._bar_years = true.bar_seconds / _YEAR_S
         self._use_extremes = account.check == "extremes"
         fb, fr = funding_schedule(account, true)
@@ -227,7 +227,7 @@ class Ledger:
         k = len(self.pf.qty)
         if k == 1:
             return [price]
-        marks = [self._bar(OPEN, j, t) for j in range(k)]
+        marks = [self._bar[OPEN, j, t] for j in range(k)]
         marks[s] = price
         return marks
 
@@ -345,7 +345,7 @@ class Ledger:
             q = pf.qty[0]
             if rate is None or not q:
                 return False
-            pay = q * self._bar(OPEN, 0, t) * rate
+            pay = q * self._bar[OPEN, 0, t] * rate
             pf.cash -= pay
             self.funding_paid += pay
             self.iso_margin[0] -= pay
@@ -356,7 +356,7 @@ class Ledger:
         if rate is not None and any(pf.qty):
             for s, q in enumerate(pf.qty):
                 if q:
-                    pay = q * self._bar(OPEN, s, t) * rate          # longs pay a positive rate
+                    pay = q * self._bar[OPEN, s, t] * rate          # longs pay a positive rate
                     pf.cash -= pay
                     self.funding_paid += pay
                     if self.perp and not self.cross:
@@ -365,7 +365,7 @@ class Ledger:
         if self.borrowing and t > 0:
             dt = self._bar_years
             cost = max(-pf.cash, 0.0) * self.account.borrow_rate * dt
-            cost += sum(-q * self._bar(CLOSE, s, t - 1) for s, q in enumerate(pf.qty) if q < 0) * (
+            cost += sum(-q * self._bar[CLOSE, s, t - 1] for s, q in enumerate(pf.qty) if q < 0) * (
                 self.account.short_borrow_rate * dt)
             if cost:
                 pf.cash -= cost
@@ -402,7 +402,7 @@ class Ledger:
         why = "margin_call" if self.kind == "margin" else "liquidation"
         pooled = self.cross and sum(1 for q in qty if q) > 1
         if pooled:
-            worst = [(bar(LOW if q > 0 else HIGH, s, t) if ext else bar(CLOSE, s, t)) if q else 0.0
+            worst = [(bar[LOW if q > 0 else HIGH, s, t] if ext else bar[CLOSE, s, t]) if q else 0.0
                      for s, q in enumerate(qty)]
             if self.equity_at(worst) >= self.maintenance_at(worst):
                 return out
@@ -415,17 +415,17 @@ class Ledger:
                 liq = self.liq_below[s]
                 if liq <= 0:
                     continue
-                low = bar(LOW, s, t) if ext else bar(CLOSE, s, t)
+                low = bar[LOW, s, t] if ext else bar[CLOSE, s, t]
                 if low <= liq:
-                    o = bar(OPEN, s, t)
+                    o = bar[OPEN, s, t]
                     out.append((s, -1, q, o if o <= liq else liq, why))
             elif q < 0:
                 liq = self.liq_above[s]
                 if liq == INF:
                     continue
-                high = bar(HIGH, s, t) if ext else bar(CLOSE, s, t)
+                high = bar[HIGH, s, t] if ext else bar[CLOSE, s, t]
                 if high >= liq:
-                    o = bar(OPEN, s, t)
+                    o = bar[OPEN, s, t]
                     out.append((s, 1, -q, o if o >= liq else liq, why))
         return out
 
@@ -466,7 +466,7 @@ class Ledger:
             if equity < 0:                       # a gap past the bankruptcy price: the fund covers it
                 self.insurance_fund_loss += -equity
                 pf.cash = 0.0
-        if self.equity_at([self._bar(CLOSE, s, t) for s in range(len(pf.qty))]) <= _EPS * abs(pf.cash + 1.0) \
+        if self.equity_at([self._bar[CLOSE, s, t] for s in range(len(pf.qty))]) <= _EPS * abs(pf.cash + 1.0) \
                 and self.ruin_bar is None:
             self.ruin_bar = t
         self.refresh()

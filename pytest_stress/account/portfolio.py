@@ -23,7 +23,7 @@ class Portfolio:
         self.qty = [0.0] * n
         self.avg = [0.0] * n
         self.cash = float(cash)
-        self._closes = None if close is None else close.item
+        self._closes = None if close is None else memoryview(close)   # [symbol, bar] -> a float
         self.entry_fees = [0.0] * n
         self.entry_bar = [0] * n
         self.trades: list[TradeRecord] = []
@@ -90,11 +90,11 @@ class Portfolio:
         qty = self.qty
         if len(qty) == 1:
             q = qty[0]
-            return self.cash + q * self._closes(0, t) if q else self.cash
+            return self.cash + q * self._closes[0, t] if q else self.cash
         eq = self.cash
         for s, q in enumerate(qty):
             if q:
-                eq += q * self._closes(s, t)
+                eq += q * self._closes[s, t]
         return eq
 
 

@@ -26,8 +26,8 @@ class AccountView:
 
     def _marks(self) -> list[float]:
         t = self._ctx.t
-        item = self._ledger._values.item
-        return [item(CLOSE, s, t) for s in range(len(self._ledger.pf.qty))]
+        bar = self._ledger._bar
+        return [bar[CLOSE, s, t] for s in range(len(self._ledger.pf.qty))]
 
     @property
     def kind(self) -> str:

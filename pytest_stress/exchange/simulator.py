@@ -101,7 +101,7 @@ class SimulatedExchange:
         self.config = config
         self.symbols = true.symbols
         self._n = true.n_bars
-        self._bars = true.values.item        # scalar reads; orders are sparse, so no per-run lists
+        self._bars = memoryview(true.values)   # [field, symbol, bar] -> a float, no copy
         self._bar_ms = true.bar_seconds * 1000.0
         self._frictionless = config.frictionless and faults.exchange_failure_rate == 0
         self._extra_fail = faults.exchange_failure_rate
@@ -180,7 +180,7 @@ class SimulatedExchange:
         frictionless = self._frictionless
         for order in orders:
             if frictionless and order.type == MARKET:   # fills whole at the open: ``_plain``, inlined
-                ref = self._bars(OPEN, sym_index[order.symbol], t)
+                ref = self._bars[OPEN, sym_index[order.symbol], t]
                 results.append(ExecutionResult(order.id, order.symbol, order.side, MARKET, t, "filled", order.quantity,
                                                order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0))
                 continue
@@ -273,7 +273,7 @@ class SimulatedExchange:
     # -- fills -------------------------------------------------------------------
     def _try_fill(self, t: int, s: int, order: Any, fresh: bool) -> ExecutionResult | None:
         bars = self._bars
-        o = bars(OPEN, s, t)
+        o = bars[OPEN, s, t]
         buy = order.side == BUY
         limit = math.nan
         if order.type == MARKET:
@@ -281,11 +281,11 @@ class SimulatedExchange:
         elif order.type == STOP:
             stop = order.stop_price
             if buy:
-                if bars(HIGH, s, t) < stop:
+                if bars[HIGH, s, t] < stop:
                     return None
                 ref = o if o >= stop else stop
             else:
-                if bars(LOW, s, t) > stop:
+                if bars[LOW, s, t] > stop:
                     return None
                 ref = o if o <= stop else stop
         else:
@@ -299,13 +299,13 @@ class SimulatedExchange:
                 elif buy:
                     if o <= limit:
                         ref = o
-                    elif bars(LOW, s, t) < limit:   # must trade through, not just touch
+                    elif bars[LOW, s, t] < limit:   # must trade through, not just touch
                         ref = limit
                     else:
                         return None
                 elif o >= limit:
                     ref = o
-                elif bars(HIGH, s, t) > limit:
+                elif bars[HIGH, s, t] > limit:
                     ref = limit
                 else:
                     return None
@@ -323,7 +323,7 @@ class SimulatedExchange:
         p = self.config.participation
         if math.isinf(p):
             return math.inf
-        return max(p * self._bars(VOLUME, s, t) - self.impact.cumulative(s, buy), 0.0)
+        return max(p * self._bars[VOLUME, s, t] - self.impact.cumulative(s, buy), 0.0)
 
     def _maker(self, t: int, s: int, order: Any, ref: float) -> ExecutionResult | None:
         cfg = self.config
@@ -344,7 +344,7 @@ class SimulatedExchange:
         latency = self._acked.get(order.id, 0.0)
         bars = self._bars
         sigma, half, liq = self._sigma(s, t), self._half(s, t), self._liq(s, t)
-        hi, lo = bars(HIGH, s, t), bars(LOW, s, t)
+        hi, lo = bars[HIGH, s, t], bars[LOW, s, t]
         # half-spread and latency drift, kept inside the bar's range
         drift = sigma * math.sqrt(latency / self._bar_ms) * abs(self._draws.normal()) if latency > 0 else 0.0
         if buy:

@@ -63,7 +63,7 @@ class BarContext:
         self._k = len(feed.symbols)
         self._revealed = [0] * len(FIELDS)        # bars revealed so far, per field
         self._ts_revealed = 0
-        self._close = feed.values.item
+        self._close = memoryview(feed.values)    # [field, symbol, bar] -> a float, no copy
         self._ts = feed.timestamps
         self._ts_buf: np.ndarray | None = None
         self._ts_ro: np.ndarray | None = None
@@ -107,11 +107,11 @@ class BarContext:
     @property
     def price(self) -> float:
         """The observed close of the first symbol at this bar (NaN if the feed says so)."""
-        return self._close(CLOSE, 0, self._t)
+        return self._close[CLOSE, 0, self._t]
 
     def price_of(self, symbol: str) -> float:
         """The observed close of ``symbol`` at this bar."""
-        return self._close(CLOSE, self._symbol(symbol), self._t)
+        return self._close[CLOSE, self._symbol(symbol), self._t]
 
     def _symbol(self, symbol: str) -> int:
         try:
@@ -140,7 +140,7 @@ class BarContext:
             if done == t:
                 item = self._close
                 for s_ in range(self._k):
-                    buf[s_, t] = item(f, s_, t)
+                    buf[s_, t] = item[f, s_, t]
             else:
                 buf[:, done:t + 1] = self._feed.values[f, :, done:t + 1]
             self._revealed[f] = t + 1
