@@ -126,9 +126,10 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
     price liquidation is checked on too (the trader's own impact is paid in its fills)."""
     n = true.n_bars
     marks = true.close
-    equity, gross, qty = mark_to_market(record.snapshot_bars, record.snapshot_cash, record.snapshot_qty,
-                                        scenario.initial_equity, marks)
-    fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds)
+    equity, gross, qty, held_value = mark_to_market(record.snapshot_bars, record.snapshot_cash,
+                                                    record.snapshot_qty, scenario.initial_equity, marks)
+    drawdown = drawdown_curve(np.concatenate([[scenario.initial_equity], equity]))
+    fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds, drawdown)
     trades = portfolio.trades + portfolio.open_trades(n - 1, marks[:, -1].tolist())
     fields.update(trade_metrics(trades))
     fields.update(execution_metrics(record.executions))
@@ -137,7 +138,8 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
                   emergency_stops=decider.emergency_stops,
                   data_issues=int(np.count_nonzero(corrupted[:n])))
     fields.update(ledger.counters())
-    fields.update(ledger.margin_curves(qty, marks, equity))
+    fields.update(ledger.margin_curves(qty, marks, equity, gross))
+    del gross
     missing = set(METRIC_FIELDS) - set(fields)
     unknown = set(fields) - set(METRIC_FIELDS)
     if missing or unknown:   # the metric table and the measurements must agree
@@ -147,9 +149,9 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
         component_error_details=record.component_error_details,
         risk_rejection_details=[f"bar {t}: {reason}" for t, reason in decider.rejection_reasons],
         policy_changes=list(decider.policy.changes), equity_curve=equity,
-        drawdown_curve=drawdown_curve(np.concatenate([[scenario.initial_equity], equity]))[1:],
+        drawdown_curve=drawdown[1:],
         timestamps=true.timestamps.copy(), trades=trades, executions=record.executions,
-        symbols=true.symbols, positions=qty, cash_curve=equity - (qty * marks).sum(axis=0),
+        symbols=true.symbols, positions=qty, cash_curve=equity - held_value,
         mark_prices=np.array(marks, copy=True),
         account=ledger.account.describe())
 

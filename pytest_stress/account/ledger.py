@@ -486,16 +486,17 @@ class Ledger:
         return self.account.to_dict()
 
     # -- measured once, after the run -----------------------------------------------------
-    def margin_curves(self, qty: np.ndarray, close: np.ndarray, equity: np.ndarray) -> dict[str, Any]:
-        """``max_margin_usage_pct`` and ``min_margin_ratio`` from the positions and equity at every
-        close (vectorised: tiers by ``searchsorted``)."""
-        notional = np.abs(qty) * close
-        initial = notional.sum(axis=0) / self.lev
+    def margin_curves(self, qty: np.ndarray, close: np.ndarray, equity: np.ndarray,
+                      gross: np.ndarray) -> dict[str, Any]:
+        """``max_margin_usage_pct`` and ``min_margin_ratio`` from the positions, equity and gross
+        exposure (the sum of ``|qty| * close``) at every close (vectorised: tiers by ``searchsorted``)."""
+        initial = gross / self.lev
         if self.kind == "cash":
             maint = np.zeros_like(initial)
         elif self.kind == "margin":
-            maint = self.mm * notional.sum(axis=0)
+            maint = self.mm * gross
         else:
+            notional = np.abs(qty) * close
             maint = np.zeros(notional.shape[1])
             for s, table in enumerate(self.tables):
                 floors = np.array([t.floor for t in table.tiers])
@@ -504,11 +505,15 @@ class Ledger:
                 i = np.maximum(np.searchsorted(floors, notional[s], side="right") - 1, 0)
                 maint += np.where(notional[s] > 0, notional[s] * rates[i] - amounts[i], 0.0)
         positive = equity > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            usage = np.where(positive, initial / np.where(positive, equity, 1.0), np.where(initial > 0, np.inf, 0.0))
-            held = maint > 0
-            ratio = np.where(held, equity / np.where(held, maint, 1.0), np.inf)
+        usage = np.zeros_like(initial)          # initial / equity where equity is positive
+        np.divide(initial, equity, out=usage, where=positive)
         max_usage = float(usage.max()) * 100.0 if usage.size else 0.0
+        del usage
+        if not positive.all() and (initial[~positive] > 0).any():
+            max_usage = math.inf                 # a position held with nothing behind it
+        held = maint > 0
+        ratio = np.full_like(maint, math.inf)    # equity / maintenance where a position is held
+        np.divide(equity, maint, out=ratio, where=held)
         min_ratio = float(ratio.min()) if held.any() else None
         return {"max_margin_usage_pct": max_usage, "min_margin_ratio": min_ratio}
 

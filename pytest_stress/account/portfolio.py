@@ -99,10 +99,10 @@ class Portfolio:
 
 
 def mark_to_market(bars: list[int], cash: list[float], qty: list[float], initial: float,
-                   close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Equity, gross exposure and positions (symbol, bar) at every bar's true close, from the
-    account after each bar on which it changed (fills, forced closes, funding, interest):
-    ``bars[i]``, ``cash[i]`` and ``qty[i * k:(i + 1) * k]`` for k symbols.
+                   close: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Equity, gross exposure, positions (symbol, bar) and the positions' net value at every
+    bar's true close, from the account after each bar on which it changed (fills, forced
+    closes, funding, interest): ``bars[i]``, ``cash[i]`` and ``qty[i * k:(i + 1) * k]`` for k symbols.
 
     Cash and positions only change on fills, so the per-bar marks are computed once,
     vectorised, after the loop: equity[t] = cash[t] + sum_s qty[s, t] * close[s, t].
@@ -121,5 +121,7 @@ def mark_to_market(bars: list[int], cash: list[float], qty: list[float], initial
     lengths = np.diff(edges)
     held = np.repeat(qty_at.T, lengths, axis=1)
     value = held * close
-    equity = np.repeat(cash_at, lengths) + value.sum(axis=0)
-    return equity, np.abs(value).sum(axis=0), held
+    net = value.sum(axis=0)
+    equity = np.repeat(cash_at, lengths) + net
+    np.abs(value, out=value)
+    return equity, value.sum(axis=0), held, net

@@ -208,7 +208,8 @@ def _finite(x: float) -> float:
     return float(x) if math.isfinite(x) else 0.0
 
 
-def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_seconds: int) -> dict:
+def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_seconds: int,
+                   drawdown: np.ndarray | None = None) -> dict:
     """Return, drawdown, volatility, Sharpe, Sortino, Calmar, VaR/CVaR, exposure and leverage.
 
     Ruin-aware: no return is computed from a non-positive equity. The bar on which equity
@@ -216,6 +217,9 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     positive returns 0 (the account is flat at ruin). Drawdown is at most 100%; leverage
     is taken over bars with positive equity. The annualised return of Calmar is computed
     in log space (inf past float range, never an OverflowError), and is -100% at ruin.
+
+    ``drawdown``: ``drawdown_curve`` of the curve with the initial equity in front, if the
+    caller has it (computed here otherwise).
 
     Memory: at most two bar-length float arrays beyond the inputs are alive at once
     (the curve with the initial equity, and the returns or one working array).
@@ -237,7 +241,10 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     np.copyto(r, -1.0, where=~(now > 0))      # the bar of ruin: -100%
     np.copyto(r, 0.0, where=~(prev > 0))      # after ruin: flat
     ppy = periods_per_year(bar_seconds)
-    out["max_drawdown"] = min(float(drawdown_curve(curve)[1:].max()), 100.0) if n else 0.0
+    if drawdown is None:
+        drawdown = drawdown_curve(curve)
+    out["max_drawdown"] = min(float(drawdown[1:].max()), 100.0) if n else 0.0
+    del drawdown
     out.update(_drawdown_durations(curve))
     sd = float(r.std(ddof=1)) if n > 1 else 0.0
     mean = float(r.mean()) if n else 0.0
