@@ -32,19 +32,17 @@ def sma(values: np.ndarray, window: int, *, tick: float | None = None) -> np.nda
     if window < 1:
         raise ValueError(f"sma: window = {window!r}; expected an integer >= 1")
     if tick:
-        scaled = x / tick
-        np.rint(scaled, out=scaled)
+        sums = x / tick
+        np.rint(sums, out=sums)
     else:
-        scaled = x
-    sums = np.empty(x.shape[:-1] + (x.shape[-1] + 1,))      # sums[..., t] = sum of the first t values
-    sums[..., 0] = 0.0
-    np.cumsum(scaled, axis=-1, out=sums[..., 1:])
-    del scaled
-    out = np.full(x.shape, np.nan)
+        sums = x.copy()
+    np.cumsum(sums, axis=-1, out=sums)        # sums[..., t] = sum of the values up to bar t
+    out = np.empty(x.shape)
+    out[..., :window - 1] = np.nan
     if x.shape[-1] >= window:
-        full = out[..., window - 1:]
-        np.subtract(sums[..., window:], sums[..., :-window], out=full)
-        full /= window
+        out[..., window - 1] = sums[..., window - 1]
+        np.subtract(sums[..., window:], sums[..., :-window], out=out[..., window:])
+        out[..., window - 1:] /= window
     if tick:
         out *= tick
     return out
