@@ -359,3 +359,23 @@ def test_a_listener_that_subscribes_mid_run_hears_every_later_bar():
     tr = SubscribesLate()
     run_scenario(Scenario("x", bars=100), tr, "frictionless")
     assert tr.bars == list(range(51, 100))
+
+
+@pytest.mark.parametrize("exchange", ["calm", "stressed"])
+def test_an_order_the_account_refuses_never_reaches_the_book(exchange):
+    """The venue hands each fill to the account before it consumes the book: a refused order
+    (here 20x a 1x account's equity, in the same bar as a small one) moves no price. The small
+    order's own impact, every later fill's, and the impact-moved marks are those of a run
+    without it (fill prices differ only by the latency draws the refused order used up)."""
+    sc = library.get("BTC Flash Crash 2021", bars=400)
+    price = sc.build_market().true.close[0, 0]
+    small, huge = buy(0.2 * sc.initial_equity / price), buy(20 * sc.initial_equity / price)
+    later = {120: sell(0.1 * sc.initial_equity / price), 200: buy(0.3 * sc.initial_equity / price)}
+    alone = run_scenario(sc, Script({50: small, **later}), exchange)
+    both = run_scenario(sc, Script({50: [huge, small], **later}), exchange)
+    refused = [e for e in both.executions if e.status == "insufficient_margin"]
+    assert len(refused) == 1 and both.margin_rejections == 1 and refused[0].bar == 51
+    impacts = lambda res: [(e.bar, e.filled_qty, e.impact_bps) for e in res.executions if e.filled_qty > 0]
+    assert impacts(both) == impacts(alone) and len(impacts(alone)) == 3
+    assert all(i != 0 for _, _, i in impacts(alone))
+    np.testing.assert_array_equal(both.mark_prices, alone.mark_prices)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData
 from ..result.models import ExecutionResult
+from ..trader.orders import BUY, STOP
 from .portfolio import Portfolio
 from .rules import FUNDING_CAP, FUNDING_CLAMP, FUNDING_INTEREST, FUNDING_PREMIUM_BETA, Account
 from .tiers import TierTable, isolated_liquidation_price, tiers_for
@@ -235,6 +236,16 @@ class Ledger:
         self.margin_rejections += 1
         return ExecutionResult(r.order_id, r.symbol, r.side, r.order_type, r.bar, "insufficient_margin",
                                r.requested_qty, 0.0, r.reference_price, math.nan, 0.0, 0.0, 0.0, r.latency_ms, reason)
+
+    def take(self, r: ExecutionResult, s: int, t: int) -> ExecutionResult:
+        """A fill of symbol ``s`` at bar ``t`` as the account allows it (``admit``), booked
+        (``apply``) if anything is left: the venue calls this with each fill before it handles
+        the next order, and before the fill consumes the book."""
+        r = self.admit(r, s, t)
+        if r.filled_qty > 0:
+            self.apply(s, 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t,
+                       "stop" if r.order_type == STOP else "signal")
+        return r
 
     # -- after a fill ---------------------------------------------------------------------
     def apply(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int, reason: str) -> None:

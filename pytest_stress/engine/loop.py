@@ -29,7 +29,7 @@ from ..market.data import MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import ModelFault
 from ..trader.context import BarContext
-from ..trader.orders import BUY, STOP, Order
+from ..trader.orders import Order
 from .book import OrderBook
 
 __all__ = ["LoopRecord", "bar_loop", "ErrorPolicy"]
@@ -99,7 +99,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     sym_index = {s: i for i, s in enumerate(feed.symbols)}
     bus = decider.bus
     qty = portfolio.qty
-    admit, apply_fill = ledger.admit, ledger.apply
+    take = ledger.take
     finance_bars = ledger.finance_bars()   # bars with funding due (interest: every bar while borrowing)
     financing = bool(finance_bars) or ledger.can_borrow
     on_liquidation = getattr(decider, "on_liquidation", None)
@@ -179,21 +179,16 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
             book.apply_cancels(t, executions)
         results = None
         if pending or late:
-            results, resting = exchange.process(t, pending, sym_index)
-            for i, r in enumerate(results):
+            # the account takes each fill as the venue makes it (``Ledger.take``: admitted, booked)
+            results, resting = exchange.process(t, pending, sym_index, take)
+            for r in results:
                 if r.filled_qty > 0:
-                    s = sym_index[r.symbol]
-                    r = admit(r, s, t)
-                    results[i] = r
-                if r.filled_qty > 0:
-                    apply_fill(s, 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t,
-                               "stop" if r.order_type == STOP else "signal")
                     changed = True
                     if bus.active:
                         bus.publish("fill", r)
                 elif bus.active:
                     bus.publish("rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r)
-                executions.append(r)
+            executions.extend(results)
             book.settle(results, resting)
         if ledger.at_risk and (not single or low_row[t] <= liq_below[0] or high_row[t] >= liq_above[0]):
             closes = ledger.check(t)

@@ -21,6 +21,7 @@ docs/venue.md describes the model and the sources of its constants.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,9 @@ class SimulatedExchange:
         self.conditions: Conditions | None = None
         self.outages = OutageSchedule([], [])
         self.impact = ImpactState(true.n_symbols, config.permanent_impact)
+        #: a taker fill's book consumption, recorded only once the account has taken the fill
+        #: (``_settle``): an order the account refuses never reaches the book and moves nothing
+        self._unbooked: tuple[int, bool, float, float, float] | None = None
         if self._frictionless:
             self._draws = _Draws(rng)
             return
@@ -162,9 +166,16 @@ class SimulatedExchange:
         return 1.0 - (1.0 - stress_rate) * (1.0 - self._extra_fail)
 
     # -- the engine's side --------------------------------------------------------
-    def process(self, t: int, orders: list[Any], sym_index: dict[str, int]) -> tuple[list[ExecutionResult], list[Any]]:
+    def process(self, t: int, orders: list[Any], sym_index: dict[str, int],
+                take: Callable[[ExecutionResult, int, int], ExecutionResult] | None = None
+                ) -> tuple[list[ExecutionResult], list[Any]]:
         """Handle working ``orders`` (the engine's tickets: id, symbol, side, type, quantity, limit and
         stop prices) at bar ``t``; return the outcomes and the orders still resting.
+
+        ``take(fill, symbol index, t)``: the account, called with each fill as the venue would
+        make it, before the next order is handled; it returns the fill as it allows it (refused:
+        nothing filled; reduced) and books it. Only what the account takes consumes the book (a
+        refused order moves no price). Without ``take`` every fill stands as the venue made it.
 
         Outcomes include late fills that fell due at or before ``t`` (``late=True``), for
         orders the engine has already closed as timed out (see ``late_due``)."""
@@ -174,15 +185,17 @@ class SimulatedExchange:
             if self.impact._t != t:
                 self.impact.begin(t)
             if self._late and self._late[0].due <= t:
-                self._deliver_late(t, sym_index, results)
+                self._deliver_late(t, sym_index, results, take)
         if len(orders) > 1:
             orders = sorted(orders, key=lambda o: _PRIORITY[o.type])
         frictionless = self._frictionless
         for order in orders:
             if frictionless and order.type == MARKET:   # fills whole at the open: ``_plain``, inlined
-                ref = self._bars[OPEN, sym_index[order.symbol], t]
-                results.append(ExecutionResult(order.id, order.symbol, order.side, MARKET, t, "filled", order.quantity,
-                                               order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0))
+                s = sym_index[order.symbol]
+                ref = self._bars[OPEN, s, t]
+                r = ExecutionResult(order.id, order.symbol, order.side, MARKET, t, "filled", order.quantity,
+                                    order.quantity, ref, ref, 0.0, 0.0, 0.0, 0.0)
+                results.append(take(r, s, t) if take is not None else r)
                 continue
             s = sym_index[order.symbol]
             fresh = False
@@ -196,15 +209,34 @@ class SimulatedExchange:
             if outcome is None:
                 resting.append(order)
                 continue
-            results.append(outcome)
-            remainder = order.quantity - outcome.filled_qty
-            if remainder > 0 and (outcome.status == "partial" and (self.config.carry_remainder
-                                                                   or order.type == LIMIT)):
+            # what rests is decided on the venue's own outcome: a fill the account cut is final
+            status, filled = outcome.status, outcome.filled_qty
+            results.append(self._settle(outcome, s, t, take))
+            remainder = order.quantity - filled
+            if remainder > 0 and (status == "partial" and (self.config.carry_remainder or order.type == LIMIT)):
                 order.quantity = remainder
                 resting.append(order)
             else:
                 self._acked.pop(order.id, None)
         return results, resting
+
+    def _settle(self, outcome: ExecutionResult, s: int, t: int,
+                take: Callable[[ExecutionResult, int, int], ExecutionResult] | None) -> ExecutionResult:
+        """The account takes a fill (``take``), then the book records what was taken."""
+        if take is not None and outcome.filled_qty > 0:
+            outcome = take(outcome, s, t)
+        unbooked, self._unbooked = self._unbooked, None
+        if unbooked is not None and outcome.filled_qty > 0:       # ImpactState.take, inlined
+            sym, buy, q0, ys, liq = unbooked
+            imp = self.impact
+            if buy:
+                imp._buy[sym] = q0 + outcome.filled_qty
+            else:
+                imp._sell[sym] = q0 + outcome.filled_qty
+            imp._y_sigma[sym] = ys
+            imp._liq[sym] = liq
+            imp._bar_impact = True
+        return outcome
 
     def late_due(self) -> int | None:
         """The bar at which the next late fill falls due (None: none pending). The engine
@@ -252,7 +284,8 @@ class SimulatedExchange:
         self._late.append(_Late(due, order, latency))
         self._late.sort(key=lambda x: x.due)
 
-    def _deliver_late(self, t: int, sym_index: dict[str, int], results: list[ExecutionResult]) -> None:
+    def _deliver_late(self, t: int, sym_index: dict[str, int], results: list[ExecutionResult],
+                      take: Callable[[ExecutionResult, int, int], ExecutionResult] | None = None) -> None:
         while self._late and self._late[0].due <= t:
             late = self._late.pop(0)
             s = sym_index[late.symbol]
@@ -261,10 +294,11 @@ class SimulatedExchange:
             self._acked.pop(late.id, None)
             self._partial.discard(late.id)
             if out is None or out.filled_qty <= 0:
+                self._unbooked = None
                 continue                    # not marketable when the venue got to it: it never fills
             out.status, out.late = "late_fill", True
             out.reason = "filled after the order had timed out" + (f"; {out.reason}" if out.reason else "")
-            results.append(out)
+            results.append(self._settle(out, s, t, take))
 
     def _failure(self, t: int, order: Any, status: str, latency: float, reason: str) -> ExecutionResult:
         return ExecutionResult(order.id, order.symbol, order.side, order.type, t, status, order.quantity, 0.0,
@@ -409,13 +443,7 @@ class SimulatedExchange:
         q1 = q0 + qty
         own = ys * (2.0 / 3.0) * (q1 * math.sqrt(q1) - q0 * math.sqrt(q0)) / (qty * math.sqrt(liq)) \
             if ys > 0.0 and liq > 0.0 else 0.0
-        if buy:                             # ImpactState.take, inlined
-            imp._buy[s] = q1
-        else:
-            imp._sell[s] = q1
-        imp._y_sigma[s] = ys
-        imp._liq[s] = liq
-        imp._bar_impact = True
+        self._unbooked = (s, buy, q0, ys, liq)      # booked once the account takes the fill (_settle)
         if buy:
             price = start * (1.0 + own)
             if price > limit:               # False for NaN (no limit)
