@@ -26,14 +26,13 @@ import numpy as np
 from pytest_stress import Scenario, library, sell
 from pytest_stress.engine.book import Ticket
 from pytest_stress.exchange import SimulatedExchange, preset
-from pytest_stress.exchange.conditions import bar_variance
+from pytest_stress.exchange.conditions import Conditions, bar_variance, market_conditions
 from pytest_stress.exchange.smoothing import trailing_reference
 
 SIZES = [("0.01% V", 1e-4), ("0.1% V", 1e-3), ("1% V", 1e-2), ("10% V", 0.1), ("10% normal V", None)]
 
 
-def worst_bar(ex: SimulatedExchange) -> int:
-    c = ex.conditions
+def worst_bar(c: Conditions) -> int:
     return int(np.lexsort((c.sigma[0], c.stress[0]))[-1])
 
 
@@ -71,12 +70,12 @@ def main() -> None:
     print("-" * len(head))
     for sc in scenarios:
         true = sc.build_market().true
-        probe = SimulatedExchange(config, true, np.random.default_rng(0), sc.faults)
-        t = worst_bar(probe) if sc.name != "calm market" else true.n_bars // 2     # calm: a typical bar
+        conditions = market_conditions(true, config)       # what the exchange computes for this market
+        t = worst_bar(conditions) if sc.name != "calm market" else true.n_bars // 2     # calm: a typical bar
         sigma_real = math.sqrt(bar_variance(true)[0, t])
         volume = float(true.volume[0, t])
         normal = float(np.exp(trailing_reference(np.log(np.maximum(true.volume, 1e-12)))[0, t]))
-        stress = float(probe.conditions.stress[0, t])
+        stress = float(conditions.stress[0, t])
         for label, share in SIZES:
             qty = share * volume if share is not None else 0.1 * normal
             law = config.impact_coef * sigma_real * math.sqrt(qty / volume) * 1e4 if volume > 0 else math.inf

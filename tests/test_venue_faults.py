@@ -6,7 +6,9 @@ import pytest
 from pytest_stress import Scenario, buy, library, sell
 from pytest_stress.engine.book import Ticket
 from pytest_stress.exchange import SimulatedExchange, preset
+from pytest_stress.exchange.conditions import market_conditions
 from pytest_stress.exchange.outages import draw_outages
+from pytest_stress.exchange.simulator import outage_share
 from pytest_stress.runner import run_scenario
 from traders import Scripted
 
@@ -67,10 +69,12 @@ def test_outages_are_more_frequent_under_stress():
     sc = Scenario("spread", "spread_explosion", {"spread_mult": 30.0, "duration_bars": 160, "start": 0.5},
                   bars=4000, timeframe="15m")
     true = sc.build_market().true
-    ex = SimulatedExchange(preset("calm").replace(outage_mean_s=60.0), true, np.random.default_rng(3))
-    venue = ex.conditions.venue
+    cfg = preset("calm").replace(outage_mean_s=60.0)
+    ex = SimulatedExchange(cfg, true, np.random.default_rng(3))
+    venue = market_conditions(true, cfg).venue
+    target = outage_share(cfg, venue)                           # the down share the exchange drew from
     order = np.argsort(venue, kind="stable")
-    assert np.all(np.diff(ex._outage_pi[order]) >= 0)           # the target down share rises with stress
+    assert np.all(np.diff(target[order]) >= 0)                  # the target down share rises with stress
     bar_ms = true.bar_seconds * 1000.0
 
     def down(a, b):        # share of time in [bar a, bar b) the venue is down
@@ -79,7 +83,7 @@ def test_outages_are_more_frequent_under_stress():
 
     assert venue[2005:2150].mean() > 0.9
     assert down(0, 1900) < 0.01
-    assert down(2005, 2150) == pytest.approx(ex._outage_pi[2005:2150].mean(), rel=0.25)
+    assert down(2005, 2150) == pytest.approx(target[2005:2150].mean(), rel=0.25)
     assert down(2005, 2150) > 0.1
 
 

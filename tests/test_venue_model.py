@@ -126,7 +126,7 @@ def test_splitting_an_order_in_one_bar_gives_no_discount(pieces):
     res, _ = ex.process(t, orders, {"X": 0})
     qty = sum(r.filled_qty for r in res)
     paid = sum(r.filled_qty * r.fill_price for r in res)
-    c = ex.conditions
+    c = market_conditions(m, cfg)
     half = c.spread[0, t] / 2
     law = c.sigma[0, t] * math.sqrt(total / c.liquidity[0, t])          # Y sigma sqrt(Q / L), Y = 1
     open_ = m.open[0, t]
@@ -147,7 +147,7 @@ def test_impact_carries_across_bars_and_decays_to_its_permanent_part():
     ex = SimulatedExchange(cfg, m, np.random.default_rng(0))
     res, _ = ex.process(50, [Ticket(1, sell(100.0, "X"), "X")], {"X": 0})
     assert res[0].impact_bps > 0
-    c = ex.conditions
+    c = market_conditions(m, cfg)
     imp = c.sigma[0, 50] * math.sqrt(100 / c.liquidity[0, 50])
     nxt, _ = ex.process(51, [Ticket(2, sell(1e-12, "X"), "X")], {"X": 0})
     later, _ = ex.process(350, [Ticket(3, sell(1e-12, "X"), "X")], {"X": 0})
@@ -172,7 +172,7 @@ def test_a_metaorder_over_many_bars_moves_the_price_by_the_square_root_law_of_it
     ex = SimulatedExchange(QUIET.replace(charge_spread=False), m, np.random.default_rng(0))
     for i in range(n):
         ex.process(50 + i, [Ticket(i + 1, buy(q, "X"), "X")], {"X": 0})
-    c = ex.conditions
+    c = market_conditions(m, QUIET.replace(charge_spread=False))
     per_bar = np.mean(c.sigma[0, 50:50 + n]) * math.sqrt(q / 1000.0)
     peak = ex.impact_path()[0, 50 + n - 1]
     assert peak == pytest.approx(per_bar * math.sqrt(n), rel=0.2)     # sqrt(N) x one bar's impact
@@ -188,7 +188,7 @@ def test_market_order_beyond_the_band_fills_to_the_band_and_the_rest_expires():
     ex = SimulatedExchange(QUIET, m, np.random.default_rng(0))
     res, resting = ex.process(60, [Ticket(1, sell(50_000.0, "X"), "X")], {"X": 0})
     r = res[0]
-    c = ex.conditions
+    c = market_conditions(m, QUIET)
     ys = c.sigma[0, 60]
     assert c.liquidity[0, 60] == 50.0
     assert r.status == "band_limited" and resting == []

@@ -96,11 +96,18 @@ def market_conditions(true: MarketData, config: ExchangeConfig) -> Conditions:
     np.maximum(logs[:k], np.log(1e-16), out=logs[:k])
     np.maximum(logs[k:2 * k], np.log(1e-12), out=logs[k:2 * k])
     np.maximum(logs[2 * k:], np.log(1e-12), out=logs[2 * k:])
-    ref = trailing_reference(logs)                 # all four levels in one pass
-    sigma = np.sqrt(np.maximum(var, 0.25 * np.exp(ref[:k])))
-    dev = logs                                     # logs - ref, in place (logs is not used again)
-    dev -= ref
-    del ref, logs
+    # logs - reference, in place, one level at a time (a row's reference depends on that row
+    # only): one level's reference array is alive at once, not four
+    for level in range(4):
+        rows = logs[level * k:(level + 1) * k]
+        ref = trailing_reference(rows)
+        if level == 0:
+            sigma = np.sqrt(np.maximum(var, 0.25 * np.exp(ref)))
+            del var
+        rows -= ref
+        del ref
+    dev = logs                                     # logs is not used again
+    del logs
     stress = np.zeros_like(sigma)
     full_volume = 1.0 / (1.0 - config.stress_volume_drop)
     dev[:k] *= 0.5                                 # variance -> volatility

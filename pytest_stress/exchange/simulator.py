@@ -30,12 +30,12 @@ from ..market.data import HIGH, LOW, OPEN, VOLUME, MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import NO_FAULTS, Faults
 from ..trader.orders import BUY, LIMIT, MARKET, STOP
-from .conditions import Conditions, market_conditions
+from .conditions import market_conditions
 from .config import ExchangeConfig
 from .impact import ImpactState
 from .outages import OutageSchedule, draw_outages
 
-__all__ = ["SimulatedExchange"]
+__all__ = ["SimulatedExchange", "outage_share"]
 
 _PRIORITY = {MARKET: 0, STOP: 1, LIMIT: 2}
 _SQRT2 = math.sqrt(2.0)
@@ -89,6 +89,17 @@ class _Late:
         self.latency = latency
 
 
+def fail_total(stress_rate: np.ndarray, extra: float) -> np.ndarray:
+    """Total failure probability: the venue's stress-driven rate and the scenario's fault rate ``extra``."""
+    return 1.0 - (1.0 - stress_rate) * (1.0 - extra)
+
+
+def outage_share(config: ExchangeConfig, venue: np.ndarray, extra_fail: float = 0.0) -> np.ndarray:
+    """The share of time the venue is down, per bar: ``outage_share`` of its failure budget at
+    the venue's stress ``venue`` (``conditions.market_conditions(...).venue``)."""
+    return config.outage_share * fail_total(config.failure_rate_at(venue), extra_fail)
+
+
 class SimulatedExchange:
     """One run's exchange: configuration, the true market's conditions and its own generator.
 
@@ -116,7 +127,6 @@ class SimulatedExchange:
         self._late: list[_Late] = []             # timed-out orders that will still fill
         #: the same list, for the engine's per-bar check: non-empty while a late fill is pending
         self.late_pending = self._late
-        self.conditions: Conditions | None = None
         self.outages = OutageSchedule([], [])
         self.impact = ImpactState(true.n_symbols, config.permanent_impact)
         #: a taker fill's book consumption, recorded only once the account has taken the fill
@@ -127,16 +137,19 @@ class SimulatedExchange:
             return
         outage_rng, order_rng = rng.spawn(2)
         self._draws = _Draws(order_rng)
-        c = self.conditions = market_conditions(true, config)
+        c = market_conditions(true, config)
         median = config.latency_at(c.stress, self._latency_mult)       # median latency (ms), per (symbol, bar)
-        venue_fail = self._fail_total(config.failure_rate_at(c.venue))
-        self._outage_pi = config.outage_share * venue_fail          # share of time down, per bar
-        self.outages = draw_outages(self._outage_pi, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
-        rest = self._rest_of_budget(self._fail_total(config.failure_rate_at(c.stress)), median)
-        self._sigma, self._liq, self._lat, self._rest = c.sigma.item, c.liquidity.item, median.item, rest.item
-        self._half = (c.spread * 0.5).item if config.charge_spread else (lambda s, t: 0.0)
+        down = outage_share(config, c.venue, self._extra_fail)           # share of time down, per bar
+        self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
+        rest = self._rest_of_budget(fail_total(config.failure_rate_at(c.stress), self._extra_fail), median, down)
+        # kept for the orders, read as scalars through memoryviews ([symbol, bar] -> float, no copy):
+        # sigma, liquidity, spread, median latency, the rest of the failure budget; the stress
+        # levels and the outage shares are not needed after this point and go
+        self._sigma, self._liq, self._lat, self._rest = (memoryview(c.sigma), memoryview(c.liquidity),
+                                                         memoryview(median), memoryview(rest))
+        self._spread = memoryview(c.spread) if config.charge_spread else None
 
-    def _rest_of_budget(self, p: np.ndarray, median: np.ndarray) -> np.ndarray:
+    def _rest_of_budget(self, p: np.ndarray, median: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
         outage nor a latency timeout, so that the three together spend the failure budget ``p``.
         Element-wise, so computed in blocks of bars: a dozen temporaries of a block, not of the run."""
@@ -144,7 +157,7 @@ class SimulatedExchange:
         for start in range(0, p.shape[1], _REST_BLOCK):
             stop = start + _REST_BLOCK
             out[:, start:stop] = self._rest_of_budget_block(p[:, start:stop], median[:, start:stop],
-                                                            self._outage_pi[start:stop])
+                                                            down[start:stop])
         return out
 
     def _rest_of_budget_block(self, p: np.ndarray, median: np.ndarray, outage_pi: np.ndarray) -> np.ndarray:
@@ -161,9 +174,9 @@ class SimulatedExchange:
             out = np.where(p_to < 1.0, (r - p_to) / (1.0 - p_to), 0.0)
         return np.clip(out, 0.0, 1.0)
 
-    def _fail_total(self, stress_rate):
-        """Total failure probability: the venue's stress-driven rate and the scenario's fault rate."""
-        return 1.0 - (1.0 - stress_rate) * (1.0 - self._extra_fail)
+    def _half_spread(self, s: int, t: int) -> float:
+        """Half the quoted spread (a fraction of price) of symbol ``s`` at bar ``t``; 0 if not charged."""
+        return 0.5 * self._spread[s, t] if self._spread is not None else 0.0
 
     # -- the engine's side --------------------------------------------------------
     def process(self, t: int, orders: list[Any], sym_index: dict[str, int],
@@ -251,7 +264,7 @@ class SimulatedExchange:
     # -- arrival -----------------------------------------------------------------
     def _acknowledge(self, t: int, s: int, order: Any) -> ExecutionResult | None:
         cfg, rng = self.config, self._draws
-        latency, r = self._lat(s, t), self._rest(s, t)
+        latency, r = self._lat[s, t], self._rest[s, t]
         if self._disp:
             latency *= math.exp(self._disp * rng.normal())
         u = rng.uniform()
@@ -269,7 +282,7 @@ class SimulatedExchange:
             return self._failure(t, order, "timeout", latency, f"latency {latency:.0f} ms > timeout {timeout:.0f} ms")
         # r: the rest of the failure budget (see _rest_of_budget)
         if r > 0 and rng.uniform() < r:
-            liq = self._liq(s, t)
+            liq = self._liq[s, t]
             x = order.quantity / (0.01 * liq) if liq > 0 else math.inf
             if rng.uniform() * (1.0 + x) < x:          # P(cut) = x / (1 + x): 1/2 at 1% of the book
                 self._partial.add(order.id)
@@ -324,7 +337,7 @@ class SimulatedExchange:
                 ref = o if o <= stop else stop
         else:
             limit = order.limit_price
-            half = 0.0 if self._frictionless else self._half(s, t)
+            half = 0.0 if self._frictionless else self._half_spread(s, t)
             if fresh and (limit >= o * (1.0 + half) if buy else limit <= o / (1.0 + half)):
                 ref = o                     # crosses the spread on arrival: a taker
             else:
@@ -377,7 +390,7 @@ class SimulatedExchange:
         imp = self.impact
         latency = self._acked.get(order.id, 0.0)
         bars = self._bars
-        sigma, half, liq = self._sigma(s, t), self._half(s, t), self._liq(s, t)
+        sigma, half, liq = self._sigma[s, t], self._half_spread(s, t), self._liq[s, t]
         hi, lo = bars[HIGH, s, t], bars[LOW, s, t]
         # half-spread and latency drift, kept inside the bar's range
         drift = sigma * math.sqrt(latency / self._bar_ms) * abs(self._draws.normal()) if latency > 0 else 0.0
