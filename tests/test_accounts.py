@@ -379,3 +379,20 @@ def test_an_order_the_account_refuses_never_reaches_the_book(exchange):
     assert impacts(both) == impacts(alone) and len(impacts(alone)) == 3
     assert all(i != 0 for _, _, i in impacts(alone))
     np.testing.assert_array_equal(both.mark_prices, alone.mark_prices)
+
+
+def test_funding_that_pushes_the_liquidation_price_into_the_bar_liquidates_on_that_bar():
+    """Funding paid on an otherwise quiet bar moves an isolated position's liquidation price;
+    when the new price is inside that very bar, the position is liquidated there, the same
+    as on a run where every bar is a full bar."""
+    rows = [FLAT] + [(100.0, 100.0, 99.0, 100.0)] * 60
+    account = Account.perpetual(leverage=50, funding=0.005)
+    quiet = run(rows, {0: buy(10.0)}, account)
+    full = run(rows, None, account, trader=Listening(Script({0: buy(10.0)})))
+    assert quiet.liquidations == 1
+    bar = next(e.bar for e in quiet.executions if e.status == "liquidation")
+    schedule, _ = funding_schedule(account, bars(rows))
+    assert bar in schedule and bar > schedule[0]          # on a funding bar, after earlier payments
+    q, f = quiet.to_dict(curves=True, records=True), full.to_dict(curves=True, records=True)
+    q.pop("duration_s"), f.pop("duration_s")
+    assert repr(q) == repr(f)

@@ -121,11 +121,14 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     # bus, no model fault falls on it and at most one position can be liquidated: the engine's
     # only work is then the trader's turn (and, for a position at risk, its one comparison).
     # Quiet bars run in a loop of their own up to the next bar that is not: the next funding or
-    # fault bar, a bar reaching the liquidation price, the trader returning something.
+    # fault bar, a bar reaching the liquidation price, the trader returning something. Funding
+    # due on a bar that is otherwise quiet is paid here too (then the bar is checked against
+    # the new liquidation price, recorded, and the trader has its turn, as on a full bar).
     turn = call if call is not None else step          # step(ctx) is step(ctx, None): no fault
     fault_bars = sorted(model_faults) if model_faults else []
     funding_bars = sorted(finance_bars)
 
+    financed = -1                                      # the bar whose funding the quiet path paid
     t = 0
     while t < n:
         if not pending and not late and not cancels and not bus.active and (single or not ledger.at_risk):
@@ -134,12 +137,23 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 i = bisect_left(fault_bars, t)
                 if i < len(fault_bars):
                     stop = fault_bars[i]
-            if financing and (ledger.borrowing or any(qty)):
+            if stop > t and financing and (ledger.borrowing or any(qty)):
                 if ledger.borrowing:
                     stop = t                           # interest is due every bar
                 else:
                     i = bisect_left(funding_bars, t)
-                    if i < len(funding_bars) and funding_bars[i] < stop:
+                    if i < len(funding_bars) and funding_bars[i] == t:
+                        i += 1
+                        if ledger.finance(t):          # due now: paid as a full bar would pay it
+                            financed = t
+                            if ledger.at_risk and (not single or low_row[t] <= liq_below[0]
+                                                   or high_row[t] >= liq_above[0]):
+                                stop = t               # the new price is reached: a full bar checks it
+                            else:
+                                snap_bar(t)
+                                snap_cash(portfolio.cash)
+                                snap_qty(qty)
+                    if stop > t and i < len(funding_bars) and funding_bars[i] < stop:
                         stop = funding_bars[i]
             if stop > t:
                 out = None
@@ -174,7 +188,10 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
         # a full bar
         # (1) financing at the open, then the exchange handles what was submitted up to bar
         # t - 1 against bar t, the account admits each fill, and the venue liquidates
-        changed = financing and (t in finance_bars or ledger.borrowing) and ledger.finance(t)
+        if financed == t:
+            changed = True                             # paid above; the liquidation check follows
+        else:
+            changed = financing and (t in finance_bars or ledger.borrowing) and ledger.finance(t)
         if cancels:
             book.apply_cancels(t, executions)
         results = None
