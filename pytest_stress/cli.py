@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import inspect
 import json
 import logging
 import os
@@ -24,8 +23,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger("pytest_stress")
 
 
 # -- argument types ----------------------------------------------------------------
@@ -161,8 +158,7 @@ def _scenarios(parser: argparse.ArgumentParser, args: argparse.Namespace) -> lis
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .errors import StressError   # lazy: each command imports only what it needs
     from .plugin.session import summarize   # lazy: each command imports only what it needs
-    from .result.paths import PathsResult   # lazy: each command imports only what it needs
-    from .runner import exchange_config, path_seeds   # lazy: each command imports only what it needs
+    from .runner import exchange_config, run_paths   # lazy: each command imports only what it needs
 
     try:
         factory = load_factory(args.trader)
@@ -192,9 +188,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return _batch(items, factory, exchange, account, args.workers)
 
     if args.paths:
+        # each path reduced to its metric row where it ran (run_paths): memory per path, not per run
         for sc in scenarios:
-            runs = batch([sc.replace(seed=s) for s in path_seeds(sc.seed, args.paths)])
-            cases.append((f"{sc.name} ({args.paths} paths)", sc, PathsResult(sc, runs)))
+            cases.append((f"{sc.name} ({args.paths} paths)", sc,
+                          run_paths(sc, factory, args.paths, exchange, account=account, workers=args.workers)))
     else:
         cases += [(sc.name, sc, r) for sc, r in zip(scenarios, batch(scenarios))]
     elapsed = time.perf_counter() - started
@@ -234,26 +231,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _batch(items: list[Any], factory: Callable[[], Any], exchange: Any, account: Any,
            workers: int | None) -> list[Any]:
     """Results of ``items`` in order, through ``run_batch`` (in ``workers`` processes); a run that
-    raises becomes a failed result. With an account that ``run_batch`` does not take yet, the
-    runs go through ``run_scenario`` in this process."""
-    from .runner import run_batch, run_scenario   # lazy: each command imports only what it needs
+    raises becomes a failed result."""
+    from .runner import run_batch   # lazy: each command imports only what it needs
 
-    if account is None:
-        return run_batch(items, factory, exchange, max_workers=workers).results
-    if "account" in inspect.signature(run_batch).parameters:
-        return run_batch(items, factory, exchange, max_workers=workers, account=account).results
-    from .result.models import ScenarioResult   # lazy: each command imports only what it needs
-
-    out = []
-    for sc in items:
-        try:
-            out.append(run_scenario(sc, factory(), exchange, account=account))
-        except Exception as exc:   # the user's trader: a failed run, reported in the table
-            log.error("scenario %r failed: %s: %s", sc.name, type(exc).__name__, exc)
-            out.append(ScenarioResult(scenario_name=sc.name, scenario_type=sc.type.value, seed=sc.seed,
-                                      success=False, error=f"{type(exc).__name__}: {exc}",
-                                      initial_equity=sc.initial_equity, final_equity=sc.initial_equity))
-    return out
+    return run_batch(items, factory, exchange, max_workers=workers, account=account).results
 
 
 def _decoded(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -343,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the account to trade in: a preset (margin, cash, reg-t, perpetual) or NAME:key=value,... "
                           "such as perpetual:leverage=10 (default: margin, 1x)")
     run.add_argument("--workers", type=_COUNT, default=None, metavar="N",
-                     help="worker processes (default: all cores; 1: in this process)")
+                     help="worker processes for the scenarios, or for the paths of each with --paths "
+                          "(default: all cores; 1: in this process)")
     run.add_argument("--json", default=None, metavar="FILE", help="save the results (the --stress-save format)")
     run.add_argument("--report", default=None, metavar="FILE", help="write the HTML report")
     run.set_defaults(func=_run, subparser=run)

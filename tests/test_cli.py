@@ -84,13 +84,19 @@ def test_run_prints_the_table_and_writes_json_and_report(project, capsys):
 
 
 def test_run_monte_carlo_paths_on_workers(project, capsys):
-    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--bars", "200", "--paths", "3",
-                 "--workers", "2", "--json", "mc.json"])
-    out = capsys.readouterr().out
-    assert code == 0, out
-    assert "(3 paths): worst seed" in out
-    entry = json.loads((project / "mc.json").read_text())["results"]["run[btc-flash-crash-2021][3-paths]"]
-    assert entry["paths"] == 3 and entry["report"]["kind"] == "paths"
+    """--paths goes through run_paths: each path reduced where it ran, the same on 2 workers as in this process."""
+    entries = {}
+    for workers in ("2", "1"):
+        code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--bars", "200", "--paths", "6",
+                     "--workers", workers, "--json", f"mc{workers}.json"])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert "(6 paths): worst seed" in out
+        entries[workers] = json.loads((project / f"mc{workers}.json").read_text())["results"][
+            "run[btc-flash-crash-2021][6-paths]"]
+    entry = entries["2"]
+    assert entry["paths"] == 6 and entry["report"]["kind"] == "paths"
+    assert entry["metrics"] == entries["1"]["metrics"] and entry["worst_seed"] == entries["1"]["worst_seed"]
 
 
 def test_a_failing_run_exits_non_zero(project, capsys):

@@ -195,6 +195,9 @@ def test_monte_carlo_paths_and_a_custom_scenario(client):
     assert run["state"] == "finished", run["error"]
     assert run["scenario_name"] == "my crash" and run["progress"]["bars"] == 200 and run["progress"]["bar"] == 199
     assert run["summary"]["paths"] == 2 and run["spec"]["exchange"] == "stressed"
+    from pytest_stress.runner import path_seeds
+
+    assert run["summary"]["report"]["kind"] == "paths" and run["summary"]["worst_seed"] in path_seeds(5, 2)
 
 
 def test_status_library_and_unknown_names(client):

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from ..plugin.session import summarize
 from ..report.payload import case_payload, run_payload
-from ..result.paths import PathsResult
+from ..result.paths import PathChunk, PathsResult, PathTable, reduce_path
 from ..runner import exchange_config, path_seeds, run_scenario
 from ..trader.roles import EventBus
 from ..trader.system import TradingSystem
@@ -107,17 +107,23 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
     exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
     progress = Progress(run_id, store, every_s, every_bars)
     try:
-        runs = []
         seeds = path_seeds(scenario.seed, paths) if paths > 1 else [scenario.seed]
+        chunk = PathChunk(0, PathTable.empty(paths))    # each path reduced to its row as it ends
         for i, seed in enumerate(seeds):
             sc = scenario if paths == 1 else scenario.replace(seed=seed)
             trader = make()
             progress.offset, progress.peak = i * scenario.bars, float("-inf")
             _attach(trader, progress)
             views = sc.build_market()
-            runs.append(run_scenario(sc, trader, exchange, account=account, market=views))
-        result = runs[0] if paths == 1 else PathsResult(scenario, runs)
-        last = runs[-1]
+            last = run_scenario(sc, trader, exchange, account=account, market=views)
+            if paths > 1:
+                reduce_path(chunk, i, seed, last)
+
+        def rerun(i: int) -> Any:   # the worst path's full run, for the report: its seed again
+            return run_scenario(scenario.replace(seed=seeds[i]), make(), exchange, account=account)
+
+        result = last if paths == 1 else PathsResult(scenario, table=chunk.table, sketches=chunk.sketches,
+                                                     rerun=rerun)
         progress.emit(paths * scenario.bars - 1, float(last.final_equity))
     except RunCancelled:
         return {"state": "cancelled", "error": "cancelled while running"}
