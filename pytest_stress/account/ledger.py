@@ -88,7 +88,7 @@ class Ledger:
     liquidations after the bar's fills. Counts everything the result reports."""
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
-                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_bar_years", "_use_extremes", "_events",
+                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes", "_events",
                  "borrowing", "can_borrow", "_single", "_iso_single", "_iso_key", "_iso_coef", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
 
@@ -110,6 +110,7 @@ class Ledger:
         self.at_risk = False
         self._values = true.values
         self._bar = memoryview(true.values)    # [field, symbol, bar] -> a float, no copy
+        self._open0 = memoryview(true.values[OPEN, 0])   # [bar] -> the first symbol's open (1-D: cheaper)
         self._bar_years = true.bar_seconds / _YEAR_S
         self._use_extremes = account.check == "extremes"
         fb, fr = funding_schedule(account, true)
@@ -356,7 +357,7 @@ class Ledger:
             q = pf.qty[0]
             if rate is None or not q:
                 return False
-            pay = q * self._bar[OPEN, 0, t] * rate
+            pay = q * self._open0[t] * rate
             pf.cash -= pay
             self.funding_paid += pay
             self.iso_margin[0] -= pay

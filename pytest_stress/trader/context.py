@@ -45,7 +45,7 @@ class BarContext:
     """
 
     __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf", "_ro", "_k",
-                 "_revealed", "_close", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
+                 "_revealed", "_close", "_price0", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
                  "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index", "account")
 
     def __init__(self, feed: MarketData, portfolio: Any, book: "OrderBook", policy: "PolicyStore", bus: "EventBus",
@@ -64,6 +64,7 @@ class BarContext:
         self._revealed = [0] * len(FIELDS)        # bars revealed so far, per field
         self._ts_revealed = 0
         self._close = memoryview(feed.values)    # [field, symbol, bar] -> a float, no copy
+        self._price0 = memoryview(feed.values[CLOSE, 0])   # [bar] -> the first symbol's close (1-D: cheaper)
         self._ts = feed.timestamps
         self._ts_buf: np.ndarray | None = None
         self._ts_ro: np.ndarray | None = None
@@ -107,7 +108,7 @@ class BarContext:
     @property
     def price(self) -> float:
         """The observed close of the first symbol at this bar (NaN if the feed says so)."""
-        return self._close[CLOSE, 0, self._t]
+        return self._price0[self._t]
 
     def price_of(self, symbol: str) -> float:
         """The observed close of ``symbol`` at this bar."""
