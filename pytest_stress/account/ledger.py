@@ -123,7 +123,7 @@ class Ledger:
         #: with the bracket terms cached per (quantity, entry) (funding changes only the margin)
         self._iso_single = self._single and self.perp and not self.cross
         self._iso_key: tuple[float, float] | None = None
-        self._iso_coef = (0.0, 0.0, 1.0, 1.0)
+        self._iso_coef = (0.0, 0.0, 1.0)
         # what the result reports
         self.liquidations = 0
         self.margin_calls = 0
@@ -277,12 +277,23 @@ class Ledger:
     def refresh(self) -> None:
         """Recompute each position's liquidation price (after fills, funding, interest)."""
         pf = self.pf
-        if self._single and self.kind == "margin":     # the common case: cash + q p = mm |q| p
+        if self._single and (self.kind == "margin" or self._iso_single):   # the common cases, without lists
             q = pf.qty[0]
             lo, hi = 0.0, INF
             if q:
-                denom = self.mm * abs(q) - q
-                liq = pf.cash / denom if denom else INF
+                if self.kind == "margin":              # cash + q p = mm |q| p
+                    denom = self.mm * abs(q) - q
+                    liq = pf.cash / denom if denom else INF
+                else:                                  # isolated_liquidation_price, its bracket terms cached
+                    key = (q, pf.avg[0])
+                    if key != self._iso_key:
+                        amount, entry = abs(q), key[1]
+                        side = 1.0 if q > 0 else -1.0
+                        tier = self.tables[0].tier(amount * entry)
+                        self._iso_key = key
+                        self._iso_coef = (tier.amount, side * amount * entry, amount * tier.rate - side * amount)
+                    cum, side_notional, denom = self._iso_coef
+                    liq = (self.iso_margin[0] + cum - side_notional) / denom
                 if q > 0:
                     lo = max(liq, 0.0)
                 else:
@@ -290,27 +301,6 @@ class Ledger:
             self.liq_below[0], self.liq_above[0] = lo, hi
             self.at_risk = lo > 0 or hi < INF
             self.borrowing = self.can_borrow and (pf.cash < 0 or q < 0)
-            return
-        if self._iso_single:           # isolated_liquidation_price, its bracket terms cached
-            q = pf.qty[0]
-            lo, hi = 0.0, INF
-            if q:
-                key = (q, pf.avg[0])
-                if key != self._iso_key:
-                    amount, entry = abs(q), key[1]
-                    side = 1.0 if q > 0 else -1.0
-                    tier = self.tables[0].tier(amount * entry)
-                    self._iso_key = key
-                    self._iso_coef = (tier.amount, side * amount * entry, amount * tier.rate - side * amount, side)
-                cum, side_notional, denom, side = self._iso_coef
-                liq = (self.iso_margin[0] + cum - side_notional) / denom
-                if side > 0:
-                    lo = max(liq, 0.0)
-                else:
-                    hi = liq if liq > 0 else INF
-            self.liq_below[0], self.liq_above[0] = lo, hi
-            self.at_risk = lo > 0 or hi < INF
-            self.borrowing = False
             return
         qty, avg = pf.qty, pf.avg
         k = len(qty)
