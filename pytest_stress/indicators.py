@@ -9,13 +9,13 @@ Every function here is causal: its value at bar t uses bars 0..t only.
 """
 from __future__ import annotations
 
-import sys
+import weakref
 from typing import Any
 
 import numpy as np
 
 from .errors import LookAheadError, ScenarioError
-from .market.data import MarketData, owned
+from .market.data import CLOSE, DEPTH, FIELDS, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData
 
 __all__ = ["sma", "ema", "rolling_std", "returns", "precompute_indicators"]
 
@@ -111,7 +111,7 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
                         f"when bars from {cut} on are removed ({n} bars in the run); compute it from past and "
                         "current bars only")
     finally:
-        private.empty()
+        private.close()
     return full
 
 
@@ -136,45 +136,86 @@ def _cuts(feed: MarketData) -> list[int]:
 
 
 class _PrivateFeed:
-    """One private buffer for every call of the proof: the feed's first ``stop`` bars, copied into
-    the buffer's start as a contiguous ``(field, symbol, bar)`` array for each call.
+    """The proof's feeds: for each call, a feed of the first ``stop`` bars (``_Prefix``) whose
+    arrays are private copies made when the hook first reads them.
 
-    Nothing past ``stop`` is reachable from a call's feed, not even through ``.base``: after the
-    full run's call the rest of the buffer is emptied once, and the cuts then come in ascending
-    order (each copy covers the smaller one before it). ``empty()`` fills it all with NaN and
-    NaT at the end, so a trader that kept a feed learns nothing."""
+    Each array (a field such as ``close``, all of ``values``, ``timestamps``) is its own
+    allocation of exactly that call's bars: nothing past ``stop`` is reachable, not even
+    through ``.base``, and a call costs the copies of what it reads (an SMA hook: one field,
+    not seven). ``close()`` ends the proof: every array someone still holds (a kept feed, a
+    kept view: the only way one stays alive) is filled with NaN and NaT, and a kept feed gives
+    only NaN and NaT from then on, so a trader that keeps it learns nothing."""
 
     def __init__(self, feed: MarketData) -> None:
-        self.feed = feed
-        self.values = np.empty(feed.values.size)
-        self.stamps = np.empty(feed.n_bars, dtype=np.int64)
-        self._largest = feed.n_bars      # bars of the largest copy still in the buffer
+        self.source: MarketData | None = feed
+        self._k = feed.n_symbols
+        self._made: list[weakref.ref] = []      # every array handed out, alive only if someone holds it
 
     def prefix(self, stop: int) -> MarketData:
-        feed = self.feed
-        fields, k, _ = feed.values.shape
-        size = fields * k * stop
-        if stop < self._largest:          # what the larger copy left beyond this one: gone first
-            self.values[size:fields * k * self._largest] = np.nan
-            self.stamps[stop:self._largest] = _NAT
-        self._largest = stop
-        values = self.values[:size].reshape(fields, k, stop)
-        np.copyto(values, feed.values[:, :, :stop])
-        stamps = self.stamps[:stop]
-        np.copyto(stamps, feed.timestamps[:stop])
-        return MarketData(feed.symbols, owned(stamps), owned(values), feed.timeframe)
+        return _Prefix(self, stop)
 
-    def shares(self, a: np.ndarray) -> bool:
-        return np.may_share_memory(a, self.values) or np.may_share_memory(a, self.stamps)
+    def copy(self, key: int | str, stop: int) -> np.ndarray:
+        """Field ``key`` (or "values", "timestamps") of the first ``stop`` bars: a private copy
+        while the proof runs, NaN (NaT) after it."""
+        src = self.source
+        if src is None:                           # the proof is over: a kept feed gives nothing
+            if key == "timestamps":
+                a = np.full(stop, _NAT, dtype=np.int64)
+            else:
+                a = np.full((len(FIELDS), self._k, stop) if key == "values" else (self._k, stop), np.nan)
+        elif key == "values":
+            a = np.array(src.values[:, :, :stop])
+        elif key == "timestamps":
+            a = np.array(src.timestamps[:stop])
+        else:
+            a = np.array(src.values[key, :, :stop])
+        a.flags.writeable = False
+        self._made.append(weakref.ref(a))
+        return a
 
-    def empty(self) -> None:
-        """NaN and NaT everywhere, if anything outside still holds a view of the buffer (a kept
-        feed or array: every live view counts as a reference to its base); otherwise nothing
-        can reach it any more and it is only dropped."""
-        if True:
-            self.values.fill(np.nan)
-        if True:
-            self.stamps.fill(_NAT)
+    def close(self) -> None:
+        self.source = None
+        for ref in self._made:
+            a = ref()
+            if a is not None:                     # held by someone: emptied
+                a.flags.writeable = True
+                a.fill(_NAT if a.dtype == np.int64 else np.nan)
+                a.flags.writeable = False
+        self._made.clear()
+
+
+class _Prefix(MarketData):
+    """A ``MarketData`` of a feed's first ``stop`` bars for one call of the proof: its arrays are
+    made by ``_PrivateFeed.copy`` when first read (see there)."""
+
+    def __init__(self, proof: _PrivateFeed, stop: int) -> None:     # not MarketData's: nothing is copied yet
+        set_ = object.__setattr__
+        set_(self, "symbols", proof.source.symbols)
+        set_(self, "timeframe", proof.source.timeframe)
+        set_(self, "_spare", False)
+        set_(self, "_proof", proof)
+        set_(self, "_stop", stop)
+        set_(self, "_arrays", {})
+
+    def _array(self, key: int | str) -> np.ndarray:
+        a = self._arrays.get(key)
+        if a is None:
+            whole = self._arrays.get("values")
+            a = whole[key] if whole is not None and isinstance(key, int) else self._proof.copy(key, self._stop)
+            self._arrays[key] = a
+        return a
+
+    values = property(lambda self: self._array("values"))
+    timestamps = property(lambda self: self._array("timestamps"))
+    open = property(lambda self: self._array(OPEN))
+    high = property(lambda self: self._array(HIGH))
+    low = property(lambda self: self._array(LOW))
+    close = property(lambda self: self._array(CLOSE))
+    volume = property(lambda self: self._array(VOLUME))
+    spread = property(lambda self: self._array(SPREAD))
+    depth = property(lambda self: self._array(DEPTH))
+    n_bars = property(lambda self: self._stop)
+    n_symbols = property(lambda self: len(self.symbols))
 
 
 _NAT = np.iinfo(np.int64).min
@@ -183,7 +224,7 @@ _NAT = np.iinfo(np.int64).min
 def _call(fn: Any, private: _PrivateFeed, stop: int, who: str, keep: bool) -> Any:
     """``fn`` on the private feed's first ``stop`` bars; its arrays as float64. ``keep``: the run's
     indicators, copied (nothing of the trader's can change them); otherwise a cut's, compared at
-    once: copied only if they view the private buffer, which the next cut overwrites."""
+    once and dropped."""
     out = fn(private.prefix(stop))
     if isinstance(out, dict):
         arrays = {}
@@ -192,8 +233,7 @@ def _call(fn: Any, private: _PrivateFeed, stop: int, who: str, keep: bool) -> An
                 if keep:
                     arrays[k] = np.array(v, dtype=np.float64)
                 else:
-                    a = np.asarray(v, dtype=np.float64)
-                    arrays[k] = a.copy() if private.shares(a) else a
+                    arrays[k] = np.asarray(v, dtype=np.float64)
             except (TypeError, ValueError) as exc:
                 raise ScenarioError(f"{who}: indicator {k!r} is not numeric ({exc})") from None
         out = arrays

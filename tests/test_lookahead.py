@@ -61,20 +61,21 @@ def test_a_kept_feed_reveals_nothing_through_compose_either():
 
 
 class LooksBehindTheView:
-    """Each call of its hook reads the whole memory behind its feed (``values.base``): nothing there
-    may be a bar the call was not given."""
+    """Each call of its hook reads the whole memory behind each array of its feed (``.base``,
+    down to the array that owns the memory): nothing there may be a bar the call was not given."""
 
     def __init__(self):
         self.calls = []
 
     def indicators(self, feed):
-        behind = feed.values.base
-        while behind is not None and getattr(behind, "base", None) is not None:
-            behind = behind.base
-        behind = np.asarray(behind).ravel()
-        given = feed.values.size
-        # the call's own bars, then NaN: no later bar of the market (nor an earlier call's copy)
-        self.calls.append((feed.n_bars, bool(np.isnan(behind[given:]).all())))
+        k, n = feed.n_symbols, feed.n_bars
+        reach = []
+        for a, given in ((feed.close, k * n), (feed.values, 7 * k * n), (feed.timestamps, n), (feed.close[0], k * n)):
+            owner = a
+            while owner.base is not None:
+                owner = owner.base
+            reach.append(np.asarray(owner).size == given)     # its memory holds this call's bars and no more
+        self.calls.append((n, all(reach)))
         return {"c": np.array(feed.close[0], dtype=float)}
 
     def on_bar(self, ctx):
@@ -86,6 +87,26 @@ def test_no_call_of_the_proof_can_reach_bars_it_was_not_given():
     run_scenario(Scenario("x", bars=400), tr)
     assert len(tr.calls) >= 4 and tr.calls[0][0] == 400          # the run's call, then the cuts
     assert all(clean for _, clean in tr.calls), tr.calls
+
+
+class ReadsLater:
+    """Keeps its feed without reading it, and reads a field only in on_bar."""
+
+    def indicators(self, feed):
+        self.feed = feed
+        return {}
+
+    def on_bar(self, ctx):
+        if ctx.t == 5:
+            self.seen = (self.feed.close[0, 6:].copy(), self.feed.values[3, 0, 6:].copy(), self.feed.timestamps[6:].copy())
+
+
+def test_a_kept_feed_read_only_after_the_proof_gives_nothing():
+    """A field first read after the proof (copied on first read) is NaN, not the market."""
+    tr = ReadsLater()
+    run_scenario(Scenario("x", bars=300), tr)
+    close, values, stamps = tr.seen
+    assert np.isnan(close).all() and np.isnan(values).all() and (stamps == np.iinfo(np.int64).min).all()
 
 
 def _peeks(indicator):

@@ -53,14 +53,33 @@ def bar_variance(true: MarketData) -> np.ndarray:
     """Each bar's own log-return variance: Garman-Klass on (O, H, L, C) plus the squared gap
     from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1)."""
     o, h, low, c = true.open, true.high, true.low, true.close
-    lo = np.log(np.maximum(o, _TINY))
-    hl = np.log(np.maximum(h, _TINY)) - np.log(np.maximum(low, _TINY))
-    co = np.log(np.maximum(c, _TINY)) - lo
-    v = 0.5 * hl * hl - (2.0 * np.log(2.0) - 1.0) * co * co
+    # 0.5 hl^2 - (2 ln 2 - 1) co^2 + gap^2, with the logs of the day: computed in four arrays
+    # (in place, the same operations in the same order as the formula)
+    lo = np.maximum(o, _TINY)
+    np.log(lo, out=lo)                                  # log open
+    hl = np.maximum(h, _TINY)
+    np.log(hl, out=hl)
+    v = np.maximum(low, _TINY)
+    np.log(v, out=v)
+    hl -= v                                             # log high - log low
+    co = np.maximum(c, _TINY)
+    np.log(co, out=co)
+    co -= lo                                            # log close - log open
+    np.multiply(0.5, hl, out=v)
+    v *= hl                                             # 0.5 hl hl
+    np.multiply(2.0 * np.log(2.0) - 1.0, co, out=hl)
+    hl *= co                                            # (2 ln 2 - 1) co co
+    v -= hl
+    del hl
     np.maximum(v, 0.0, out=v)
-    gap = np.zeros_like(v)
-    gap[:, 1:] = lo[:, 1:] - np.log(np.maximum(c[:, :-1], _TINY))
-    v += gap * gap
+    gap = co                                            # the opening gap: log open - log previous close
+    gap[:, 0] = 0.0
+    np.maximum(c[:, :-1], _TINY, out=gap[:, 1:])
+    np.log(gap[:, 1:], out=gap[:, 1:])
+    np.subtract(lo[:, 1:], gap[:, 1:], out=gap[:, 1:])
+    del lo
+    gap *= gap
+    v += gap
     np.nan_to_num(v, copy=False, nan=0.0, posinf=0.0)
     return v
 
@@ -89,33 +108,37 @@ def market_conditions(true: MarketData, config: ExchangeConfig) -> Conditions:
     """The conditions of every bar of ``true`` (see the module docstring)."""
     var = bar_variance(true)
     spread = _effective_spread(true)
-    k = var.shape[0]
-    logs = np.concatenate([var, spread, true.volume, true.depth])
-    np.maximum(logs, 1e-300, out=logs)            # in place: this is the largest array of the run's set-up
-    np.log(logs, out=logs)
-    np.maximum(logs[:k], np.log(1e-16), out=logs[:k])
-    np.maximum(logs[k:2 * k], np.log(1e-12), out=logs[k:2 * k])
-    np.maximum(logs[2 * k:], np.log(1e-12), out=logs[2 * k:])
-    # logs - reference, in place, one level at a time (a row's reference depends on that row
-    # only): one level's reference array is alive at once, not four
-    for level in range(4):
-        rows = logs[level * k:(level + 1) * k]
-        ref = trailing_reference(rows)
-        if level == 0:
-            sigma = np.sqrt(np.maximum(var, 0.25 * np.exp(ref)))
-            del var
-        rows -= ref
-        del ref
-    dev = logs                                     # logs is not used again
-    del logs
-    stress = np.zeros_like(sigma)
+    stress = np.zeros_like(var)
     full_volume = 1.0 / (1.0 - config.stress_volume_drop)
-    dev[:k] *= 0.5                                 # variance -> volatility
-    _level(dev[:k], config.stress_vol_mult, stress)                 # volatility up
-    _level(dev[k:2 * k], config.stress_spread_mult, stress)         # spread up
-    _level(np.abs(dev[2 * k:3 * k]), full_volume, stress)           # volume abnormal, either way
-    np.negative(dev[3 * k:], out=dev[3 * k:])
-    _level(dev[3 * k:], full_volume, stress)                        # depth down
+    # one level at a time (a level's reference depends on that level only): its log, less its
+    # trailing reference, then its distance into ``stress``; two bar-length arrays of a level
+    # are alive at once, not the eight of all four levels
+    levels = ((var, np.log(1e-16)), (spread, np.log(1e-12)), (true.volume, np.log(1e-12)),
+              (true.depth, np.log(1e-12)))
+    for level, (source, floor) in enumerate(levels):
+        dev = np.maximum(source, 1e-300)
+        np.log(dev, out=dev)
+        np.maximum(dev, floor, out=dev)
+        ref = trailing_reference(dev)
+        if level == 0:                  # sqrt(max(var, ref / 4)), in one array
+            sigma = np.exp(ref)
+            sigma *= 0.25
+            np.maximum(var, sigma, out=sigma)
+            np.sqrt(sigma, out=sigma)
+        dev -= ref
+        del ref
+        if level == 0:
+            dev *= 0.5                                              # variance -> volatility
+            _level(dev, config.stress_vol_mult, stress)             # volatility up
+        elif level == 1:
+            _level(dev, config.stress_spread_mult, stress)          # spread up
+        elif level == 2:
+            _level(np.abs(dev), full_volume, stress)                # volume abnormal, either way
+        else:
+            np.negative(dev, out=dev)
+            _level(dev, full_volume, stress)                        # depth down
+        del dev
+    del levels, var
     np.clip(stress, 0.0, 1.0, out=stress)
     depth = true.depth
     liquidity = np.maximum(np.minimum(true.volume, depth), 0.0)

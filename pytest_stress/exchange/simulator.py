@@ -138,26 +138,34 @@ class SimulatedExchange:
         outage_rng, order_rng = rng.spawn(2)
         self._draws = _Draws(order_rng)
         c = market_conditions(true, config)
-        median = config.latency_at(c.stress, self._latency_mult)       # median latency (ms), per (symbol, bar)
-        down = outage_share(config, c.venue, self._extra_fail)           # share of time down, per bar
-        self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
-        rest = self._rest_of_budget(fail_total(config.failure_rate_at(c.stress), self._extra_fail), median, down)
         # kept for the orders, read as scalars through memoryviews ([symbol, bar] -> float, no copy):
         # sigma, liquidity, spread, median latency, the rest of the failure budget; the stress
-        # levels and the outage shares are not needed after this point and go
-        self._sigma, self._liq, self._lat, self._rest = (memoryview(c.sigma), memoryview(c.liquidity),
-                                                         memoryview(median), memoryview(rest))
+        # levels and the outage shares go as soon as they have been used
+        self._sigma, self._liq = memoryview(c.sigma), memoryview(c.liquidity)
         self._spread = memoryview(c.spread) if config.charge_spread else None
+        stress, venue = c.stress, c.venue
+        del c
+        down = outage_share(config, venue, self._extra_fail)             # share of time down, per bar
+        del venue
+        self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
+        median = np.empty_like(stress)                                   # median latency (ms), per (symbol, bar)
+        for start in range(0, median.shape[1], _REST_BLOCK):            # element-wise: in blocks of bars
+            median[:, start:start + _REST_BLOCK] = config.latency_at(stress[:, start:start + _REST_BLOCK],
+                                                                     self._latency_mult)
+        rest = self._rest_of_budget(stress, median, down)
+        del stress, down
+        self._lat, self._rest = memoryview(median), memoryview(rest)
 
-    def _rest_of_budget(self, p: np.ndarray, median: np.ndarray, down: np.ndarray) -> np.ndarray:
+    def _rest_of_budget(self, stress: np.ndarray, median: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
-        outage nor a latency timeout, so that the three together spend the failure budget ``p``.
-        Element-wise, so computed in blocks of bars: a dozen temporaries of a block, not of the run."""
-        out = np.empty_like(p)
-        for start in range(0, p.shape[1], _REST_BLOCK):
+        outage nor a latency timeout, so that the three together spend the failure budget (the
+        venue's rate at ``stress`` and the scenario's). Element-wise, so computed in blocks of
+        bars: a dozen temporaries of a block, not of the run."""
+        out = np.empty_like(stress)
+        for start in range(0, stress.shape[1], _REST_BLOCK):
             stop = start + _REST_BLOCK
-            out[:, start:stop] = self._rest_of_budget_block(p[:, start:stop], median[:, start:stop],
-                                                            down[start:stop])
+            p = fail_total(self.config.failure_rate_at(stress[:, start:stop]), self._extra_fail)
+            out[:, start:stop] = self._rest_of_budget_block(p, median[:, start:stop], down[start:stop])
         return out
 
     def _rest_of_budget_block(self, p: np.ndarray, median: np.ndarray, outage_pi: np.ndarray) -> np.ndarray:
