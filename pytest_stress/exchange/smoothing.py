@@ -87,7 +87,8 @@ def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_
         srt = np.sort(windows[:, blocks - 1:], axis=2)
         med[:, blocks - 1:] = 0.5 * (srt[..., (blocks - 1) // 2] + srt[..., blocks // 2])
     for b in range(min(blocks - 1, nb)):                     # the first windows are partial
-        med[:, b] = np.median(means[:, :b + 1], axis=1)
+        srt = np.sort(means[:, :b + 1], axis=1)              # their median, as np.median gives it
+        med[:, b] = 0.5 * (srt[:, b // 2] + srt[:, (b + 1) // 2])
     # blocks 1.. use the median over complete blocks before them: med[:, b - 1]
     # (written through a (symbol, block, bar) view of out: no repeated copy of med)
     out[:, block:nb * block].reshape(k, nb - 1, block)[:] = med[:, :nb - 1, None]
