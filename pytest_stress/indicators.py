@@ -94,7 +94,7 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
     private = _PrivateFeed(feed)
     try:
         full = _checked(_call(fn, private, n, who, keep=True), n, who)
-        for cut in _cuts(feed):          # ascending: each cut's copy overwrites the smaller one before it
+        for cut in _cuts(feed):
             part = _checked(_call(fn, private, cut, who, keep=False), cut, who)
             for k, v in full.items():
                 p = part.get(k)

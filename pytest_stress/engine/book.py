@@ -10,11 +10,9 @@ import math
 
 from ..errors import ScenarioError, unknown_name_message
 from ..result.models import ExecutionResult
-from ..trader.orders import BUY, MARKET, SELL, Order
+from ..trader.orders import Order
 
 __all__ = ["Ticket", "OrderBook"]
-
-INF = math.inf
 
 
 class Ticket:
@@ -54,13 +52,8 @@ class OrderBook:
         """Open a ticket for ``order``; None if this very object is still working (a no-op)."""
         if id(order) in self._by_order:
             return None
-        # it may have been changed since it was built: checked again (``Order.validate``'s
-        # common case inline, the full check otherwise)
-        q, symbol = order.quantity, order.symbol
-        if not (order.type == MARKET and q.__class__ is float and 0 < q < INF and (order.side == BUY or order.side == SELL)
-                and order.tag.__class__ is str and (symbol is None or symbol.__class__ is str)):
-            order.validate()
-            symbol = order.symbol
+        order.validate()            # it may have been changed since it was built
+        symbol = order.symbol
         if symbol is None:
             symbol = self._symbols[0]
         elif symbol not in self._known:

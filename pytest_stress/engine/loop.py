@@ -175,13 +175,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     t += 1
                     continue
                 if ctx._t == t:                        # the trader has had bar t: its orders, then on
-                    if out.__class__ is Order and not bus.active:      # the common case, inline
-                        try:
-                            if submit(out) is not None:
-                                rec.orders_submitted += 1
-                        except Exception as exc:
-                            errors.handle(exc, t, "trader", rec)
-                    elif out is not None:
+                    if out is not None:
                         _submit_out(out, submit, rec, bus, errors, t)
                     t += 1
                     continue

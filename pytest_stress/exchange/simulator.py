@@ -131,7 +131,7 @@ class SimulatedExchange:
         self.impact = ImpactState(true.n_symbols, config.permanent_impact)
         #: a taker fill's book consumption, recorded only once the account has taken the fill
         #: (``_settle``): an order the account refuses never reaches the book and moves nothing
-        self._unbooked: tuple[int, bool, float, float, float] | None = None
+        self._unbooked: tuple[int, bool, float, float] | None = None
         if self._frictionless:
             self._draws = _Draws(rng)
             return
@@ -148,10 +148,7 @@ class SimulatedExchange:
         down = outage_share(config, venue, self._extra_fail)             # share of time down, per bar
         del venue
         self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
-        median = np.empty_like(stress)                                   # median latency (ms), per (symbol, bar)
-        for start in range(0, median.shape[1], _REST_BLOCK):            # element-wise: in blocks of bars
-            median[:, start:start + _REST_BLOCK] = config.latency_at(stress[:, start:start + _REST_BLOCK],
-                                                                     self._latency_mult)
+        median = config.latency_at(stress, self._latency_mult)          # median latency (ms), per (symbol, bar)
         rest = self._rest_of_budget(stress, median, down)
         del stress, down
         self._lat, self._rest = memoryview(median), memoryview(rest)
@@ -247,16 +244,9 @@ class SimulatedExchange:
         if take is not None and outcome.filled_qty > 0:
             outcome = take(outcome, s, t)
         unbooked, self._unbooked = self._unbooked, None
-        if unbooked is not None and outcome.filled_qty > 0:       # ImpactState.take, inlined
-            sym, buy, q0, ys, liq = unbooked
-            imp = self.impact
-            if buy:
-                imp._buy[sym] = q0 + outcome.filled_qty
-            else:
-                imp._sell[sym] = q0 + outcome.filled_qty
-            imp._y_sigma[sym] = ys
-            imp._liq[sym] = liq
-            imp._bar_impact = True
+        if unbooked is not None and outcome.filled_qty > 0:
+            sym, buy, ys, liq = unbooked
+            self.impact.take(sym, buy, outcome.filled_qty, ys, liq)
         return outcome
 
     def late_due(self) -> int | None:
@@ -464,7 +454,7 @@ class SimulatedExchange:
         q1 = q0 + qty
         own = ys * (2.0 / 3.0) * (q1 * math.sqrt(q1) - q0 * math.sqrt(q0)) / (qty * math.sqrt(liq)) \
             if ys > 0.0 and liq > 0.0 else 0.0
-        self._unbooked = (s, buy, q0, ys, liq)      # booked once the account takes the fill (_settle)
+        self._unbooked = (s, buy, ys, liq)          # booked once the account takes the fill (_settle)
         if buy:
             price = start * (1.0 + own)
             if price > limit:               # False for NaN (no limit)
