@@ -118,3 +118,103 @@ def test_a_balancer_returning_none_is_named():
     with pytest.raises(ScenarioError, match="targets \\(units\\): got None") as info:
         run_scenario(Scenario("x", bars=20), compose(Says({"BTCUSDT": 1.0}), balancer=BalancesToNothing()))
     assert "portfolio balancer (BalancesToNothing)" in "\n".join(info.value.__notes__)
+
+
+# -- the eight roles on quiet bars -------------------------------------------------------------
+
+class _RandomModel:
+    """Signals on about one bar in ten, from its own seed; None on the others (quiet bars)."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def generate(self, ctx):
+        return {ctx.symbol: float(self.rng.uniform(-1.0, 1.0))} if self.rng.random() < 0.1 else None
+
+
+class _Governor:
+    """Flattens below 97% of the peak, halts for 20 bars, then re-arms; a random HALT now and then."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed + 1)
+        self.peak, self.since = 0.0, None
+
+    def check(self, ctx):
+        eq = ctx.equity
+        self.peak = max(self.peak, eq)
+        if self.since is not None and ctx.t - self.since < 20:
+            return "halt"
+        self.since = None
+        if eq < 0.97 * self.peak:
+            self.since, self.peak = ctx.t, eq
+            return "flatten"
+        return "halt" if self.rng.random() < 0.02 else None
+
+
+class _Policy:
+    def update(self, ctx, policy):
+        if ctx.t % 50 == 0:
+            policy.set("position_pct", 0.5 if ctx.t % 100 else 1.0)
+
+
+def _eight_roles(seed, bus=None):
+    from pytest_stress import compose
+    return compose(_RandomModel(seed), governor=_Governor(seed), policy_controller=_Policy(), bus=bus)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("name,exchange", [("BTC Flash Crash 2021", "stressed"), ("Model Failure Simulation", "calm"),
+                                           ("Black Swan Combo", "frictionless")])
+def test_eight_roles_on_quiet_bars_give_the_same_run_as_on_full_bars(seed, name, exchange):
+    """The loop makes the eight roles' calls before the signals inline on quiet bars; a run in
+    which every bar is a full bar (someone listens on the bus: Pipeline.step every bar) is the
+    same run to the bit, with the governor's halts and flattens, policy changes and model faults."""
+    from pytest_stress import Account, library
+    from pytest_stress.trader import EventBus
+
+    sc = library.get(name, bars=600, seed=seed)
+    account = Account.perpetual(leverage=3)
+    quiet = run_scenario(sc, _eight_roles(seed), exchange, account=account)
+    heard = []
+    bus = EventBus()
+    bus.subscribe("*", lambda topic, payload: heard.append(topic))
+    full = run_scenario(sc, _eight_roles(seed, bus), exchange, account=account)
+    assert heard.count("bar") == sc.bars
+    assert quiet.emergency_stops > 0 and quiet.orders_submitted > 0
+    q, f = quiet.to_dict(curves=True, records=True), full.to_dict(curves=True, records=True)
+    q.pop("duration_s"), f.pop("duration_s")
+    assert repr(q) == repr(f)
+
+
+class _FailsLater:
+    """A role that raises at bar 30, a quiet bar."""
+
+    def __init__(self, where):
+        self.where = where
+
+    def generate(self, ctx):
+        if self.where == "model" and ctx.t == 30:
+            raise ValueError("model broke")
+        return None
+
+    def check(self, ctx):
+        if self.where == "governor" and ctx.t == 30:
+            raise ValueError("governor broke")
+        return None
+
+    def update(self, ctx, policy):
+        if self.where == "policy" and ctx.t == 30:
+            raise ValueError("policy broke")
+
+
+@pytest.mark.parametrize("where,role", [("model", "signal model"), ("governor", "safety governor"),
+                                        ("policy", "policy controller")])
+def test_a_role_raising_on_a_quiet_bar_is_named(where, role):
+    from pytest_stress import compose
+
+    r = _FailsLater(where)
+    with pytest.raises(ValueError, match=f"{where} broke") as info:
+        run_scenario(Scenario("x", bars=60), compose(r, governor=r, policy_controller=r), "frictionless")
+    notes = "\n".join(info.value.__notes__)
+    assert f"raised by the {role} (_FailsLater)" in notes and "at bar 30" in notes
+    assert notes.count("raised by the") == 2     # the role's note and the bar's, once each

@@ -125,6 +125,9 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     # due on a bar that is otherwise quiet is paid here too (then the bar is checked against
     # the new liquidation price, recorded, and the trader has its turn, as on a full bar).
     turn = call if call is not None else step          # step(ctx) is step(ctx, None): no fault
+    quiet_roles = getattr(decider, "quiet_roles", None)
+    roles = quiet_roles() if quiet_roles is not None else None
+    update, policy, check, generate = roles if roles is not None else (None, None, None, None)
     fault_bars = sorted(model_faults) if model_faults else []
     funding_bars = sorted(finance_bars)
 
@@ -159,18 +162,53 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 out = None
                 at_risk = ledger.at_risk
                 below, above = liq_below[0], liq_above[0]
+                stage = ""                             # the eight roles: the role being called
                 try:
-                    for t in range(t, stop):
-                        if at_risk and (low_row[t] <= below or high_row[t] >= above):
-                            break                      # bar t reaches the liquidation price: a full bar
-                        ctx._t = t
-                        out = turn(ctx)
-                        if out is not None or bus.active:
-                            break
+                    if roles is None:
+                        for t in range(t, stop):
+                            if at_risk and (low_row[t] <= below or high_row[t] >= above):
+                                break                  # bar t reaches the liquidation price: a full bar
+                            ctx._t = t
+                            out = turn(ctx)
+                            if out is not None or bus.active:
+                                break
+                        else:
+                            t = stop                   # every bar up to the stop was quiet
+                            continue
                     else:
-                        t = stop                       # every bar up to the stop was quiet
-                        continue
+                        # the eight roles' calls before the signals, inline (Pipeline.step makes the
+                        # same calls on a full bar); a bar with signals or a governor's action is
+                        # handed to the pipeline (decide, emergency) and ends the stretch
+                        for t in range(t, stop):
+                            if at_risk and (low_row[t] <= below or high_row[t] >= above):
+                                break
+                            ctx._t = t
+                            if update is not None:
+                                stage = "policy controller"
+                                update(ctx, policy)
+                            if check is not None:
+                                stage = "safety governor"
+                                action = check(ctx)
+                                if action is not None:
+                                    out = decider.emergency(action, ctx)
+                                    break
+                                if ctx.halted:
+                                    ctx.halted = False
+                            if generate is not None:
+                                stage = "signal model"
+                                signals = generate(ctx)
+                                if signals is not None:
+                                    stage = ""         # decide names the role that raised
+                                    out = decider.decide(signals, ctx)
+                                    break
+                            if bus.active:
+                                break
+                        else:
+                            t = stop
+                            continue
                 except Exception as exc:
+                    if stage:
+                        decider.annotate(exc, stage)
                     errors.handle(exc, t, "trader", rec)
                     t += 1
                     continue

@@ -109,7 +109,14 @@ class Pipeline:
         self._generate = system.model.generate if system.model is not None else None
         self._filter = system.filter.filter if system.filter is not None else None
 
+    def quiet_roles(self) -> tuple[Any, PolicyStore, Any, Any]:
+        """``(update, policy, check, generate)``: the calls a bar makes before it has signals (each
+        None where the role is absent), for the engine's loop over quiet bars, which makes them
+        inline and hands a bar on to ``emergency`` or ``decide`` as ``step`` does."""
+        return self._update, self.policy, self._check, self._generate
+
     def step(self, ctx: BarContext, fault: ModelFault | None = None) -> list[Order] | None:
+        """This bar's orders: the roles before the signals here, the rest in ``decide``."""
         # runs every bar: bound methods in locals, nothing written that has not changed
         stage = "policy controller"
         try:
@@ -121,7 +128,7 @@ class Pipeline:
                 stage = "safety governor"
                 action = check(ctx)
                 if action is not None:
-                    return self._emergency(action, ctx)
+                    return self.emergency(action, ctx)
                 if ctx.halted:
                     ctx.halted = False
             stage = "signal model"
@@ -134,6 +141,18 @@ class Pipeline:
                 signals = garbage_signals(ctx.symbols, fault[1])
             else:
                 signals = None
+        except Exception as exc:
+            self.annotate(exc, stage)
+            raise
+        if signals is None and fault is None:
+            return None
+        return self.decide(signals, ctx, fault)
+
+    def decide(self, signals: Signals | None, ctx: BarContext, fault: ModelFault | None = None) -> list[Order] | None:
+        """From the model's signals (None: it failed, ``fault`` says how) to this bar's orders:
+        signal filter, sizer, portfolio balancer, orders to reach the targets, risk guard."""
+        stage = "signal model"                 # bad signals blame the role that made them
+        try:
             if self._filter is not None and (signals is not None or fault is not None):
                 stage = "signal filter"
                 signals = self._filter(signals, ctx)
@@ -149,11 +168,16 @@ class Pipeline:
             stage = "risk guard"
             return self._orders(targets, ctx)
         except Exception as exc:
-            role = getattr(self.system, _ROLE_ATTR[stage])
-            _add_note(exc, f"pytest-stress: raised by the {stage} ({type(role).__name__})")
+            self.annotate(exc, stage)
             raise
 
-    def _emergency(self, action: str, ctx: BarContext) -> list[Order] | None:
+    def annotate(self, exc: BaseException, stage: str) -> None:
+        """Add a note to ``exc`` naming the role it came from (``stage``, as in ``step``)."""
+        role = getattr(self.system, _ROLE_ATTR[stage])
+        _add_note(exc, f"pytest-stress: raised by the {stage} ({type(role).__name__})")
+
+    def emergency(self, action: str, ctx: BarContext) -> list[Order] | None:
+        """The safety governor's ``action`` (HALT or FLATTEN) at this bar: counted once per episode."""
         if action != HALT and action != FLATTEN:
             raise ScenarioError(f"safety governor returned {action!r}; expected None, {HALT!r} or {FLATTEN!r}")
         if not ctx.halted:
