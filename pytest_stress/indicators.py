@@ -110,6 +110,8 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
                         f"indicator {k!r} of {type(owner).__name__} looks ahead: its value at bar {bad} changes "
                         f"when bars from {cut} on are removed ({n} bars in the run); compute it from past and "
                         "current bars only")
+                del p, head, differ, where
+            del part                              # before the next (longer) cut is computed
     finally:
         private.close()
     return full

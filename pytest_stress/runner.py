@@ -140,6 +140,8 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
     fields.update(ledger.counters())
     fields.update(ledger.margin_curves(qty, marks, equity, gross))
     del gross
+    cash = np.subtract(equity, held_value, out=held_value)    # the cash curve, in place (issue #16)
+    del held_value
     missing = set(METRIC_FIELDS) - set(fields)
     unknown = set(fields) - set(METRIC_FIELDS)
     if missing or unknown:   # the metric table and the measurements must agree
@@ -151,7 +153,7 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
         policy_changes=list(decider.policy.changes), equity_curve=equity,
         drawdown_curve=drawdown[1:],
         timestamps=true.timestamps.copy(), trades=trades, executions=record.executions,
-        symbols=true.symbols, positions=qty, cash_curve=equity - held_value,
+        symbols=true.symbols, positions=qty, cash_curve=cash,
         mark_prices=np.array(marks, copy=True),
         account=ledger.account.describe())
 

@@ -220,3 +220,107 @@ def test_indicators_that_are_views_or_a_reused_buffer_are_proved_and_revealed_in
     seen = np.array(trader.seen)
     np.testing.assert_array_equal(seen[:, 0], close)
     np.testing.assert_array_equal(seen[:, 1], close * 2.0)
+
+
+def _plain_durations(curve):
+    """``_drawdown_durations`` as it was, on the whole curve with the initial equity in front."""
+    peak = np.maximum.accumulate(curve)
+    under = np.concatenate([[0], (curve < peak).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(under))
+    longest = int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peak > 0, 1.0 - curve / peak, 1.0)
+    trough = int(np.argmax(dd))
+    recovery = 0
+    if dd[trough] > 0:
+        after = np.flatnonzero(curve[trough:] >= np.maximum.reduce(curve[:trough + 1]))
+        recovery = int(after[0]) if len(after) else None
+    return {"max_drawdown_duration_bars": longest, "recovery_bars": recovery}
+
+
+def _curves():
+    rng = np.random.default_rng(11)
+    walk = 100.0 * np.exp(np.cumsum(rng.normal(0, 0.01, 5000)))
+    yield 100.0, walk
+    yield 100.0, np.array([100.0, 120.0, 90.0, 130.0, 0.0, 0.0, 0.0])      # ruined
+    yield 100.0, np.array([90.0, 95.0, 101.0, 80.0, 99.0])                  # trough at the first bar's peak
+    yield 100.0, np.array([50.0, 60.0])                                     # never recovered
+    yield 100.0, np.array([100.0, 100.0, 100.0])                            # flat
+    yield 100.0, np.array([110.0])
+    yield 100.0, np.array([-5.0, 3.0, 120.0])                               # below zero
+    yield 0.0, np.array([1.0, 2.0, 1.0])                                    # no positive start
+    yield 100.0, np.array([])
+
+
+@pytest.mark.parametrize("initial,equity", list(_curves()))
+def test_returns_and_durations_without_the_curve_equal_the_plain_formulas_bit_for_bit(initial, equity):
+    from pytest_stress.result.metrics import _bar_returns, _drawdown_durations
+
+    curve = np.concatenate([[initial], equity])
+    prev, now = curve[:-1], curve[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        plain = np.where(prev > 0, np.where(now > 0, now / prev - 1.0, -1.0), 0.0)
+    np.testing.assert_array_equal(_bar_returns(equity, initial), plain)
+    buffer = np.full(len(equity), 7.0)
+    assert _bar_returns(equity, initial, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, plain)
+    assert _drawdown_durations(equity, initial) == _plain_durations(curve)
+
+
+@pytest.mark.parametrize("n", [2, 3, 7, 8, 9, 127, 128, 129, 1000, 100_003])
+def test_sample_std_in_place_equals_numpy_std_bit_for_bit(n):
+    from pytest_stress.result.metrics import _sample_std_in_place
+
+    rng = np.random.default_rng(n)
+    for x in (rng.normal(0.0001, 0.01, n), rng.standard_t(3, n) * 1e-3, np.full(n, 0.25)):
+        expected = float(x.std(ddof=1))
+        assert _sample_std_in_place(x.copy()) == expected
+
+
+def test_var_and_cvar_do_not_depend_on_the_order_the_returns_are_partitioned_in():
+    # equity_metrics takes CVaR first, then VaR from the partitioned returns in place
+    r = np.random.default_rng(4).standard_t(3, 10_001)
+    worst = int((len(r) - 1) * 0.05)
+    part = r.copy()
+    part.partition(worst)
+    assert np.percentile(part, 5, overwrite_input=True) == np.percentile(r, 5)
+
+
+def test_liquidity_of_one_bar_equals_the_conditions_array_bit_for_bit():
+    from pytest_stress.exchange.conditions import liquidity_at, market_conditions
+    from pytest_stress.exchange.config import preset
+
+    v = np.array([1.0, 2.0, np.nan, 3.0, -1.0, 0.0, -0.0, np.inf, np.inf, 5.0, np.inf, 1e-320, 7.0, 2.5])
+    d = np.array([2.0, 1.0, 1.0, np.nan, 5.0, -0.0, 0.0, np.inf, 3.0, np.inf, np.nan, 1.0, -np.inf, 2.5])
+    market = generate_market(("BTCUSDT",), len(v), rng=1)
+    values = market.values.copy()
+    values[4, 0], values[6, 0] = v, d
+    liq = market_conditions(market.replace(values=values), preset("calm")).liquidity[0]
+    assert [liquidity_at(a, b) for a, b in zip(v.tolist(), d.tolist())] == liq.tolist()
+    real = generate_market(("BTCUSDT", "ETHUSDT"), 3000, rng=2)
+    c = market_conditions(real, preset("calm"))
+    for s in range(2):
+        assert [liquidity_at(a, b) for a, b in zip(real.volume[s].tolist(), real.depth[s].tolist())] \
+            == c.liquidity[s].tolist()
+    assert market_conditions(real, preset("calm"), liquidity=False).liquidity is None
+
+
+def test_conditions_share_the_markets_spread_and_one_symbols_stress():
+    from pytest_stress.exchange.conditions import market_conditions
+    from pytest_stress.exchange.config import preset
+
+    one = generate_market(("BTCUSDT",), 3000, rng=3)
+    c = market_conditions(one, preset("calm"))
+    assert np.shares_memory(c.spread, one.values) and not c.spread.flags.writeable   # no copy of the spread
+    assert np.shares_memory(c.venue, c.stress)                                       # the row itself
+    np.testing.assert_array_equal(c.venue, c.stress.max(axis=0))
+    two = generate_market(("BTCUSDT", "ETHUSDT"), 3000, rng=3)
+    c2 = market_conditions(two, preset("calm"))
+    np.testing.assert_array_equal(c2.venue, c2.stress.max(axis=0))
+    # a spread that is constant from bar 0 (data without a spread column) gets the OHLC estimate: a copy
+    values = one.values.copy()
+    values[5] = 0.0001
+    flat = one.replace(values=values)
+    c3 = market_conditions(flat, preset("calm"))
+    assert not np.shares_memory(c3.spread, flat.values) and (c3.spread >= 0.0001).all()
+    assert (c3.spread > 0.0001).any()

@@ -492,9 +492,17 @@ class Ledger:
                       gross: np.ndarray) -> dict[str, Any]:
         """``max_margin_usage_pct`` and ``min_margin_ratio`` from the positions, equity and gross
         exposure (the sum of ``|qty| * close``) at every close (vectorised: tiers by ``searchsorted``)."""
-        initial = gross / self.lev
+        # one bar-length float array at a time (issue #16): usage and the ratio are written into
+        # the initial margin and the maintenance arrays they come from
+        usage = gross / self.lev                 # initial margin, then initial / equity where equity is positive
+        positive = equity > 0
+        blind = not positive.all() and (usage[~positive] > 0).any()   # a position held with nothing behind it
+        np.divide(usage, equity, out=usage, where=positive)
+        np.copyto(usage, 0.0, where=~positive)
+        max_usage = math.inf if blind else float(usage.max()) * 100.0 if usage.size else 0.0
+        del usage, positive
         if self.kind == "cash":
-            maint = np.zeros_like(initial)
+            maint = np.zeros_like(equity)
         elif self.kind == "margin":
             maint = self.mm * gross
         else:
@@ -506,16 +514,11 @@ class Ledger:
                 amounts = np.array([t.amount for t in table.tiers])
                 i = np.maximum(np.searchsorted(floors, notional[s], side="right") - 1, 0)
                 maint += np.where(notional[s] > 0, notional[s] * rates[i] - amounts[i], 0.0)
-        positive = equity > 0
-        usage = np.zeros_like(initial)          # initial / equity where equity is positive
-        np.divide(initial, equity, out=usage, where=positive)
-        max_usage = float(usage.max()) * 100.0 if usage.size else 0.0
-        del usage
-        if not positive.all() and (initial[~positive] > 0).any():
-            max_usage = math.inf                 # a position held with nothing behind it
+            del notional
         held = maint > 0
-        ratio = np.full_like(maint, math.inf)    # equity / maintenance where a position is held
+        ratio = maint                            # equity / maintenance where a position is held, else inf
         np.divide(equity, maint, out=ratio, where=held)
+        np.copyto(ratio, math.inf, where=~held)
         min_ratio = float(ratio.min()) if held.any() else None
         return {"max_margin_usage_pct": max_usage, "min_margin_ratio": min_ratio}
 

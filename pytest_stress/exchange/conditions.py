@@ -10,7 +10,9 @@ Removing bars >= k changes nothing before k (tests/test_venue_causality.py).
 - ``spread``: the quoted spread; while a symbol's spread has been constant since bar 0
   (data without a spread column gets a constant), the OHLC estimate of ``spreads.py``
   (Corwin & Schultz 2012; Abdi & Ranaldo 2017), floored at that constant.
-- ``liquidity``: what the book can give near the touch: min(bar volume, book depth).
+- ``liquidity``: what the book can give near the touch: min(bar volume, book depth), at least 0
+  (NaN: 0). ``liquidity_at`` is the same for one bar (the venue reads it per order instead of
+  keeping a bar-length array: issue #16).
 - ``stress`` in [0, 1]: the largest of four distances from a fixed reference (the
   trailing reference of ``smoothing.trailing_reference``, bars before t only): sigma up,
   spread up, volume abnormal in either direction, depth down. A ratio within x2 of
@@ -21,6 +23,7 @@ Removing bars >= k changes nothing before k (tests/test_venue_causality.py).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,23 +33,36 @@ from .config import ExchangeConfig
 from .smoothing import ewma, trailing_reference
 from .spreads import ohlc_spread
 
-__all__ = ["Conditions", "market_conditions", "bar_variance", "ewma"]
+__all__ = ["Conditions", "market_conditions", "bar_variance", "ewma", "liquidity_at"]
 
 #: A ratio to the reference within this factor is ordinary noise, not stress (design choice:
 #: one Garman-Klass bar estimate has a relative error near 50% in variance).
 NOISE_BAND = 2.0
 _TINY = 1e-300
+_INF = float("inf")
 
 
 @dataclass(frozen=True, eq=False)
 class Conditions:
-    """Per symbol and bar, shaped (symbol, bar); ``venue`` is per bar. See the module docstring."""
+    """Per symbol and bar, shaped (symbol, bar); ``venue`` is per bar. See the module docstring.
+    ``liquidity`` is None when not asked for (``market_conditions(..., liquidity=False)``)."""
 
     sigma: np.ndarray
     stress: np.ndarray
     spread: np.ndarray
-    liquidity: np.ndarray
+    liquidity: np.ndarray | None
     venue: np.ndarray
+
+
+def liquidity_at(volume: float, depth: float) -> float:
+    """One bar's ``liquidity`` from its volume and depth: bit for bit the element of
+    ``market_conditions(...).liquidity`` (min, at least 0, NaN -> 0, inf -> the largest float)."""
+    if volume != volume or depth != depth:
+        return 0.0
+    x = volume if volume < depth else depth
+    if not x > 0.0:
+        return 0.0
+    return x if x != _INF else sys.float_info.max
 
 
 def bar_variance(true: MarketData) -> np.ndarray:
@@ -84,19 +100,27 @@ def bar_variance(true: MarketData) -> np.ndarray:
     return v
 
 
-def _level(log_ratio: np.ndarray, full: float, out: np.ndarray) -> None:
-    """out = max(out, (log_ratio - log 2) / (log full - log 2) clipped to [0, 1]), in place."""
+def _scale(log_ratio: np.ndarray, full: float) -> np.ndarray:
+    """log_ratio -> (log_ratio - log 2) / (log full - log 2), in place: the stress of a distance
+    from the reference (0 within the noise band, 1 at ``full``; clipped to [0, 1] by the caller)."""
     lo = np.log(NOISE_BAND)
     span = max(np.log(full) - lo, 1e-12)
     log_ratio -= lo
     log_ratio /= span
-    np.maximum(out, log_ratio, out=out)
+    return log_ratio
 
 
 def _effective_spread(true: MarketData) -> np.ndarray:
-    quoted = np.array(true.spread, dtype=np.float64)
+    """The quoted spread, floored by the OHLC estimate while a symbol's spread has been constant
+    since bar 0. The market's own (read-only) array when no symbol is in that case (a synthetic
+    market, data with a spread column): no copy."""
+    quoted = true.spread
     changed = quoted != quoted[:, :1]
     first = np.where(changed.any(axis=1), changed.argmax(axis=1), quoted.shape[1])   # first bar that differs
+    del changed
+    if not np.any(first > 1):
+        return quoted
+    quoted = np.array(quoted, dtype=np.float64)
     for s in np.flatnonzero(first > 1):        # constant so far (causal): estimate from OHLC up to there
         k = int(first[s])
         est = ohlc_spread(true.high[s:s + 1, :k], true.low[s:s + 1, :k], true.close[s:s + 1, :k])[0]
@@ -104,44 +128,59 @@ def _effective_spread(true: MarketData) -> np.ndarray:
     return quoted
 
 
-def market_conditions(true: MarketData, config: ExchangeConfig) -> Conditions:
-    """The conditions of every bar of ``true`` (see the module docstring)."""
+def _log_level(source: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
+    """A level's log (of at least 1e-300, then at least ``floor``; a new array) and its trailing reference."""
+    dev = np.maximum(source, 1e-300)
+    np.log(dev, out=dev)
+    np.maximum(dev, floor, out=dev)
+    return dev, trailing_reference(dev)
+
+
+def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bool = True) -> Conditions:
+    """The conditions of every bar of ``true`` (see the module docstring); ``liquidity=False``: no
+    liquidity array (a reader takes ``liquidity_at`` of a bar's volume and depth).
+
+    Memory (issue #16): one level at a time (a level's reference depends on that level only),
+    so at most four bar-length arrays are alive at once (sigma, stress, a level's log and its
+    reference; the variance instead of stress at the first level); the first level's distance
+    becomes ``stress``; the spread is the market's own array unless it needs the OHLC estimate;
+    ``venue`` is a view of ``stress`` for one symbol."""
     var = bar_variance(true)
     spread = _effective_spread(true)
-    stress = np.zeros_like(var)
     full_volume = 1.0 / (1.0 - config.stress_volume_drop)
-    # one level at a time (a level's reference depends on that level only): its log, less its
-    # trailing reference, then its distance into ``stress``; two bar-length arrays of a level
-    # are alive at once, not the eight of all four levels
-    levels = ((var, np.log(1e-16)), (spread, np.log(1e-12)), (true.volume, np.log(1e-12)),
-              (true.depth, np.log(1e-12)))
-    for level, (source, floor) in enumerate(levels):
-        dev = np.maximum(source, 1e-300)
-        np.log(dev, out=dev)
-        np.maximum(dev, floor, out=dev)
-        ref = trailing_reference(dev)
-        if level == 0:                  # sqrt(max(var, ref / 4)), in one array
-            sigma = np.exp(ref)
-            sigma *= 0.25
-            np.maximum(var, sigma, out=sigma)
-            np.sqrt(sigma, out=sigma)
+    # volatility up: the distance of log variance from its reference, halved (variance -> volatility)
+    dev, ref = _log_level(var, np.log(1e-16))
+    sigma = np.exp(ref)                 # sqrt(max(var, ref / 4)), in one array
+    sigma *= 0.25
+    np.maximum(var, sigma, out=sigma)
+    del var
+    np.sqrt(sigma, out=sigma)
+    dev -= ref
+    del ref
+    dev *= 0.5
+    stress = _scale(dev, config.stress_vol_mult)
+    np.maximum(0.0, stress, out=stress)
+    del dev
+    # spread up, volume abnormal either way, depth down: each level's distance raises stress
+    for level, source, floor in ((1, spread, np.log(1e-12)), (2, true.volume, np.log(1e-12)),
+                                 (3, true.depth, np.log(1e-12))):
+        dev, ref = _log_level(source, floor)
         dev -= ref
         del ref
-        if level == 0:
-            dev *= 0.5                                              # variance -> volatility
-            _level(dev, config.stress_vol_mult, stress)             # volatility up
-        elif level == 1:
-            _level(dev, config.stress_spread_mult, stress)          # spread up
-        elif level == 2:
-            _level(np.abs(dev), full_volume, stress)                # volume abnormal, either way
-        else:
+        if level == 2:
+            np.abs(dev, out=dev)
+        elif level == 3:
             np.negative(dev, out=dev)
-            _level(dev, full_volume, stress)                        # depth down
+        np.maximum(stress, _scale(dev, config.stress_spread_mult if level == 1 else full_volume), out=stress)
         del dev
-    del levels, var
     np.clip(stress, 0.0, 1.0, out=stress)
-    depth = true.depth
-    liquidity = np.maximum(np.minimum(true.volume, depth), 0.0)
-    np.nan_to_num(liquidity, copy=False, nan=0.0)
-    venue = stress.max(axis=0) if stress.shape[0] else np.zeros(stress.shape[1])
-    return Conditions(sigma, stress, spread, liquidity, venue)
+    liq = None
+    if liquidity:
+        liq = np.minimum(true.volume, true.depth)
+        np.maximum(liq, 0.0, out=liq)
+        np.nan_to_num(liq, copy=False, nan=0.0)
+    if stress.shape[0] == 1:
+        venue = stress[0]             # the largest over one symbol: the row itself
+    else:
+        venue = stress.max(axis=0) if stress.shape[0] else np.zeros(stress.shape[1])
+    return Conditions(sigma, stress, spread, liq, venue)

@@ -58,9 +58,18 @@ def draw_outages(down_share: np.ndarray, bar_ms: float, mean_ms: float, rng: np.
     n = len(down_share)
     if n == 0 or mean_ms <= 0 or not np.any(down_share > 0):
         return OutageSchedule([], [])
-    pi = np.clip(down_share, 0.0, 0.999)
-    rate = -np.log1p(-pi) / mean_ms                              # faults per ms, per bar
-    hazard = np.concatenate([[0.0], np.cumsum(rate * bar_ms)])   # at each bar boundary
+    # at each bar boundary: the cumulative sum of rate * bar_ms, rate = -log1p(-pi) / mean_ms faults
+    # per ms in a bar (pi the down share, at most 0.999); in one array (issue #16)
+    hazard = np.empty(n + 1)
+    hazard[0] = 0.0
+    h = hazard[1:]
+    np.clip(down_share, 0.0, 0.999, out=h)
+    np.negative(h, out=h)
+    np.log1p(h, out=h)
+    np.negative(h, out=h)
+    h /= mean_ms
+    h *= bar_ms
+    np.cumsum(h, out=h)
     total = float(hazard[-1])
     gaps, durations = [], []
     level = 0.0

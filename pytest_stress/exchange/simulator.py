@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ..market.data import HIGH, LOW, OPEN, VOLUME, MarketData
+from ..market.data import DEPTH, HIGH, LOW, OPEN, VOLUME, MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import NO_FAULTS, Faults
 from ..trader.orders import BUY, LIMIT, MARKET, STOP
-from .conditions import market_conditions
+from .conditions import liquidity_at, market_conditions
 from .config import ExchangeConfig
 from .impact import ImpactState
 from .outages import OutageSchedule, draw_outages
@@ -50,7 +50,7 @@ def erfc(x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, y, 2.0 - y)
 
 
-_REST_BLOCK = 1 << 16   # bars per block of _rest_of_budget (memory: issue #16)
+_REST_BLOCK = 1 << 14   # bars per block of _rest_of_budget (memory: issue #16)
 
 
 class _Draws:
@@ -96,8 +96,13 @@ def fail_total(stress_rate: np.ndarray, extra: float) -> np.ndarray:
 
 def outage_share(config: ExchangeConfig, venue: np.ndarray, extra_fail: float = 0.0) -> np.ndarray:
     """The share of time the venue is down, per bar: ``outage_share`` of its failure budget at
-    the venue's stress ``venue`` (``conditions.market_conditions(...).venue``)."""
-    return config.outage_share * fail_total(config.failure_rate_at(venue), extra_fail)
+    the venue's stress ``venue`` (``conditions.market_conditions(...).venue``). Element-wise, so in
+    blocks of bars (a few temporaries of a block, not of the run: issue #16)."""
+    out = np.empty(len(venue))
+    for start in range(0, len(venue), _REST_BLOCK):
+        stop = start + _REST_BLOCK
+        out[start:stop] = config.outage_share * fail_total(config.failure_rate_at(venue[start:stop]), extra_fail)
+    return out
 
 
 class SimulatedExchange:
@@ -137,32 +142,42 @@ class SimulatedExchange:
             return
         outage_rng, order_rng = rng.spawn(2)
         self._draws = _Draws(order_rng)
-        c = market_conditions(true, config)
+        c = market_conditions(true, config, liquidity=False)
         # kept for the orders, read as scalars through memoryviews ([symbol, bar] -> float, no copy):
-        # sigma, liquidity, spread, median latency, the rest of the failure budget; the stress
-        # levels and the outage shares go as soon as they have been used
-        self._sigma, self._liq = memoryview(c.sigma), memoryview(c.liquidity)
+        # sigma, spread (the market's own array), median latency, the rest of the failure budget;
+        # liquidity is read per order from the market's volume and depth (``liquidity_at``); the
+        # outage shares go as soon as they have been used, and the stress levels become the median
+        # latencies (issue #16)
+        self._sigma = memoryview(c.sigma)
         self._spread = memoryview(c.spread) if config.charge_spread else None
         stress, venue = c.stress, c.venue
         del c
         down = outage_share(config, venue, self._extra_fail)             # share of time down, per bar
         del venue
         self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
-        median = config.latency_at(stress, self._latency_mult)          # median latency (ms), per (symbol, bar)
-        rest = self._rest_of_budget(stress, median, down)
-        del stress, down
-        self._lat, self._rest = memoryview(median), memoryview(rest)
+        rest = self._rest_of_budget(stress, down)
+        del down
+        self._lat, self._rest = memoryview(stress), memoryview(rest)   # stress now holds the median latency (ms)
 
-    def _rest_of_budget(self, stress: np.ndarray, median: np.ndarray, down: np.ndarray) -> np.ndarray:
+    def _liq(self, s: int, t: int) -> float:
+        """The book's liquidity near the touch for symbol ``s`` at bar ``t`` (``conditions.liquidity_at``)."""
+        bars = self._bars
+        return liquidity_at(bars[VOLUME, s, t], bars[DEPTH, s, t])
+
+    def _rest_of_budget(self, stress: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
         outage nor a latency timeout, so that the three together spend the failure budget (the
         venue's rate at ``stress`` and the scenario's). Element-wise, so computed in blocks of
-        bars: a dozen temporaries of a block, not of the run."""
+        bars: a dozen temporaries of a block, not of the run. Each block of ``stress`` is then
+        replaced by its median latency (ms), which is all the venue needs of it: one array for both."""
         out = np.empty_like(stress)
         for start in range(0, stress.shape[1], _REST_BLOCK):
             stop = start + _REST_BLOCK
-            p = fail_total(self.config.failure_rate_at(stress[:, start:stop]), self._extra_fail)
-            out[:, start:stop] = self._rest_of_budget_block(p, median[:, start:stop], down[start:stop])
+            level = stress[:, start:stop]
+            median = self.config.latency_at(level, self._latency_mult)
+            p = fail_total(self.config.failure_rate_at(level), self._extra_fail)
+            out[:, start:stop] = self._rest_of_budget_block(p, median, down[start:stop])
+            level[...] = median
         return out
 
     def _rest_of_budget_block(self, p: np.ndarray, median: np.ndarray, outage_pi: np.ndarray) -> np.ndarray:
@@ -280,7 +295,7 @@ class SimulatedExchange:
             return self._failure(t, order, "timeout", latency, f"latency {latency:.0f} ms > timeout {timeout:.0f} ms")
         # r: the rest of the failure budget (see _rest_of_budget)
         if r > 0 and rng.uniform() < r:
-            liq = self._liq[s, t]
+            liq = self._liq(s, t)
             x = order.quantity / (0.01 * liq) if liq > 0 else math.inf
             if rng.uniform() * (1.0 + x) < x:          # P(cut) = x / (1 + x): 1/2 at 1% of the book
                 self._partial.add(order.id)
@@ -388,7 +403,7 @@ class SimulatedExchange:
         imp = self.impact
         latency = self._acked.get(order.id, 0.0)
         bars = self._bars
-        sigma, half, liq = self._sigma[s, t], self._half_spread(s, t), self._liq[s, t]
+        sigma, half, liq = self._sigma[s, t], self._half_spread(s, t), self._liq(s, t)
         hi, lo = bars[HIGH, s, t], bars[LOW, s, t]
         # half-spread and latency drift, kept inside the bar's range
         drift = sigma * math.sqrt(latency / self._bar_ms) * abs(self._draws.normal()) if latency > 0 else 0.0

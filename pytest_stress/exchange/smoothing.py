@@ -16,6 +16,7 @@ _BLOCK = 64
 #: of hourly bars). A design choice: longer than any library stress window (96 bars), so a
 #: window is never more than half the memory.
 REF_BLOCK, REF_BLOCKS = 24, 14
+_SORT_CHUNK = 1 << 12     # windows sorted at a time by trailing_reference (memory: issue #16)
 
 
 def ewma(x: np.ndarray, halflife: float) -> np.ndarray:
@@ -83,9 +84,9 @@ def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_
     padded = np.concatenate([np.full((k, blocks - 1), np.nan), means], axis=1)
     windows = np.lib.stride_tricks.sliding_window_view(padded, blocks, axis=1)   # (k, nb, blocks)
     med = np.empty((k, nb))
-    if nb >= blocks:                                           # median of 'blocks' values, by a sort
-        srt = np.sort(windows[:, blocks - 1:], axis=2)
-        med[:, blocks - 1:] = 0.5 * (srt[..., (blocks - 1) // 2] + srt[..., blocks // 2])
+    for a in range(blocks - 1, nb, _SORT_CHUNK):               # median of 'blocks' values, by a sort
+        srt = np.sort(windows[:, a:a + _SORT_CHUNK], axis=2)   # in chunks: a sorted copy of a chunk only
+        med[:, a:a + _SORT_CHUNK] = 0.5 * (srt[..., (blocks - 1) // 2] + srt[..., blocks // 2])
     for b in range(min(blocks - 1, nb)):                     # the first windows are partial
         srt = np.sort(means[:, :b + 1], axis=1)              # their median, as np.median gives it
         med[:, b] = 0.5 * (srt[:, b // 2] + srt[:, (b + 1) // 2])

@@ -187,16 +187,21 @@ def periods_per_year(bar_seconds: int) -> float:
 def drawdown_curve(equity: np.ndarray) -> np.ndarray:
     """Drawdown from the running peak, in percent (0 at a new high, positive below it)."""
     peak = np.maximum.accumulate(equity)
-    return _drawdown_from_peak(equity, peak, 100.0)
+    return _drawdown_from_peak((equity,), peak, 100.0)
 
 
-def _drawdown_from_peak(curve: np.ndarray, peak: np.ndarray, scale: float | None) -> np.ndarray:
+def _drawdown_from_peak(curve: Sequence[np.ndarray], peak: np.ndarray, scale: float | None) -> np.ndarray:
     """(1 - curve / peak) (times ``scale`` if given) where the peak is positive, else ``scale or 1``;
-    written into ``peak`` (which the caller hands over) instead of new arrays."""
+    written into ``peak`` (which the caller hands over) instead of new arrays. ``curve``: the
+    curve in consecutive pieces (no array of the whole curve is needed)."""
     dd = peak
     bad = ~(peak > 0)
+    start = 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(curve, peak, out=dd)
+        for piece in curve:
+            stop = start + len(piece)
+            np.divide(piece, peak[start:stop], out=dd[start:stop])
+            start = stop
     np.subtract(1.0, dd, out=dd)
     if scale is not None:
         dd *= scale
@@ -206,6 +211,36 @@ def _drawdown_from_peak(curve: np.ndarray, peak: np.ndarray, scale: float | None
 
 def _finite(x: float) -> float:
     return float(x) if math.isfinite(x) else 0.0
+
+
+def _bar_returns(equity: np.ndarray, initial: float, out: np.ndarray | None = None) -> np.ndarray:
+    """Simple return of each bar from the equity after it (``initial`` before bar 0), ruin-aware:
+    -100% on the bar equity reaches zero (or below, or NaN), 0 on every bar after a non-positive
+    equity. Into ``out`` if given (else one new array); no copy of the curve with ``initial`` in front."""
+    n = len(equity)
+    r = np.empty(n) if out is None else out
+    if n == 0:
+        return r
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(equity[:1], initial, out=r[:1])
+        np.divide(equity[1:], equity[:-1], out=r[1:])
+    r -= 1.0
+    np.copyto(r, -1.0, where=~(equity > 0))          # the bar of ruin: -100%
+    if not initial > 0:                              # after ruin: flat
+        r[0] = 0.0
+    np.copyto(r[1:], 0.0, where=~(equity[:-1] > 0))
+    return r
+
+
+def _sample_std_in_place(x: np.ndarray) -> float:
+    """``x.std(ddof=1)`` of a 1-D float64 array of two or more values, with numpy's operations in
+    numpy's order (the mean, the squared deviations from it, their sum over n - 1), but in ``x``'s
+    own memory instead of a temporary of its size: ``x`` is overwritten."""
+    mean = np.add.reduce(x, keepdims=True)
+    np.true_divide(mean, len(x), out=mean)
+    np.subtract(x, mean, out=x)
+    np.square(x, out=x)
+    return float(np.sqrt(np.add.reduce(x) / (len(x) - 1)))
 
 
 def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_seconds: int,
@@ -221,8 +256,10 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     ``drawdown``: ``drawdown_curve`` of the curve with the initial equity in front, if the
     caller has it (computed here otherwise).
 
-    Memory: at most two bar-length float arrays beyond the inputs are alive at once
-    (the curve with the initial equity, and the returns or one working array).
+    Memory (issue #16): one bar-length float array beyond the inputs is alive at a time (the
+    running peak, then the returns, then the leverage), with a bar-length bool or int8 array
+    or two; the curve with the initial equity in front is never made, and VaR partitions the
+    returns in place.
     """
     n = len(equity)
     out: dict = {"bars_processed": n, "initial_equity": initial}
@@ -230,28 +267,22 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     out["final_equity"] = final
     out["total_pnl"] = final - initial
     out["total_return_pct"] = (final / initial - 1.0) * 100.0
-    curve = np.empty(n + 1)
-    curve[0] = initial
-    curve[1:] = equity
-    prev, now = curve[:-1], curve[1:]
-    r = np.empty(n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(now, prev, out=r)
-    r -= 1.0
-    np.copyto(r, -1.0, where=~(now > 0))      # the bar of ruin: -100%
-    np.copyto(r, 0.0, where=~(prev > 0))      # after ruin: flat
     ppy = periods_per_year(bar_seconds)
     if drawdown is None:
-        drawdown = drawdown_curve(curve)
+        drawdown = drawdown_curve(np.concatenate([[initial], equity]))
     out["max_drawdown"] = min(float(drawdown[1:].max()), 100.0) if n else 0.0
     del drawdown
-    out.update(_drawdown_durations(curve))
-    sd = float(r.std(ddof=1)) if n > 1 else 0.0
+    out.update(_drawdown_durations(equity, initial))
+    # the returns, in one array: overwritten by the deviations of the std, then by the downside
+    # squares, and made again each time (cheaper than a second array of the run's length)
+    r = _bar_returns(equity, initial)
     mean = float(r.mean()) if n else 0.0
+    worst_bar = float(r.min()) * 100.0 if n else 0.0
+    sd = _sample_std_in_place(r) if n > 1 else 0.0
     out["volatility_pct"] = sd * math.sqrt(ppy) * 100.0
     out["sharpe_ratio"] = mean / sd * math.sqrt(ppy) if sd > 0 else 0.0
     if n:
-        low = np.minimum(r, 0.0)
+        low = np.minimum(_bar_returns(equity, initial, out=r), 0.0, out=r)
         np.square(low, out=low)
         downside = math.sqrt(float(np.mean(low))) * math.sqrt(ppy)
         del low
@@ -268,12 +299,15 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     mdd = out["max_drawdown"] / 100.0
     out["calmar_ratio"] = _finite(annual / mdd) if mdd > 0 else 0.0
     if n:
-        out["var_95_pct"] = -float(np.percentile(r, 5)) * 100.0
-        out["worst_bar_return_pct"] = float(r.min()) * 100.0
+        _bar_returns(equity, initial, out=r)
         worst = max(int((n - 1) * 0.05), 0)          # empyrical's conditional_value_at_risk
         r.partition(worst)                           # r is ours: partitioned in place, no copy
-        out["cvar_95_pct"] = -float(np.mean(r[:worst + 1])) * 100.0
-    del r, curve
+        cvar = -float(np.mean(r[:worst + 1])) * 100.0
+        # a percentile depends on the values only, not their order: r is partitioned again in place
+        out["var_95_pct"] = -float(np.percentile(r, 5, overwrite_input=True)) * 100.0
+        out["worst_bar_return_pct"] = worst_bar
+        out["cvar_95_pct"] = cvar
+    del r
     positive = equity > 0
     lev = np.where(positive, equity, 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -284,22 +318,33 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
     return out
 
 
-def _drawdown_durations(curve: np.ndarray) -> dict:
-    """Longest stretch below a previous peak, and bars from the deepest trough back to its peak."""
-    peak = np.maximum.accumulate(curve)
-    under = np.empty(len(curve) + 2, dtype=np.int8)
+def _drawdown_durations(equity: np.ndarray, initial: float) -> dict:
+    """Longest stretch below a previous peak, and bars from the deepest trough back to its peak,
+    of the curve ``initial`` then ``equity`` (that curve is not made: one array, its running peak)."""
+    n = len(equity)
+    peak = np.empty(n + 1)
+    peak[0] = initial
+    peak[1:] = equity
+    np.maximum.accumulate(peak, out=peak)
+    under = np.empty(n + 3, dtype=np.int8)                # 0, curve < peak, 0
     under[0] = under[-1] = 0
-    np.less(curve, peak, out=under[1:-1])
+    under[1] = initial < peak[0]
+    np.less(equity, peak[1:], out=under[2:-1])
     edges = np.flatnonzero(np.diff(under))
     del under
     longest = int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
-    dd = _drawdown_from_peak(curve, peak, None)   # peak is overwritten: keep what recovery needs
+    head = np.array([initial], dtype=np.float64)
+    dd = _drawdown_from_peak((head, equity), peak, None)   # peak is overwritten: keep what recovery needs
     trough = int(np.argmax(dd))
     recovery: int | None = 0
     if dd[trough] > 0:
-        level = float(np.maximum.reduce(curve[:trough + 1]))     # the running peak at the trough
-        after = np.flatnonzero(curve[trough:] >= level)
-        recovery = int(after[0]) if len(after) else None
+        # the running peak at the trough, and the first bar from the trough on back at it
+        level = float(np.maximum.reduce(equity[:trough], initial=head[0])) if trough else float(head[0])
+        if trough == 0 and head[0] >= level:
+            recovery = 0
+        else:
+            after = np.flatnonzero(equity[max(trough - 1, 0):] >= level)
+            recovery = int(after[0]) + (1 if trough == 0 else 0) if len(after) else None
     return {"max_drawdown_duration_bars": longest, "recovery_bars": recovery}
 
 
