@@ -160,6 +160,58 @@ def hand_loop(open_: np.ndarray, close: np.ndarray, cash: float) -> tuple[list[t
     return trades, cash + pos * float(close[-1])
 
 
+class _FloorContext:
+    """The least a context can be: ``value`` and ``position`` as plain Python methods over lists
+    (the same bodies as ``BarContext``'s), no account, no venue, no clock protection."""
+
+    __slots__ = ("_t", "_values", "_qty")
+
+    def __init__(self, values: dict[str, list[float]]) -> None:
+        self._t = 0
+        self._values = values
+        self._qty = [0.0]
+
+    def value(self, name: str) -> float:
+        return self._values[name][self._t]
+
+    def position(self, symbol: str | None = None) -> float:
+        return self._qty[0]
+
+
+def api_floor(open_: np.ndarray, close: np.ndarray, cash: float) -> tuple[list[tuple[int, int]], float]:
+    """``SmaTrader.on_bar`` called by a plain loop over ``_FloorContext``: what the user's own code
+    costs through this API (one call a bar, three context calls in it, an ``Order`` per trade),
+    with no framework around it. Timed like the hand loop: both SMAs, conversions, the loop.
+    The framework's own cost is the simple form's time over this one."""
+    trader = SmaTrader()
+    ctx = _FloorContext({k: v.tolist() for k, v in trader.indicators(_Close(close)).items()})
+    opens = open_.tolist()
+    qty = ctx._qty
+    on_bar = trader.on_bar
+    pending = None
+    entry = -1
+    trades = []
+    for t in range(len(opens)):
+        if pending is not None:
+            q = pending.quantity if pending.side == "buy" else -pending.quantity
+            cash -= q * opens[t]
+            if q > 0:
+                entry = t
+            else:
+                trades.append((entry, t))
+            qty[0] += q
+        ctx._t = t
+        pending = on_bar(ctx)
+    return trades, cash + qty[0] * float(close[-1])
+
+
+class _Close:
+    """A feed with only ``close`` (what ``SmaTrader.indicators`` reads), for the API floor."""
+
+    def __init__(self, close: np.ndarray) -> None:
+        self.close = close[None, :]
+
+
 def backtesting_py_runner(views) -> Callable[[], tuple[list[tuple[int, int]], float]] | None:
     """A callable running backtesting.py on the scenario's true market (None if it is not installed).
 
@@ -344,6 +396,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     engines = [
         Engine("hand", "hand-written loop over the same SMAs", lambda: hand_loop(open_, close, sc.initial_equity)),
+        Engine("floor", "SmaTrader.on_bar in a plain loop (API floor)",
+               lambda: api_floor(open_, close, sc.initial_equity)),
         pytest_stress_engine("simple", "simple form, frictionless", sc, views, SmaTrader, "frictionless", None),
         pytest_stress_engine("simple_stressed", "simple form, stressed exchange", sc, views, SmaTrader,
                              "stressed", None),
@@ -408,7 +462,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     verdicts["stressed_roles"] = target("stressed / frictionless, eight roles", by["roles_stressed"], by["roles"],
                                         lambda r: r <= 2, "<= 2x")
     print("for information (no target here):")
-    for text, num, den in [("eight roles / simple form", by["roles"], simple),
+    for text, num, den in [("API floor / hand loop: the user code's own cost", by["floor"], by["hand"]),
+                           ("simple form / API floor: the framework's factor", simple, by["floor"]),
+                           ("eight roles / simple form", by["roles"], simple),
                            ("5x isolated perp / default account, simple form", by["simple_perp"], simple)]:
         print(f"  {text:<52} {spread_text(paired(num, den))}")
     threads = [e.label for e in engines if median_ratio(e.cpu, e.main) > 1.05]
@@ -416,7 +472,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           + (", ".join(threads) if threads else "none"))
 
     ours = trades_of(simple.warm)
-    same = {"hand loop": by["hand"].warm[0] == ours, "eight roles": trades_of(by["roles"].warm) == ours,
+    same = {"hand loop": by["hand"].warm[0] == ours, "API floor": by["floor"].warm[0] == ours, "eight roles": trades_of(by["roles"].warm) == ours,
             "5x perp": trades_of(by["simple_perp"].warm) == ours}
     if bpy is not None:
         same["backtesting.py"] = by["bt"].warm[0] == ours
