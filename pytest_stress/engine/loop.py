@@ -162,7 +162,6 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 out = None
                 at_risk = ledger.at_risk
                 below, above = liq_below[0], liq_above[0]
-                stage = ""                             # the eight roles: the role being called
                 try:
                     if roles is None:
                         for t in range(t, stop):
@@ -178,28 +177,37 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     else:
                         # the eight roles' calls before the signals, inline (Pipeline.step makes the
                         # same calls on a full bar); a bar with signals or a governor's action is
-                        # handed to the pipeline (decide, emergency) and ends the stretch
+                        # handed to the pipeline (decide, emergency) and ends the stretch. A role that
+                        # raises is named by the try around its call (no cost unless it raises)
                         for t in range(t, stop):
                             if at_risk and (low_row[t] <= below or high_row[t] >= above):
                                 break
                             ctx._t = t
                             if update is not None:
-                                stage = "policy controller"
-                                update(ctx, policy)
+                                try:
+                                    update(ctx, policy)
+                                except Exception as exc:
+                                    decider.annotate(exc, "policy controller")
+                                    raise
                             if check is not None:
-                                stage = "safety governor"
-                                action = check(ctx)
-                                if action is not None:
-                                    out = decider.emergency(action, ctx)
-                                    break
+                                try:
+                                    action = check(ctx)
+                                    if action is not None:
+                                        out = decider.emergency(action, ctx)
+                                        break
+                                except Exception as exc:
+                                    decider.annotate(exc, "safety governor")
+                                    raise
                                 if ctx.halted:
                                     ctx.halted = False
                             if generate is not None:
-                                stage = "signal model"
-                                signals = generate(ctx)
+                                try:
+                                    signals = generate(ctx)
+                                except Exception as exc:
+                                    decider.annotate(exc, "signal model")
+                                    raise
                                 if signals is not None:
-                                    stage = ""         # decide names the role that raised
-                                    out = decider.decide(signals, ctx)
+                                    out = decider.decide(signals, ctx)    # names the role that raised
                                     break
                             if bus.active:
                                 break
@@ -207,8 +215,6 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                             t = stop
                             continue
                 except Exception as exc:
-                    if stage:
-                        decider.annotate(exc, stage)
                     errors.handle(exc, t, "trader", rec)
                     t += 1
                     continue
