@@ -167,7 +167,10 @@ class Ledger:
         q0 = pf.qty[s]
         q1 = q0 + sign * r.filled_qty
         price = r.fill_price
-        if abs(q1) <= abs(q0) + _EPS * max(abs(q0), 1.0) and q0 * q1 >= 0:
+        # (sizes as comparisons, not abs/max calls: this runs for every fill)
+        size0 = -q0 if q0 < 0.0 else q0
+        size1 = -q1 if q1 < 0.0 else q1
+        if q0 * q1 >= 0 and size1 <= size0 + _EPS * (size0 if size0 > 1.0 else 1.0):
             return r                               # reducing a position is always allowed
         if self.kind == "cash":
             if sign < 0:
@@ -184,7 +187,7 @@ class Ledger:
                                    r.fee * part, r.latency_ms, f"reduced to what the cash pays for ({part:.1%})")
         if self._single and self.kind == "margin":     # the common case, without lists
             cash_after = pf.cash - sign * r.filled_qty * price - r.fee
-            gross_after = abs(q1) * price
+            gross_after = size1 * price
             equity_after = cash_after + q1 * price
             if gross_after > self.lev * equity_after * (1 + 1e-12):
                 return self._refuse(r, f"gross exposure {gross_after:,.2f} above {self.lev:g} x equity "
@@ -277,12 +280,13 @@ class Ledger:
     def refresh(self) -> None:
         """Recompute each position's liquidation price (after fills, funding, interest)."""
         pf = self.pf
-        if self._single and (self.kind == "margin" or self._iso_single):   # the common cases, without lists
+        kind = self.kind
+        if self._single and (kind == "margin" or self._iso_single):   # the common cases, without lists
             q = pf.qty[0]
             lo, hi = 0.0, INF
             if q:
-                if self.kind == "margin":              # cash + q p = mm |q| p
-                    denom = self.mm * abs(q) - q
+                if kind == "margin":                   # cash + q p = mm |q| p
+                    denom = self.mm * (q if q > 0.0 else -q) - q
                     liq = pf.cash / denom if denom else INF
                 else:                                  # isolated_liquidation_price, its bracket terms cached
                     key = (q, pf.avg[0])
@@ -295,7 +299,7 @@ class Ledger:
                     cum, side_notional, denom = self._iso_coef
                     liq = (self.iso_margin[0] + cum - side_notional) / denom
                 if q > 0:
-                    lo = max(liq, 0.0)
+                    lo = 0.0 if liq < 0.0 else liq     # max(liq, 0.0), without the call
                 else:
                     hi = liq if liq > 0 else INF
             self.liq_below[0], self.liq_above[0] = lo, hi

@@ -50,7 +50,8 @@ class OrderBook:
     # -- the trader's side (through BarContext) --------------------------------
     def submit(self, order: Order) -> Ticket | None:
         """Open a ticket for ``order``; None if this very object is still working (a no-op)."""
-        if id(order) in self._by_order:
+        key = id(order)
+        if key in self._by_order:
             return None
         order.validate()            # it may have been changed since it was built
         symbol = order.symbol
@@ -63,7 +64,7 @@ class OrderBook:
         self._next_id += 1
         self.pending.append(ticket)
         self._by_id[ticket.id] = ticket
-        self._by_order[id(order)] = ticket
+        self._by_order[key] = ticket
         return ticket
 
     def open_orders(self) -> list[Order]:

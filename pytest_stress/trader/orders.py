@@ -50,15 +50,16 @@ class Order:
         self.stop_price = stop_price
         self.tag = tag
         # validate() inlined for the common case (an order is built on many bars of a run)
-        if not (type == MARKET and quantity.__class__ is float and 0 < quantity < math.inf
-                and (side == BUY or side == SELL) and symbol.__class__ in _SYMBOL_TYPES and tag.__class__ is str):
+        if not (type == MARKET and quantity.__class__ is float and 0.0 < quantity < _INF
+                and (side == BUY or side == SELL) and (symbol is None or symbol.__class__ is str)
+                and tag.__class__ is str):
             self.validate()
 
     def validate(self) -> "Order":
         """Check every field (numpy scalars become floats); return the order, or raise naming the field."""
-        q = self.quantity
-        if (self.type == MARKET and type(q) is float and 0 < q < math.inf and (self.side == BUY or self.side == SELL)
-                and self.symbol.__class__ in _SYMBOL_TYPES and self.tag.__class__ is str):
+        q, symbol = self.quantity, self.symbol
+        if (self.type == MARKET and q.__class__ is float and 0.0 < q < _INF and (self.side == BUY or self.side == SELL)
+                and (symbol is None or symbol.__class__ is str) and self.tag.__class__ is str):
             return self  # the common case, checked cheaply
         if self.side not in (BUY, SELL):
             raise ScenarioError(f"Order: side = {self.side!r}; expected 'buy' or 'sell'")
@@ -80,7 +81,7 @@ class Order:
         return 1 if self.side == BUY else -1
 
 
-_SYMBOL_TYPES = (str, type(None))
+_INF = math.inf
 
 
 def _positive(name: str, value: object, what: str) -> float:
