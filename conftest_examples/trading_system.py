@@ -147,22 +147,40 @@ class ConcentrationBalancer:
 class DrawdownGovernor:
     """Safety governor: flatten and halt at ``max_dd`` drawdown from the peak, or when the
     observed spread blows out past ``panic_spread`` times its rolling median (a book
-    emptying); resume after ``cooldown`` calm bars."""
+    emptying); resume after ``cooldown`` calm bars.
 
-    def __init__(self, max_dd: float = 0.12, panic_spread: float = 8.0, cooldown: int = 48):
+    A sell that timed out is in doubt: the venue may still fill it late (an outage ends, a
+    slow acknowledgement arrives). A fresh flatten sent meanwhile could sell the position
+    twice and leave this long-only book short (a hypothesis example found exactly that: a
+    late exit and a re-sent one filled in the same bar). So while a sell is in doubt, for
+    ``grace`` bars after its timeout (``on_failure``, a bus listener), it halts instead of
+    flattening, and flattens once the doubt is over if the position is still open. Four
+    hourly bars outlast nearly every outage the venue models (mean 25 minutes, exponential)."""
+
+    def __init__(self, max_dd: float = 0.12, panic_spread: float = 8.0, cooldown: int = 48, grace: int = 4):
         self.max_dd = 1.0 if DEGRADED else max_dd
-        self.panic_spread, self.cooldown = panic_spread, cooldown
+        self.panic_spread, self.cooldown, self.grace = panic_spread, cooldown, grace
         self.peak, self.halted_at = 0.0, None
+        self.in_doubt_until, self.deferred = -1, False
+
+    def on_failure(self, topic, execution):
+        if execution.status == "timeout" and execution.side == "sell":
+            self.in_doubt_until = execution.bar + self.grace
 
     def check(self, ctx):
         eq = ctx.equity
         self.peak = max(self.peak, eq)
         spread = ctx.history("spread")[-1]
         panic = spread > self.panic_spread * ctx.value("spread_norm") and not DEGRADED
+        in_doubt = ctx.t < self.in_doubt_until
         if eq < self.peak * (1 - self.max_dd) or panic:
             self.halted_at = ctx.t
-            return FLATTEN
+            self.deferred = in_doubt
+            return HALT if in_doubt else FLATTEN
         if self.halted_at is not None and ctx.t - self.halted_at < self.cooldown:
+            if self.deferred and not in_doubt and ctx.positions:
+                self.deferred = False
+                return FLATTEN                                 # the flatten the doubt held back
             return HALT
         if self.halted_at is not None:
             self.peak, self.halted_at = eq, None               # re-arm from here
@@ -189,4 +207,5 @@ def full_system():
                      balancer=ConcentrationBalancer(), governor=DrawdownGovernor(),
                      policy_controller=VolatilityPolicy(), policy={"position_pct": 1.0})
     system.bus.subscribe("emergency_stop", lambda topic, event: None)   # e.g. page the on-call
+    system.bus.subscribe("failure", system.governor.on_failure)          # timeouts: sells in doubt
     return system
