@@ -6,6 +6,7 @@ loading it imports nothing heavy and that pytest's assertion rewriting is narrow
 whole package to the plugin module. The figures are printed by ``benchmarks/bench_plugin.py``.
 """
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,51 @@ def test_under_xdist_each_worker_starts_on_one_of_the_longest_units(pytester):
     assert main[:2] == ["test_library[btc-flash-crash-2021]", "test_library[eth-liquidity-collapse]"]
     assert main.index("test_paths[btc-flash-crash-2021]") == 10
     assert main[-2:] == ["test_property", "test_plain"]   # without xdist: the file's order
+
+
+EXAMPLES = ROOT / "conftest_examples"
+
+#: Records, in every process (the controller and each xdist worker), the plugins registered and
+#: the top-level packages of the modules loaded through pytest's assertion-rewriting hook.
+PLUGINS_PROBE = '''
+import json, os
+from pathlib import Path
+
+import pytest
+from _pytest.assertion.rewrite import AssertionRewritingHook
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    import sys
+    rewritten = sorted({n.split(".")[0] for n, m in list(sys.modules.items())
+                        if isinstance(getattr(m, "__loader__", None), AssertionRewritingHook)})
+    plugins = sorted(name for name, plugin in config.pluginmanager.list_name_plugin() if plugin is not None)
+    tag = getattr(config, "workerinput", {}).get("workerid", "controller")
+    Path(os.environ["PROBE_OUT"], tag + ".json").write_text(json.dumps({"rewritten": rewritten, "plugins": plugins}))
+'''
+
+
+def test_the_example_suite_loads_only_its_own_plugins_in_every_process(pytester, monkeypatch):
+    """conftest_examples/pytest.ini disables plugin autoloading and names the four plugins it uses:
+    no process (the controller, each xdist worker) loads another installed plugin (pytest-html,
+    anyio, schemathesis of the dev extra) or assertion-rewrites a third-party package (all of
+    hypothesis, when its plugin is autoloaded: start-up paid in every process, again where no
+    bytecode is written). ``benchmarks/bench_plugin.py`` measures what that saves."""
+    shutil.copytree(EXAMPLES, pytester.path / "conftest_examples", ignore=shutil.ignore_patterns("__pycache__"))
+    (pytester.path / "plugins_probe.py").write_text(PLUGINS_PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    monkeypatch.setenv("PROBE_OUT", str(pytester.path))
+    # one short case runs (every test module is collected, so each worker imports hypothesis); the
+    # baseline's other cases are then listed as not run, which fails nothing
+    res = pytester.runpytest_subprocess("conftest_examples", "-m", "stress", "-k", "survives_a_failing_exchange",
+                                        "-p", "no:cacheprovider", "-p", "plugins_probe", "-n", "2")
+    res.assert_outcomes(passed=1)
+    seen = {tag: json.loads((pytester.path / f"{tag}.json").read_text()) for tag in ("controller", "gw0", "gw1")}
+    for tag, probe in seen.items():
+        assert {"stress", "xdist", "hypothesispytest", "timeout"} <= set(probe["plugins"]), tag
+        assert not {"html", "metadata", "anyio", "schemathesis"} & set(probe["plugins"]), (tag, probe["plugins"])
+        # the test files and conftest.py are rewritten, and xdist (pytest marks a plugin named by -p)
+        third_party = {p for p in probe["rewritten"] if not p.startswith(("test_", "conftest", "plugins_probe"))}
+        assert third_party <= {"xdist"}, (tag, probe["rewritten"])
+    assert "test_properties" in seen["gw0"]["rewritten"]   # the workers collected (and rewrote) the tests
