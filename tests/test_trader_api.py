@@ -218,3 +218,31 @@ def test_a_role_raising_on_a_quiet_bar_is_named(where, role):
     notes = "\n".join(info.value.__notes__)
     assert f"raised by the {role} (_FailsLater)" in notes and "at bar 30" in notes
     assert notes.count("raised by the") == 2     # the role's note and the bar's, once each
+
+
+@pytest.mark.parametrize("name,exchange", [("Execution Crisis", "stressed"), ("Black Swan Combo", "calm")])
+def test_a_listener_on_other_topics_keeps_quiet_bars_and_hears_every_event(name, exchange):
+    """Only a "bar" (or "*") listener makes every bar a full bar: one on the other topics (fills,
+    failures, orders, emergency stops...) gets the same run to the bit, quiet bars and all, and
+    hears exactly the events a "*" listener hears on those topics."""
+    from pytest_stress import Account, library
+    from pytest_stress.trader import EventBus
+
+    sc = library.get(name, bars=600, seed=3)
+    account = Account.perpetual(leverage=3)
+    runs, heard = [], []
+    for topic in (None, "*", "some"):
+        bus, events = EventBus(), []
+        if topic == "some":
+            for t in ("order", "fill", "rejection", "failure", "emergency_stop", "liquidation", "model_failure"):
+                bus.subscribe(t, lambda tp, payload: events.append(tp))
+        elif topic == "*":
+            bus.subscribe("*", lambda tp, payload: events.append(tp))
+        assert bus.every_bar is (topic == "*")
+        r = run_scenario(sc, _eight_roles(3, bus), exchange, account=account).to_dict(curves=True, records=True)
+        r.pop("duration_s")
+        runs.append(repr(r))
+        heard.append(events)
+    assert runs[0] == runs[1] == runs[2]
+    everything = [tp for tp in heard[1] if tp != "bar"]
+    assert heard[2] == everything and "failure" in everything and "order" in everything

@@ -117,8 +117,9 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     single = len(feed.symbols) == 1
     liq_below, liq_above = ledger.liq_below, ledger.liq_above      # changed in place by the ledger
     low_row, high_row = ledger.adverse_rows(0)
-    # A bar is quiet when nothing is working or late, no financing is due, nobody listens on the
-    # bus, no model fault falls on it and at most one position can be liquidated: the engine's
+    # A bar is quiet when nothing is working or late, no financing is due, nobody listens to every
+    # bar on the bus ("bar" or "*": the other topics are published on full bars, or by the trader's
+    # own calls, on either path), no model fault falls on it and at most one position can be liquidated: the engine's
     # only work is then the trader's turn (and, for a position at risk, its one comparison).
     # Quiet bars run in a loop of their own up to the next bar that is not: the next funding or
     # fault bar, a bar reaching the liquidation price, the trader returning something. Funding
@@ -134,7 +135,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     financed = -1                                      # the bar whose funding the quiet path paid
     t = 0
     while t < n:
-        if not pending and not late and not cancels and not bus.active and (single or not ledger.at_risk):
+        if not pending and not late and not cancels and not bus.every_bar and (single or not ledger.at_risk):
             stop = n
             if fault_bars:
                 i = bisect_left(fault_bars, t)
@@ -169,7 +170,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                                 break                  # bar t reaches the liquidation price: a full bar
                             ctx._t = t
                             out = turn(ctx)
-                            if out is not None or bus.active:
+                            if out is not None or bus.every_bar:
                                 break
                         else:
                             t = stop                   # every bar up to the stop was quiet
@@ -209,7 +210,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                                 if signals is not None:
                                     out = decider.decide(signals, ctx)    # names the role that raised
                                     break
-                            if bus.active:
+                            if bus.every_bar:
                                 break
                         else:
                             t = stop

@@ -112,10 +112,15 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Callable[[str, Any], None]]] = defaultdict(list)
         self.active = False   #: True once anyone subscribed (lets the executor skip publishing)
+        #: True once anyone listens to "bar" (or "*"): only then must every bar be a full bar of the
+        #: engine's loop (the other topics are published on bars that are full bars anyway)
+        self.every_bar = False
 
     def subscribe(self, topic: str, handler: Callable[[str, Any], None]) -> None:
         self._handlers[topic].append(handler)
         self.active = True
+        if topic == "bar" or topic == "*":
+            self.every_bar = True
 
     def wants(self, topic: str) -> bool:
         return self.active and (topic in self._handlers or "*" in self._handlers)
