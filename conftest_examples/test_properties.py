@@ -5,12 +5,14 @@ stress_runner is session-scoped and builds a fresh trader from trader_factory pe
 so @given works without function-scoped-fixture health-check errors. Tests using
 stress_runner are selected by -m stress.
 """
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 
 from pytest_stress import strategies as sst
 
 
-@settings(max_examples=25, deadline=None)
+# no explain phase: after a failure it line-traces every run, shrinking included (README, "Property-based
+# fuzzing"): minutes instead of seconds to report a failing crash
+@settings(max_examples=25, deadline=None, phases=[p for p in Phase if p is not Phase.explain])
 @given(scenario=sst.scenarios(types=["flash_crash", "volatility_spike", "pump_and_dump"], bars=400))
 def test_risk_controls_hold_in_any_crash_or_spike(stress_runner, scenario):
     result = stress_runner(scenario)

@@ -91,8 +91,10 @@ def _scenario(draw, types, symbols, bars, timeframe, seeds, name, max_bars_per_w
     extra = (s for s in ("ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT") if s not in syms)
     while len(syms) < kind_of(stype).min_symbols(params):   # e.g. a correlation breakdown needs a pair
         syms = (*syms, next(extra))
+    kind = kind_of(stype)
+    params = kind.fit_starts(params, n)                      # a late start moves in, the run keeps n bars
     own = {k: v for k, v in params.items() if k not in BASE_PARAMS}
-    n = max(n, kind_of(stype).min_bars(own))                 # every stress window fits
+    n = max(n, kind.min_bars(own))                           # only windows longer than n - 2 bars grow it
     return Scenario(f"{name} {stype.value}", stype, params, symbols=syms, bars=n, timeframe=draw(timeframe),
                     seed=draw(seeds))
 
@@ -104,6 +106,10 @@ def scenarios(*, types: Sequence[ScenarioType | str] | None = None, symbols: Seq
               max_bars_per_window: int | None = None) -> st.SearchStrategy[Scenario]:
     """Whole, valid scenarios: a type from ``types`` (default: every synthetic-base type),
     its parameters over their ranges, ``bars`` bars (an int or a strategy), a seed.
+
+    A stress window's start is scaled into the run (``Kind.fit_starts``), so a scenario has
+    the bars drawn; it has more only if a window's core is longer than ``bars - 2`` (then
+    exactly as many as the window needs). Cap core lengths with ``max_bars_per_window``.
 
     Correlation breakdowns get a second symbol if ``symbols`` has only one.
     """

@@ -84,18 +84,34 @@ class Kind:
         """``(component, start fraction, core length in bars)`` of each stress window the parameters
         place (the core: the crash, the pump and dump, the spike...; recovery and relaxation may be
         cut by the end of the run)."""
+        return [(label, start, length) for label, _, start, length in self._windows(params)]
+
+    def _windows(self, params: Params) -> list[tuple[str, str, float, int]]:
+        """``windows``, each with the name of its start parameter in ``params``."""
         if self.type is ScenarioType.MIXED_CUSTOM:
-            groups = [(prefix.rstrip("_"), ps, split_prefixed(params, MIXED_COMPONENTS).get(prefix))
+            groups = [(prefix, ps, split_prefixed(params, MIXED_COMPONENTS).get(prefix))
                       for prefix, ps in MIXED_COMPONENTS]
         else:
-            groups = [(self.type.value, self.params, params)]
+            groups = [("", self.params, params)]
         out = []
-        for label, ps, given in groups:
+        for prefix, ps, given in groups:
             if given is None or "start" not in ps:
                 continue
             values = {**ps.defaults(), **given}
             length = sum(int(values[k]) for k in _CORE_LENGTHS if values.get(k) is not None)
-            out.append((label, float(values["start"]), max(length, 1)))
+            label = prefix.rstrip("_") or self.type.value
+            out.append((label, prefix + "start", float(values["start"]), max(length, 1)))
+        return out
+
+    def fit_starts(self, params: Params, n: int) -> dict[str, Any]:
+        """``params`` with each stress window's start scaled by ``(n - core - 1) / n``: a window of
+        up to ``n - 2`` core bars then fits in ``n`` bars wherever in ``[0, 1)`` its start was,
+        and a start of 0 stays 0. (The hypothesis strategies use it so that a scenario has the
+        bars asked for; growing the run to fit a late start made runs of tens of thousands of
+        bars out of ``bars=300``.)"""
+        out = dict(params)
+        for _, key, start, length in self._windows(params):
+            out[key] = start * max(n - length - 1, 0) / n
         return out
 
     def min_bars(self, params: Params) -> int:
