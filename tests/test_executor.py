@@ -74,6 +74,37 @@ def test_the_trader_cannot_look_ahead():
     assert tr.seen == views.feed.close[0].tolist()
 
 
+class Asker:
+    """Asks for history on some bars only (every bar, then gaps), field by field, symbol by symbol."""
+
+    def __init__(self, feed):
+        self.feed, self.checked = feed, 0
+
+    def on_bar(self, ctx):
+        t = ctx.t
+        if t % 7 in (3, 4) or 20 <= t < 30:
+            return None
+        for f, field in enumerate(("open", "high", "low", "close", "volume", "spread", "depth")):
+            if (t + f) % 3 == 0:
+                continue
+            for s, symbol in enumerate(ctx.symbols):
+                h = ctx.history(field, symbol)
+                np.testing.assert_array_equal(h, self.feed.values[f, s, :t + 1])
+                assert np.all(np.isnan(h.base[..., t + 1:]))
+                self.checked += 1
+        np.testing.assert_array_equal(ctx.close, self.feed.values[3, 0, :t + 1])
+
+
+@pytest.mark.parametrize("symbols", [("BTCUSDT",), ("BTCUSDT", "ETHUSDT")])
+def test_history_reveals_each_field_and_symbol_whenever_asked(symbols):
+    """One bar at a time (the one-symbol fast path) or a stretch after bars not asked for."""
+    sc = Scenario("x", "data_corruption", {"corruption_pct": 0.1, "start": 0.2}, symbols=symbols, bars=90)
+    views = sc.build_market()
+    tr = Asker(views.feed)
+    run_scenario(sc, tr, market=views)
+    assert tr.checked > 200 * len(symbols)
+
+
 class CenteredMA:
     def indicators(self, feed):
         c = feed.close[0]

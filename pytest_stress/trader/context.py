@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ScenarioError, unknown_name_message
-from ..market.data import CLOSE, DEPTH, FIELDS, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketData
+from ..market.data import CLOSE, FIELDS, MarketData
 from .orders import BUY, SELL, Order, buy, sell
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,8 +44,8 @@ class BarContext:
     The clock ``t`` is read-only: nothing a trader sets can move it.
     """
 
-    __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf", "_ro", "_k",
-                 "_revealed", "_close", "_price0", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
+    __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf", "_rows",
+                 "_last", "_src", "_k", "_revealed", "_close", "_price0", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
                  "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index", "account")
 
     def __init__(self, feed: MarketData, portfolio: Any, book: "OrderBook", policy: "PolicyStore", bus: "EventBus",
@@ -59,7 +59,9 @@ class BarContext:
         self.halted = False                    #: True while the safety governor has trading halted
         self._feed = feed
         self._buf: list[np.ndarray | None] = [None] * len(FIELDS)   # per field, allocated when first asked for
-        self._ro: list[np.ndarray | None] = [None] * len(FIELDS)    # their read-only views
+        self._rows: list[list[np.ndarray] | None] = [None] * len(FIELDS)   # its read-only rows, one per symbol
+        self._last: list[memoryview | None] = [None] * len(FIELDS)   # one symbol: its row, writable, for one bar
+        self._src: list[memoryview | None] = [None] * len(FIELDS)    # one symbol: the feed's row of the field
         self._k = len(feed.symbols)
         self._revealed = [0] * len(FIELDS)        # bars revealed so far, per field
         self._ts_revealed = 0
@@ -121,65 +123,70 @@ class BarContext:
             raise ScenarioError(unknown_name_message("symbol", str(symbol), self.symbols)) from None
 
     def history(self, field: str = "close", symbol: str | None = None) -> np.ndarray:
-        """Observed ``field`` of ``symbol`` from bar 0 to this bar, read-only."""
+        """Observed ``field`` of ``symbol`` from bar 0 to this bar, read-only.
+
+        Each field has its own (symbol, bar) buffer, allocated when first asked for, that
+        holds the bars revealed so far: the bar that has just happened is copied in as one
+        item (one symbol) or item by item, a longer stretch as one slice."""
         f = _FIELD.get(field)
         if f is None:
             raise ScenarioError(unknown_name_message("field", str(field), FIELDS))
-        return self._field(f, 0 if symbol is None else self._symbol(symbol))
-
-    def _field(self, f: int, s: int) -> np.ndarray:
-        """Reveal field ``f`` (every symbol) up to this bar, and give symbol ``s``'s read-only view.
-
-        Each field has its own (symbol, bar) buffer, allocated when first asked for; the bar
-        that has just happened is copied item by item, a longer stretch as one slice."""
         t = self._t
-        done = self._revealed[f]
-        if done <= t:
-            buf = self._buf[f]
-            if buf is None:
-                buf = self._alloc(f)
-            if done == t:
-                item = self._close
-                for s_ in range(self._k):
-                    buf[s_, t] = item[f, s_, t]
+        if self._revealed[f] <= t:
+            last = self._last[f]
+            if last is not None and self._revealed[f] == t:   # the common case: one symbol, asked every bar
+                last[t] = self._src[f][t]
+                self._revealed[f] = t + 1
             else:
-                buf[:, done:t + 1] = self._feed.values[f, :, done:t + 1]
-            self._revealed[f] = t + 1
-        return self._ro[f][s, :t + 1]
+                self._reveal(f, t)
+        return self._rows[f][0 if symbol is None else self._symbol(symbol)][:t + 1]
 
-    def _alloc(self, f: int) -> np.ndarray:
-        buf = self._buf[f] = np.full(self._feed.values.shape[1:], np.nan)
-        ro = self._ro[f] = buf.view()
-        ro.flags.writeable = False   # views of it are read-only without a flag write per call
-        return buf
+    def _reveal(self, f: int, t: int) -> None:
+        """Copy field ``f`` of every symbol into its buffer up to bar ``t`` (allocating it)."""
+        buf = self._buf[f]
+        if buf is None:
+            buf = self._buf[f] = np.full(self._feed.values.shape[1:], np.nan)
+            ro = buf.view()
+            ro.flags.writeable = False   # views of it are read-only without a flag write per call
+            self._rows[f] = list(ro)
+            if self._k == 1:
+                self._last[f], self._src[f] = memoryview(buf[0]), memoryview(self._feed.values[f, 0])
+        done = self._revealed[f]
+        if done == t:
+            item = self._close
+            for s_ in range(self._k):
+                buf[s_, t] = item[f, s_, t]
+        else:
+            buf[:, done:t + 1] = self._feed.values[f, :, done:t + 1]
+        self._revealed[f] = t + 1
 
     @property
     def open(self) -> np.ndarray:
-        return self._field(OPEN, 0)
+        return self.history("open")
 
     @property
     def high(self) -> np.ndarray:
-        return self._field(HIGH, 0)
+        return self.history("high")
 
     @property
     def low(self) -> np.ndarray:
-        return self._field(LOW, 0)
+        return self.history("low")
 
     @property
     def close(self) -> np.ndarray:
-        return self._field(CLOSE, 0)
+        return self.history("close")
 
     @property
     def volume(self) -> np.ndarray:
-        return self._field(VOLUME, 0)
+        return self.history("volume")
 
     @property
     def spread(self) -> np.ndarray:
-        return self._field(SPREAD, 0)
+        return self.history("spread")
 
     @property
     def depth(self) -> np.ndarray:
-        return self._field(DEPTH, 0)
+        return self.history("depth")
 
     @property
     def timestamps(self) -> np.ndarray:
