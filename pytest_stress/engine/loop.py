@@ -179,14 +179,17 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                         # the eight roles' calls before the signals, inline (Pipeline.step makes the
                         # same calls on a full bar); a bar with signals or a governor's action is
                         # handed to the pipeline (decide, emergency) and ends the stretch. A role that
-                        # raises is named by the try around its call (no cost unless it raises)
+                        # raises is named by the try around its call (no cost unless it raises; a
+                        # `try:` on its call's line, not a line of its own, which costs a NOP a bar).
+                        # Only an emergency sets ctx.halted, and it ends the stretch: the first bar
+                        # whose governor is quiet clears it, and it stays clear (a local, not a read a bar)
+                        halted = ctx.halted
                         for t in range(t, stop):
                             if at_risk and (low_row[t] <= below or high_row[t] >= above):
                                 break
                             ctx._t = t
                             if update is not None:
-                                try:
-                                    update(ctx, policy)
+                                try: update(ctx, policy)
                                 except Exception as exc:
                                     decider.annotate(exc, "policy controller")
                                     raise
@@ -199,11 +202,10 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                                 except Exception as exc:
                                     decider.annotate(exc, "safety governor")
                                     raise
-                                if ctx.halted:
-                                    ctx.halted = False
+                                if halted:
+                                    ctx.halted = halted = False
                             if generate is not None:
-                                try:
-                                    signals = generate(ctx)
+                                try: signals = generate(ctx)
                                 except Exception as exc:
                                     decider.annotate(exc, "signal model")
                                     raise
