@@ -15,7 +15,7 @@ class Portfolio:
     final equity == initial + realised PnL + unrealised PnL - fees.
     """
 
-    __slots__ = ("symbols", "qty", "avg", "cash", "entry_fees", "entry_bar", "trades", "_closes", "_close0")
+    __slots__ = ("symbols", "qty", "avg", "cash", "entry_fees", "entry_bar", "trades", "_closes", "close0")
 
     def __init__(self, symbols: tuple[str, ...], cash: float, close: "np.ndarray | None" = None) -> None:
         n = len(symbols)
@@ -24,7 +24,8 @@ class Portfolio:
         self.avg = [0.0] * n
         self.cash = float(cash)
         self._closes = None if close is None else memoryview(close)   # [symbol, bar] -> a float
-        self._close0 = None if close is None else memoryview(close[0])  # [bar] -> a float (1-D: cheaper)
+        #: [bar] -> the first symbol's true close (1-D: cheaper); BarContext.equity marks with it too
+        self.close0 = None if close is None else memoryview(close[0])
         self.entry_fees = [0.0] * n
         self.entry_bar = [0] * n
         self.trades: list[TradeRecord] = []
@@ -91,7 +92,7 @@ class Portfolio:
         qty = self.qty
         if len(qty) == 1:
             q = qty[0]
-            return self.cash + q * self._close0[t] if q else self.cash
+            return self.cash + q * self.close0[t] if q else self.cash
         eq = self.cash
         for s, q in enumerate(qty):
             if q:

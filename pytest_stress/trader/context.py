@@ -251,7 +251,11 @@ class BarContext:
     @property
     def equity(self) -> float:
         """Cash plus positions marked at this bar's close on the exchange (the true market)."""
-        return self._portfolio.mark(self._t)
+        p = self._portfolio
+        if self._k == 1:   # Portfolio.mark's one-symbol case, inline: a frame less on a read made every bar
+            q = self._qty[0]
+            return p.cash + q * p.close0[self._t] if q else p.cash
+        return p.mark(self._t)
 
     @property
     def open_orders(self) -> list[Order]:
