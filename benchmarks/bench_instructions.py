@@ -21,7 +21,8 @@ of ``bench_executor.py`` and ``bench_overhead.py``, frictionless, on ``--bars`` 
 - simple, roles: the simple form and the eight roles (SMA crossover, as in ``bench_executor.py``);
 - quiet, rquiet: do-nothing simple trader and eight roles (the framework's cost per bar);
 - flip, rflip: an order every bar (per order: flip - quiet, rflip - rquiet);
-- plain1, plain3: plain Python loops making 1 and 3 do-nothing calls a bar (``bench_overhead.plain``).
+- plain1, plain3: plain Python loops making 1 and 3 do-nothing calls a bar (``bench_overhead.plain``);
+- history: ``ctx.history("close")`` on every bar (per call: history - quiet).
 
 ``--tree DIR`` measures the package in DIR (put first on ``PYTHONPATH``; the benchmark's own
 traders come from this checkout), to set two trees side by side.
@@ -37,13 +38,13 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ("hand", "floor", "simple", "roles", "quiet", "rquiet", "flip", "rflip", "plain1", "plain3")
+CASES = ("hand", "floor", "simple", "roles", "quiet", "rquiet", "flip", "rflip", "plain1", "plain3", "history")
 
 _CHILD = r"""
 import sys
 sys.path.insert(0, {here!r})
 from bench_executor import SmaTrader, api_floor, eight_roles, hand_loop
-from bench_overhead import Flip, FlipModel, Quiet, QuietModel, plain, roles
+from bench_overhead import Flip, FlipModel, History, Quiet, QuietModel, plain, roles
 from pytest_stress import Scenario
 from pytest_stress.runner import run_scenario
 
@@ -51,7 +52,7 @@ case, runs, bars = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 sc = Scenario("bench", bars=bars, seed=42)
 views = sc.build_market()
 o, c = views.true.open[0], views.true.close[0]
-traders = {{"simple": SmaTrader, "roles": eight_roles, "quiet": Quiet, "flip": Flip,
+traders = {{"simple": SmaTrader, "roles": eight_roles, "quiet": Quiet, "flip": Flip, "history": History,
             "rquiet": lambda: roles(QuietModel), "rflip": lambda: roles(FlipModel)}}
 for _ in range(runs):
     if case == "hand":
@@ -115,6 +116,8 @@ def main() -> None:
         simple, eight = got["quiet"] - got["plain1"], got["rquiet"] - got["plain3"]
         print(f"framework overhead per bar: simple {simple:,.0f}, eight roles {eight:,.0f} instructions "
               f"({eight / simple:.2f}x; time target <= 1.5x)")
+    if have("history", "quiet"):
+        print(f"ctx.history('close') per call: {got['history'] - got['quiet']:,.0f} instructions")
     if have("flip", "quiet"):
         print(f"per order: simple {got['flip'] - got['quiet']:,.0f} instructions", end="")
         print(f", eight roles {got['rflip'] - got['rquiet']:,.0f}" if have("rflip", "rquiet") else "")
