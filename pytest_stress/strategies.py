@@ -94,7 +94,7 @@ def _scenario(draw, types, symbols, bars, timeframe, seeds, name, max_bars_per_w
     kind = kind_of(stype)
     params = kind.fit_starts(params, n)                      # a late start moves in, the run keeps n bars
     own = {k: v for k, v in params.items() if k not in BASE_PARAMS}
-    n = max(n, kind.min_bars(own))                           # only windows longer than n - 2 bars grow it
+    n = max(n, kind.min_bars(own))                           # only a core of n bars or more grows it
     return Scenario(f"{name} {stype.value}", stype, params, symbols=syms, bars=n, timeframe=draw(timeframe),
                     seed=draw(seeds))
 
@@ -108,7 +108,7 @@ def scenarios(*, types: Sequence[ScenarioType | str] | None = None, symbols: Seq
     its parameters over their ranges, ``bars`` bars (an int or a strategy), a seed.
 
     A stress window's start is scaled into the run (``Kind.fit_starts``), so a scenario has
-    the bars drawn; it has more only if a window's core is longer than ``bars - 2`` (then
+    the bars drawn; it has more only if a window's core is ``bars`` bars or longer (then
     exactly as many as the window needs). Cap core lengths with ``max_bars_per_window``.
 
     Correlation breakdowns get a second symbol if ``symbols`` has only one.

@@ -62,11 +62,11 @@ def test_every_type_has_a_strategy(data):
 @given(s=sst.scenarios(types=["flash_crash", "pump_and_dump", "mixed_custom"], bars=300))
 def test_scenarios_keep_the_bars_asked_for(s):
     """A late start is moved into the run instead of growing it (a start of 0.99 used to make a
-    12,500-bar run out of bars=300); only a core longer than bars - 2 grows it, to what it needs."""
+    12,500-bar run out of bars=300); only a core of 300 bars or more grows it, to what it needs."""
     kind = kind_of(s.type)
     own = s.own_parameters()
     cores = [length for _, _, length in kind.windows(own)]
-    if all(length <= 298 for length in cores):
+    if all(length < 300 for length in cores):
         assert s.bars == 300
     else:
         assert s.bars == kind.min_bars({**own, **{k: 0.0 for k in own if k.endswith("start")}})
@@ -79,7 +79,9 @@ def test_fit_starts_scales_every_window_into_the_run():
     assert late["start"] == 0.99 * 249 / 300 and late["duration_bars"] == 50
     fc.check_fits(late, 300, "test")
     assert fc.fit_starts({"start": 0.0, "duration_bars": 50}, 300)["start"] == 0.0
-    assert fc.fit_starts({"start": 0.5, "duration_bars": 299}, 300)["start"] == 0.0   # cannot fit: the run grows
+    assert fc.fit_starts({"start": 0.5, "duration_bars": 299}, 300)["start"] == 0.0   # fits only from the start
+    assert fc.min_bars(fc.fit_starts({"start": 0.99, "duration_bars": 299}, 300)) == 300
+    assert fc.min_bars(fc.fit_starts({"start": 0.99, "duration_bars": 300}, 300)) == 301   # a core of n bars grows it
     mixed = kind_of("mixed_custom")
     both = mixed.fit_starts({"flash_crash_start": 0.98, "flash_crash_duration_bars": 100,
                              "pump_start": 0.97, "pump_bars": 30, "pump_dump_bars": 20,

@@ -104,9 +104,9 @@ class Kind:
         return out
 
     def fit_starts(self, params: Params, n: int) -> dict[str, Any]:
-        """``params`` with each stress window's start scaled by ``(n - core - 1) / n``: a window of
-        up to ``n - 2`` core bars then fits in ``n`` bars wherever in ``[0, 1)`` its start was,
-        and a start of 0 stays 0. (The hypothesis strategies use it so that a scenario has the
+        """``params`` with each stress window's start scaled by ``max(n - core - 1, 0) / n``: a window
+        whose core is shorter than ``n`` bars then fits in ``n`` bars wherever in ``[0, 1)`` its
+        start was, and a start of 0 stays 0. (The hypothesis strategies use it so that a scenario has the
         bars asked for; growing the run to fit a late start made runs of tens of thousands of
         bars out of ``bars=300``.)"""
         out = dict(params)
