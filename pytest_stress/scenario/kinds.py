@@ -104,11 +104,11 @@ class Kind:
         return out
 
     def fit_starts(self, params: Params, n: int) -> dict[str, Any]:
-        """``params`` with each stress window's start scaled by ``max(n - core - 1, 0) / n``: a window
-        whose core is shorter than ``n`` bars then fits in ``n`` bars wherever in ``[0, 1)`` its
-        start was, and a start of 0 stays 0. (The hypothesis strategies use it so that a scenario has the
-        bars asked for; growing the run to fit a late start made runs of tens of thousands of
-        bars out of ``bars=300``.)"""
+        """``params`` with each stress window's start scaled by ``max(n - core - 1, 0) / n``: a
+        window whose core is shorter than ``n`` bars then fits in ``n`` bars wherever in ``[0, 1)``
+        its start was, and a start of 0 stays 0. (The hypothesis strategies use it so that a
+        scenario has the bars asked for; growing the run to fit a late start made runs of tens
+        of thousands of bars out of ``bars=300``.)"""
         out = dict(params)
         for _, key, start, length in self._windows(params):
             out[key] = start * max(n - length - 1, 0) / n

@@ -45,8 +45,9 @@ class BarContext:
     """
 
     __slots__ = ("_t", "symbols", "symbol", "policy", "bus", "model_status", "halted", "_feed", "_buf", "_rows",
-                 "_last", "_src", "_k", "_revealed", "_close", "_price0", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed", "_ind_values", "_ind_arrays", "_ind_buf",
-                 "_ind_revealed", "_portfolio", "_qty", "_book", "_sym_index", "account")
+                 "_last", "_src", "_k", "_revealed", "_close", "_price0", "_ts", "_ts_buf", "_ts_ro", "_ts_revealed",
+                 "_ind_values", "_ind_arrays", "_ind_buf", "_ind_revealed", "_portfolio", "_qty", "_book",
+                 "_sym_index", "account")
 
     def __init__(self, feed: MarketData, portfolio: Any, book: "OrderBook", policy: "PolicyStore", bus: "EventBus",
                  indicators: Mapping[str, np.ndarray] | None = None) -> None:
