@@ -119,8 +119,9 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     low_row, high_row = ledger.adverse_rows(0)
     # A bar is quiet when nothing is working or late, no financing is due, nobody listens to every
     # bar on the bus ("bar" or "*": the other topics are published on full bars, or by the trader's
-    # own calls, on either path), no model fault falls on it and at most one position can be liquidated: the engine's
-    # only work is then the trader's turn (and, for a position at risk, its one comparison).
+    # own calls, on either path), no model fault falls on it and at most one position can be
+    # liquidated: the engine's only work is then the trader's turn (and, for a position at risk,
+    # its one comparison).
     # Quiet bars run in a loop of their own up to the next bar that is not: the next funding or
     # fault bar, a bar reaching the liquidation price, the trader returning something. Funding
     # due on a bar that is otherwise quiet is paid here too (then the bar is checked against

@@ -133,7 +133,7 @@ def run_payload(result: "ScenarioResult", views: "MarketViews | None" = None,
     out["price"] = [_series(close[s] / close[s, 0] * 100.0 if normalise else close[s], width)
                     for s in range(len(symbols))]
     if exchange is not None:
-        stress = market_conditions(true, exchange).stress.max(axis=0)
+        stress = market_conditions(true, exchange, liquidity=False).venue   # the largest over symbols, per bar
         out["stress_windows"] = _windows(stress, n, width)
     scale = [100.0 / float(close[s, 0]) if normalise else 1.0 for s in range(len(symbols))]
     out["fills"] = _fills(result, symbols, n, width, scale)

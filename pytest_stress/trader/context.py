@@ -133,9 +133,10 @@ class BarContext:
         if f is None:
             raise ScenarioError(unknown_name_message("field", str(field), FIELDS))
         t = self._t
-        if self._revealed[f] <= t:
+        done = self._revealed[f]
+        if done <= t:
             last = self._last[f]
-            if last is not None and self._revealed[f] == t:   # the common case: one symbol, asked every bar
+            if last is not None and done == t:   # the common case: one symbol, asked every bar
                 last[t] = self._src[f][t]
                 self._revealed[f] = t + 1
             else:
