@@ -89,7 +89,7 @@ class Ledger:
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
                  "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes", "_events",
-                 "borrowing", "can_borrow", "_single", "_iso_single", "_iso_key", "_iso_coef", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
+                 "borrowing", "can_borrow", "_single", "_iso", "_iso_single", "_iso_key", "_iso_coef", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:
@@ -119,9 +119,11 @@ class Ledger:
         #: interest can be due at all (a margin account with a rate): the engine checks every bar only then
         self.can_borrow = account.kind == "margin" and (account.borrow_rate > 0 or account.short_borrow_rate > 0)
         self._single = k == 1
+        #: isolated perpetuals: each position has margin of its own, which fills move (``apply``)
+        self._iso = self.perp and not self.cross
         #: one isolated perpetual: its liquidation price is (margin + amount - side*|q|*entry) / denom,
         #: with the bracket terms cached per (quantity, entry) (funding changes only the margin)
-        self._iso_single = self._single and self.perp and not self.cross
+        self._iso_single = self._single and self._iso
         self._iso_key: tuple[float, float] | None = None
         self._iso_coef = (0.0, 0.0, 1.0)
         # what the result reports
@@ -246,9 +248,15 @@ class Ledger:
         (``apply``) if anything is left: the venue calls this with each fill before it handles
         the next order, and before the fill consumes the book."""
         r = self.admit(r, s, t)
-        if r.filled_qty > 0:
-            self.apply(s, 1 if r.side == BUY else -1, r.filled_qty, r.fill_price, r.fee, t,
-                       "stop" if r.order_type == STOP else "signal")
+        qty = r.filled_qty
+        if qty > 0:
+            sign = 1 if r.side == BUY else -1
+            reason = "stop" if r.order_type == STOP else "signal"
+            if self._iso:
+                self.apply(s, sign, qty, r.fill_price, r.fee, t, reason)
+            else:                       # ``apply`` without isolated margin to move (a frame less a fill)
+                self.pf.fill(s, sign, qty, r.fill_price, r.fee, t, reason)
+                self.refresh()
         return r
 
     # -- after a fill ---------------------------------------------------------------------
@@ -264,7 +272,7 @@ class Ledger:
         before = pf.qty[s]
         avg_before = pf.avg[s]
         pf.fill(s, sign, qty, price, fee, bar, reason)
-        if self.perp and not self.cross:
+        if self._iso:
             after = pf.qty[s]
             if before == 0.0 or before * after < 0:          # opened, or flipped through zero
                 self.iso_margin[s] = abs(after) * price / self.lev
@@ -278,9 +286,12 @@ class Ledger:
         self.refresh()
 
     def refresh(self) -> None:
-        """Recompute each position's liquidation price (after fills, funding, interest)."""
-        pf = self.pf
+        """Recompute each position's liquidation price (after fills, funding, interest). A cash
+        account has none (a long is never below 0, nothing is short) and never borrows: nothing to do."""
         kind = self.kind
+        if kind == "cash":
+            return
+        pf = self.pf
         if self._single and (kind == "margin" or self._iso_single):   # the common cases, without lists
             q = pf.qty[0]
             lo, hi = 0.0, INF
@@ -314,7 +325,7 @@ class Ledger:
             q = qty[s]
             lo, hi = 0.0, INF
             if q and self.kind != "cash":
-                if self.perp and not self.cross:
+                if self._iso:
                     liq = isolated_liquidation_price(self.iso_margin[s], q, avg[s], self.tables[s])
                 elif open_positions == 1:
                     if self.perp:
@@ -365,7 +376,7 @@ class Ledger:
                     pay = q * self._bar[OPEN, s, t] * rate          # longs pay a positive rate
                     pf.cash -= pay
                     self.funding_paid += pay
-                    if self.perp and not self.cross:
+                    if self._iso:
                         self.iso_margin[s] -= pay
             changed = True
         if self.borrowing and t > 0:
@@ -447,7 +458,7 @@ class Ledger:
             notional = qty * price
             before = pf.qty[s]
             margin_left = None
-            if self.perp and not self.cross:
+            if self._iso:
                 margin_left = self.iso_margin[s] + before * (price - pf.avg[s])
             rate = self.account.liquidation_fee if self.perp else max(self.account.liquidation_fee, self.taker_fee)
             fee = rate * notional
@@ -462,7 +473,7 @@ class Ledger:
                 self.insurance_fund_loss += absorbed
             self.liquidation_fees += fee
             self.liquidations += 1
-            if self.perp and not self.cross:
+            if self._iso:
                 self.iso_margin[s] = 0.0
             out.append(ExecutionResult(-1, pf.symbols[s], "buy" if sign > 0 else "sell", "market", t, "liquidation",
                                        qty, qty, price, price, 0.0, 0.0, fee, 0.0,
