@@ -115,28 +115,48 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     ctx.account = None
     decider.policy.follow(None)    # the run is over: the policy is outside a run again (bar -1)
     del ctx, exchange_sim, feed, book, model_faults
-    result = _measure(scenario, true, corrupted, portfolio, record, decider, ledger)
+    # the market goes too (unless the caller holds it): what the measure and the result need of it
+    # are the true closes and the timestamps, copied first; the account's parts forget their views
+    # of it, so its arrays are freed before the measure's are made (issue #16)
+    closes = MarketCloses(true.symbols, true.bar_seconds, np.array(true.close, copy=True), true.timestamps.copy(),
+                          int(np.count_nonzero(corrupted[:true.n_bars])))
+    ledger.drop_market()
+    portfolio.drop_market()
+    del true, corrupted
+    result = _measure(scenario, closes, portfolio, record, decider, ledger)
     result.duration_s = time.perf_counter() - started
     return result
 
 
-def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfolio: Portfolio,
-             record: LoopRecord, decider: Any, ledger: Ledger) -> ScenarioResult:
+@dataclass(frozen=True)
+class MarketCloses:
+    """What measuring a run needs of its true market: the closes (symbol, bar) the positions are
+    marked at, the timestamps, and the number of corrupted feed bars."""
+
+    symbols: tuple[str, ...]
+    bar_seconds: int
+    close: np.ndarray
+    timestamps: np.ndarray
+    data_issues: int
+
+
+def _measure(scenario: Scenario, market: MarketCloses, portfolio: Portfolio, record: LoopRecord, decider: Any,
+             ledger: Ledger) -> ScenarioResult:
     """Metrics of the run. Positions are marked at the true close: the venue's mark price, the
     price liquidation is checked on too (the trader's own impact is paid in its fills)."""
-    n = true.n_bars
-    marks = true.close
+    marks = market.close
+    n = marks.shape[1]
     equity, gross, qty, held_value = mark_to_market(record.snapshot_bars, record.snapshot_cash,
                                                     record.snapshot_qty, scenario.initial_equity, marks)
     drawdown = drawdown_curve(np.concatenate([[scenario.initial_equity], equity]))
-    fields = equity_metrics(equity, gross, scenario.initial_equity, true.bar_seconds, drawdown)
+    fields = equity_metrics(equity, gross, scenario.initial_equity, market.bar_seconds, drawdown)
     trades = portfolio.trades + portfolio.open_trades(n - 1, marks[:, -1].tolist())
     fields.update(trade_metrics(trades))
     fields.update(execution_metrics(record.executions))
     fields.update(orders_submitted=record.orders_submitted, model_failures=record.model_failures,
                   component_errors=record.component_errors, risk_rejections=decider.risk_rejections,
                   emergency_stops=decider.emergency_stops,
-                  data_issues=int(np.count_nonzero(corrupted[:n])))
+                  data_issues=market.data_issues)
     fields.update(ledger.counters())
     fields.update(ledger.margin_curves(qty, marks, equity, gross))
     del gross
@@ -152,9 +172,8 @@ def _measure(scenario: Scenario, true: MarketData, corrupted: np.ndarray, portfo
         risk_rejection_details=[f"bar {t}: {reason}" for t, reason in decider.rejection_reasons],
         policy_changes=list(decider.policy.changes), equity_curve=equity,
         drawdown_curve=drawdown[1:],
-        timestamps=true.timestamps.copy(), trades=trades, executions=record.executions,
-        symbols=true.symbols, positions=qty, cash_curve=cash,
-        mark_prices=np.array(marks, copy=True),
+        timestamps=market.timestamps, trades=trades, executions=record.executions,
+        symbols=market.symbols, positions=qty, cash_curve=cash, mark_prices=marks,
         account=ledger.account.describe())
 
 

@@ -324,3 +324,75 @@ def test_conditions_share_the_markets_spread_and_one_symbols_stress():
     c3 = market_conditions(flat, preset("calm"))
     assert not np.shares_memory(c3.spread, flat.values) and (c3.spread >= 0.0001).all()
     assert (c3.spread > 0.0001).any()
+
+
+def test_the_market_is_gone_before_the_run_is_measured(monkeypatch):
+    # the measure needs only the closes and the timestamps (copied): the market's arrays are freed
+    # before its own are made, unless the caller holds the market
+    import pytest_stress.runner as runner
+
+    seen = []
+
+    def counting(*args, **kwargs):
+        gc.collect()
+        seen.append(len(_live_markets(N)))
+        return equity_metrics(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "equity_metrics", counting)
+    sc = library.get("BTC Flash Crash 2021").replace(bars=N)
+    result = run_scenario(sc, _CountMarkets())
+    views = sc.build_market()
+    held = run_scenario(sc, _CountMarkets(), market=views)
+    assert seen == [0, 1 + (views.base is not None)]
+    np.testing.assert_array_equal(result.mark_prices, views.true.close)
+    np.testing.assert_array_equal(result.timestamps, views.true.timestamps)
+    assert result.mark_prices.flags.writeable and not np.shares_memory(held.mark_prices, views.true.values)
+
+
+def _plain_bar_variance(m):
+    """Garman-Klass plus the squared gap on whole arrays, the formula as written."""
+    lo, lh, ll, lc = (np.log(np.maximum(f, 1e-300)) for f in (m.open, m.high, m.low, m.close))
+    gk = np.maximum(0.5 * (lh - ll) * (lh - ll) - (2.0 * np.log(2.0) - 1.0) * (lc - lo) * (lc - lo), 0.0)
+    gap = np.zeros_like(lo)
+    gap[:, 1:] = lo[:, 1:] - lc[:, :-1]
+    return np.nan_to_num(gk + gap * gap, nan=0.0, posinf=0.0)
+
+
+@pytest.mark.parametrize("symbols", [1, 3])
+def test_bar_variance_in_blocks_equals_the_whole_array_formula_bit_for_bit(monkeypatch, symbols):
+    import pytest_stress.exchange.conditions as conditions
+
+    assert conditions._TINY == 1e-300
+    monkeypatch.setattr(conditions, "_VAR_BLOCK", 100)
+    m = generate_market(("BTCUSDT", "ETHUSDT", "SOLUSDT")[:symbols], 1037, rng=5)   # 10 whole blocks and a part
+    np.testing.assert_array_equal(conditions.bar_variance(m), _plain_bar_variance(m))
+    monkeypatch.setattr(conditions, "_VAR_BLOCK", 5000)                             # one block
+    np.testing.assert_array_equal(conditions.bar_variance(m), _plain_bar_variance(m))
+
+
+@pytest.mark.parametrize("n", [1, 23, 24, 25, 24 * 14, 24 * 15 + 7, 5000])
+def test_the_trailing_distance_in_place_equals_x_minus_the_reference_bit_for_bit(n):
+    from pytest_stress.exchange.smoothing import trailing_reference
+
+    x = np.random.default_rng(n).standard_normal((3, n)).cumsum(axis=1)
+    x[1, n // 2] = np.inf                      # an infinite level: inf - inf is NaN in both
+    with np.errstate(invalid="ignore"):
+        expected = x - trailing_reference(x)
+        y = x.copy()
+        out = trailing_reference(y, subtract=True)
+    assert out is y
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_the_anchored_move_reads_the_noisy_path_only_where_it_anchors():
+    from pytest_stress.transforms.reprice import anchored_delta, reflect_below
+
+    rng = np.random.default_rng(8)
+    log_c, noise = rng.standard_normal((2, 2, 400)).cumsum(axis=2)
+    segments = [(5, -0.3, -2.0), (30, -0.1, 1.0)]
+    np.testing.assert_array_equal(anchored_delta(log_c, 100, segments, plus=noise),
+                                  anchored_delta(log_c + noise, 100, segments))
+    floor = log_c[:, 99] - 0.2
+    mirror = reflect_below(log_c, floor, 100, 135)             # the window only: zero outside it
+    assert mirror.shape == (2, 35)
+    np.testing.assert_array_equal(mirror, 2.0 * np.maximum(floor[:, None] - log_c[:, 100:135], 0.0))

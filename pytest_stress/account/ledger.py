@@ -136,6 +136,10 @@ class Ledger:
         self.liquidation_fees = 0.0
         self.insurance_fund_loss = 0.0
 
+    def drop_market(self) -> None:
+        """The run is over: let go of the true market (the counters and ``margin_curves`` remain)."""
+        self._values = self._bar = self._open0 = None
+
     # -- what the account is worth ---------------------------------------------------
     def equity_at(self, prices: list[float]) -> float:
         pf = self.pf

@@ -30,6 +30,10 @@ class Portfolio:
         self.entry_bar = [0] * n
         self.trades: list[TradeRecord] = []
 
+    def drop_market(self) -> None:
+        """The run is over: let go of the true closes (``mark`` no longer works; the trades remain)."""
+        self._closes = self.close0 = None
+
     def fill(self, s: int, sign: int, qty: float, price: float, fee: float, bar: int, reason: str = "signal") -> None:
         """Apply a fill of ``qty`` units (``sign`` +1 buy, -1 sell) at ``price`` paying ``fee``.
 

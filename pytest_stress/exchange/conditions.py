@@ -67,9 +67,23 @@ def liquidity_at(volume: float, depth: float) -> float:
 
 def bar_variance(true: MarketData) -> np.ndarray:
     """Each bar's own log-return variance: Garman-Klass on (O, H, L, C) plus the squared gap
-    from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1)."""
-    o, h, low, c = true.open, true.high, true.low, true.close
-    # 0.5 hl^2 - (2 ln 2 - 1) co^2 + gap^2, with the logs of the day: computed in four arrays
+    from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1).
+    Element-wise, so computed in blocks of bars: the result and a few blocks' temporaries (issue #16)."""
+    n = true.n_bars
+    out = np.empty((true.n_symbols, n))
+    for a in range(0, n, _VAR_BLOCK):
+        b = min(a + _VAR_BLOCK, n)
+        out[:, a:b] = _bar_variance_block(true, a, b)
+    return out
+
+
+_VAR_BLOCK = 1 << 14     # bars per block of ``bar_variance``
+
+
+def _bar_variance_block(true: MarketData, a: int, b: int) -> np.ndarray:
+    """``bar_variance`` of bars ``[a, b)`` (the close before ``a`` for its first gap)."""
+    o, h, low, c = (f[:, a:b] for f in (true.open, true.high, true.low, true.close))
+    # 0.5 hl^2 - (2 ln 2 - 1) co^2 + gap^2, with the logs of the day: computed in four block arrays
     # (in place, the same operations in the same order as the formula)
     lo = np.maximum(o, _TINY)
     np.log(lo, out=lo)                                  # log open
@@ -89,10 +103,11 @@ def bar_variance(true: MarketData) -> np.ndarray:
     del hl
     np.maximum(v, 0.0, out=v)
     gap = co                                            # the opening gap: log open - log previous close
-    gap[:, 0] = 0.0
-    np.maximum(c[:, :-1], _TINY, out=gap[:, 1:])
-    np.log(gap[:, 1:], out=gap[:, 1:])
-    np.subtract(lo[:, 1:], gap[:, 1:], out=gap[:, 1:])
+    first = 1 if a == 0 else 0                          # bar 0 has no previous close: no gap
+    gap[:, :first] = 0.0
+    np.maximum(true.close[:, a + first - 1:b - 1], _TINY, out=gap[:, first:])
+    np.log(gap[:, first:], out=gap[:, first:])
+    np.subtract(lo[:, first:], gap[:, first:], out=gap[:, first:])
     del lo
     gap *= gap
     v += gap
@@ -128,12 +143,12 @@ def _effective_spread(true: MarketData) -> np.ndarray:
     return quoted
 
 
-def _log_level(source: np.ndarray, floor: float) -> tuple[np.ndarray, np.ndarray]:
-    """A level's log (of at least 1e-300, then at least ``floor``; a new array) and its trailing reference."""
+def _log_level(source: np.ndarray, floor: float) -> np.ndarray:
+    """A level's log (of at least 1e-300, then at least ``floor``; a new array)."""
     dev = np.maximum(source, 1e-300)
     np.log(dev, out=dev)
     np.maximum(dev, floor, out=dev)
-    return dev, trailing_reference(dev)
+    return dev
 
 
 def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bool = True) -> Conditions:
@@ -141,22 +156,24 @@ def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bo
     liquidity array (a reader takes ``liquidity_at`` of a bar's volume and depth).
 
     Memory (issue #16): one level at a time (a level's reference depends on that level only),
-    so at most four bar-length arrays are alive at once (sigma, stress, a level's log and its
-    reference; the variance instead of stress at the first level); the first level's distance
-    becomes ``stress``; the spread is the market's own array unless it needs the OHLC estimate;
-    ``venue`` is a view of ``stress`` for one symbol."""
+    so at most three bar-length arrays are alive at once (sigma, stress and a level's distance
+    from its reference, computed in place; at the first level the variance, its log and the
+    reference, which becomes sigma); the first level's distance becomes ``stress``; the spread
+    is the market's own array unless it needs the OHLC estimate; ``venue`` is a view of
+    ``stress`` for one symbol."""
     var = bar_variance(true)
     spread = _effective_spread(true)
     full_volume = 1.0 / (1.0 - config.stress_volume_drop)
     # volatility up: the distance of log variance from its reference, halved (variance -> volatility)
-    dev, ref = _log_level(var, np.log(1e-16))
-    sigma = np.exp(ref)                 # sqrt(max(var, ref / 4)), in one array
+    dev = _log_level(var, np.log(1e-16))
+    ref = trailing_reference(dev)
+    dev -= ref
+    sigma = np.exp(ref, out=ref)        # sqrt(max(var, exp(ref) / 4)), in the reference's array
+    del ref
     sigma *= 0.25
     np.maximum(var, sigma, out=sigma)
     del var
     np.sqrt(sigma, out=sigma)
-    dev -= ref
-    del ref
     dev *= 0.5
     stress = _scale(dev, config.stress_vol_mult)
     np.maximum(0.0, stress, out=stress)
@@ -164,9 +181,7 @@ def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bo
     # spread up, volume abnormal either way, depth down: each level's distance raises stress
     for level, source, floor in ((1, spread, np.log(1e-12)), (2, true.volume, np.log(1e-12)),
                                  (3, true.depth, np.log(1e-12))):
-        dev, ref = _log_level(source, floor)
-        dev -= ref
-        del ref
+        dev = trailing_reference(_log_level(source, floor), subtract=True)    # the distance, in place
         if level == 2:
             np.abs(dev, out=dev)
         elif level == 3:

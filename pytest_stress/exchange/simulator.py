@@ -156,7 +156,7 @@ class SimulatedExchange:
         del venue
         self.outages = draw_outages(down, self._bar_ms, config.outage_mean_s * 1000.0, outage_rng)
         rest = self._rest_of_budget(stress, down)
-        del down
+        del down                                                           # (one symbol: rest is down's memory)
         self._lat, self._rest = memoryview(stress), memoryview(rest)   # stress now holds the median latency (ms)
 
     def _liq(self, s: int, t: int) -> float:
@@ -169,8 +169,10 @@ class SimulatedExchange:
         outage nor a latency timeout, so that the three together spend the failure budget (the
         venue's rate at ``stress`` and the scenario's). Element-wise, so computed in blocks of
         bars: a dozen temporaries of a block, not of the run. Each block of ``stress`` is then
-        replaced by its median latency (ms), which is all the venue needs of it: one array for both."""
-        out = np.empty_like(stress)
+        replaced by its median latency (ms), which is all the venue needs of it: one array for both.
+        With one symbol the result is written into ``down`` (each block is read before it is
+        written), which the venue does not need afterwards: no third array of the run's length."""
+        out = down.reshape(1, -1) if stress.shape[0] == 1 else np.empty_like(stress)
         for start in range(0, stress.shape[1], _REST_BLOCK):
             stop = start + _REST_BLOCK
             level = stress[:, start:stop]

@@ -61,26 +61,35 @@ def ewma_rows(x: np.ndarray, halflife: float) -> np.ndarray:
     return np.vstack([ewma(row, halflife) for row in x]) if x.size else np.zeros_like(x)
 
 
-def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_BLOCKS) -> np.ndarray:
+def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_BLOCKS, *,
+                       subtract: bool = False) -> np.ndarray:
     """A robust reference level of each row of ``x`` (symbol, bar) at each bar, from earlier bars only.
 
     Bars are grouped in blocks of ``block``; a bar's reference is the median of the means
     of the last ``blocks`` complete blocks before its own block. In the first block (no
     complete block yet) it is the mean of the bars before it, and at bar 0 the bar itself
     (no history: no stress from levels). Pass logs of positive levels.
+
+    ``subtract=True``: ``x`` minus its reference, written into ``x`` and returned (the same
+    subtraction as ``x - trailing_reference(x)``, without an array of the reference: issue #16).
     """
     k, n = x.shape
-    out = np.empty_like(x)
+    out = x if subtract else np.empty_like(x)
     if n == 0:
         return out
     first = min(block, n)
-    csum = np.cumsum(x[:, :first], axis=1)
-    out[:, 0] = x[:, 0]
-    out[:, 1:first] = csum[:, :first - 1] / np.arange(1, first)
     nb = n // block
-    if nb == 0 or n <= block:
+    # everything read from x before anything is written (x may be out)
+    head = np.cumsum(x[:, :first], axis=1)[:, :first - 1] / np.arange(1, first)
+    means = x[:, :nb * block].reshape(k, nb, block).mean(axis=2) if nb and n > block else None   # (k, nb)
+    if subtract:
+        x[:, :1] -= x[:, :1]
+        x[:, 1:first] -= head
+    else:
+        out[:, 0] = x[:, 0]
+        out[:, 1:first] = head
+    if means is None:
         return out
-    means = x[:, :nb * block].reshape(k, nb, block).mean(axis=2)          # (k, nb)
     padded = np.concatenate([np.full((k, blocks - 1), np.nan), means], axis=1)
     windows = np.lib.stride_tricks.sliding_window_view(padded, blocks, axis=1)   # (k, nb, blocks)
     med = np.empty((k, nb))
@@ -92,7 +101,13 @@ def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_
         med[:, b] = 0.5 * (srt[:, b // 2] + srt[:, (b + 1) // 2])
     # blocks 1.. use the median over complete blocks before them: med[:, b - 1]
     # (written through a (symbol, block, bar) view of out: no repeated copy of med)
-    out[:, block:nb * block].reshape(k, nb - 1, block)[:] = med[:, :nb - 1, None]
-    if n > nb * block:
-        out[:, nb * block:] = med[:, nb - 1:nb]
+    body = out[:, block:nb * block].reshape(k, nb - 1, block)
+    if subtract:
+        body -= med[:, :nb - 1, None]
+        if n > nb * block:
+            out[:, nb * block:] -= med[:, nb - 1:nb]
+    else:
+        body[:] = med[:, :nb - 1, None]
+        if n > nb * block:
+            out[:, nb * block:] = med[:, nb - 1:nb]
     return out

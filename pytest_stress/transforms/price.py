@@ -36,7 +36,8 @@ def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
     out = sq.copy()
     out[:, window:] -= sq[:, :-window]
     del sq
-    out /= np.minimum(np.arange(1, r.shape[1] + 1), window)
+    out[:, :window] /= np.arange(1, min(window, r.shape[1]) + 1)    # fewer bars at the start
+    out[:, window:] /= window
     np.maximum(out, 0.0, out=out)
     return np.sqrt(out, out=out)
 
@@ -77,7 +78,7 @@ def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segmen
     noise *= r
     del r
     np.cumsum(noise, axis=1, out=noise)
-    delta = anchored_delta(log_c + noise, i0, segments)
+    delta = anchored_delta(log_c, i0, segments, plus=noise)
     delta += noise
     del noise
     # the forced move alone: the shape walked on a flat path, bar to bar from i0
@@ -94,18 +95,17 @@ def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segmen
         fa, fb, target = floor_segment
         floor = log_c[:, i0 - 1] + target
         log_c += delta
-        mirror = reflect_below(log_c, floor, fa, min(fb, n))
+        w0, w1 = fa, min(fb, n)
+        seg = reflect_below(log_c, floor, w0, w1)        # the mirror in [w0, w1), zero outside
         del log_c
-        if mirror.any():
-            # mirror is zero outside [fa, fb): only bars inside can pierce the floor
-            w0, w1 = fa, min(fb, n)
-            cap = np.zeros((mirror.shape[0], w1 - w0))
+        if seg.any():
+            # only bars inside [w0, w1) can pierce the floor
+            cap = np.zeros((seg.shape[0], w1 - w0))
             c0 = max(i0, w0)
             cap[:, c0 - w0:] = 2.0 * sigma * k[None, c0:w1]
-            seg = mirror[:, w0:w1]
             pierce = (w0, w1, np.where(seg > 0, floor[:, None] - np.minimum(0.5 * seg, cap), np.inf))
-            delta += mirror
-        del mirror
+            delta[:, w0:w1] += seg
+        del seg
     else:
         del log_c
     values = reprice(market, delta, i0, gap_scale=gain[:, i0:], wick_scale=gain[:, i0:])

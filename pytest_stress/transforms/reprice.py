@@ -115,15 +115,14 @@ def raise_spreads(values: np.ndarray, target: np.ndarray, weight: np.ndarray | f
 def reflect_below(log_close: np.ndarray, floor: np.ndarray, a: int, b: int) -> np.ndarray:
     """Mirror the closes in ``[a, b)`` that fall below ``floor`` (per symbol) back above it.
 
-    Returns the change to add to the log close. The trough of an anchored crash stays its
-    lowest close; the callers keep part of each excursion as the bar's wick.
+    Returns the change to add to the log close in ``[a, b)`` (shape (S, b - a): it is zero
+    elsewhere). The trough of an anchored crash stays its lowest close; the callers keep part
+    of each excursion as the bar's wick.
     """
-    out = np.zeros_like(log_close)
-    seg = log_close[:, a:b]
-    gap = floor[:, None] - seg
+    gap = floor[:, None] - log_close[:, a:b]
     np.maximum(gap, 0.0, out=gap)
-    out[:, a:b] = 2.0 * gap
-    return out
+    gap *= 2.0
+    return gap
 
 
 def log_returns(close: np.ndarray) -> np.ndarray:
@@ -160,7 +159,7 @@ def reprice(market: MarketData, delta: np.ndarray, i0: int, *, gap_scale: np.nda
     return out
 
 
-_BLOCK = 1 << 16      # bars per block of ``reprice``
+_BLOCK = 1 << 14      # bars per block of ``reprice`` (its temporaries: a few blocks, issue #16)
 
 
 def _block_of(scale: np.ndarray | float, a: int, b: int) -> np.ndarray | float:
@@ -204,7 +203,8 @@ def _reprice_block(src: np.ndarray, out: np.ndarray, delta: np.ndarray, i0: int,
     np.exp(down, out=out[LOW, :, i0:i1])
 
 
-def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, float, float]]) -> np.ndarray:
+def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, float, float]],
+                   plus: np.ndarray | None = None) -> np.ndarray:
     """A log-close shift that walks the close to target levels, segment by segment.
 
     ``segments`` are ``(bars, target_log_change, exponent)``: over ``bars`` bars the shift
@@ -213,16 +213,21 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
     (1 linear, 2 parabolic: accelerating; -2: front-loaded, 1 - (1 - u) ** 2, steepest first).
     The base path's own noise stays on top of the shape. After
     the last segment the shift is held. Segments cut by the end of the series stop there.
+    ``plus``: the path is ``log_close + plus`` (only the columns read are added: no array of it).
     """
     s, n = log_close.shape
+
+    def close_at(j: int) -> np.ndarray:
+        return log_close[:, j] if plus is None else log_close[:, j] + plus[:, j]
+
     delta = np.zeros((s, n))
-    pre = log_close[:, i0 - 1]
+    pre = close_at(i0 - 1)
     start_shift = np.zeros(s)
     pos = i0
     for bars, target, exponent in segments:
         bars = max(int(bars), 1)
         anchor = pos + bars - 1
-        anchor_c = log_close[:, min(anchor, n - 1)]
+        anchor_c = close_at(min(anchor, n - 1))
         end_shift = pre + target - anchor_c
         stop = min(pos + bars, n)
         if stop > pos:
