@@ -199,9 +199,6 @@ class Ledger:
                 return self._refuse(r, f"gross exposure {gross_after:,.2f} above {self.lev:g} x equity "
                                        f"{equity_after:,.2f}")
             return r
-        prices = self._marks(t, s, price)
-        cash_after = pf.cash - sign * r.filled_qty * price - r.fee
-        equity_after = cash_after + sum(q * p for q, p in zip(pf.qty, prices) if q) + sign * r.filled_qty * price
         if self.perp:
             table = self.tables[s]
             notional = abs(q1) * price
@@ -209,20 +206,28 @@ class Ledger:
             if self.lev > allowed + _EPS:
                 return self._refuse(r, f"{self.lev:g}x is above the {allowed:g}x allowed for a {notional:,.0f} "
                                        f"notional ({table.name})")
-            if self.cross:
-                need = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q) / self.lev
-                if equity_after < need:
-                    return self._refuse(r, f"initial margin {need:,.2f} above equity {equity_after:,.2f}")
-            else:
+            if self._iso:
                 # isolated: new margin comes from the wallet's free balance, which excludes every
                 # position's margin and never counts unrealised profit (Binance's available balance)
                 added = (abs(q1) - (abs(q0) if q0 * q1 > 0 else 0.0)) * price / self.lev
-                wallet = pf.cash + sum(q * a for q, a in zip(pf.qty, pf.avg) if q)
+                if self._single:     # the sum below over one position, without a generator
+                    wallet = pf.cash + (q0 * pf.avg[0] if q0 else 0)
+                else:
+                    wallet = pf.cash + sum(q * a for q, a in zip(pf.qty, pf.avg) if q)
                 free = wallet - sum(self.iso_margin) - r.fee
                 if q0 * q1 < 0:      # flipping: the old position's margin comes back after its close
                     free += self.iso_margin[s] + abs(q0) * (price - pf.avg[s]) * (1.0 if q0 > 0 else -1.0)
                 if added > free + _EPS:
                     return self._refuse(r, f"needs {added:,.2f} of isolated margin, {max(free, 0.0):,.2f} available")
+                return r
+        # the pooled accounts (cross perpetuals, margin): the equity after the fill at the bar's marks
+        prices = self._marks(t, s, price)
+        cash_after = pf.cash - sign * r.filled_qty * price - r.fee
+        equity_after = cash_after + sum(q * p for q, p in zip(pf.qty, prices) if q) + sign * r.filled_qty * price
+        if self.perp:
+            need = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q) / self.lev
+            if equity_after < need:
+                return self._refuse(r, f"initial margin {need:,.2f} above equity {equity_after:,.2f}")
             return r
         gross_after = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q)
         if gross_after > self.lev * equity_after * (1 + 1e-12):
