@@ -63,11 +63,12 @@ def funding_schedule(account: Account, market: MarketData) -> tuple[list[int], l
         prev = np.maximum(bars - 1, 0)
         start = np.maximum(prev - per, 0)
         now, then = close[prev], close[start]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = (now / then).tolist()
+        valid = then > 0
         # math.log, not np.log: the platform's libm, the same to the last bit in every process
-        premium = np.array([FUNDING_PREMIUM_BETA * math.log(x) if p > 0 else 0.0
-                            for x, p in zip(ratio, then.tolist())])
+        # (mapped in C over the bars with a previous price; the others have no premium)
+        premium = np.zeros(len(bars))
+        premium[valid] = np.fromiter(map(math.log, (now[valid] / then[valid]).tolist()), np.float64, int(valid.sum()))
+        premium *= FUNDING_PREMIUM_BETA
         interest = FUNDING_INTEREST * scale
         clamp = FUNDING_CLAMP * scale
         rates = premium + np.minimum(np.maximum(interest - premium, -clamp), clamp)
