@@ -363,10 +363,10 @@ def test_bar_variance_in_blocks_equals_the_whole_array_formula_bit_for_bit(monke
     import pytest_stress.exchange.conditions as conditions
 
     assert conditions._TINY == 1e-300
-    monkeypatch.setattr(conditions, "_VAR_BLOCK", 100)
+    monkeypatch.setattr(conditions, "BLOCK_BARS", 100)
     m = generate_market(("BTCUSDT", "ETHUSDT", "SOLUSDT")[:symbols], 1037, rng=5)   # 10 whole blocks and a part
     np.testing.assert_array_equal(conditions.bar_variance(m), _plain_bar_variance(m))
-    monkeypatch.setattr(conditions, "_VAR_BLOCK", 5000)                             # one block
+    monkeypatch.setattr(conditions, "BLOCK_BARS", 5000)                             # one block
     np.testing.assert_array_equal(conditions.bar_variance(m), _plain_bar_variance(m))
 
 

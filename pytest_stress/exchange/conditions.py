@@ -65,19 +65,21 @@ def liquidity_at(volume: float, depth: float) -> float:
     return x if x != _INF else sys.float_info.max
 
 
+#: bars per block of the exchange's element-wise arrays (``bar_variance``, the venue's failure budget):
+#: a few temporaries of a block instead of the run (memory: issue #16)
+BLOCK_BARS = 1 << 14
+
+
 def bar_variance(true: MarketData) -> np.ndarray:
     """Each bar's own log-return variance: Garman-Klass on (O, H, L, C) plus the squared gap
     from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1).
     Element-wise, so computed in blocks of bars: the result and a few blocks' temporaries (issue #16)."""
     n = true.n_bars
     out = np.empty((true.n_symbols, n))
-    for a in range(0, n, _VAR_BLOCK):
-        b = min(a + _VAR_BLOCK, n)
+    for a in range(0, n, BLOCK_BARS):
+        b = min(a + BLOCK_BARS, n)
         out[:, a:b] = _bar_variance_block(true, a, b)
     return out
-
-
-_VAR_BLOCK = 1 << 14     # bars per block of ``bar_variance``
 
 
 def _bar_variance_block(true: MarketData, a: int, b: int) -> np.ndarray:

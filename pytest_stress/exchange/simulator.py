@@ -30,7 +30,7 @@ from ..market.data import DEPTH, HIGH, LOW, OPEN, VOLUME, MarketData
 from ..result.models import ExecutionResult
 from ..scenario.faults import NO_FAULTS, Faults
 from ..trader.orders import BUY, LIMIT, MARKET, STOP
-from .conditions import liquidity_at, market_conditions
+from .conditions import BLOCK_BARS, liquidity_at, market_conditions
 from .config import ExchangeConfig
 from .impact import ImpactState
 from .outages import OutageSchedule, draw_outages
@@ -48,9 +48,6 @@ def erfc(x: np.ndarray) -> np.ndarray:
     poly = k * (0.254829592 + k * (-0.284496736 + k * (1.421413741 + k * (-1.453152027 + k * 1.061405429))))
     y = poly * np.exp(-a * a)
     return np.where(x >= 0, y, 2.0 - y)
-
-
-_REST_BLOCK = 1 << 14   # bars per block of _rest_of_budget (memory: issue #16)
 
 
 class _Draws:
@@ -99,8 +96,8 @@ def outage_share(config: ExchangeConfig, venue: np.ndarray, extra_fail: float = 
     the venue's stress ``venue`` (``conditions.market_conditions(...).venue``). Element-wise, so in
     blocks of bars (a few temporaries of a block, not of the run: issue #16)."""
     out = np.empty(len(venue))
-    for start in range(0, len(venue), _REST_BLOCK):
-        stop = start + _REST_BLOCK
+    for start in range(0, len(venue), BLOCK_BARS):
+        stop = start + BLOCK_BARS
         out[start:stop] = config.outage_share * fail_total(config.failure_rate_at(venue[start:stop]), extra_fail)
     return out
 
@@ -173,8 +170,8 @@ class SimulatedExchange:
         With one symbol the result is written into ``down`` (each block is read before it is
         written), which the venue does not need afterwards: no third array of the run's length."""
         out = down.reshape(1, -1) if stress.shape[0] == 1 else np.empty_like(stress)
-        for start in range(0, stress.shape[1], _REST_BLOCK):
-            stop = start + _REST_BLOCK
+        for start in range(0, stress.shape[1], BLOCK_BARS):
+            stop = start + BLOCK_BARS
             level = stress[:, start:stop]
             median = self.config.latency_at(level, self._latency_mult)
             p = fail_total(self.config.failure_rate_at(level), self._extra_fail)
