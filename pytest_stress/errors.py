@@ -14,6 +14,7 @@ __all__ = [
     "DataQualityError",
     "HistoricalDataError",
     "LookAheadError",
+    "PathError",
     "close_matches",
 ]
 
@@ -47,6 +48,11 @@ class HistoricalDataError(StressError):
 
 class LookAheadError(StressError):
     """A precomputed indicator used data from after the bar it belongs to."""
+
+
+class PathError(StressError):
+    """A path of a verdict raised (the trader's code, the check, or its worker died): an error,
+    not a failed assertion, so the verdict stops there; the message names the path and its seed."""
 
 
 def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:

@@ -34,7 +34,7 @@ from .errors import ScenarioError
 from .result.paths import PathChunk, PathTable
 from .workers import Outcome, run_tasks
 
-__all__ = ["run_path_chunks", "resolve_path_workers", "available_cores", "chunk_bounds", "MAX_CHUNK",
+__all__ = ["run_path_chunks", "run_path_range", "resolve_path_workers", "available_cores", "chunk_bounds", "MAX_CHUNK",
            "IN_PROCESS_BELOW"]
 
 log = logging.getLogger("pytest_stress")
@@ -164,25 +164,33 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
     return out
 
 
-def run_path_chunks(fn: ChunkFn, job: Any, paths: int, *, seed_of: Callable[[int], int], name: str,
-                    workers: int | str | None = None, executor: Executor | None = None,
-                    ) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
-    """Run paths ``0..paths-1`` as ``fn(job, start, stop)`` chunks; their rows in one table,
-    and the kept cut equity curves. ``workers``: as ``resolve_path_workers``; ``executor``:
-    run on it instead (``job`` and ``fn`` must pickle; ``workers``, if given, is its size,
-    for the chunking). ``seed_of(i)``: path i's seed (for
-    the rows of paths that could not run); ``name``: the scenario's, for messages."""
+def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Callable[[int], int], name: str,
+                   workers: int | str | None = None, executor: Executor | None = None) -> list[PathChunk]:
+    """Run paths ``start..stop-1`` as ``fn(job, a, b)`` chunks and return the chunks, in path
+    order. ``workers``: as ``resolve_path_workers`` (1, or fewer than ``IN_PROCESS_BELOW``
+    paths: one chunk in this process); ``executor``: run on it instead (``job`` and ``fn``
+    must pickle; ``workers``, if given, is its size, for the chunking). ``seed_of(i)``: path
+    i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages."""
     n = resolve_path_workers(workers)   # checked even for an executor
+    paths = stop - start
     if executor is not None:   # its size is unknown unless workers= says it
         given = workers is not None and workers != "auto"
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n if given else EXECUTOR_CHUNKS)
-        chunks = _on_executor(fn, job, bounds, executor, seed_of, name)
+        chunks = _on_executor(fn, job, [(a + start, b + start) for a, b in bounds], executor, seed_of, name)
+    elif n == 1 or paths < IN_PROCESS_BELOW:
+        chunks = [fn(job, start, stop)]
     else:
-        if n == 1 or paths < IN_PROCESS_BELOW:
-            chunks = [fn(job, 0, paths)]
-        else:
-            bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n)
-            chunks = _on_pool(fn, job, bounds, min(n, len(bounds)), seed_of, name)
+        bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n)
+        chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name)
+    return sorted(chunks, key=lambda c: c.start)
+
+
+def run_path_chunks(fn: ChunkFn, job: Any, paths: int, *, seed_of: Callable[[int], int], name: str,
+                    workers: int | str | None = None, executor: Executor | None = None,
+                    ) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
+    """Run paths ``0..paths-1`` (``run_path_range``); their rows in one table, and the kept
+    cut equity curves."""
+    chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor)
     table = PathTable.empty(paths)
     sketches: dict[int, tuple[int, Any, Any]] = {}
     for c in chunks:

@@ -29,22 +29,24 @@ from .account.view import AccountView
 from .engine.book import OrderBook
 from .engine.loop import ErrorPolicy, LoopRecord, bar_loop
 from .engine.where import position_of
-from .errors import ScenarioError
+from .errors import PathError, ScenarioError
 from .exchange.config import ExchangeConfig, preset
 from .exchange.simulator import SimulatedExchange
 from .indicators import precompute_indicators
 from .market.data import MarketData, MarketViews
 from .result.metrics import METRIC_FIELDS, drawdown_curve, equity_metrics, execution_metrics, trade_metrics
 from .result.models import ScenarioResult
-from .paths_pool import run_path_chunks
+from .paths_pool import resolve_path_workers, run_path_chunks, run_path_range
 from .result.paths import PathChunk, PathsResult, PathTable, reduce_path
+from .result.verdicts import PathFailure, VerdictResult
 from .result.table import format_table
 from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
 from .trader.system import as_decider
+from .verdict import DEFAULT_RULE, VerdictRule
 from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks
 
-__all__ = ["run_scenario", "run_paths", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
+__all__ = ["run_scenario", "run_paths", "run_verdict", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
 log = logging.getLogger("pytest_stress")
 
@@ -241,6 +243,125 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
     table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor,
                                       seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name)
     return PathsResult(scenario, table=table, sketches=sketches, rerun=partial(_run_path, job))
+
+
+#: A claim about one path: ``check(result, trader)`` returns if it holds on that path and raises
+#: ``AssertionError`` if it does not; anything else it raises is an error in the check itself.
+Check = Callable[[ScenarioResult, Any], None]
+
+
+@dataclass(frozen=True)
+class _VerdictJob:
+    """What every path of a ``run_verdict`` call shares: the paths' job and the claim."""
+
+    paths: _PathJob
+    check: Check
+
+
+def _judge(job: _VerdictJob, chunk: PathChunk, path: int, result: ScenarioResult, trader: Any) -> None:
+    """Reduce path ``path``'s run into ``chunk`` and note whether the claim holds on it."""
+    reduce_path(chunk, path, result.seed, result)
+    try:
+        job.check(result, trader)
+    except AssertionError as exc:
+        chunk.checks[path] = str(exc).strip() or f"{type(exc).__name__} (no message)"
+
+
+def _run_verdict_path(job: _VerdictJob, chunk: PathChunk, path: int) -> None:
+    """Run and judge one path with a fresh trader; what it raises (but a failed claim) propagates."""
+    trader = job.paths.trader_factory()
+    sc = job.paths.scenario.replace(seed=derive_seed(job.paths.scenario.seed, path))
+    p = job.paths
+    _judge(job, chunk, path, run_scenario(sc, trader, p.exchange, account=p.account, record_errors=p.record_errors),
+           trader)
+
+
+def _run_verdict_chunk(job: _VerdictJob, start: int, stop: int) -> PathChunk:
+    """Paths ``start..stop-1`` in a worker. An error (the trader's code or the check raised) is not
+    a statistic: it becomes a failed row with its traceback and ends the chunk."""
+    chunk = PathChunk(start, PathTable.empty(stop - start))
+    for i in range(start, stop):
+        try:
+            _run_verdict_path(job, chunk, i)
+        except Exception as exc:   # reported in path order by run_verdict, which stops there
+            seed = derive_seed(job.paths.scenario.seed, i)
+            detail = "".join(traceback.format_exception(exc)).rstrip()
+            reduce_path(chunk, i, seed, None, f"{type(exc).__name__}: {exc} (path {i}, seed {seed})\n{detail}")
+            break
+    return chunk
+
+
+def _round(rule: VerdictRule, failures: int, done: int, workers: int) -> int:
+    """How many paths the next round runs in parallel: up to the next path count at which a
+    PASS is possible (fewer would certainly need another round; more are wasted if it passes),
+    at most 4 per worker (a failing system is decided in a few paths), at least one per worker."""
+    pass_max, _ = rule.boundaries
+    ahead = np.flatnonzero(pass_max[done + 1:] >= failures)
+    to_pass = int(ahead[0]) + 1 if len(ahead) else rule.max_paths - done
+    size = max(workers, min(to_pass, 4 * workers))
+    return min(-(-size // workers) * workers, rule.max_paths - done)
+
+
+def run_verdict(scenario: Scenario | str, trader_factory: Callable[[], Any], check: Check,
+                exchange: ExchangeConfig | str | None = None, *, rule: VerdictRule | None = None,
+                account: Account | str | None = None, record_errors: bool = False,
+                workers: int | str | None = None, executor: Executor | None = None,
+                first: tuple[ScenarioResult, Any] | None = None) -> VerdictResult:
+    """Decide ``check`` about ``scenario`` over its paths (``verdict.VerdictRule``, default: pass if
+    it fails on at most 1% of paths, fail if on at least 10%, each error at most 5%).
+
+    Path i is the scenario with seed ``derive_seed(scenario.seed, i)`` and a fresh trader from
+    ``trader_factory``; ``check(result, trader)`` raises ``AssertionError`` where the claim
+    does not hold. Paths run one after the other in this process (``workers`` 1; the trader's
+    and the check's exceptions propagate as raised: an error is not a statistic), or in rounds
+    on ``workers`` worker processes or an ``executor`` (an error there raises ``PathError``
+    with its traceback, naming the path and its seed). The rule is applied in path order and
+    paths computed beyond the deciding one are discarded, so the verdict and every figure are
+    the same to the bit whatever runs the paths. ``first``: path 0's result and trader, already
+    run. Under an executor, the trader factory, the check and the scenario must pickle.
+    """
+    scenario = _resolve(scenario)
+    rule = rule if rule is not None else DEFAULT_RULE
+    if not callable(trader_factory):
+        raise ScenarioError(f"trader_factory = {trader_factory!r}; expected a zero-argument callable that builds "
+                            "a fresh trader (the class, or a function)")
+    job = _VerdictJob(_PathJob(scenario, trader_factory, exchange_config(exchange), account_from(account),
+                               record_errors), check)
+    n_workers = resolve_path_workers(workers)
+    table = PathTable.empty(rule.max_paths)
+    sketches: dict[int, tuple[int, Any, Any]] = {}
+    failing: list[PathFailure] = []
+    done, decided = 0, None
+    seed_of = partial(derive_seed, scenario.seed)
+    while decided is None:
+        if done == 0 and first is not None:
+            chunks = [PathChunk(0, PathTable.empty(1))]
+            _judge(job, chunks[0], 0, *first)
+        elif executor is None and n_workers == 1:
+            chunks = [PathChunk(done, PathTable.empty(1))]
+            _run_verdict_path(job, chunks[0], done)
+        else:
+            stop = done + _round(rule, len(failing), done, n_workers)
+            chunks = run_path_range(_run_verdict_chunk, job, done, stop, seed_of=seed_of, name=scenario.name,
+                                    workers=n_workers, executor=executor)
+        for c in chunks:
+            for i in range(c.start, c.start + len(c.table)):
+                if not c.table.success[i - c.start]:
+                    raise PathError(f"scenario {scenario.name!r}, path {i} (seed {seed_of(i)}): "
+                                    f"{c.table.errors.get(i - c.start, 'failed')}")
+                table.put(i, c.table.rows(i - c.start, i - c.start + 1))
+                if i in c.sketches:
+                    sketches[i] = c.sketches[i]
+                if i in c.checks:
+                    failing.append(PathFailure(i, seed_of(i), c.checks[i]))
+                done = i + 1
+                decided = rule.decision(len(failing), done)
+                if decided is not None:
+                    break
+            if decided is not None:
+                break
+    paths = PathsResult(scenario, table=table.rows(0, done), sketches=sketches, rerun=partial(_run_path, job.paths))
+    return VerdictResult(rule, decided, failing, paths)
 
 
 def _failed(scenario: Scenario, error: str) -> ScenarioResult:

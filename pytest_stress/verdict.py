@@ -183,8 +183,9 @@ class VerdictRule:
         return fixed_sample(self.pass_rate, self.fail_rate, self.alpha)
 
     def describe(self) -> str:
-        return (f"pass if the assertion fails on at most {self.pass_rate:.3g} of paths, fail if on at least "
-                f"{self.fail_rate:.3g}, each error at most {self.alpha:.3g}, at most {self.max_paths} paths")
+        return (f"pass if the assertion fails on at most {self.pass_rate:.3%} of paths, fail if on at least "
+                f"{self.fail_rate:.3%}, each wrong verdict at most {self.alpha:.3%} likely, at most {self.max_paths} "
+                "paths (Wald's sequential test, exact bounds)").replace(".000%", "%")
 
     def as_dict(self) -> dict[str, float | int]:
         return {"pass_rate": self.pass_rate, "fail_rate": self.fail_rate, "confidence": self.confidence,

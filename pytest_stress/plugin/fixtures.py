@@ -3,23 +3,30 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ..account.rules import Account, account_from
 from ..exchange.config import ExchangeConfig, preset
-from .session import RESULT_KEY, SESSION_KEY
+from .session import RESULT_KEY, SESSION_KEY, VERDICT_KEY
 
 if TYPE_CHECKING:   # the simulation (numpy, the library) is imported when a case runs, not at start-up
     from ..result.models import ScenarioResult
     from ..result.paths import PathsResult
+    from ..result.verdicts import VerdictResult
     from ..scenario.definition import Scenario
+    from ..verdict import VerdictRule
     from .marker import StressSpec
 
 __all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "stress_exchange",
            "stress_account",
-           "exchange_sim", "stress_result", "stress_runner", "StressRunner"]
+           "exchange_sim", "stress_result", "stress_runner", "StressRunner", "VerdictPlan"]
+
+#: The trader the default ``trader_under_test`` built from ``trader_factory`` for a case: a
+#: module that overrides the fixture gives another object, whose copies its paths then run.
+_BUILT_KEY = pytest.StashKey[Any]()
 
 MISSING_TRADER = """pytest-stress needs your trading system. Define it in your conftest.py, either as
 a factory (lets property tests and Monte Carlo paths build a fresh one each time):
@@ -55,7 +62,7 @@ def trader_factory() -> Callable[[], Any] | None:
 
 
 @pytest.fixture
-def trader_under_test(trader_factory: Callable[[], Any] | None) -> Any:
+def trader_under_test(request: pytest.FixtureRequest, trader_factory: Callable[[], Any] | None) -> Any:
     """Override: the trading system under test (default: ``trader_factory()``)."""
     if trader_factory is None:
         pytest.fail(MISSING_TRADER, pytrace=False)
@@ -63,7 +70,9 @@ def trader_under_test(trader_factory: Callable[[], Any] | None) -> Any:
         pytest.fail(f"trader_factory returned {trader_factory!r}, an instance; it must return a callable that "
                     f"builds a fresh trader: `return {type(trader_factory).__name__}` (the class) or "
                     f"`return lambda: {type(trader_factory).__name__}(...)`", pytrace=False)
-    return trader_factory()
+    trader = trader_factory()
+    request.node.stash[_BUILT_KEY] = trader
+    return trader
 
 
 @pytest.fixture
@@ -106,6 +115,15 @@ def stress_account(request: pytest.FixtureRequest, stress_scenario: Scenario) ->
     return account_from(chosen)
 
 
+def fresh_traders(trader: Any, factory: Callable[[], Any] | None) -> Callable[[], Any]:
+    """What builds each path's trader: ``factory``, or copies of ``trader`` as it is now (before its
+    first bar) when there is no factory (a module's own ``trader_under_test``)."""
+    if factory is not None:
+        return factory
+    pristine = copy.deepcopy(trader)
+    return lambda: copy.deepcopy(pristine)
+
+
 def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any = None,
              factory: Callable[[], Any] | None = None, paths: int | None = None,
              account: Account | str | None = None, record_errors: bool = False,
@@ -116,35 +134,70 @@ def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any 
     from ..runner import run_paths, run_scenario   # lazy: the simulation, once a case runs
 
     if paths:
-        if factory is None:
-            pristine = copy.deepcopy(trader)
-            factory = lambda: copy.deepcopy(pristine)   # noqa: E731
-        return run_paths(scenario, factory, paths, exchange, account=account, record_errors=record_errors,
-                         workers=path_workers)
+        return run_paths(scenario, fresh_traders(trader, factory), paths, exchange, account=account,
+                         record_errors=record_errors, workers=path_workers)
     return run_scenario(scenario, trader if trader is not None else factory(), exchange,   # type: ignore[misc]
                         account=account, record_errors=record_errors)
+
+
+@dataclass
+class VerdictPlan:
+    """A case decided over its scenario's paths: what ``pytest_pyfunc_call`` needs to run the
+    test body on path after path (``runner.run_verdict``). Path 0 ran in the fixture (``first``)."""
+
+    scenario: Scenario
+    factory: Callable[[], Any]
+    exchange: ExchangeConfig
+    account: Account
+    record_errors: bool
+    rule: VerdictRule
+    workers: int | str
+    first: tuple[ScenarioResult, Any]
+
+    def run(self, check: Callable[[ScenarioResult, Any], None]) -> VerdictResult:
+        from ..runner import run_verdict   # lazy: the simulation, once a case runs
+
+        return run_verdict(self.scenario, self.factory, check, self.exchange, rule=self.rule, account=self.account,
+                           record_errors=self.record_errors, workers=self.workers, first=self.first)
 
 
 @pytest.fixture
 def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, trader_under_test: Any,
                   stress_exchange: ExchangeConfig, stress_account: Account,
                   trader_factory: Callable[[], Any] | None) -> ScenarioResult | PathsResult:
-    """Runs the scenario against ``trader_under_test`` on ``stress_exchange``; with ``paths=N``
-    in the marker, on N seeded market paths (a ``PathsResult``)."""
+    """The run the test asserts on. By default the test is decided over the scenario's paths:
+    this is path 0's result, and the test body then runs on path after path (each a fresh
+    trader: from ``trader_factory``, or copies of a module's own ``trader_under_test``) until
+    the verdict is decided (``VerdictPlan``, ``runner.run_verdict``). With ``verdict="seed"``,
+    the scenario's own seed, once; with ``paths=N``, a ``PathsResult`` of N seeded paths."""
     spec, _ = _spec_and_item(request)
     opts = request.config.stash[SESSION_KEY].options
     record = spec.overrides.get("record_errors", opts.record_errors)
-    result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=trader_factory,
+    own = request.node.stash.get(_BUILT_KEY, None) is not trader_under_test   # the module's own trader
+    factory = None if own else trader_factory
+    mode = spec.mode(opts)
+    if mode == "scenario":
+        from ..runner import run_scenario   # lazy: the simulation, once a case runs
+        from ..scenario.definition import derive_seed   # lazy: as above
+
+        build = fresh_traders(trader_under_test, factory)
+        trader = build()
+        first = run_scenario(stress_scenario.replace(seed=derive_seed(stress_scenario.seed, 0)), trader,
+                             stress_exchange, account=stress_account, record_errors=record)
+        request.node.stash[VERDICT_KEY] = VerdictPlan(stress_scenario, build, stress_exchange, stress_account, record,
+                                                      spec.rule(opts), opts.path_workers, (first, trader))
+        return first
+    result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=factory,
                       paths=spec.overrides.get("paths"), account=stress_account, record_errors=record,
                       path_workers=opts.path_workers)
     request.node.stash[RESULT_KEY] = (result, spec.overrides.get("tolerance"))
     from ..result.paths import PathsResult   # lazy: loaded by run_case already
 
     if isinstance(result, PathsResult) and not result.success:   # a path's trader raised or its worker died
-        first = result.failures[0]
+        first_failure = result.failures[0]
         pytest.fail(f"{len(result.failures)} of {result.paths} Monte Carlo paths of {stress_scenario.name!r} failed; "
-                    f"path {first.path} (seed {first.seed}, rerun alone with @stress(..., seed={first.seed})):\n"
-                    f"{first.error}", pytrace=False)
+                    f"path {first_failure.path} (seed {first_failure.seed}, rerun alone with "
+                    f"@stress(..., seed={first_failure.seed}, verdict='seed')):\n{first_failure.error}", pytrace=False)
     return result
 
 

@@ -62,7 +62,7 @@ from .options import StressOptions, add_options   # noqa: E402
 from .reporting import (pytest_html_results_table_header, pytest_html_results_table_html,  # noqa: F401
                         pytest_html_results_table_row, case_extras, check_report_option, where_lines,
                         write_session_report)
-from .session import REGRESSED, RESULT_KEY, SESSION_KEY, StressSession, summarize   # noqa: E402
+from .session import REGRESSED, RESULT_KEY, SESSION_KEY, VERDICT_KEY, StressSession, summarize   # noqa: E402
 from .timelimit import apply_time_limits, describe_time_limit, timed_out_summary   # noqa: E402
 
 _STRESS_FIXTURES = {"stress_scenario", "stress_result", "stress_exchange", "exchange_sim"}
@@ -120,9 +120,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         pytest.fail(f"@stress on {metafunc.function.__name__}: the test must use stress_result (or "
                     "stress_scenario / exchange_sim) to receive its scenario", pytrace=False)
     params, ids, problem = [], [], None
+    options = metafunc.config.stash[SESSION_KEY].options
     try:
         for mark in reversed(marks):   # decorators apply bottom-up; keep them in reading order
             spec = StressSpec.from_marker(mark)
+            if spec.mode(options) == "scenario":
+                spec.rule(options)     # the knobs together, with the session's (pass below fail, enough paths)
             params += [(spec, item) for item in spec.scenarios]
             ids += spec.ids()
     except StressError as exc:
@@ -232,6 +235,49 @@ def _spread_longest(items: list[pytest.Item], workers: int) -> None:
     items[:] = order + fill + rest
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A case decided over its scenario's paths: run the test body on path after path (the
+    fixture ran path 0) until the verdict is decided; fail the test with the verdict's account
+    if it is FAIL. The body's ``stress_result`` (and ``trader_under_test``) are each path's."""
+    plan = pyfuncitem.stash.get(VERDICT_KEY, None)
+    if plan is None:
+        return None
+    body = pyfuncitem.obj
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+
+    def check(result: Any, trader: Any) -> None:
+        call = {**args, "stress_result": result}
+        if "trader_under_test" in call:
+            call["trader_under_test"] = trader
+        try:
+            body(**call)
+        except pytest.fail.Exception as exc:   # pytest.fail() in the body: a failed claim on this path
+            raise AssertionError(exc.msg) from None
+
+    verdict = plan.run(check)
+    spec = pyfuncitem.callspec.params["stress_scenario"][0]
+    pyfuncitem.stash[RESULT_KEY] = (verdict, spec.overrides.get("tolerance"))
+    if not verdict.passed:
+        opts = pyfuncitem.config.stash[SESSION_KEY].options
+        pytest.fail(_verdict_failure(verdict, pyfuncitem.nodeid, opts), pytrace=False)
+    return True
+
+
+def _verdict_failure(verdict: Any, nodeid: str, options: Any) -> str:
+    """A FAIL verdict's message: paths run and failed, the rate's interval, the rule, the first
+    failure's message, and the worst failing path as a command that reruns it alone."""
+    first, worst = verdict.failing[0], verdict.worst_failure
+    dd = verdict.path_results.values("max_drawdown")[worst.path]
+    message = "\n".join("    " + line for line in first.message.splitlines())
+    return (f"{verdict.scenario.name!r}: {verdict.headline()}\n"
+            f"  rule: {verdict.rule.describe()}\n"
+            f"  first failure, path {first.path} (seed {first.seed}):\n{message}\n"
+            f"  worst failing path: path {worst.path} (seed {worst.seed}, max drawdown {dd:.2f}%); rerun it alone "
+            f"(it fails the same way, to the bit):\n"
+            f"    pytest '{nodeid}' {options.reproduce(seed=worst.seed, verdict='seed')}")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
     unfinished = timed_out_summary(item, call)     # names the scenario and bar in the timeout's message
@@ -245,7 +291,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if stored is not None:
         result, tolerance = stored
         summary = summarize(result, tolerance, detail=item.config.stash[SESSION_KEY].options.save_detail)
-        summary.update(case_extras(item, result, item.config.stash[SESSION_KEY].options))
+        shown = getattr(result, "path_results", result)   # a verdict's paths, as a Monte Carlo case's
+        summary.update(case_extras(item, shown, item.config.stash[SESSION_KEY].options))
         report.stress_result = json.dumps(summary)   # JSON travels from xdist workers with the report
         if report.failed:
             report.sections.append((f"stress result: {summary['scenario']}",
@@ -259,15 +306,20 @@ def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     from ..result.metrics import explained_metrics   # lazy: the metric table (numpy) only for a failed case
 
     m = s["metrics"]
-    lines = [f"scenario {s['scenario']!r} ({s['scenario_type']}), seed {s['seed']}"
-             + (f", {s['paths']} paths (medians below; worst drawdown on seed {s['worst_seed']})" if s.get("paths")
-                else "")]
+    if s.get("paths_run"):
+        head = (f", {s['paths_run']} paths from base seed {s['seed']} (medians below; worst drawdown on seed "
+                f"{s['worst_seed']})")
+    elif s.get("paths"):
+        head = f", seed {s['seed']}, {s['paths']} paths (medians below; worst drawdown on seed {s['worst_seed']})"
+    else:
+        head = f", seed {s['seed']} (a single seed: one draw of the scenario)"
+    lines = [f"scenario {s['scenario']!r} ({s['scenario_type']})" + head]
     lines += [f"  {x.name:<20} {m[x.name]!r}" for x in explained_metrics() if x.name in m]
     lines += where_lines(s)
     if not s.get("success", True) and s.get("error"):
         lines.append(f"  error: {s['error']}")
     rerun = f"pytest '{nodeid}'" + (f" {options}" if options else "")
-    if s.get("paths"):
+    if s.get("paths") and not s.get("paths_run"):
         rerun += f"  (worst path alone: @stress({s['scenario']!r}, seed={s['worst_seed']}))"
     lines.append(f"rerun: {rerun}")
     return "\n".join(lines)

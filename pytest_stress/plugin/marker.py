@@ -15,6 +15,7 @@ import pytest
 from ..errors import ScenarioError, close_matches
 from ..account.rules import account_from
 from ..exchange.config import ExchangeConfig, preset
+from .options import VERDICT_MODES, check_rule_value
 
 if TYPE_CHECKING:   # the library (numpy, the market) is imported once a @stress test is collected
     from ..scenario.definition import Scenario
@@ -37,7 +38,14 @@ OVERRIDES: dict[str, str] = {
     "tolerance": "per-test compare-fail thresholds, e.g. {'max_drawdown': '5%'}",
     "record_errors": "record trader exceptions in component_errors instead of failing",
     "timeout": "time limit of each case in seconds (0: none), instead of --stress-timeout",
+    "verdict": "'scenario' (default: decided over the scenario's paths) or 'seed' (one draw, a smoke run)",
+    "pass_rate": "pass if the assertion fails on at most this share of paths (default 0.01)",
+    "fail_rate": "fail if the assertion fails on at least this share of paths (default 0.10)",
+    "confidence": "each wrong verdict at most 1 - confidence likely (default 0.95)",
+    "max_paths": "at most this many paths (default 300)",
 }
+#: The verdict rule's knobs among the overrides (``verdict.RULE_FIELDS``).
+_RULE_KEYS = ("pass_rate", "fail_rate", "confidence", "max_paths")
 _SCENARIO_FIELDS = ("bars", "seed", "symbols", "timeframe", "initial_equity", "parameters", "data", "repair")
 
 
@@ -90,6 +98,18 @@ class StressSpec:
             raise ScenarioError(f"@stress: exchange = {exch!r}; expected a preset name or an ExchangeConfig")
         if isinstance(exch, str):
             preset(exch)          # raises naming the presets
+        mode = mark.kwargs.get("verdict")
+        if mode is not None and mode not in VERDICT_MODES:
+            hint = close_matches(str(mode), VERDICT_MODES)
+            raise ScenarioError(f"@stress: verdict = {mode!r}; expected 'scenario' (decide over the scenario's paths) "
+                                "or 'seed' (one draw: a smoke run)" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        knobs = [k for k in _RULE_KEYS if k in mark.kwargs]
+        for knob in knobs:
+            check_rule_value(knob, mark.kwargs[knob], f"@stress: {knob}")
+        if paths is not None and (knobs or mode is not None):
+            raise ScenarioError(f"@stress: paths = {paths} runs a fixed-size Monte Carlo (the test gets a PathsResult "
+                                f"and decides itself); {', '.join(knobs + (['verdict'] if mode else []))} set the "
+                                "sequential verdict over paths: use one or the other")
         tolerance = mark.kwargs.get("tolerance")
         if tolerance is not None:
             if not isinstance(tolerance, Mapping):
@@ -101,6 +121,20 @@ class StressSpec:
         for item in spec.scenarios:
             spec.scenario(item)   # every override is validated now, at collection, not when the case runs
         return spec
+
+    def mode(self, options: Any) -> str:
+        """How this test decides: "paths" (``paths=N``: a fixed-size Monte Carlo the test judges),
+        "scenario" (the sequential verdict over the scenario's paths) or "seed" (one draw)."""
+        if self.overrides.get("paths"):
+            return "paths"
+        return self.overrides.get("verdict") or options.verdict
+
+    def rule(self, options: Any) -> Any:
+        """The ``VerdictRule`` of this test: the marker's knobs over the session's over the defaults."""
+        from ..verdict import VerdictRule   # lazy: the statistics (numpy) once a case runs or is collected
+
+        knobs = {**options.rule, **{k: self.overrides[k] for k in _RULE_KEYS if k in self.overrides}}
+        return VerdictRule(**knobs)
 
     def ids(self) -> list[str]:
         from .. import library   # lazy: the scenario library, once a @stress test is collected

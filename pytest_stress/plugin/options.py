@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, close_matches
 from ..account.rules import ACCOUNT_PRESETS, account_from
 from ..exchange.config import preset
 from ..workers import DEFAULT_TIMEOUT
@@ -68,6 +68,58 @@ def _path_workers(text: str) -> int | str:
     return value
 
 
+#: How a stress case decides: over the scenario's paths (the default), or on one seed (a smoke run).
+VERDICT_MODES = ("scenario", "seed")
+
+#: The verdict rule's knobs: (command-line option, ini name, check of a value, what is valid).
+_RULE_KNOBS = {
+    "pass_rate": ("--stress-pass-rate", "a share of paths in (0, 1), such as 0.01"),
+    "fail_rate": ("--stress-fail-rate", "a share of paths in (0, 1), such as 0.10"),
+    "confidence": ("--stress-confidence", "a probability in (0.5, 1), such as 0.95"),
+    "max_paths": ("--stress-max-paths", "a whole number >= 1, such as 300"),
+}
+
+
+def check_rule_value(name: str, value: Any, where: str) -> float | int:
+    """One verdict knob's value, checked on its own (the rule checks them together when it is
+    built): raises ``ScenarioError`` naming ``where``, the value and what is valid."""
+    valid = _RULE_KNOBS[name][1]
+    if isinstance(value, str):
+        try:
+            value = int(value) if name == "max_paths" else float(value)
+        except ValueError:
+            raise ScenarioError(f"{where} = {value!r}: expected {valid}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+    if name == "max_paths":
+        if not isinstance(value, int) or value < 1:
+            raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+        return value
+    low = 0.5 if name == "confidence" else 0.0
+    if not low < value < 1:
+        raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+    return float(value)
+
+
+def _verdict_mode(text: str) -> str:
+    raw = str(text).strip().lower()
+    if raw not in VERDICT_MODES:
+        hint = close_matches(raw, VERDICT_MODES)
+        raise argparse.ArgumentTypeError(f"--stress-verdict = {text!r}: expected 'scenario' (decide over the "
+                                         "scenario's paths) or 'seed' (one draw: a smoke run)"
+                                         + (f"; did you mean {hint[0]!r}?" if hint else ""))
+    return raw
+
+
+def _rule_option(name: str):
+    def parse(text: str) -> float | int:
+        try:
+            return check_rule_value(name, text, _RULE_KNOBS[name][0])
+        except ScenarioError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parse
+
+
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("stress", "pytest-stress (stress-test your trading system)")
     group.addoption("--stress-list", action="store_true", default=False,
@@ -108,6 +160,21 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--stress-path-workers", type=_path_workers, default=None, metavar="N|auto",
                     help="worker processes for a case's Monte Carlo paths (paths=); default auto: the cores "
                          "divided by the xdist workers, at least 1 (1: in the test's own process)")
+    group.addoption("--stress-verdict", type=_verdict_mode, default=None, metavar="scenario|seed",
+                    help="scenario (default): decide each case over the scenario's paths, path after path, until a "
+                         "sequential test says PASS or FAIL with bounded error; seed: run one seed only (a quick "
+                         "smoke run whose verdict is one draw)")
+    group.addoption("--stress-pass-rate", type=_rule_option("pass_rate"), default=None, metavar="SHARE",
+                    help="a case passes if its assertion fails on at most this share of paths (default 0.01)")
+    group.addoption("--stress-fail-rate", type=_rule_option("fail_rate"), default=None, metavar="SHARE",
+                    help="a case fails if its assertion fails on at least this share of paths (default 0.10)")
+    group.addoption("--stress-confidence", type=_rule_option("confidence"), default=None, metavar="P",
+                    help="each wrong verdict (a false PASS, a false FAIL) at most 1 - P likely (default 0.95)")
+    group.addoption("--stress-max-paths", type=_rule_option("max_paths"), default=None, metavar="N",
+                    help="at most this many paths per case (default 300); undecided there, the likelihood ratio decides")
+    parser.addini("stress_verdict", "scenario or seed (see --stress-verdict)", default="")
+    for knob, (flag, _) in _RULE_KNOBS.items():
+        parser.addini(f"stress_{knob}", f"see {flag}", default="")
     parser.addini("stress_exchange", "default exchange preset (see --stress-exchange)", default="calm")
     parser.addini("stress_account", "default account (see --stress-account)", default="")
     parser.addini("stress_bars", "default bar-count override (see --stress-bars)", default="")
@@ -141,6 +208,8 @@ class StressOptions:
     compare_strict: bool = False
     report: str | None = None
     path_workers: int | str = "auto"   # worker processes for Monte Carlo paths, or "auto"
+    verdict: str = "scenario"          # "scenario": over the scenario's paths; "seed": one draw
+    rule: dict[str, float | int] = field(default_factory=dict)   # the verdict knobs set (the rest: defaults)
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> "StressOptions":
@@ -197,7 +266,32 @@ class StressOptions:
             except argparse.ArgumentTypeError as exc:
                 raise pytest.UsageError(f"ini option stress_path_workers: {exc}") from None
 
+        verdict = opt.stress_verdict
+        if verdict is None:
+            raw = str(config.getini("stress_verdict") or "").strip()
+            try:
+                verdict = _verdict_mode(raw) if raw else "scenario"
+            except argparse.ArgumentTypeError as exc:
+                raise pytest.UsageError(f"ini option stress_verdict: {exc}") from None
+        rule: dict[str, float | int] = {}
+        for knob in _RULE_KNOBS:
+            value = getattr(opt, f"stress_{knob}")
+            if value is None:
+                raw = str(config.getini(f"stress_{knob}") or "").strip()
+                try:
+                    value = check_rule_value(knob, raw, f"ini option stress_{knob}") if raw else None
+                except ScenarioError as exc:
+                    raise pytest.UsageError(str(exc)) from None
+            if value is not None:
+                rule[knob] = value
+        if "pass_rate" in rule and "fail_rate" in rule and not rule["pass_rate"] < rule["fail_rate"]:
+            raise pytest.UsageError(f"--stress-pass-rate = {rule['pass_rate']:g} is not below --stress-fail-rate = "
+                                    f"{rule['fail_rate']:g}: the pass rate is the acceptable share of failing paths, "
+                                    "the fail rate the unacceptable one")
+
         return cls(
+            verdict=verdict,
+            rule=rule,
             exchange=exchange,
             account=account,
             bars=opt.stress_bars if opt.stress_bars is not None else ini_int("stress_bars"),
@@ -215,20 +309,27 @@ class StressOptions:
             path_workers=path_workers,
         )
 
-    def reproduce(self) -> str:
-        """The command-line options that reproduce this run's stress settings."""
+    def reproduce(self, *, seed: int | None = None, verdict: str | None = None) -> str:
+        """The command-line options that reproduce this run's stress settings (``seed`` and
+        ``verdict``: instead of the session's, to rerun one path alone)."""
         parts = [f"--stress-exchange={self.exchange}"]
         if self.account is not None:
             parts.append(f"--stress-account={shlex.quote(self.account)}")
         if self.bars is not None:
             parts.append(f"--stress-bars={self.bars}")
-        if self.seed is not None:
-            parts.append(f"--stress-seed={self.seed}")
+        seed = self.seed if seed is None else seed
+        if seed is not None:
+            parts.append(f"--stress-seed={seed}")
         parts += [f"--stress-scenario={shlex.quote(s)}" for s in self.scenarios]
         if self.record_errors:
             parts.append("--stress-record-errors")
+        verdict = verdict or self.verdict
+        if verdict != "scenario":
+            parts.append(f"--stress-verdict={verdict}")
+        else:
+            parts += [f"{_RULE_KNOBS[k][0]}={v:g}" for k, v in self.rule.items()]
         return " ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"exchange": self.exchange, "account": account_from(self.account).describe(), "bars": self.bars,
-                "seed": self.seed, "scenarios": self.scenarios}
+                "seed": self.seed, "scenarios": self.scenarios, "verdict": self.verdict, "rule": dict(self.rule)}

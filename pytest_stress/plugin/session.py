@@ -19,7 +19,7 @@ if TYPE_CHECKING:   # the results' modules import numpy: loaded when a case has 
     from .compare import Regression, Threshold
     from .options import StressOptions
 
-__all__ = ["StressSession", "SESSION_KEY", "RESULT_KEY", "summarize", "REGRESSED"]
+__all__ = ["StressSession", "SESSION_KEY", "RESULT_KEY", "VERDICT_KEY", "summarize", "REGRESSED", "case_label"]
 
 #: The key under which regressed cases are counted in pytest's closing line ("26 passed, 2 regressed
 #: (--stress-compare-fail)"), so that a session failed by the comparison alone says so.
@@ -27,6 +27,8 @@ REGRESSED = "regressed (--stress-compare-fail)"
 
 SESSION_KEY = pytest.StashKey["StressSession"]()
 RESULT_KEY = pytest.StashKey[Any]()
+#: A case decided over its scenario's paths: its plan (``fixtures.VerdictPlan``), set by the fixture.
+VERDICT_KEY = pytest.StashKey[Any]()
 
 
 def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | None = None, *,
@@ -39,7 +41,19 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
     from ..result.jsonform import encode   # lazy: numpy, once a case has a result
     from ..result.metrics import METRIC_FIELDS   # lazy: as above
     from ..result.paths import PathsResult   # lazy: as above
+    from ..result.verdicts import SINGLE_SEED_NOTE, VerdictResult   # lazy: as above
 
+    if isinstance(result, VerdictResult):
+        out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
+               "seed": result.scenario.seed, "success": True, **result.summary()}
+        if tolerance:
+            out["tolerance"] = dict(tolerance)
+        if detail:
+            result = result.path_results     # the worst path's run and the fan, as for a Monte Carlo case
+            out["successful"] = result.successful
+            out["detail"] = [result.worst("max_drawdown").to_dict(curves=True, records=True)]
+            out["fan"] = result.fan()
+        return out
     if isinstance(result, PathsResult):
         agg = result.summary()
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
@@ -47,7 +61,7 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
                "worst_seed": agg["worst_seed"], "metrics": agg["median"], "metrics_p95": agg["p95"]}
     else:
         out = {"scenario": result.scenario_name, "scenario_type": result.scenario_type, "seed": result.seed,
-               "success": result.success, "error": result.error,
+               "success": result.success, "error": result.error, "verdict": "seed", "note": SINGLE_SEED_NOTE,
                "metrics": encode({k: getattr(result, k) for k in METRIC_FIELDS})}
     if tolerance:
         out["tolerance"] = dict(tolerance)
@@ -171,8 +185,7 @@ class StressSession:
             row = {"test": label, "success": s.get("success", True), "error": s.get("error"),
                    "outcome": {"failed": "FAILED", "error": "ERROR"}.get(s["outcome"], s["outcome"]),
                    **decode_metrics(s.get("metrics", {}), test)}
-            if s.get("paths"):
-                row["test"] = f"{label} ({s['paths']} paths: medians; worst seed {s['worst_seed']})"
+            row["test"] = case_label(label, s)
             rows.append(row)
         lines = [format_table(rows, label="test", label_header="test", extra=(("outcome", "outcome"),))]
         if self.saved_to:
@@ -222,6 +235,19 @@ class StressSession:
 
     def regressed_tests(self) -> list[str]:
         return sorted({r.test for r in self.regressions})
+
+
+def case_label(label: str, s: dict[str, Any]) -> str:
+    """A case's name in the summary table, with what its figures are: a verdict's paths run and
+    failed (its figures are medians), a Monte Carlo's paths, or a single seed's one draw."""
+    if s.get("paths_run"):
+        return (f"{label} ({s['verdict'].upper()}: failed on {s['path_failures']} of {s['paths_run']} paths; "
+                "medians)")
+    if s.get("paths"):
+        return f"{label} ({s['paths']} paths: medians; worst seed {s['worst_seed']})"
+    if s.get("verdict") == "seed":
+        return f"{label} (single seed {s['seed']}: one draw)"
+    return label
 
 
 def _differences(base: dict[str, Any], here: dict[str, Any]) -> tuple:

@@ -106,6 +106,12 @@ class PathTable:
             self.errors.pop(i, None)
         self.errors.update({start + i: e for i, e in part.errors.items()})
 
+    def rows(self, start: int, stop: int) -> "PathTable":
+        """Rows ``start..stop-1`` as a table of their own (copies; row ``start`` is its row 0)."""
+        return PathTable(self.seeds[start:stop].copy(), self.success[start:stop].copy(),
+                         self.values[start:stop].copy(), self.none[start:stop].copy(),
+                         {i - start: e for i, e in self.errors.items() if start <= i < stop})
+
     def same_as(self, other: "PathTable") -> bool:
         """Bit-identical rows (NaNs included)."""
         return (self.seeds.tobytes() == other.seeds.tobytes() and self.success.tobytes() == other.success.tobytes()
@@ -178,12 +184,15 @@ class PathRow:
 
 @dataclass
 class PathChunk:
-    """What a worker sends back for paths ``start..start+len(table)``: their rows, and the
-    cut equity curves (``{path: (bars, column minima, column maxima)}``) of those below ``FAN_PATHS``."""
+    """What a worker sends back for paths ``start..start+len(table)``: their rows, the cut
+    equity curves (``{path: (bars, column minima, column maxima)}``) of those below
+    ``FAN_PATHS``, and, for a verdict, the paths on which the test's assertion failed (``{path:
+    its message}``)."""
 
     start: int
     table: PathTable
     sketches: dict[int, tuple[int, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    checks: dict[int, str] = field(default_factory=dict)
 
 
 def reduce_path(chunk: PathChunk, path: int, seed: int, result: ScenarioResult | None, error: str | None = None,

@@ -1,0 +1,129 @@
+"""The verdict of a stress test over a scenario's paths (``runner.run_verdict``): PASS or FAIL,
+how many paths ran and failed, the failure rate's interval, the failing paths' seeds, and the
+paths' figures (a ``PathsResult`` of the paths that ran: medians, worst path, fan).
+
+The decision itself is ``verdict.VerdictRule``'s; this module only holds and describes it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..verdict import FAIL, PASS, VerdictRule, rate_interval
+from .jsonform import encode
+from .metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
+from .paths import PathsResult
+
+__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE"]
+
+#: What a single-seed case's summary says of its verdict.
+SINGLE_SEED_NOTE = "single seed: one draw of the scenario, not a verdict about it"
+
+
+@dataclass(frozen=True)
+class PathFailure:
+    """A path on which the test's assertion failed: its index, its seed (``--stress-verdict=seed
+    --stress-seed=SEED`` reruns it alone) and the assertion's message."""
+
+    path: int
+    seed: int
+    message: str
+
+
+class VerdictResult:
+    """The test's verdict about one scenario, decided over ``paths`` of its paths."""
+
+    def __init__(self, rule: VerdictRule, verdict: str, failing: list[PathFailure], paths: PathsResult) -> None:
+        if verdict not in (PASS, FAIL):
+            raise ValueError(f"verdict = {verdict!r}; expected {PASS!r} or {FAIL!r}")
+        self.rule = rule
+        self.verdict = verdict
+        self.failing = list(failing)
+        self.path_results = paths
+
+    @property
+    def scenario(self) -> Any:
+        return self.path_results.scenario
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == PASS
+
+    @property
+    def paths(self) -> int:
+        """How many paths ran before the verdict was decided."""
+        return self.path_results.paths
+
+    @property
+    def failures(self) -> int:
+        """On how many of them the assertion failed."""
+        return len(self.failing)
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failures / self.paths
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """The failure rate's Clopper-Pearson interval at the rule's confidence."""
+        return rate_interval(self.failures, self.paths, self.rule.confidence)
+
+    @property
+    def at_cap(self) -> bool:
+        """Decided at ``max_paths`` by the likelihood ratio, neither boundary reached."""
+        return self.rule.decided_at_cap(self.failures, self.paths)
+
+    @property
+    def worst_failure(self) -> PathFailure | None:
+        """The failing path with the deepest drawdown (the first of equals), None if none failed."""
+        if not self.failing:
+            return None
+        dd = self.path_results.values("max_drawdown")
+        return max(self.failing, key=lambda f: (np.nan_to_num(dd[f.path], nan=-math.inf), -f.path))
+
+    def headline(self) -> str:
+        """``PASS: the assertion failed on 0 of 31 paths (0.0%, 95% CI 0.0-11.2%)``."""
+        lo, hi = self.interval
+        cap = f"; undecided at the cap of {self.rule.max_paths} paths, decided by the likelihood ratio" \
+            if self.at_cap else ""
+        return (f"{self.verdict.upper()}: the assertion failed on {self.failures} of {self.paths} paths "
+                f"({self.failure_rate:.1%}, {self.rule.confidence:.0%} CI {lo:.1%}-{hi:.1%}){cap}")
+
+    def summary(self) -> dict[str, Any]:
+        """The verdict's keys of a case's JSON summary (``plugin.session.summarize``): the verdict,
+        paths run and failed, the interval, the rule, the failing paths; and the paths' figures:
+        ``metrics`` (medians), ``metrics_worst`` (each metric's worst value over the paths),
+        ``path_values`` (each metric per path, in path order) and ``worst_seed``."""
+        table = self.path_results.table
+        agg = self.path_results.summary()
+        worst: dict[str, float] = {}
+        for j, m in enumerate(METRIC_FIELDS):
+            way = worse_direction(m)
+            if way not in (HIGHER, LOWER):
+                continue
+            col = table.values[:, j]
+            col = col[~np.isnan(col)]
+            worst[m] = float(np.max(col) if way == HIGHER else np.min(col)) if len(col) else math.nan
+        values: dict[str, list[Any]] = {}
+        for j, m in enumerate(METRIC_FIELDS):
+            col = table.values[:, j]
+            values[m] = [None if table.none[i, j] else float(col[i]) for i in range(len(col))]
+        lo, hi = self.interval
+        first = self.failing[0] if self.failing else None
+        worst_fail = self.worst_failure
+        return encode({
+            "verdict": self.verdict, "paths_run": self.paths, "path_failures": self.failures,
+            "failure_rate": self.failure_rate, "failure_interval": [lo, hi], "at_cap": self.at_cap,
+            "rule": self.rule.as_dict(),
+            "first_failure": None if first is None else {"path": first.path, "seed": first.seed,
+                                                         "message": first.message},
+            "worst_failing_seed": None if worst_fail is None else worst_fail.seed,
+            "failing_seeds": [f.seed for f in self.failing],
+            "worst_seed": agg["worst_seed"], "metrics": agg["median"], "metrics_worst": worst,
+            "path_values": values})
+
+    def __repr__(self) -> str:
+        return f"VerdictResult({self.scenario.name!r}, {self.headline()})"
