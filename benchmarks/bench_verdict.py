@@ -42,6 +42,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))   # benchmarks/path_cost.py, when it exists
+sys.path.insert(0, str(ROOT))   # this checkout's package, as (d)'s `python -m pytest` from ROOT imports it
 
 from pytest_stress.verdict import DEFAULT_RULE, FAIL, VerdictRule   # noqa: E402
 
