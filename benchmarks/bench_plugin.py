@@ -19,9 +19,11 @@ busy cannot show the wall-time gain of ``-n 2``). Two bytecode conditions:
 Printed: an empty test file with and without the plugin (``-p no:stress``) and what each
 other installed plugin adds; the example suite (``conftest_examples -m stress``, README's main
 job) at ``-n 0`` and ``-n 2``; the simulation time (the sum of the cases' setup, call and
-teardown durations in the ``-n 0`` run, from its JUnit XML); and the targets of issue #16:
+teardown durations in the ``-n 0`` run, from its JUnit XML); ``(-n 2)/(-n 0)`` for information
+(issue #16's target "``-n 2`` faster than ``-n 0``" on the 3-second example suite is retired:
+``benchmarks/bench_verdict.py`` judges ``-n 2`` against ``-n 0`` on the suite with verdicts, at
+least 1.5x faster); and the target of issue #16:
 
-- ``-n 2`` faster than ``-n 0`` on the example suite;
 - ``-n 0`` at most 1.5x (bare pytest start-up + simulation time), bare start-up being the empty
   file's run without the plugin, with every installed plugin (pytest's default) and, stricter,
   with only the plugins the example suite's ``pytest.ini`` loads (``--disable-plugin-autoload``
@@ -210,8 +212,8 @@ def measure(condition: str, rounds: int, tmp: Path, tree: Path, others: dict[str
     print(f"   example suite: CPU seconds of -n 2 minus -n 0 (the start-up work xdist repeats): "
           f"{_summary([b - a for a, b in zip(c0, c2)])}")
     speed = [b / a for a, b in zip(n0, n2)]
-    print(f"   target: example suite -n 2 faster than -n 0: (-n 2)/(-n 0) = {_summary(speed)}: "
-          f"{'PASS' if statistics.median(speed) < 1 else 'MISS'}")
+    print(f"   example suite (-n 2)/(-n 0) = {_summary(speed)} (for information; the -n 2 target is "
+          "bench_verdict.py's, on the suite with verdicts)")
     for label, bare in (("bare start-up", times[key_bare]), ("bare start-up with the suite's plugins", times[SUITE_BARE])):
         budget = [a / (b + s) for a, b, s in zip(n0, bare, sims)]
         print(f"   target: -n 0 at most 1.5x ({label} + simulation): (-n 0)/(bare + sim) = {_summary(budget)}: "
