@@ -84,20 +84,21 @@ def check_rule_value(name: str, value: Any, where: str) -> float | int:
     """One verdict knob's value, checked on its own (the rule checks them together when it is
     built): raises ``ScenarioError`` naming ``where``, the value and what is valid."""
     valid = _RULE_KNOBS[name][1]
+    given = value
     if isinstance(value, str):
         try:
             value = int(value) if name == "max_paths" else float(value)
         except ValueError:
             raise ScenarioError(f"{where} = {value!r}: expected {valid}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+        raise ScenarioError(f"{where} = {given!r}: expected {valid}")
     if name == "max_paths":
         if not isinstance(value, int) or value < 1:
-            raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+            raise ScenarioError(f"{where} = {given!r}: expected {valid}")
         return value
     low = 0.5 if name == "confidence" else 0.0
     if not low < value < 1:
-        raise ScenarioError(f"{where} = {value!r}: expected {valid}")
+        raise ScenarioError(f"{where} = {given!r}: expected {valid}")
     return float(value)
 
 
