@@ -34,7 +34,13 @@ def _ffill(x: np.ndarray) -> np.ndarray:
 
 class StopLossTrader:
     """Long 30% of equity while SMA(12) > SMA(48); a stop 6% under the entry; flat otherwise.
-    After a stop-out it waits for the next up-cross instead of buying the same trend again."""
+    After a stop-out it waits for the next up-cross instead of buying the same trend again.
+
+    A long-only book can still end up short: the venue may fill the resting stop late, in the
+    same bar as the trend exit that cancelled it (the cancel and the fill cross). Found by the
+    verdicts over paths (issue 24): on about 12% of Execution Crisis paths a short held through
+    the crisis cost up to 23% of equity in one trade. So the first thing each bar is to unwind
+    any short at once."""
 
     def __init__(self, fraction: float = 0.3, stop_pct: float = 0.06):
         self.fraction, self.stop_pct = fraction, stop_pct
@@ -46,10 +52,13 @@ class StopLossTrader:
         return {"fast": _clean_sma(c, 12), "slow": _clean_sma(c, 48)}
 
     def on_bar(self, ctx):
+        pos = ctx.position()
+        if pos < 0:                                          # an accidental short (see above): unwind it
+            ctx.cancel_all()
+            return buy(-pos, tag="unwind-short")
         price, fast, slow = ctx.price, ctx.value("fast"), ctx.value("slow")
         if not (math.isfinite(price) and price > 0 and math.isfinite(slow)):
             return None                                      # a bad print: do nothing on it
-        pos = ctx.position()
         if fast < slow:
             self.stopped_out = False                         # a new trend may be entered again
         if fast > slow and pos == 0 and not ctx.open_orders and not self.stopped_out:
