@@ -50,8 +50,13 @@ def project(pytester):
     return pytester
 
 
-def run(pytester, *args):
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *args)
+def run(pytester, *args, verdicts=False):
+    """A pytest session in a subprocess. The tests here are about the plugin's other features
+    (parametrisation, options, baselines, reports, time limits), which do not depend on how a case
+    decides, so their cases run one seed each (``--stress-verdict=seed``: a run per case, not 31+)
+    unless ``verdicts``; ``tests/test_verdicts.py`` tests the verdicts themselves."""
+    mode = () if verdicts else ("--stress-verdict=seed",)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", *mode, *args)
 
 
 def test_parametrises_with_readable_ids_in_library_order(project, mode):
