@@ -201,7 +201,7 @@ def test_failing_assertion_shows_the_scenario_and_its_figures(project):
         "*stress result: Model Failure Simulation*",
         "scenario 'Model Failure Simulation' (model_failure), seed 2005843040",
         "  max_drawdown *",
-        "  model_failures *310*",
+        "  model_failures *281*",
         "rerun: pytest 'test_a.py::test_x?model-failure-simulation?' --stress-exchange=calm",
     ])
 
