@@ -14,6 +14,7 @@ _EXPORTS = {
     "Scenario": "pytest_stress.scenario",
     "ScenarioType": "pytest_stress.scenario",
     "derive_seed": "pytest_stress.scenario",
+    "name_seed": "pytest_stress.scenario",
     "MarketData": "pytest_stress.market",
     "MarketViews": "pytest_stress.market",
     "generate_market": "pytest_stress.market",

@@ -79,15 +79,16 @@ def load_factory(spec: str) -> Callable[[], Any]:
 def _demo(args: argparse.Namespace) -> int:
     import numpy as np   # lazy: each command imports only what it needs
 
-    from .scenario import KINDS, Scenario   # lazy: each command imports only what it needs
+    from .scenario import DEFAULT_SEED, KINDS, Scenario   # lazy: each command imports only what it needs
 
+    seed = DEFAULT_SEED if args.seed is None else args.seed   # one market for every stress
     rows = []
     for stype, kind in KINDS.items():
         if kind.needs_data:
             continue
         params = dict(kind.example)
         symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT")[:kind.min_symbols(params)]
-        sc = Scenario(stype.value, stype, params, symbols=symbols, bars=args.bars, seed=args.seed)
+        sc = Scenario(stype.value, stype, params, symbols=symbols, bars=args.bars, seed=seed)
         views = sc.build_market()
         base, true = views.base, views.true
         c0, c1 = base.close[0], true.close[0]
@@ -99,7 +100,7 @@ def _demo(args: argparse.Namespace) -> int:
     head = ("scenario type", "low vs start", "high vs start", "return vol", "spread med/max", "min volume",
             "bad feed bars")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    print(f"{args.bars} bars of 1h BTCUSDT, seed {args.seed}: what each stress did to the synthetic base")
+    print(f"{args.bars} bars of 1h BTCUSDT, seed {seed}: what each stress did to the synthetic base")
     for r in [head, *rows]:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
     return 0
@@ -341,7 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
     typ.set_defaults(func=lambda p, a: _types(a), subparser=typ)
     demo = sub.add_parser("demo", help="apply every stress to one synthetic market and print what it did")
     demo.add_argument("--bars", type=_BARS, default=1000)
-    demo.add_argument("--seed", type=_SEED, default=20210519)
+    demo.add_argument("--seed", type=_SEED, default=None, help="the market's seed (default: DEFAULT_SEED)")
     demo.set_defaults(func=lambda p, a: _demo(a), subparser=demo)
     met = sub.add_parser("metrics", help="list the metrics: name, which direction is worse, definition")
     met.add_argument("--markdown", action="store_true", help="print the table of docs/metrics.md")

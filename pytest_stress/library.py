@@ -3,14 +3,14 @@
 ``get(name)`` (did-you-mean on a miss), ``names()``, ``all()``, ``register(scenario)``.
 ``get(name, data=...)`` runs a library scenario on your own historical data instead of
 the synthetic base. The source of each calibration is in the scenario's description.
+Each scenario's seed is ``name_seed(name)`` (from its id ``slug(name)``): its own base market.
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .errors import ScenarioError, UnknownScenarioError, close_matches
-from .scenario.definition import Scenario
+from .scenario.definition import Scenario, slug
 
 __all__ = ["get", "names", "all", "register", "unregister", "slug"]
 
@@ -124,11 +124,6 @@ _BUILTIN: tuple[Scenario, ...] = (
 )
 
 _LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN}
-
-
-def slug(name: str) -> str:
-    """A shell-friendly id: 'Pump & Dump Mania' -> 'pump-dump-mania'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
 def names() -> list[str]:

@@ -89,7 +89,7 @@ def test_a_hung_trader_fails_its_scenario_naming_the_bar_and_the_batch_goes_on()
     assert [r.success for r in batch.results] == [True, False, True, True]
     err = batch.results[1].error
     assert err.startswith("TimeLimitExceeded: ran past its time limit of 1.5 s, in scenario 'ETH Liquidity Collapse' "
-                          "(seed 20210519) at bar 417 of 1000 (")
+                          "(seed 1268758881) at bar 417 of 1000 (")
     assert "FAILED: TimeLimitExceeded" in batch.summary()
 
 

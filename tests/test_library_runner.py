@@ -1,11 +1,16 @@
+import json
 import os
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from pytest_stress import Scenario, library, run_batch, run_scenario
 from pytest_stress.errors import ScenarioError, UnknownScenarioError
 from pytest_stress.market.synthetic import generate_market
+from pytest_stress.scenario import name_seed
 from traders import Flat, SmaCross
 
 NAMES = ["BTC Flash Crash 2021", "ETH Liquidity Collapse", "SOL Volatility Explosion", "Mixed Regime Chaos",
@@ -21,13 +26,30 @@ def test_the_ten_scenarios():
         assert views.true.n_bars == 1000
 
 
+def test_each_library_scenario_has_its_own_base_market():
+    seeds = {s.name: s.seed for s in library.all()[:10]}
+    assert seeds == {n: name_seed(library.slug(n)) for n in NAMES} and len(set(seeds.values())) == 10
+    single = [s for s in library.all()[:10] if len(s.symbols) == 1]
+    returns = np.array([np.diff(np.log(s.base_market().close[0, :351])) for s in single])
+    r = np.corrcoef(returns)[~np.eye(len(single), dtype=bool)]
+    assert np.abs(r).max() < 0.3, r      # one shared seed gave 1.0000; 350 independent returns: |r| ~ 0.05
+    code = "import json; from pytest_stress import library; print(json.dumps({s.name: s.seed for s in library.all()}))"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for hash_seed in ("1", "2"):       # str hashes differ between these processes; the seeds must not
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
+                             env={**os.environ, "PYTHONHASHSEED": hash_seed}).stdout
+        assert {k: v for k, v in json.loads(out).items() if k in seeds} == seeds
+
+
 def test_calibrations():
     crash = library.get("BTC Flash Crash 2021").build_market()
     c, b = crash.true.close[0], crash.base.close[0]
     assert c[504] / b[499] == pytest.approx(0.70, rel=1e-9)
-    bs = library.get("Black Swan Combo").build_market()
-    assert bs.true.close[0, 513] / bs.base.close[0, 499] == pytest.approx(0.5, rel=1e-9)
-    assert (bs.true.spread / bs.base.spread).max() > 20
+    for seed in (None, 0, 11, 14):     # spreads x20 calm (the median of the week before) at every seed
+        bs = library.get("Black Swan Combo", seed=seed).build_market()
+        assert bs.true.close[0, 513] / bs.base.close[0, 499] == pytest.approx(0.5, rel=1e-9)
+        calm = np.median(bs.base.spread[0, 500 - 168:500])
+        np.testing.assert_allclose(bs.true.spread[0, 500:538] / calm, 20.0, rtol=1e-9)
     pump = library.get("Pump & Dump Mania").build_market()
     assert pump.true.close[0, 400 + 71] / pump.base.close[0, 399] == pytest.approx(2.2, rel=1e-9)
     assert library.get("Execution Crisis").faults.exchange_failure_rate == 0.4

@@ -51,7 +51,7 @@ def test_a_hung_trader_fails_its_case_naming_the_scenario_and_bar(hangs, mode):
     res.assert_outcomes(passed=2, errors=1)
     out = res.stdout.str()
     assert ("Timeout (>1.5s) from pytest-timeout. pytest-stress: ran past its time limit of 1.5 s in scenario "
-            "'ETH Liquidity Collapse' (seed 20210519) at bar 17 of 1000 (") in out
+            "'ETH Liquidity Collapse' (seed 1268758881) at bar 17 of 1000 (") in out
     assert "time limit 1.5 s per case" in out
     table = out[out.index("stress summary"):]
     assert "test_x[eth-liquidity-collapse]  ERROR    FAILED: TimeLimitExceeded: ran past its time limit of 1.5 s" in table

@@ -6,6 +6,7 @@ import pytest
 
 from pytest_stress import Scenario, ScenarioType
 from pytest_stress.errors import ScenarioError
+from pytest_stress.scenario import name_seed
 from pytest_stress.scenario.faults import Faults
 
 
@@ -20,7 +21,7 @@ def test_defaults():
     s = Scenario("calm")
     assert (s.type, s.symbols, s.bars, s.timeframe) == (ScenarioType.SYNTHETIC, ("BTCUSDT",), 1000, None)
     assert s.bar_timeframe == "1h" and s.build_market().true.timeframe == "1h"
-    assert s.seed == Scenario("other").seed
+    assert s.seed == name_seed("calm") != Scenario("other").seed   # each name its own base market
     with pytest.raises(TypeError):
         s.parameters["x"] = 1  # immutable
     with pytest.raises(AttributeError):
@@ -68,6 +69,19 @@ def test_same_seed_same_market_other_seed_other_market():
     c = Scenario("x", "flash_crash", bars=300, seed=1).build_market()
     np.testing.assert_array_equal(a.true.values, b.true.values)
     assert not np.array_equal(a.true.values, c.true.values)
+
+
+def test_the_seed_comes_from_the_name_unless_given():
+    s = Scenario("My Crash", "flash_crash", bars=300)
+    assert s.seed == name_seed("My Crash") == name_seed("my-crash") == 4049552091   # sha256(b"my-crash")[:4]
+    assert Scenario("My Crash", seed=7).seed == 7 and Scenario("x", seed=None).seed == name_seed("x")
+    assert eval(repr(s)) == s and f"seed={s.seed}" in repr(s)
+    assert s.replace(name="Other").seed == s.seed                 # a field's value by then: kept
+    assert s.replace(name="Other", seed=None).seed == name_seed("Other")
+    d = s.to_dict()
+    del d["seed"]
+    assert Scenario.from_dict(d) == s
+    assert name_seed("Крах") != name_seed("Буря")                 # no ASCII id: the name itself
 
 
 def test_faults_from_type_and_mixed_prefixes():

@@ -13,7 +13,7 @@ The format (``schema_version`` 2; strict JSON, non-finite numbers as the strings
       "options": {"exchange": "calm", ...},          # the options of the run that last wrote it
       "results": {                                   # one entry per test id, sorted
         "test_a.py::test_x[black-swan-combo]": {
-          "scenario": "Black Swan Combo", "scenario_type": "mixed_custom", "seed": 20210519,
+          "scenario": "Black Swan Combo", "scenario_type": "mixed_custom", "seed": 1163482350,
           "success": true, "error": null, "outcome": "passed",
           "metrics": {"max_drawdown": 3.2, ...},     # every metric of result/metrics.py's table
           "options": {"exchange": "calm", "bars": null, "seed": null, ...},   # what it was made under

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
@@ -16,9 +18,10 @@ from .faults import Faults
 from .kinds import BASE_PARAMS, kind_of, params_for
 from .types import ScenarioType
 
-__all__ = ["Scenario", "DEFAULT_SEED", "derive_seed"]
+__all__ = ["Scenario", "DEFAULT_SEED", "derive_seed", "name_seed", "slug"]
 
-#: The default seed: a scenario is the same market everywhere unless told otherwise.
+#: The seed of ``pytest-stress demo`` (every stress on one market). A ``Scenario`` given no
+#: seed takes ``name_seed(name)`` instead, so two scenarios never share a base market by default.
 DEFAULT_SEED = 20210519
 _MAX_SEED = 2**63 - 1
 #: The bar length of a synthetic market when the scenario names none.
@@ -32,6 +35,20 @@ def derive_seed(seed: int, *path: int) -> int:
     """A deterministic child seed (for Monte Carlo paths): the same in every process, and
     short enough (32 bits) to paste into ``@stress(..., seed=...)``."""
     return int(np.random.SeedSequence([seed, *path]).generate_state(1, np.uint32)[0])
+
+
+def slug(name: str) -> str:
+    """A scenario's shell-friendly id: 'Pump & Dump Mania' -> 'pump-dump-mania'."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def name_seed(name: str) -> int:
+    """The seed of a scenario named ``name`` when none is given: the first 4 bytes (big-endian)
+    of the SHA-256 of its id ``slug(name)`` (of the name itself when the id is empty), so
+    a 32-bit integer, the same in every process and on every platform (not ``hash()``).
+    Names with the same id ('Pump & Dump Mania', 'pump-dump-mania') have the same seed."""
+    key = slug(name) or name
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +72,7 @@ class Scenario:
     symbols: tuple[str, ...] = ("BTCUSDT",)
     bars: int = 1000
     timeframe: str | None = None
-    seed: int = DEFAULT_SEED
+    seed: int | None = None
     initial_equity: float = 100_000.0
     description: str = ""
     data: DataSource | None = dataclasses.field(default=None, compare=False, repr=False)
@@ -87,6 +104,8 @@ class Scenario:
         if self.repair not in REPAIR_POLICIES:
             raise ScenarioError(f"{owner}: repair = {self.repair!r}; expected one of "
                                 + ", ".join(map(repr, REPAIR_POLICIES)))
+        if self.seed is None:
+            set_(self, "seed", name_seed(self.name))
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= _MAX_SEED:
             raise ScenarioError(f"{owner}: seed = {self.seed!r}; expected an integer in [0, 2**63 - 1]")
         set_(self, "seed", int(self.seed))

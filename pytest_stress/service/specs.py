@@ -83,7 +83,7 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
                             "name (no file paths); use a synthetic scenario type")
         spec.update(library=None, name=fields.get("name") or str(fields["type"]), type=kind.type.value,
                     parameters=dict(fields.get("parameters") or {}), symbols=list(fields.get("symbols") or ["BTCUSDT"]),
-                    bars=fields.get("bars") or 1000, seed=fields.get("seed") if fields.get("seed") is not None else 42)
+                    bars=fields.get("bars") or 1000, seed=fields.get("seed"))   # None: from the name
         if len(spec["symbols"]) > limits.max_symbols:
             raise _over("symbols", len(spec["symbols"]), limits.max_symbols, "symbols")
     if spec["bars"] is not None and spec["bars"] > limits.max_bars:
