@@ -334,13 +334,15 @@ def rate_interval(successes: int, trials: int, confidence: float = 0.95) -> tupl
 
 def quantile_bounds(values: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float]:
     """One-sided distribution-free confidence bounds for the ``q`` quantile of the distribution
-    the finite ``values`` were drawn from (i.i.d.), from their order statistics: ``(lower,
+    the ``values`` were drawn from (i.i.d.), from their order statistics: ``(lower,
     upper)`` with P(lower <= true quantile) >= confidence and P(upper >= true quantile) >=
     confidence. The ``k``-th smallest of ``n`` lies at or above the quantile with probability
     P(Binomial(n, q) <= k - 1) (H. A. David, H. N. Nagaraja, *Order Statistics*, 3rd ed., 2003,
     section 7.1). With too few values for a bound the answer is -inf or +inf (an assertion on it
-    then fails, as it should: the paths cannot support the claim)."""
-    x = np.sort(np.asarray(values, dtype=np.float64)[np.isfinite(values)])
+    then fails, as it should: the paths cannot support the claim). NaN values (failed paths, None
+    metrics) are left out; infinite ones are values like any other (a profit factor of inf)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = np.sort(x[~np.isnan(x)])
     n = len(x)
     if not 0 < q < 1:
         raise ScenarioError(f"quantile_bounds: q = {q!r}; expected a quantile in (0, 1), such as 0.95")
