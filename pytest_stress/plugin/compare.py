@@ -165,8 +165,11 @@ def check(test: str, baseline: dict, now: dict, threshold: Threshold, *,
             return _check_point(test, baseline, now, threshold, judged)
         return judged
     missing = [side for side, values in (("the baseline", b_paths), ("this run", n_paths)) if values is None]
-    why = (" and ".join(missing) + (" have" if len(missing) > 1 else " has") + " no path values"
-           + (": it was saved before they were kept" if missing == ["the baseline"] else ""))
+    why = " and ".join(missing) + (" have" if len(missing) > 1 else " has") + " no path values"
+    if missing == ["the baseline"]:
+        why += ": it was saved before they were kept" if baseline_paths is None else f" of {metric}"
+    elif missing == ["this run"] and now_paths is not None:
+        why += f" of {metric}"
     return _check_point(test, baseline, now, threshold, why)
 
 
