@@ -42,7 +42,9 @@ needs 61 paths (``fixed_sample``).
 
 Also here: the Clopper-Pearson interval of a failure rate or a share of paths
 (``rate_interval``), distribution-free confidence bounds for a quantile from order statistics
-(``quantile_bounds``), used by ``PathsResult``.
+(``quantile_bounds``), used by ``PathsResult``; and, for judging a change between two sets of
+paths (a baseline's and this run's), the Hodges-Lehmann shift with its Mann-Whitney confidence
+interval (``shift_interval``), used by the baseline comparison (``plugin/compare.py``).
 """
 from __future__ import annotations
 
@@ -55,7 +57,8 @@ import numpy as np
 from .errors import ScenarioError
 
 __all__ = ["VerdictRule", "Operating", "PASS", "FAIL", "DEFAULT_RULE", "rate_interval", "quantile_bounds",
-           "RULE_FIELDS"]
+           "RULE_FIELDS", "check_confidence", "rate_bound", "quantile_bound_min_values", "Shift", "shift_interval",
+           "shift_min_values"]
 
 PASS = "pass"
 FAIL = "fail"
@@ -332,13 +335,15 @@ def rate_interval(successes: int, trials: int, confidence: float = 0.95) -> tupl
 
 def quantile_bounds(values: np.ndarray, q: float, confidence: float = 0.95) -> tuple[float, float]:
     """One-sided distribution-free confidence bounds for the ``q`` quantile of the distribution
-    the finite ``values`` were drawn from (i.i.d.), from their order statistics: ``(lower,
+    the ``values`` were drawn from (i.i.d.), from their order statistics: ``(lower,
     upper)`` with P(lower <= true quantile) >= confidence and P(upper >= true quantile) >=
     confidence. The ``k``-th smallest of ``n`` lies at or above the quantile with probability
     P(Binomial(n, q) <= k - 1) (H. A. David, H. N. Nagaraja, *Order Statistics*, 3rd ed., 2003,
     section 7.1). With too few values for a bound the answer is -inf or +inf (an assertion on it
-    then fails, as it should: the paths cannot support the claim)."""
-    x = np.sort(np.asarray(values, dtype=np.float64)[np.isfinite(values)])
+    then fails, as it should: the paths cannot support the claim). NaN values (failed paths, None
+    metrics) are left out; infinite ones are values like any other (a profit factor of inf)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = np.sort(x[~np.isnan(x)])
     n = len(x)
     if not 0 < q < 1:
         raise ScenarioError(f"quantile_bounds: q = {q!r}; expected a quantile in (0, 1), such as 0.95")
@@ -359,3 +364,177 @@ def quantile_bounds(values: np.ndarray, q: float, confidence: float = 0.95) -> t
 
 #: The rule a stress test uses unless told otherwise.
 DEFAULT_RULE = VerdictRule()
+
+
+# =============================================================================================
+# One-sided bounds for assertions on a PathsResult, and the shift between two sets of paths
+# (the baseline comparison). Everything below is distribution-free: it assumes only that a set's
+# paths are independent draws from one distribution (their seeds are), nothing about its shape.
+# =============================================================================================
+
+def check_confidence(where: str, confidence: object) -> float:
+    """``confidence`` as a float in (0.5, 1), or an error naming ``where`` and the value."""
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.integer, np.floating)) \
+            or not 0.5 < float(confidence) < 1:
+        raise ScenarioError(f"{where}: confidence = {confidence!r}; expected a probability in (0.5, 1), such as "
+                            "0.95 (the claim holds with probability at least 95%)")
+    return float(confidence)
+
+
+def rate_bound(successes: int, trials: int, confidence: float = 0.95, upper: bool = True) -> float:
+    """The one-sided Clopper-Pearson bound of a rate at ``confidence``: the upper (or lower) end of
+    the two-sided interval at ``2 * confidence - 1`` (``rate_interval``; Clopper and Pearson 1934),
+    so P(true rate <= upper bound) >= confidence. 0 of 59 trials bounds the rate below 5% at 95%."""
+    check_confidence("rate_bound", confidence)
+    lo, hi = rate_interval(successes, trials, 2 * confidence - 1)
+    return hi if upper else lo
+
+
+def quantile_bound_min_values(q: float, confidence: float = 0.95, upper: bool = True) -> int:
+    """The fewest values for which ``quantile_bounds`` gives a finite upper (or lower) bound of the
+    ``q`` quantile: the largest of ``n`` lies above the quantile with probability ``1 - q**n``
+    (the smallest below it with ``1 - (1-q)**n``; David and Nagaraja 2003, section 7.1), so
+    ``n >= log(1 - confidence) / log(q)``: 59 values for the p95 at 95%, 299 for the p99."""
+    if not 0 < q < 1:
+        raise ScenarioError(f"quantile_bound_min_values: q = {q!r}; expected a quantile in (0, 1), such as 0.95")
+    conf = check_confidence("quantile_bound_min_values", confidence)
+    p = q if upper else 1 - q
+    n = max(1, math.ceil(math.log1p(-conf) / math.log(p)) - 1)
+    while 1 - p ** n < conf:      # the closed form, made exact against rounding
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class Shift:
+    """The shift of ``current`` against ``baseline`` (``current - baseline``, in the metric's units):
+    the Hodges-Lehmann ``estimate`` and the confidence interval ``[low, high]`` (infinite when too
+    few values for one); ``sizes``: (baseline values, current values); ``exact``: from the exact
+    null distribution of the Mann-Whitney statistic (else its normal approximation)."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    sizes: tuple[int, int]
+    exact: bool
+
+    @property
+    def bounded(self) -> bool:
+        """Whether the values were enough for a finite interval."""
+        return math.isfinite(self.low) and math.isfinite(self.high)
+
+
+#: Up to this many pairwise differences the interval sorts them in memory (32 MB); beyond, their
+#: order statistics are found by bisection on counts (``_kth_difference``).
+_PAIRS_IN_MEMORY = 1 << 22
+
+#: The Mann-Whitney null distribution is computed exactly when the smaller set has at most this
+#: many values (and the product of the sizes is at most a million): there its float computation
+#: is exact to about 1e-13 (checked against whole-number arithmetic in tests/test_verdict.py);
+#: beyond, its normal approximation, which there is within a rank or two of the exact one and
+#: errs on the wide side.
+_EXACT_SMALLER = 50
+
+
+def _mann_whitney_counts(m: int, n: int) -> np.ndarray:
+    """The number of arrangements of ``m`` and ``n`` values with each Mann-Whitney count U =
+    0..mn (no ties), as floats: the coefficients of the Gaussian binomial coefficient
+    prod_{i=1..n} (1 - x^(m+i)) / (1 - x^i) (G. E. Andrews, *The Theory of Partitions*, 1976,
+    theorem 3.1), built one factor at a time; after factor i the polynomial has degree m i and
+    nothing above it is computed (where rounding would otherwise grow)."""
+    if n > m:
+        m, n = n, m
+    poly = np.zeros(m * n + 1)
+    poly[0] = 1.0
+    for i in range(1, n + 1):
+        top = m * i + 1
+        part = poly[:top].copy()
+        part[m + i:] -= poly[:top - (m + i)]                      # times (1 - x^(m+i))
+        for r in range(i):                                        # divided by (1 - x^i): a strided running sum
+            np.cumsum(part[r::i], out=part[r::i])
+        poly[:top] = part
+    return poly
+
+
+def shift_min_values(confidence: float = 0.95) -> int:
+    """The fewest values on each side (equal sizes) for which ``shift_interval`` is finite: 4 at
+    95% (the most extreme arrangement of 4 and 4 values has probability 1/70 < 2.5%)."""
+    conf = check_confidence("shift_min_values", confidence)
+    n = 1
+    while math.comb(2 * n, n) * (1 - conf) / 2 < 1:
+        n += 1
+    return n
+
+
+@lru_cache(maxsize=256)
+def _interval_rank(m: int, n: int, confidence: float) -> tuple[int, bool]:
+    """``(c, exact)``: the interval of the shift is the c-th smallest to the c-th largest of the
+    ``m * n`` pairwise differences, where ``c - 1`` is the largest u with P(U <= u) <= (1 -
+    confidence) / 2 under no shift (c = 0: no finite interval). Exact up to ``_EXACT_SMALLER``
+    values on the smaller side; beyond, c = floor(mn/2 - z sqrt(mn(m+n+1)/12)) (Hollander, Wolfe
+    and Chicken 2014, section 4.3, the large-sample approximation)."""
+    tail = (1 - confidence) / 2
+    if min(m, n) <= _EXACT_SMALLER and m * n <= 1_000_000:
+        counts = _mann_whitney_counts(m, n)
+        cdf = np.cumsum(counts) / math.comb(m + n, n)
+        return int(np.count_nonzero(cdf <= tail * (1 + 1e-12))), True
+    from scipy.stats import norm   # lazy: scipy only where a bound is computed
+
+    c = math.floor(m * n / 2 - norm.ppf(1 - tail) * math.sqrt(m * n * (m + n + 1) / 12))
+    return max(c, 0), False
+
+
+def _kth_difference(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """The ``k``-th smallest (1-based) of the differences ``y[j] - x[i]`` of sorted ``x`` and ``y``
+    without making them: bisection on t, counting the differences <= t with a binary search per
+    ``x`` value, down to adjacent floats."""
+    def count(t: float) -> int:
+        return int(np.searchsorted(y, x + t, side="right").sum())
+
+    lo, hi = float(y[0] - x[-1]), float(y[-1] - x[0])
+    if count(lo) >= k:
+        return lo
+    for _ in range(2200):                 # enough for any pair of doubles
+        mid = lo + (hi - lo) / 2
+        if not lo < mid < hi:
+            break
+        if count(mid) >= k:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def shift_interval(baseline: np.ndarray, current: np.ndarray, confidence: float = 0.95) -> Shift:
+    """The shift of ``current`` against ``baseline``: the Hodges-Lehmann estimator (the median of
+    the ``m * n`` differences ``current[j] - baseline[i]``) and the distribution-free confidence
+    interval from the Mann-Whitney statistic, the c-th smallest to the c-th largest of those
+    differences (J. L. Hodges, E. L. Lehmann, Ann. Math. Statist. 34(2), 1963, 598-611;
+    M. Hollander, D. A. Wolfe, E. Chicken, *Nonparametric Statistical Methods*, 3rd ed., 2014,
+    section 4.3; ``_interval_rank``). It covers the true shift with probability at least
+    ``confidence`` when the two sets are independent draws from distributions that differ by a
+    shift; ties (whole-number metrics) make it approximate. Identical sets give the estimate 0
+    and an interval symmetric about 0. Values must be finite (leave out failed paths first)."""
+    conf = check_confidence("shift_interval", confidence)
+    x = np.sort(np.asarray(baseline, dtype=np.float64).ravel())
+    y = np.sort(np.asarray(current, dtype=np.float64).ravel())
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ScenarioError("shift_interval: the values hold inf or NaN; expected finite numbers (leave out failed "
+                            "paths and None metrics first)")
+    m, n = len(x), len(y)
+    if m == 0 or n == 0:
+        raise ScenarioError(f"shift_interval: {m} baseline and {n} current values; expected at least one on each side")
+    c, exact = _interval_rank(m, n, conf)
+    total = m * n
+    if total <= _PAIRS_IN_MEMORY:
+        d = (y[None, :] - x[:, None]).ravel()
+        ranks = sorted({(total - 1) // 2, total // 2} | ({c - 1, total - c} if c >= 1 else set()))
+        d.partition(ranks)
+        kth = lambda k: float(d[k - 1])   # noqa: E731
+    else:
+        kth = lambda k: _kth_difference(x, y, k)   # noqa: E731
+    estimate = (kth((total + 1) // 2) + kth(total // 2 + 1)) / 2
+    if c < 1:
+        return Shift(estimate, -math.inf, math.inf, conf, (m, n), exact)
+    return Shift(estimate, kth(c), kth(total + 1 - c), conf, (m, n), exact)

@@ -1,13 +1,22 @@
 """Saved baselines in real pytest sessions: merging, write failures, broken files, options
-that differ, cases missing, the closing line, and saving curves and trades."""
+that differ, cases missing, the closing line, and saving curves and trades; and the comparison's
+judgement of a change against the paths' noise (path values), unit by unit."""
 import json
+import math
 import os
 import stat
 import textwrap
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
+from pytest_stress.errors import StressError
+from pytest_stress.plugin.compare import check, decode_path_values, parse_threshold
+from pytest_stress.plugin.options import StressOptions
+from pytest_stress.plugin.session import StressSession
 from pytest_stress.plugin.storage import SCHEMA_VERSION
+from pytest_stress.result.jsonform import encode
 from pytest_stress.result.models import ScenarioResult
 from test_plugin import CONFTEST, run
 
@@ -221,3 +230,112 @@ def test_save_detail_keeps_curves_and_trades(project, tmp_path, mode):
     entries = _entries(base)
     assert "detail" not in entries["test_a.py::test_x[black-swan-combo]"]
     assert "detail" in entries["test_a.py::test_x[eth-liquidity-collapse]"]     # merged, kept
+
+
+# -- judging a change against the paths' noise (path_values) --------------------------------------
+
+def _paths(seed, n=40, scale=1.0, shift=0.0):
+    """Drawdown-like values per path (median ~11.5, p95 ~19, as the Monte Carlo example's)."""
+    return list(np.random.default_rng(seed).gamma(8, 1.5, n) * scale + shift)
+
+
+def _check(base_paths, now_paths, threshold="max_drawdown:2", metric="max_drawdown"):
+    base, now = {metric: float(np.median(base_paths))}, {metric: float(np.median(now_paths))}
+    return check("t", base, now, parse_threshold(threshold), baseline_paths={metric: base_paths},
+                 now_paths={metric: now_paths})
+
+
+def test_an_unchanged_system_is_never_a_regression_and_noise_rarely():
+    same = _paths(1)
+    for threshold in ("max_drawdown:0", "max_drawdown:2", "max_drawdown:0%"):
+        assert _check(same, list(same), threshold) is None
+    # another draw of the same system: its median moves by a point or more, which the point check flags
+    flagged_by_paths = flagged_by_point = 0
+    for seed in range(100):
+        a, b = _paths(seed), _paths(1000 + seed)
+        flagged_by_paths += _check(a, b, "max_drawdown:0") is not None
+        flagged_by_point += check("t", {"max_drawdown": np.median(a)}, {"max_drawdown": np.median(b)},
+                                  parse_threshold("max_drawdown:0")) is not None
+    assert flagged_by_paths <= 6          # the one-sided error of a 95% interval: 2.5%, and noise
+    assert flagged_by_point > 35          # about half
+
+
+def test_a_doubling_is_always_a_regression_and_says_how_it_was_decided():
+    for seed in range(30):
+        reg = _check(_paths(seed, 30), _paths(500 + seed, 30, scale=2.0))
+        assert reg is not None and reg.shift is not None and reg.shift.low > 2 and reg.point is None
+    text = reg.describe()
+    assert text.startswith(f"max_drawdown: median {reg.baseline:.1f} -> {reg.now:.1f} (30 -> 30 paths), shift +")
+    assert "[95% CI +" in text and "] beyond allowed 2 (higher is worse; " in text
+    assert "Hodges-Lehmann, Mann-Whitney" in text
+
+
+def test_directions_percent_and_no_direction():
+    base = _paths(3)
+    # lower is worse: a fall of the return beyond 3 points is flagged, a rise is not
+    ret = [-v for v in base]
+    assert _check(ret, [v - 10 for v in ret], "total_return_pct:3", "total_return_pct") is not None
+    assert _check(ret, [v + 10 for v in ret], "total_return_pct:3", "total_return_pct") is None
+    # percent of the baseline's median (~11.5): 100% allows ~11.5 points
+    assert _check(base, [v + 8 for v in base], "max_drawdown:100%") is None
+    assert _check(base, [v + 8 for v in base], "max_drawdown:10%") is not None
+    # no direction: either way, beyond the threshold
+    assert _check(base, [v + 10 for v in base], "emergency_stops:2", "emergency_stops") is not None
+    assert _check(base, [v - 10 for v in base], "emergency_stops:2", "emergency_stops") is not None
+    assert "beyond allowed +-2" in _check(base, [v - 10 for v in base], "emergency_stops:2",
+                                          "emergency_stops").describe()
+    # a small real worsening is not beyond a threshold its interval straddles
+    assert _check(base, [v + 1.5 for v in base], "max_drawdown:2") is None
+    assert _check(base, [v + 4 for v in base], "max_drawdown:0") is not None
+
+
+def test_without_path_values_the_point_comparison_says_why():
+    b, n = {"max_drawdown": 6.5}, {"max_drawdown": 14.8}
+    t = parse_threshold("max_drawdown:2")
+    old = check("t", b, n, t, now_paths={"max_drawdown": _paths(1)})
+    assert old.shift is None and old.describe() == (
+        "max_drawdown: baseline 6.5, now 14.8, change +8.3 (+127.7%; one number per side: the baseline has no path "
+        "values: it was saved before they were kept) (higher is worse; allowed max_drawdown:2)")
+    assert "this run has no path values" in check("t", b, n, t, baseline_paths={"max_drawdown": _paths(1)}).point
+    assert check("t", b, n, t).point == "the baseline and this run have no path values"
+    few = check("t", b, n, t, baseline_paths={"max_drawdown": [6.0, 7.0, 6.5]},
+                now_paths={"max_drawdown": [14.0, 15.0, 14.8, math.nan]})
+    assert few.point == ("3 and 3 paths with a value are too few for a 95% interval of the change, which takes 4 "
+                         "on each side")
+    inf = check("t", {"profit_factor": 2.0}, {"profit_factor": 1.0}, parse_threshold("profit_factor:0.5"),
+                baseline_paths={"profit_factor": [math.inf] * 10 + [2.0] * 30},
+                now_paths={"profit_factor": [1.0] * 40})
+    assert inf.point == "the paths hold infinite values, which have no shift"
+    assert check("t", b, b, t, baseline_paths={}, now_paths={}) is None      # the metric missing: as before
+
+
+def test_path_values_are_read_and_checked():
+    assert decode_path_values(None, "x") is None
+    got = decode_path_values({"max_drawdown": [1, 2.5, "inf", None, "nan"]}, "x")
+    assert got["max_drawdown"][:3] == [1.0, 2.5, math.inf] and all(math.isnan(v) for v in got["max_drawdown"][3:])
+    for raw, words in [([1, 2], "b.json: t: 'path_values' is a list; expected a mapping of metric -> list"),
+                       ({"max_drawdown": 3}, "path_values['max_drawdown'] is a int; expected a list of numbers"),
+                       ({"max_drawdown": [1, "abc"]}, "path_values['max_drawdown'][1] = 'abc'; expected a number")]:
+        with pytest.raises(StressError) as info:
+            decode_path_values(raw, "b.json: t")
+        assert words in str(info.value)
+
+
+def test_the_session_compares_path_values_where_both_sides_have_them():
+    opts = StressOptions(compare="b.json", compare_fail=[parse_threshold("max_drawdown:2")])
+    session = StressSession(SimpleNamespace(), opts)
+    a, doubled = _paths(1), _paths(2, scale=2.0)
+
+    def case(values, paths=True):
+        out = {"metrics": encode({"max_drawdown": float(np.median(values))}), "outcome": "passed"}
+        if paths:
+            out["path_values"] = encode({"max_drawdown": values + [None]})     # a failed path: left out
+        return out
+
+    session.results = {"t::same": case(a), "t::worse": case(doubled), "t::old": case(doubled)}
+    session._compare({"t::same": case(list(a)), "t::worse": case(a), "t::old": case(a, paths=False)})
+    assert session.compared == 3
+    by_test = {r.test: r for r in session.regressions}
+    assert sorted(by_test) == ["t::old", "t::worse"]
+    assert by_test["t::worse"].shift.sizes == (40, 40) and by_test["t::old"].shift is None
+    assert "the baseline has no path values" in by_test["t::old"].describe()

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from pytest_stress.errors import ScenarioError
-from pytest_stress.verdict import FAIL, PASS, VerdictRule, quantile_bounds, rate_interval
+from pytest_stress import verdict
+from pytest_stress.verdict import (FAIL, PASS, VerdictRule, quantile_bound_min_values, quantile_bounds, rate_bound,
+                                   rate_interval, shift_interval, shift_min_values)
 
 CASES = 2000
 
@@ -116,3 +118,129 @@ def test_quantile_bounds_cover_the_true_quantile():
     assert below / 400 >= conf - 0.04 and above / 400 >= conf - 0.04
     # too few values for an upper bound on the p95 at 95%: infinite, so an assertion on it fails
     assert quantile_bounds(np.arange(20.0), 0.95, 0.95)[1] == math.inf
+
+
+# -- one-sided bounds, and the shift between two sets of paths ----------------------------------
+
+def test_one_sided_bounds_and_the_paths_they_take():
+    assert math.isclose(rate_bound(0, 59), 1 - 0.05 ** (1 / 59))          # 0 of 59 bounds the rate below 5%
+    assert rate_bound(0, 59) < 0.05 < rate_bound(0, 58)
+    assert math.isclose(rate_bound(5, 10, 0.95, upper=False), rate_interval(5, 10, 0.90)[0])
+    assert quantile_bound_min_values(0.95) == 59 and quantile_bound_min_values(0.99) == 299
+    assert quantile_bound_min_values(0.05, upper=False) == 59
+    for q, conf in [(0.95, 0.95), (0.9, 0.8), (0.5, 0.99), (0.99, 0.9)]:
+        need = quantile_bound_min_values(q, conf)
+        assert quantile_bounds(np.arange(float(need)), q, conf)[1] < math.inf
+        assert quantile_bounds(np.arange(float(need - 1)), q, conf)[1] == math.inf
+    # NaN (a failed path) is left out; inf is a value like any other
+    lo, hi = quantile_bounds(np.r_[np.arange(99.0), math.inf, math.nan], 0.5, 0.95)
+    assert 40 < lo < 50 < hi < 60
+    assert quantile_bounds(np.r_[np.arange(59.0), math.inf], 0.95, 0.95)[1] == math.inf    # the 60th of 60: inf
+    with pytest.raises(ScenarioError, match=r"rate_bound: confidence = 0.3; expected a probability in \(0.5, 1\)"):
+        rate_bound(1, 10, 0.3)
+
+
+def _counts_exact(m: int, n: int) -> list[int]:
+    """The Mann-Whitney counts in whole numbers (the same product, no rounding)."""
+    m, n = max(m, n), min(m, n)
+    poly = [1] + [0] * (m * n)
+    for i in range(1, n + 1):
+        top = m * i + 1
+        part = poly[:top]
+        for k in range(top - 1, m + i - 1, -1):
+            part[k] -= part[k - (m + i)]
+        for k in range(i, top):
+            part[k] += part[k - i]
+        poly[:top] = part
+    return poly
+
+
+def test_mann_whitney_counts_are_exact():
+    import itertools
+
+    for m, n in [(3, 4), (5, 5), (2, 7), (6, 1)]:     # by enumerating every arrangement
+        brute = np.zeros(m * n + 1)
+        for xs in itertools.combinations(range(m + n), m):
+            brute[sum(1 for i in xs for j in range(m + n) if j not in xs and j > i)] += 1
+        assert np.array_equal(brute, verdict._mann_whitney_counts(m, n))
+    for m, n in [(50, 50), (50, 200), (30, 300)]:     # the float computation up to _EXACT_SMALLER, to ~1e-13
+        total = math.comb(m + n, n)
+        exact = np.cumsum([c / total for c in _counts_exact(m, n)])
+        got = np.cumsum(verdict._mann_whitney_counts(m, n)) / total
+        assert np.max(np.abs(got - exact)) < 1e-12
+
+
+def test_the_interval_ranks_exact_and_approximate():
+    assert verdict._interval_rank(4, 4, 0.95) == (1, True)      # 1/70 < 2.5%: the extremes
+    assert verdict._interval_rank(3, 3, 0.95) == (0, True)      # 1/20 > 2.5%: no interval
+    assert verdict._interval_rank(10, 10, 0.95) == (24, True)   # Hollander-Wolfe's table: C = 24
+    assert shift_min_values(0.95) == 4 and shift_min_values(0.99) == 5
+    # the normal approximation (beyond 50 on the smaller side) is within a few ranks of the exact one, on the wide side
+    for m, n in [(60, 60), (100, 100)]:
+        total = math.comb(m + n, n)
+        cdf = np.cumsum([c / total for c in _counts_exact(m, n)])
+        exact = int(np.count_nonzero(cdf <= 0.025))
+        approx, is_exact = verdict._interval_rank(m, n, 0.95)
+        assert not is_exact and exact - 3 <= approx <= exact
+
+
+@pytest.mark.parametrize("m, n", [(12, 15), (40, 40), (80, 70)])
+def test_the_shift_interval_covers_the_true_shift(m, n):
+    rng = np.random.default_rng(m * 1000 + n)
+    reps, shift, covered, widths = 300, 2.5, 0, []
+    for _ in range(reps):
+        x = rng.gamma(2.0, 3.0, m)                      # skewed, like drawdowns
+        y = rng.gamma(2.0, 3.0, n) + shift
+        s = shift_interval(x, y)
+        covered += s.low <= shift <= s.high
+        widths.append(s.high - s.low)
+    se = math.sqrt(0.95 * 0.05 / reps)
+    assert covered / reps >= 0.95 - 3 * se
+    assert covered / reps <= 0.995                      # not trivially wide either
+    assert 0 < np.median(widths) < 8
+
+
+def test_identical_samples_give_no_shift():
+    x = np.random.default_rng(1).normal(10, 3, 50)
+    s = shift_interval(x, x.copy())
+    assert s.estimate == 0 and s.low == -s.high and s.low < 0 < s.high and s.bounded and s.sizes == (50, 50)
+    same = shift_interval(np.full(30, 4.0), np.full(30, 4.0))          # constant paths: exactly zero
+    assert (same.estimate, same.low, same.high) == (0.0, 0.0, 0.0)
+    few = shift_interval(np.arange(3.0), np.arange(3.0))               # too few for any interval
+    assert few.estimate == 0 and few.low == -math.inf and few.high == math.inf and not few.bounded
+
+
+def test_noise_is_not_a_shift_and_a_doubling_is():
+    rng = np.random.default_rng(5)
+    flagged = 0
+    for _ in range(200):                                # two draws of the same system: 0 is inside
+        s = shift_interval(rng.gamma(4, 1.6, 40), rng.gamma(4, 1.6, 40))
+        flagged += not s.low <= 0 <= s.high
+    assert flagged <= 0.05 * 200 + 3 * math.sqrt(0.05 * 0.95 * 200)
+    for _ in range(100):      # a doubled drawdown (median 11.5, p95 19, as the Monte Carlo example's): beyond 2 points
+        x = rng.gamma(8, 1.5, 30)
+        assert shift_interval(x, 2 * rng.gamma(8, 1.5, 30)).low > 2
+
+
+def test_the_shift_of_many_pairs_by_bisection_equals_the_sorted_one(monkeypatch):
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(0, 1, 120), rng.normal(0.5, 2, 90)
+    for a, b in [(x, y), (np.round(x, 1), np.round(y, 1))]:          # ties too
+        whole = shift_interval(a, b)
+        monkeypatch.setattr(verdict, "_PAIRS_IN_MEMORY", 10)
+        cut = shift_interval(a, b)
+        monkeypatch.undo()
+        for f in ("estimate", "low", "high"):
+            assert math.isclose(getattr(whole, f), getattr(cut, f), rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.mark.parametrize("args, words", [
+    ((np.r_[1.0, math.nan], np.ones(5)), "shift_interval: the values hold inf or NaN; expected finite numbers"),
+    ((np.ones(5), np.r_[1.0, math.inf]), "shift_interval: the values hold inf or NaN"),
+    ((np.ones(0), np.ones(5)), "shift_interval: 0 baseline and 5 current values; expected at least one on each side"),
+    ((np.ones(5), np.ones(5), 1.0), "shift_interval: confidence = 1.0; expected a probability in (0.5, 1)"),
+])
+def test_shift_interval_bad_input(args, words):
+    with pytest.raises(ScenarioError) as info:
+        shift_interval(*args)
+    assert words in str(info.value)

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, unknown_name_message
 from ..report.downsample import DEFAULT_COLUMNS, envelope
 from ..scenario.definition import Scenario
+from ..verdict import check_confidence, quantile_bound_min_values, quantile_bounds, rate_bound, rate_interval
 from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS
 from .metrics import metric as metric_row
@@ -35,7 +36,7 @@ from .models import ScenarioResult
 if TYPE_CHECKING:  # pragma: no cover - pandas only where a DataFrame is asked for
     import pandas as pd
 
-__all__ = ["PathsResult", "PathRow", "PathTable", "PathChunk", "reduce_path", "fan_of", "FAN_PATHS"]
+__all__ = ["PathsResult", "PathRow", "PathTable", "PathChunk", "Bound", "reduce_path", "fan_of", "FAN_PATHS"]
 
 log = logging.getLogger("pytest_stress")
 
@@ -227,6 +228,38 @@ def fan_of(sketches: Sequence[tuple[int, np.ndarray, np.ndarray]], width: int = 
                    "median_x": median_x, "median": median})
 
 
+class Bound(float):
+    """A one-sided confidence bound, returned by ``PathsResult.percentile_bound`` and
+    ``fraction_bound``: a float (compare it as one: ``assert bound < 20``) whose repr, which a
+    failed assertion shows, says what it bounds, from how many paths, and, when it is infinite
+    because the paths are too few to bound anything, how many it would take."""
+
+    what: str
+    side: str
+    confidence: float
+    estimate: float
+    basis: str
+    short: str
+
+    def __new__(cls, value: float, what: str, side: str, confidence: float, estimate: float, basis: str,
+                short: str = "") -> "Bound":
+        self = super().__new__(cls, value)
+        self.what, self.side, self.confidence = what, side, confidence
+        self.estimate, self.basis, self.short = estimate, basis, short
+        return self
+
+    def __reduce__(self) -> tuple:
+        return (Bound, (float(self), self.what, self.side, self.confidence, self.estimate, self.basis, self.short))
+
+    __str__ = float.__repr__       # the number, as print and f-strings show it
+
+    def __repr__(self) -> str:
+        head = f"<{self.side} {self.confidence * 100:.3g}% confidence bound on {self.what}: {float(self):.6g}"
+        if self.short:
+            return f"{head}; {self.short}>"
+        return f"{head} (point estimate {self.estimate:.6g}; {self.basis})>"
+
+
 class PathsResult:
     """The results of one scenario over many market paths, with percentile helpers.
 
@@ -292,8 +325,54 @@ class PathsResult:
         return self.table.values[:, _INDEX[name]].copy()
 
     def percentile(self, metric: str, q: float) -> float:
-        """The q-th percentile (0-100) of a metric over the paths, NaN-aware."""
+        """The q-th percentile (0-100) of a metric over the paths, NaN-aware: a point estimate,
+        which another set of paths moves (``percentile_bound`` is a claim about the scenario)."""
         return float(np.nanpercentile(self.values(metric), q))
+
+    def percentile_bound(self, metric: str, q: float, confidence: float = 0.95, side: str | None = None) -> Bound:
+        """A distribution-free confidence bound on the scenario's true q-th percentile (0-100) of
+        ``metric``, from the paths' order statistics (``verdict.quantile_bounds``): on the side
+        that is worse for the metric (upper for ``max_drawdown``, lower for ``total_return_pct``;
+        ``side="upper"`` or ``"lower"`` for a metric with no direction). ``assert
+        result.percentile_bound("max_drawdown", 95) < 20`` reads: with 95% confidence, the p95
+        drawdown of the scenario (not of these paths) is below 20. Paths where the metric is None
+        or that failed are left out. Too few paths bound nothing: the bound is +inf (-inf), the
+        assertion fails, and its repr says how many paths it takes (59 for the p95 at 95%)."""
+        where = f"percentile_bound({metric!r}, {q!r})"
+        try:
+            name = metric_row(metric).name   # an unknown metric raises with close matches
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
+        if isinstance(q, bool) or not isinstance(q, (int, float, np.integer, np.floating)) or not 0 < q < 100:
+            raise ScenarioError(f"{where}: q = {q!r}; expected a percentile strictly between 0 and 100, such as 95 "
+                                "(q = 0 or 100 would be the extremes, which no finite set of paths bounds)")
+        conf = check_confidence(where, confidence)
+        upper = self._upper(where, name, side)
+        vals = self.values(name)
+        vals = vals[~np.isnan(vals)]
+        lo, hi = quantile_bounds(vals, float(q) / 100, conf)
+        value = hi if upper else lo
+        label = f"the p{float(q):g} of {name}"
+        estimate = float(np.percentile(vals, q)) if len(vals) else math.nan
+        basis = f"{len(vals)} paths" + (f" of {self.paths} have a value" if len(vals) < self.paths else "")
+        need = quantile_bound_min_values(float(q) / 100, conf, upper)
+        short = ""
+        if len(vals) < need:
+            short = (f"{basis} are too few to bound it (it takes at least {need}); run more paths, or bound a "
+                     f"{'lower' if upper else 'higher'} percentile or at a lower confidence")
+        return Bound(value, label, "upper" if upper else "lower", conf, estimate, basis, short)
+
+    def _upper(self, where: str, metric: str, side: str | None) -> bool:
+        """Whether the bound asked for is an upper one: ``side``, else the metric's worse side."""
+        if side is None:
+            worse = metric_row(metric).worse
+            if worse not in (HIGHER, LOWER):
+                raise ScenarioError(f"{where}: {metric} has no worse direction; say which bound: side='upper' or "
+                                    "side='lower'")
+            return worse == HIGHER
+        if side not in ("upper", "lower"):
+            raise ScenarioError(f"{where}: " + unknown_name_message("side", str(side), ("upper", "lower")))
+        return side == "upper"
 
     def mean(self, metric: str) -> float:
         return float(np.nanmean(self.values(metric)))
@@ -301,11 +380,44 @@ class PathsResult:
     def fraction(self, predicate: Callable[[PathRow], bool]) -> float:
         """Share of the successful paths for which ``predicate(row)`` holds, e.g.
         ``lambda r: r.emergency_stops > 0``; ``row`` is a ``PathRow`` (the metrics by their
-        ``ScenarioResult`` names, plus seed). All paths when none failed."""
+        ``ScenarioResult`` names, plus seed). All paths when none failed. A point estimate:
+        ``fraction_bound`` and ``fraction_interval`` are claims about the scenario."""
+        hits, n = self._count(predicate)
+        return hits / n if n else math.nan
+
+    def _count(self, predicate: Callable[[PathRow], bool]) -> tuple[int, int]:
+        """How many successful paths satisfy ``predicate``, of how many successful paths."""
         ok = np.flatnonzero(self.table.success)
-        if not len(ok):
-            return math.nan
-        return sum(1 for i in ok if predicate(PathRow(self.table, int(i)))) / len(ok)
+        return sum(1 for i in ok if predicate(PathRow(self.table, int(i)))), len(ok)
+
+    def fraction_interval(self, predicate: Callable[[PathRow], bool],
+                          confidence: float = 0.95) -> tuple[float, float]:
+        """The two-sided Clopper-Pearson interval ``(low, high)`` of the scenario's true share of
+        paths for which ``predicate(row)`` holds (``verdict.rate_interval``), over the successful
+        paths: it holds the true share with probability at least ``confidence``."""
+        conf = check_confidence("fraction_interval", confidence)
+        hits, n = self._count(predicate)
+        return rate_interval(hits, n, conf)
+
+    def fraction_bound(self, predicate: Callable[[PathRow], bool], confidence: float = 0.95,
+                       side: str = "upper") -> Bound:
+        """A one-sided Clopper-Pearson bound on the scenario's true share of paths for which
+        ``predicate(row)`` holds (``verdict.rate_bound``), over the successful paths; upper unless
+        ``side="lower"``. ``assert result.fraction_bound(lambda r: r.emergency_stops > 0) < 0.1``
+        reads: with 95% confidence, fewer than one path in ten hits the kill switch. With no path
+        satisfying it, the upper bound is 1 - (1 - confidence) ** (1 / paths): 0.058 from 50
+        paths, 0.015 from 200."""
+        where = "fraction_bound"
+        conf = check_confidence(where, confidence)
+        upper = self._upper(where, "", side or "upper")
+        hits, n = self._count(predicate)
+        value = rate_bound(hits, n, conf, upper)
+        name = getattr(predicate, "__name__", "")
+        what = "the share of paths where " + (f"{name}(row)" if name and name != "<lambda>" else "the predicate") \
+               + " holds"
+        short = "" if n else "no successful path to count"
+        return Bound(value, what, "upper" if upper else "lower", conf, hits / n if n else math.nan,
+                     f"{hits} of {n} successful paths", short)
 
     def worst_path(self, metric: str = "max_drawdown") -> int:
         """The index of the path with the worst value of ``metric`` (failed paths last)."""
