@@ -135,8 +135,9 @@ class Scenario:
         Streams are independent children of the seed, so the exchange's draws do not
         change when, say, the corruption draws more numbers.
         """
-        children = np.random.SeedSequence(self.seed).spawn(len(_STREAMS))
-        return np.random.default_rng(children[_STREAMS.index(stream)])
+        # the child SeedSequence(seed).spawn(4)[i] would be, built alone (a run asks for four
+        # streams: spawning all four children each time cost a fifth of the market's build)
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_STREAMS.index(stream),)))
 
     def base_market(self) -> MarketData:
         """The unstressed market: the data source, or a synthetic market from the seed."""
