@@ -34,6 +34,12 @@ def derive_seed(seed: int, *path: int) -> int:
     return int(np.random.SeedSequence([seed, *path]).generate_state(1, np.uint32)[0])
 
 
+def _valid_seed(seed: Any, owner: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= _MAX_SEED:
+        raise ScenarioError(f"{owner}: seed = {seed!r}; expected an integer in [0, 2**63 - 1]")
+    return int(seed)
+
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     """One stress test: what market, what stress, how long, which seed.
@@ -87,9 +93,7 @@ class Scenario:
         if self.repair not in REPAIR_POLICIES:
             raise ScenarioError(f"{owner}: repair = {self.repair!r}; expected one of "
                                 + ", ".join(map(repr, REPAIR_POLICIES)))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= _MAX_SEED:
-            raise ScenarioError(f"{owner}: seed = {self.seed!r}; expected an integer in [0, 2**63 - 1]")
-        set_(self, "seed", int(self.seed))
+        set_(self, "seed", _valid_seed(self.seed, owner))
         if not (isinstance(self.initial_equity, (int, float)) and np.isfinite(self.initial_equity)
                 and self.initial_equity > 0):
             raise ScenarioError(f"{owner}: initial_equity = {self.initial_equity!r}; expected a number > 0")
@@ -116,6 +120,15 @@ class Scenario:
     # -- derived ---------------------------------------------------------
     def replace(self, **changes: Any) -> "Scenario":
         """A validated copy with some fields changed (``parameters`` are merged, not replaced)."""
+        if changes.keys() == {"seed"} and type(self) is Scenario:
+            # a new seed (a Monte Carlo path): the other fields are this scenario's, already
+            # validated and canonical, so only the seed is checked (re-validating every parameter
+            # cost a quarter of a short run)
+            seed = _valid_seed(changes["seed"], f"Scenario {self.name!r} ({self.type.value})")
+            copy = object.__new__(Scenario)
+            copy.__dict__.update(self.__dict__)
+            object.__setattr__(copy, "seed", seed)
+            return copy
         if "parameters" in changes:
             changes["parameters"] = {**self.parameters, **changes["parameters"]}
         return dataclasses.replace(self, **changes)
