@@ -90,12 +90,26 @@ class ParamSet(Mapping[str, Param]):
 
     def __init__(self, params: Sequence[Param]) -> None:
         self._params = {p.name: p for p in params}
+        self._full: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def full_names(self, prefix: str) -> tuple[tuple[str, str], ...]:
+        """``(name, prefix + name)`` of each parameter, a name already so prefixed kept as is (see
+        ``prefixed``); remembered per prefix (the set is read-only; a run splits by it several times)."""
+        pairs = self._full.get(prefix)
+        if pairs is None:
+            pairs = self._full[prefix] = tuple((name, name if name.startswith(prefix) else prefix + name)
+                                               for name in self._params)
+        return pairs
 
     def __getitem__(self, key: str) -> Param:
         return self._params[key]
 
     def __iter__(self):
         return iter(self._params)
+
+    def __contains__(self, key: object) -> bool:
+        # Mapping's own goes through __getitem__ and a caught KeyError: slow on the misses a run makes
+        return key in self._params
 
     def __len__(self) -> int:
         return len(self._params)
@@ -136,8 +150,7 @@ def split_prefixed(values: Mapping[str, Any], components: Sequence[tuple[str, Pa
     """
     groups: dict[str, dict[str, Any]] = {}
     for prefix, params in components:
-        for name in params:
-            full = name if name.startswith(prefix) else prefix + name
+        for name, full in params.full_names(prefix):
             if full in values:
                 groups.setdefault(prefix, {})[name] = values[full]
     return groups

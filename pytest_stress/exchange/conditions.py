@@ -70,6 +70,11 @@ def liquidity_at(volume: float, depth: float) -> float:
 BLOCK_BARS = 1 << 14
 
 
+#: the most elements (levels x symbols x bars) for which ``market_conditions`` stacks the spread,
+#: volume and depth levels into one array (a short run; a long one keeps one level at a time: issue #16)
+_STACK_MAX = BLOCK_BARS
+
+
 def bar_variance(true: MarketData) -> np.ndarray:
     """Each bar's own log-return variance: Garman-Klass on (O, H, L, C) plus the squared gap
     from the previous close (0 at bar 0). Garman & Klass (1980), J. of Business 53(1).
@@ -113,7 +118,8 @@ def _bar_variance_block(true: MarketData, a: int, b: int) -> np.ndarray:
     del lo
     gap *= gap
     v += gap
-    np.nan_to_num(v, copy=False, nan=0.0, posinf=0.0)
+    if not np.isfinite(v).all():       # rare (bad data): nan_to_num's own pass costs more than this check
+        np.nan_to_num(v, copy=False, nan=0.0, posinf=0.0)
     return v
 
 
@@ -145,9 +151,9 @@ def _effective_spread(true: MarketData) -> np.ndarray:
     return quoted
 
 
-def _log_level(source: np.ndarray, floor: float) -> np.ndarray:
-    """A level's log (of at least 1e-300, then at least ``floor``; a new array)."""
-    dev = np.maximum(source, 1e-300)
+def _log_level(source: np.ndarray, floor: float, out: np.ndarray | None = None) -> np.ndarray:
+    """A level's log (of at least 1e-300, then at least ``floor``; into ``out``, else a new array)."""
+    dev = np.maximum(source, 1e-300, out=out)
     np.log(dev, out=dev)
     np.maximum(dev, floor, out=dev)
     return dev
@@ -181,15 +187,28 @@ def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bo
     np.maximum(0.0, stress, out=stress)
     del dev
     # spread up, volume abnormal either way, depth down: each level's distance raises stress
-    for level, source, floor in ((1, spread, np.log(1e-12)), (2, true.volume, np.log(1e-12)),
-                                 (3, true.depth, np.log(1e-12))):
-        dev = trailing_reference(_log_level(source, floor), subtract=True)    # the distance, in place
+    levels = ((1, spread, np.log(1e-12)), (2, true.volume, np.log(1e-12)), (3, true.depth, np.log(1e-12)))
+    k, n = stress.shape
+    stacked = None
+    if 3 * k * n <= _STACK_MAX:
+        # a short run: the three levels' logs in one array and one trailing_reference call (its rows
+        # are independent: the same distances), since its fixed cost, not the arrays, is what counts
+        stacked = np.empty((3 * k, n))
+        for i, (_, source, floor) in enumerate(levels):
+            _log_level(source, floor, out=stacked[i * k:(i + 1) * k])
+        trailing_reference(stacked, subtract=True)
+    for i, (level, source, floor) in enumerate(levels):
+        if stacked is not None:
+            dev = stacked[i * k:(i + 1) * k]
+        else:
+            dev = trailing_reference(_log_level(source, floor), subtract=True)    # the distance, in place
         if level == 2:
             np.abs(dev, out=dev)
         elif level == 3:
             np.negative(dev, out=dev)
         np.maximum(stress, _scale(dev, config.stress_spread_mult if level == 1 else full_volume), out=stress)
         del dev
+    del stacked
     np.clip(stress, 0.0, 1.0, out=stress)
     liq = None
     if liquidity:

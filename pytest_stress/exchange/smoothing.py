@@ -90,15 +90,22 @@ def trailing_reference(x: np.ndarray, block: int = REF_BLOCK, blocks: int = REF_
         out[:, 1:first] = head
     if means is None:
         return out
-    padded = np.concatenate([np.full((k, blocks - 1), np.nan), means], axis=1)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, blocks, axis=1)   # (k, nb, blocks)
+    # the median of each window of the last 'blocks' block means, by a sort: the first blocks - 1
+    # windows are partial, padded with NaN, which sorts last, so their median sits at index
+    # (have - 1) // 2 and have // 2 of their sorted values (as np.median gives it); one sort for
+    # all windows, in chunks (a sorted copy of a chunk only: issue #16)
+    padded = np.empty((k, blocks - 1 + nb))
+    padded[:, :blocks - 1] = np.nan
+    padded[:, blocks - 1:] = means
+    windows = np.lib.stride_tricks.as_strided(
+        padded, (k, nb, blocks), (padded.strides[0], padded.strides[1], padded.strides[1]), writeable=False)
+    have = np.minimum(np.arange(nb), blocks - 1)      # values in a window, less one
     med = np.empty((k, nb))
-    for a in range(blocks - 1, nb, _SORT_CHUNK):               # median of 'blocks' values, by a sort
-        srt = np.sort(windows[:, a:a + _SORT_CHUNK], axis=2)   # in chunks: a sorted copy of a chunk only
-        med[:, a:a + _SORT_CHUNK] = 0.5 * (srt[..., (blocks - 1) // 2] + srt[..., blocks // 2])
-    for b in range(min(blocks - 1, nb)):                     # the first windows are partial
-        srt = np.sort(means[:, :b + 1], axis=1)              # their median, as np.median gives it
-        med[:, b] = 0.5 * (srt[:, b // 2] + srt[:, (b + 1) // 2])
+    for a in range(0, nb, _SORT_CHUNK):
+        srt = np.sort(windows[:, a:a + _SORT_CHUNK], axis=2)
+        rows = np.arange(srt.shape[1])
+        part = have[a:a + _SORT_CHUNK]
+        med[:, a:a + _SORT_CHUNK] = 0.5 * (srt[:, rows, part // 2] + srt[:, rows, (part + 1) // 2])
     # blocks 1.. use the median over complete blocks before them: med[:, b - 1]
     # (written through a (symbol, block, bar) view of out: no repeated copy of med)
     body = out[:, block:nb * block].reshape(k, nb - 1, block)

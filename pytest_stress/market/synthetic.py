@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import functools
 import logging
 import math
 
@@ -302,6 +303,23 @@ def volume_season(timestamps: np.ndarray, bar_seconds: int, model: MarketModel) 
     return out
 
 
+#: the most bars whose daily volume profile ``generate_market`` keeps between runs (a few short
+#: markets' worth: 128 KB each at most)
+_SEASON_KEPT_BARS = 1 << 14
+
+
+@functools.lru_cache(maxsize=4)
+def _kept_season(t0: int, n: int, bar_seconds: int, model: MarketModel) -> np.ndarray:
+    """``volume_season`` of ``n`` bars from ``t0`` (read-only): the same for every seed of a
+    scenario, so Monte Carlo paths compute it once (its cos and exp were a tenth of a 1000-bar build)."""
+    timestamps = np.arange(n, dtype=np.int64)
+    timestamps *= bar_seconds * 1_000_000_000
+    timestamps += t0
+    season = volume_season(timestamps, bar_seconds, model)
+    season.setflags(write=False)
+    return season
+
+
 def _bessel_i0(x: float) -> float:
     """Modified Bessel function I0 by its power series (|x| <= 2 here: 20 terms are exact)."""
     term, total = 1.0, 1.0
@@ -476,8 +494,9 @@ def generate_market(
             stop = min(start + _BLOCK, n)
             block_tick = None if not tick_rounding else (
                 _fine_tick(close[start:stop], prof.tick) if fine else prof.tick)
-            _bars_and_book(rows[:, start:stop], z[start:stop], rel[start:stop],
-                           volume_season(timestamps[start:stop], bar_s, model),
+            season = (_kept_season(t0, n, bar_s, model) if n <= min(_SEASON_KEPT_BARS, _BLOCK)
+                      else volume_season(timestamps[start:stop], bar_s, model))
+            _bars_and_book(rows[:, start:stop], z[start:stop], rel[start:stop], season,
                            vmem is not None, block_tick, sigma, prof, model, mean_abs_z, bar_s)
         del rel, vmem
     return MarketData(symbols, owned(timestamps), owned(values), timeframe)

@@ -243,6 +243,21 @@ def _sample_std_in_place(x: np.ndarray) -> float:
     return float(np.sqrt(np.add.reduce(x) / (len(x) - 1)))
 
 
+def _percentile_5(r: np.ndarray, worst: int) -> float:
+    """``np.percentile(r, 5)`` ('linear') of ``r`` already partitioned at ``worst`` = int((len - 1) * 0.05),
+    numpy's own arithmetic on the two order statistics around (len - 1) * 0.05 (the floor and the
+    next: the smallest value after ``worst``), without its general machinery (a sixth of the
+    measure). Fewer than two values, or a NaN: numpy's function itself (r is partitioned in place)."""
+    n = len(r)
+    if n < 2 or np.isnan(r[worst:]).any():      # a NaN sorts last: only the values from worst on can hold one
+        return float(np.percentile(r, 5, overwrite_input=True))
+    virtual = (n - 1) * (5 / 100)                # numpy: (n - 1) * quantile, in float64
+    gamma = virtual - math.floor(virtual)        # floor(virtual) == worst
+    a, b = float(r[worst]), float(np.min(r[worst + 1:]))
+    diff = b - a                                 # numpy's _lerp, from the nearer end
+    return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
 def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_seconds: int,
                    drawdown: np.ndarray | None = None) -> dict:
     """Return, drawdown, volatility, Sharpe, Sortino, Calmar, VaR/CVaR, exposure and leverage.
@@ -303,8 +318,7 @@ def equity_metrics(equity: np.ndarray, gross: np.ndarray, initial: float, bar_se
         worst = max(int((n - 1) * 0.05), 0)          # empyrical's conditional_value_at_risk
         r.partition(worst)                           # r is ours: partitioned in place, no copy
         cvar = -float(np.mean(r[:worst + 1])) * 100.0
-        # a percentile depends on the values only, not their order: r is partitioned again in place
-        out["var_95_pct"] = -float(np.percentile(r, 5, overwrite_input=True)) * 100.0
+        out["var_95_pct"] = -_percentile_5(r, worst) * 100.0
         out["worst_bar_return_pct"] = worst_bar
         out["cvar_95_pct"] = cvar
     del r

@@ -51,6 +51,12 @@ def name_seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
 
 
+def _valid_seed(seed: Any, owner: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= _MAX_SEED:
+        raise ScenarioError(f"{owner}: seed = {seed!r}; expected an integer in [0, 2**63 - 1]")
+    return int(seed)
+
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     """One stress test: what market, what stress, how long, which seed.
@@ -104,11 +110,7 @@ class Scenario:
         if self.repair not in REPAIR_POLICIES:
             raise ScenarioError(f"{owner}: repair = {self.repair!r}; expected one of "
                                 + ", ".join(map(repr, REPAIR_POLICIES)))
-        if self.seed is None:
-            set_(self, "seed", name_seed(self.name))
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or not 0 <= self.seed <= _MAX_SEED:
-            raise ScenarioError(f"{owner}: seed = {self.seed!r}; expected an integer in [0, 2**63 - 1]")
-        set_(self, "seed", int(self.seed))
+        set_(self, "seed", _valid_seed(name_seed(self.name) if self.seed is None else self.seed, owner))
         if not (isinstance(self.initial_equity, (int, float)) and np.isfinite(self.initial_equity)
                 and self.initial_equity > 0):
             raise ScenarioError(f"{owner}: initial_equity = {self.initial_equity!r}; expected a number > 0")
@@ -135,6 +137,15 @@ class Scenario:
     # -- derived ---------------------------------------------------------
     def replace(self, **changes: Any) -> "Scenario":
         """A validated copy with some fields changed (``parameters`` are merged, not replaced)."""
+        if changes.keys() == {"seed"} and changes["seed"] is not None and type(self) is Scenario:
+            # a new seed (a Monte Carlo path): the other fields are this scenario's, already
+            # validated and canonical, so only the seed is checked (re-validating every parameter
+            # cost a quarter of a short run)
+            seed = _valid_seed(changes["seed"], f"Scenario {self.name!r} ({self.type.value})")
+            copy = object.__new__(Scenario)
+            copy.__dict__.update(self.__dict__)
+            object.__setattr__(copy, "seed", seed)
+            return copy
         if "parameters" in changes:
             changes["parameters"] = {**self.parameters, **changes["parameters"]}
         return dataclasses.replace(self, **changes)
@@ -154,8 +165,9 @@ class Scenario:
         Streams are independent children of the seed, so the exchange's draws do not
         change when, say, the corruption draws more numbers.
         """
-        children = np.random.SeedSequence(self.seed).spawn(len(_STREAMS))
-        return np.random.default_rng(children[_STREAMS.index(stream)])
+        # the child SeedSequence(seed).spawn(4)[i] would be, built alone (a run asks for four
+        # streams: spawning all four children each time cost a fifth of the market's build)
+        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_STREAMS.index(stream),)))
 
     def base_market(self) -> MarketData:
         """The unstressed market: the data source, or a synthetic market from the seed."""

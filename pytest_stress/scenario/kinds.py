@@ -89,8 +89,8 @@ class Kind:
     def _windows(self, params: Params) -> list[tuple[str, str, float, int]]:
         """``windows``, each with the name of its start parameter in ``params``."""
         if self.type is ScenarioType.MIXED_CUSTOM:
-            groups = [(prefix, ps, split_prefixed(params, MIXED_COMPONENTS).get(prefix))
-                      for prefix, ps in MIXED_COMPONENTS]
+            split = split_prefixed(params, MIXED_COMPONENTS)
+            groups = [(prefix, ps, split.get(prefix)) for prefix, ps in MIXED_COMPONENTS]
         else:
             groups = [("", self.params, params)]
         out = []
