@@ -92,8 +92,21 @@ def save_results(path: str | Path, results: Mapping[str, dict[str, Any]], option
                               "start afresh with --stress-save-fresh") from None
     doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
            "options": options, "results": merge_results(old, new)}
-    _write_atomically(path, json.dumps(doc, indent=1, sort_keys=False) + "\n", what)
+    _write_atomically(path, dumps_readable(doc) + "\n", what)
     return path
+
+
+def dumps_readable(value: Any, level: int = 0) -> str:
+    """JSON indented one space per level, as ``json.dumps(indent=1)``, except that a list of
+    numbers, strings and nulls stays on one line (a case's values per path: one line a metric,
+    not one line a path)."""
+    pad, inner = " " * level, " " * (level + 1)
+    if isinstance(value, Mapping) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {dumps_readable(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and any(isinstance(v, (Mapping, list)) for v in value):
+        return "[\n" + ",\n".join(inner + dumps_readable(v, level + 1) for v in value) + "\n" + pad + "]"
+    return json.dumps(value)
 
 
 def _write_atomically(path: Path, text: str, what: str) -> None:

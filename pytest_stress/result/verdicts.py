@@ -96,7 +96,8 @@ class VerdictResult:
         """The verdict's keys of a case's JSON summary (``plugin.session.summarize``): the verdict,
         paths run and failed, the interval, the rule, the failing paths; and the paths' figures:
         ``metrics`` (medians), ``metrics_worst`` (each metric's worst value over the paths),
-        ``path_values`` (each metric per path, in path order) and ``worst_seed``."""
+        ``path_values`` (each metric per path, in path order, to 7 significant digits) and
+        ``worst_seed``."""
         table = self.path_results.table
         agg = self.path_results.summary()
         worst: dict[str, float] = {}
@@ -110,7 +111,8 @@ class VerdictResult:
         values: dict[str, list[Any]] = {}
         for j, m in enumerate(METRIC_FIELDS):
             col = table.values[:, j]
-            values[m] = [None if table.none[i, j] else float(col[i]) for i in range(len(col))]
+            # 7 significant digits: what a comparison of paths needs, half the digits of a full repr
+            values[m] = [None if table.none[i, j] else float(f"{col[i]:.7g}") for i in range(len(col))]
         lo, hi = self.interval
         first = self.failing[0] if self.failing else None
         worst_fail = self.worst_failure
