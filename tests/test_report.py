@@ -325,7 +325,9 @@ TESTS = textwrap.dedent('''
 def test_plugin_writes_the_report_and_names_the_worst_bar(pytester, xdist):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_a=TESTS)
-    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--stress-report=out/report.html")
+    # one seed per case: this is the single run's page (tests/test_verdicts.py draws a verdict's)
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--stress-verdict=seed",
+                                        "--stress-report=out/report.html")
     out.assert_outcomes(passed=1, failed=2)
     out.stdout.fnmatch_lines(["*stress result: BTC Flash Crash 2021*", "*max drawdown *% at bar * (20*Z), from the peak at bar *",
                               "*worst bar * (20*Z): *%", "*stress report: out/report.html (3 case(s), * KB, *s)*"])

@@ -260,3 +260,38 @@ def test_run_verdict_is_the_same_on_two_workers_and_a_dask_cluster():
         assert [(f.path, f.seed) for f in other.failing] == [(f.path, f.seed) for f in one.failing]
         assert other.path_results.table.same_as(one.path_results.table)
     assert two.failing == one.failing   # forked workers run this module as pytest rewrote it: same messages
+
+
+def test_regressions_are_judged_against_the_paths_noise(pytester, tmp_path, monkeypatch):
+    """A verdict case's saved paths: rerunning an unchanged system never regresses; trading 2.5x
+    the size (drawdowns about 2.5x) always does, with the shift's interval in the line."""
+    from test_plugin import CONFTEST as SIZED, run as run_session
+
+    pytester.makeconftest(SIZED)
+    pytester.makepyfile(test_r=textwrap.dedent('''
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021", bars=300)
+        def test_x(stress_result):
+            assert stress_result.bars_processed == 300
+    '''))
+    base = tmp_path / "baseline.json"
+    run_session(pytester, f"--stress-save={base}", verdicts=True).assert_outcomes(passed=1)
+    entry = next(iter(json.loads(base.read_text())["results"].values()))
+    assert entry["paths_run"] == 31 and len(entry["path_values"]["max_drawdown"]) == 31
+    same = run_session(pytester, f"--stress-compare={base}", "--stress-compare-fail=max_drawdown:0", verdicts=True)
+    assert same.ret == 0 and "stress regressions" not in same.stdout.str()
+    monkeypatch.setenv("STRESS_TEST_WORSE", "1")
+    worse = run_session(pytester, f"--stress-compare={base}", "--stress-compare-fail=max_drawdown:0.5",
+                        verdicts=True)
+    assert worse.ret == pytest.ExitCode.TESTS_FAILED
+    worse.stdout.fnmatch_lines(["*stress regressions against*",
+                                "test_r.py::test_x[btc-flash-crash-2021]",
+                                "    max_drawdown: median * -> * (31 -> 31 paths), shift +* ?95% CI +*, +*? beyond*"])
+
+
+def test_the_report_draws_a_verdict_case_as_its_paths(project):
+    res = run(project, "-k", "always", "--stress-report=out/report.html")
+    res.assert_outcomes(passed=1)
+    page = (project.path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.count("<svg") >= 1 and "worst path: seed" in page and "test_always" in page
