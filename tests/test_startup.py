@@ -195,8 +195,11 @@ from _pytest.assertion.rewrite import AssertionRewritingHook
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config):
     import sys
+    # a module named like a test file (python_files: test_*.py, *_test.py) is rewritten wherever it
+    # lives: scipy.stats._bws_test, imported with the verdicts' statistics, is one; not a package's worth
     rewritten = sorted({n.split(".")[0] for n, m in list(sys.modules.items())
-                        if isinstance(getattr(m, "__loader__", None), AssertionRewritingHook)})
+                        if isinstance(getattr(m, "__loader__", None), AssertionRewritingHook)
+                        and not n.rsplit(".", 1)[-1].endswith("_test")})
     plugins = sorted(name for name, plugin in config.pluginmanager.list_name_plugin() if plugin is not None)
     tag = getattr(config, "workerinput", {}).get("workerid", "controller")
     Path(os.environ["PROBE_OUT"], tag + ".json").write_text(json.dumps({"rewritten": rewritten, "plugins": plugins}))
