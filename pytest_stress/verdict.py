@@ -35,10 +35,11 @@ share of failures is nearer ``fail_rate`` in the likelihood sense (above
 the summary says the cap was reached. That answer is part of the computed error bounds.
 
 Defaults: ``pass_rate`` 1%, ``fail_rate`` 10%, ``confidence`` 0.95 (alpha = beta = 5%),
-``max_paths`` 300. A system that never fails its assertion is passed after 29 paths (0.9^29 <
-0.05: 29 clean paths are what it takes to tell it from a 10% failure rate at 95%), a system
-that fails on 30% of paths is failed after about 6; a fixed-size test with the same bounds
-needs 61 paths (``fixed_sample``).
+``max_paths`` 300. A system that never fails its assertion is passed after 31 paths (no rule
+can do it in fewer than 29, since 0.9^28 > 0.05; the last two pay for the later chances to pass
+with a failure on the way), a system that fails on 30% of paths is failed after about 7 (two
+failing paths are the fewest that fail it); a fixed-size test with the same bounds needs 61
+paths (``fixed_sample``).
 
 Also here: the Clopper-Pearson interval of a failure rate or a share of paths
 (``rate_interval``), distribution-free confidence bounds for a quantile from order statistics

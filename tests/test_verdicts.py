@@ -72,7 +72,7 @@ def test_a_coin_flip_fails_and_a_sure_thing_passes_under_any_seed(project, seed,
     res = run(project, *args)
     res.assert_outcomes(passed=1, failed=1)
     out = res.stdout.str()
-    assert re.search(r"test_always\S* \(PASS: failed on 0 of 31 paths; medians\)", out)
+    assert re.search(r"test_always\S* \(PASS: failed on 0 of 31 paths, CI 0%-11%; medians\)", out)
     m = re.search(r"'BTC Flash Crash 2021': FAIL: the assertion failed on (\d+) of (\d+) paths", out)
     assert m and int(m.group(1)) >= 2
     assert "first failure, path " in out and "assert " in out
@@ -147,7 +147,7 @@ def test_each_path_gets_a_fresh_copy_of_a_modules_own_trader(pytester):
     '''))
     res = run(pytester)
     res.assert_outcomes(passed=2)
-    res.stdout.fnmatch_lines(["*test_fresh* (PASS: failed on 0 of 31 paths; medians)*"])
+    res.stdout.fnmatch_lines(["*test_fresh* (PASS: failed on 0 of 31 paths, CI 0%-11%; medians)*"])
 
 
 def test_an_error_in_the_trader_is_not_a_statistic(pytester):

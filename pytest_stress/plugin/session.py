@@ -244,16 +244,11 @@ class StressSession:
 
 
 def case_label(label: str, s: dict[str, Any]) -> str:
-    """A case's name in the summary table, with what its figures are: a verdict's paths run and
-    failed (its figures are medians), a Monte Carlo's paths, or a single seed's one draw."""
-    if s.get("paths_run"):
-        return (f"{label} ({s['verdict'].upper()}: failed on {s['path_failures']} of {s['paths_run']} paths; "
-                "medians)")
-    if s.get("paths"):
-        return f"{label} ({s['paths']} paths: medians; worst seed {s['worst_seed']})"
-    if s.get("verdict") == "seed":
-        return f"{label} (single seed {s['seed']}: one draw)"
-    return label
+    """A case's name in the summary table, with what its figures are (``result.verdicts.case_note``)."""
+    from ..result.verdicts import case_note   # lazy: loaded with the results already
+
+    note = case_note(s)
+    return f"{label} ({note})" if note else label
 
 
 def _differences(base: dict[str, Any], here: dict[str, Any]) -> tuple:

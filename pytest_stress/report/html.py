@@ -21,6 +21,7 @@ from typing import Any
 from .. import __version__
 from ..errors import StressError
 from ..result.extremes import describe_extremes
+from ..result.verdicts import case_note
 from ..result.jsonform import decode
 from ..result.metrics import summary_columns
 from .charts import case_svg
@@ -87,7 +88,7 @@ def _table(cases: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
                  f'<td class="l {"fail" if outcome == "failed" else "pass" if outcome == "passed" else "skip"}" '
                  f'data-v="{_e(outcome)}">{_e(outcome)}</td>',
                  f'<td class="l" data-v="{_e(s.get("scenario", ""))}">{_e(s.get("scenario", ""))}'
-                 + (f' ({_e(s["paths"])} paths, medians)' if s.get("paths") else "") + "</td>",
+                 + (f" ({_e(case_note(s))})" if case_note(s) else "") + "</td>",
                  f'<td data-v="{_e(s.get("seed", ""))}">{_e(s.get("seed", ""))}</td>']
         for m in cols:
             v = metrics.get(m.name)
@@ -107,7 +108,8 @@ def _where(payload: Mapping[str, Any]) -> str:
 
 def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> str:
     outcome = _outcome(s)
-    title = f"{s.get('scenario', test)} ({s.get('scenario_type', '')}), seed {s.get('seed', '')}"
+    title = f"{s.get('scenario', test)} ({s.get('scenario_type', '')}), seed {s.get('seed', '')}" \
+        + (f"; {case_note(s)}" if case_note(s) else "")
     out = [f'<section id="{case_anchor(test)}"><h2>{_e(test)} <span class="{"fail" if outcome == "failed" else "pass"}">'
            f"{_e(outcome)}</span></h2>"]
     if s.get("error"):

@@ -7,6 +7,7 @@ The decision itself is ``verdict.VerdictRule``'s; this module only holds and des
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,10 +18,25 @@ from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
 from .paths import PathsResult
 
-__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE"]
+__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE", "case_note"]
 
 #: What a single-seed case's summary says of its verdict.
 SINGLE_SEED_NOTE = "single seed: one draw of the scenario, not a verdict about it"
+
+
+def case_note(s: Mapping[str, Any]) -> str:
+    """What a case's figures are, from its JSON summary, for tables and reports: a verdict's
+    outcome and paths (its figures are medians), a Monte Carlo's paths, or a single seed's one
+    draw ("" for a summary that says none of these, such as one saved before verdicts)."""
+    if s.get("paths_run"):
+        lo, hi = s.get("failure_interval") or (math.nan, math.nan)
+        return (f"{str(s.get('verdict', '')).upper()}: failed on {s.get('path_failures')} of {s['paths_run']} paths, "
+                f"CI {float(lo):.0%}-{float(hi):.0%}; medians")
+    if s.get("paths"):
+        return f"{s['paths']} paths: medians; worst seed {s.get('worst_seed')}"
+    if s.get("verdict") == "seed":
+        return f"single seed {s.get('seed')}: one draw"
+    return ""
 
 
 @dataclass(frozen=True)
