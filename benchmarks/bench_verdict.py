@@ -178,25 +178,35 @@ def _wall(cmd: list[str]) -> tuple[float, int]:
     return time.perf_counter() - t, rc
 
 
+#: The example suite's runs timed by (d): label -> extra arguments. "-n 0" is the default, whose
+#: path workers (auto: all cores without xdist) already run a case's paths in parallel; the
+#: serial run (one path worker) is printed for information.
+SUITE_RUNS = {"-n 0": ["-n", "0"], "-n 2": ["-n", "2"], "-n 0, 1 path worker": ["-n", "0", "--stress-path-workers=1"]}
+
+
 def suite(rounds: int) -> bool:
-    """(d): the example suite at -n 0 and -n 2, alternating; returns the target's PASS (True) / MISS."""
+    """(d): the example suite at -n 0 and -n 2 (and serial), rotating the order; returns the
+    target's PASS (True) / MISS."""
     print(f"(d) example suite with default verdicts (`pytest conftest_examples -m stress`, from {ROOT}), "
-          f"{rounds} rounds alternating -n 0 / -n 2; load average {os.getloadavg()[0]:.1f} at start")
+          f"{rounds} rounds rotating {' / '.join(SUITE_RUNS)}; load average {os.getloadavg()[0]:.1f} at start")
     _wall([*SUITE, "--collect-only"])                  # warm-up: bytecode, assertion rewriting
-    walls: dict[str, list[float]] = {"0": [], "2": []}
+    walls: dict[str, list[float]] = {k: [] for k in SUITE_RUNS}
     codes: set[int] = set()
+    labels = list(SUITE_RUNS)
     for r in range(rounds):
-        for n in (("0", "2") if r % 2 == 0 else ("2", "0")):
-            seconds, rc = _wall([*SUITE, "-n", n])
-            walls[n].append(seconds)
+        for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+            seconds, rc = _wall([*SUITE, *SUITE_RUNS[label]])
+            walls[label].append(seconds)
             codes.add(rc)
-        print(f"   round {r + 1}: -n 0 {walls['0'][-1]:.2f} s, -n 2 {walls['2'][-1]:.2f} s: "
-              f"{walls['0'][-1] / walls['2'][-1]:.2f}x")
-    speed = [a / b for a, b in zip(walls["0"], walls["2"])]
+        print(f"   round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items())
+              + f": -n 0 / -n 2 {walls['-n 0'][-1] / walls['-n 2'][-1]:.2f}x")
+    speed = [a / b for a, b in zip(walls["-n 0"], walls["-n 2"])]
+    serial = [a / b for a, b in zip(walls["-n 0, 1 path worker"], walls["-n 2"])]
     ok = statistics.median(speed) >= 1.5
-    print(f"   median wall: -n 0 {statistics.median(walls['0']):.2f} s, -n 2 {statistics.median(walls['2']):.2f} s; "
-          f"target: -n 2 at least 1.5x faster (judged: the median of the rounds' paired ratios): "
-          f"{statistics.median(speed):.2f}x: {'PASS' if ok else 'MISS'}; load average {os.getloadavg()[0]:.1f} at end"
+    print("   median wall: " + ", ".join(f"{k} {statistics.median(v):.2f} s" for k, v in walls.items()))
+    print(f"   target: -n 2 at least 1.5x faster than -n 0 (judged: the median of the rounds' paired ratios): "
+          f"{statistics.median(speed):.2f}x: {'PASS' if ok else 'MISS'}; for information, -n 2 over the serial run "
+          f"(-n 0, 1 path worker): {statistics.median(serial):.2f}x; load average {os.getloadavg()[0]:.1f} at end"
           + ("" if codes <= {0} else f" (exit codes {sorted(codes)}: some runs did not pass; their times still count)"))
     return ok
 

@@ -294,12 +294,12 @@ def _run_verdict_chunk(job: _VerdictJob, start: int, stop: int) -> PathChunk:
 def _round(rule: VerdictRule, failures: int, done: int, workers: int) -> int:
     """How many paths the next round runs in parallel: up to the next path count at which a
     PASS is possible (fewer would certainly need another round; more are wasted if it passes),
-    at most 8 per worker (a failing system is decided in a few paths: at most about as many
-    wasted as a round takes path-times), at least one per worker."""
+    at most 16 per worker (a clean case in one round; a failing one is decided in a few paths,
+    and what it wastes is at most a round's paths), at least one per worker."""
     pass_max, _ = rule.boundaries
     ahead = np.flatnonzero(pass_max[done + 1:] >= failures)
     to_pass = int(ahead[0]) + 1 if len(ahead) else rule.max_paths - done
-    size = max(workers, min(to_pass, 8 * workers))
+    size = max(workers, min(to_pass, 16 * workers))
     return min(-(-size // workers) * workers, rule.max_paths - done)
 
 
