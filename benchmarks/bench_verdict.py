@@ -44,28 +44,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))   # benchmarks/path_cost.py, when it exists
 sys.path.insert(0, str(ROOT))   # this checkout's package, as (d)'s `python -m pytest` from ROOT imports it
 
-from pytest_stress.verdict import DEFAULT_RULE, FAIL, VerdictRule   # noqa: E402
+from pytest_stress.verdict import DEFAULT_RULE, VerdictRule   # noqa: E402
 
 RATES = (0.0, 0.005, 0.01, 0.05, 0.10, 0.20, 0.30, 0.50)
 PATH_RATES = (0.0, 0.01, 0.05, 0.10, 0.30)
 HALF_AT = (0.0, 0.30)
-
-
-def simulate(rule: VerdictRule, rate: float, cases: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``cases`` simulated scenarios at true failure rate ``rate``: each draws its paths' outcomes
-    one by one until ``rule.decision`` decides. Returns (verdict == FAIL, paths used) per case."""
-    draws = rng.random((cases, rule.max_paths)) < rate
-    failed = np.zeros(cases, bool)
-    used = np.zeros(cases, np.int64)
-    for c in range(cases):
-        k = 0
-        for n in range(1, rule.max_paths + 1):
-            k += int(draws[c, n - 1])
-            verdict = rule.decision(k, n)
-            if verdict is not None:
-                failed[c], used[c] = verdict == FAIL, n
-                break
-    return failed, used
 
 
 def _pct(x: float, digits: int = 1) -> str:
@@ -82,7 +65,7 @@ def error_bounds(rule: VerdictRule, cases: int, seed: int) -> dict[float, bool]:
     verdicts: dict[float, bool] = {}
     t = time.perf_counter()
     for rate, stream in zip(RATES, streams):
-        failed, used = simulate(rule, rate, cases, np.random.default_rng(stream))
+        failed, used = rule.simulate(rate, cases, np.random.default_rng(stream))
         exact = rule.operating(rate)
         sim = float(failed.mean())
         se = math.sqrt(sim * (1 - sim) / cases)

@@ -181,6 +181,23 @@ class VerdictRule:
         up, down = self._steps
         return int(math.floor(-n * down / (up - down))) + 1
 
+    def simulate(self, rate: float, cases: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Run the rule on ``cases`` simulated scenarios whose paths fail with probability ``rate``
+        (Bernoulli draws from ``rng``, no trading), each path by path through ``decision`` until it
+        decides: an independent check of ``operating``. Returns (verdict is FAIL, paths used) per case."""
+        draws = rng.random((cases, self.max_paths)) < rate
+        failed = np.zeros(cases, bool)
+        used = np.zeros(cases, np.int64)
+        for c in range(cases):
+            k = 0
+            for n in range(1, self.max_paths + 1):
+                k += int(draws[c, n - 1])
+                verdict = self.decision(k, n)
+                if verdict is not None:
+                    failed[c], used[c] = verdict == FAIL, n
+                    break
+        return failed, used
+
     def fixed_sample(self) -> tuple[int, int]:
         """The fixed-size test with the same error bounds: the fewest paths ``n`` and the largest
         number of failures ``c`` that still passes (PASS iff failures <= c)."""

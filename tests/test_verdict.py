@@ -13,29 +13,10 @@ from pytest_stress.verdict import (FAIL, PASS, VerdictRule, quantile_bound_min_v
 CASES = 2000
 
 
-def _simulate(rule: VerdictRule, rate: float, cases: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Run the rule on ``cases`` simulated scenarios with true failure rate ``rate``: each draws
-    its paths' outcomes until the rule decides. Returns (verdicts == FAIL, paths used)."""
-    rng = np.random.default_rng(seed)
-    draws = rng.random((cases, rule.max_paths)) < rate
-    failed = np.zeros(cases, bool)
-    used = np.zeros(cases, np.int64)
-    for c in range(cases):
-        k = 0
-        for n in range(1, rule.max_paths + 1):
-            k += int(draws[c, n - 1])
-            verdict = rule.decision(k, n)
-            if verdict is not None:
-                failed[c] = verdict == FAIL
-                used[c] = n
-                break
-    return failed, used
-
-
 @pytest.mark.parametrize("rate", [0.0, 0.01, 0.05, 0.10, 0.30])
 def test_error_bounds_hold_on_simulated_cases(rate):
     rule = VerdictRule()
-    failed, used = _simulate(rule, rate, CASES, seed=int(rate * 1000) + 7)
+    failed, used = rule.simulate(rate, CASES, np.random.default_rng(int(rate * 1000) + 7))
     exact = rule.operating(rate)
     # the simulated frequency agrees with the exact probability (4 binomial standard errors)
     se = math.sqrt(max(exact.fail_prob * (1 - exact.fail_prob), 1e-4) / CASES)

@@ -91,8 +91,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     opts = config.stash[SESSION_KEY].options
     seeds = "each scenario's own fixed seed" if opts.seed is None else f"seed {opts.seed}"
+    decide = ("each case decided over its scenario's paths" if opts.verdict == "scenario"
+              else "single seeds (one draw each, not a verdict about the scenario)")
     return (f"pytest-stress {__version__}: exchange {opts.exchange}, "
-            f"account {account_from(opts.account).describe()}, {seeds}, {describe_time_limit(config, opts)}; "
+            f"account {account_from(opts.account).describe()}, {seeds}, {decide}, {describe_time_limit(config, opts)}; "
             f"reproduce with: {opts.reproduce()}")
 
 

@@ -259,21 +259,19 @@ class StressOptions:
             base = config.inipath.parent if config.inipath else config.rootpath
             return str(base / raw)        # an ini file's paths are relative to the ini file
 
-        path_workers = opt.stress_path_workers
-        if path_workers is None:
-            raw = str(config.getini("stress_path_workers") or "").strip()
+        def option_or_ini(name: str, parse: Any, default: Any) -> Any:
+            """The command line's value, else the ini's (parsed as the option is), else ``default``."""
+            value = getattr(opt, name)
+            if value is not None:
+                return value
+            raw = str(config.getini(name) or "").strip()
             try:
-                path_workers = _path_workers(raw) if raw else "auto"
+                return parse(raw) if raw else default
             except argparse.ArgumentTypeError as exc:
-                raise pytest.UsageError(f"ini option stress_path_workers: {exc}") from None
+                raise pytest.UsageError(f"ini option {name}: {exc}") from None
 
-        verdict = opt.stress_verdict
-        if verdict is None:
-            raw = str(config.getini("stress_verdict") or "").strip()
-            try:
-                verdict = _verdict_mode(raw) if raw else "scenario"
-            except argparse.ArgumentTypeError as exc:
-                raise pytest.UsageError(f"ini option stress_verdict: {exc}") from None
+        path_workers = option_or_ini("stress_path_workers", _path_workers, "auto")
+        verdict = option_or_ini("stress_verdict", _verdict_mode, "scenario")
         rule: dict[str, float | int] = {}
         for knob in _RULE_KNOBS:
             value = getattr(opt, f"stress_{knob}")
