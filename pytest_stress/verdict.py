@@ -131,14 +131,9 @@ class VerdictRule:
         """The bound on a false FAIL (failure rate at most ``pass_rate``), and on a false PASS."""
         return 1.0 - self.confidence
 
-    @cached_property
-    def _steps(self) -> tuple[float, float]:
-        p0, p1 = self.pass_rate, self.fail_rate
-        return math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
-
     def llr(self, failures: int, paths: int) -> float:
         """The log likelihood ratio of ``fail_rate`` against ``pass_rate`` after ``paths`` paths."""
-        up, down = self._steps
+        up, down = _log_steps(self.pass_rate, self.fail_rate)
         return failures * up + (paths - failures) * down
 
     @cached_property
@@ -156,7 +151,7 @@ class VerdictRule:
         if failures <= pass_max[paths]:
             return PASS
         if paths >= self.max_paths:
-            return FAIL if self.llr(failures, paths) > 0 else PASS
+            return FAIL if failures >= _cap_fail_min(self.pass_rate, self.fail_rate, paths) else PASS
         return None
 
     def decided_at_cap(self, failures: int, paths: int) -> bool:
@@ -173,13 +168,8 @@ class VerdictRule:
     def operating(self, rate: float) -> Operating:
         """The exact probabilities of PASS and FAIL and the expected paths at true failure rate ``rate``."""
         pass_max, fail_min = self.boundaries
-        return _operating(rate, pass_max, fail_min, self.max_paths, self._cap_fail_min())
-
-    def _cap_fail_min(self) -> int:
-        """At the cap: the fewest failures that make the likelihood ratio positive (FAIL)."""
-        n = self.max_paths
-        up, down = self._steps
-        return int(math.floor(-n * down / (up - down))) + 1
+        return _operating(rate, pass_max, fail_min, self.max_paths,
+                          _cap_fail_min(self.pass_rate, self.fail_rate, self.max_paths))
 
     def simulate(self, rate: float, cases: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Run the rule on ``cases`` simulated scenarios whose paths fail with probability ``rate``
@@ -213,8 +203,19 @@ class VerdictRule:
                 "max_paths": self.max_paths}
 
 
+def _log_steps(p0: float, p1: float) -> tuple[float, float]:
+    """What one failing path and one clean path add to the log likelihood ratio of p1 against p0."""
+    return math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+
+
+def _cap_fail_min(p0: float, p1: float, paths: int) -> int:
+    """After ``paths`` paths: the fewest failures whose log likelihood ratio is positive (FAIL at the cap)."""
+    up, down = _log_steps(p0, p1)
+    return int(math.floor(-paths * down / (up - down))) + 1
+
+
 def _boundaries(p0: float, p1: float, log_a: float, log_b: float, cap: int) -> tuple[np.ndarray, np.ndarray]:
-    up, down = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    up, down = _log_steps(p0, p1)
     n = np.arange(cap + 1, dtype=np.float64)
     # failures k: llr = k (up - down) + n down. FAIL: llr >= log_a; PASS: llr <= log_b
     fail_min = np.ceil((log_a - n * down) / (up - down) - 1e-9).astype(np.int64)
@@ -265,10 +266,9 @@ def _operating(rate: float, pass_max: np.ndarray, fail_min: np.ndarray, cap: int
 def _calibrate(p0: float, p1: float, alpha: float, cap: int) -> tuple[float, float]:
     """The thresholds ``(log A, log B)`` nearest zero whose truncated test meets both error bounds
     exactly (``_operating``), starting from Wald's; refused if none does within ``cap`` paths."""
-    up, down = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    up, down = _log_steps(p0, p1)
     log_a, log_b = math.log((1 - alpha) / alpha), math.log(alpha / (1 - alpha))
-
-    cap_fail_min = int(math.floor(-cap * down / (up - down))) + 1
+    cap_fail_min = _cap_fail_min(p0, p1, cap)
 
     def false_fail(a: float, b: float) -> float:
         return _operating(p0, *_boundaries(p0, p1, a, b, cap), cap, cap_fail_min).fail_prob
