@@ -29,6 +29,8 @@ CONFTEST = textwrap.dedent('''
             return {"f": sma(feed.close[0], 10), "s": sma(feed.close[0], 30)}
         def on_bar(self, ctx):
             self.bars_seen += 1
+            if getattr(self, "idle", False):          # a module's own variant: never trades
+                return None
             f, s, pos = ctx.value("f"), ctx.value("s"), ctx.position()
             if f > s and pos == 0:
                 return buy(0.3 * ctx.equity / ctx.price)
@@ -132,7 +134,7 @@ def test_each_path_gets_a_fresh_copy_of_a_modules_own_trader(pytester):
         @pytest.fixture
         def trader_under_test(trader_factory):
             t = trader_factory()
-            t.marked = "module's own"
+            t.marked, t.idle = "module's own", True
             return t
 
         @stress("BTC Flash Crash 2021", bars=200)
@@ -140,10 +142,13 @@ def test_each_path_gets_a_fresh_copy_of_a_modules_own_trader(pytester):
             # a copy made before its first bar: it saw exactly this path's bars, and is the module's own
             assert trader_under_test.marked == "module's own"
             assert trader_under_test.bars_seen == stress_result.bars_processed == 200
+            assert stress_result.total_trades == 0      # the idle override ran, not trader_factory's
 
         @stress("BTC Flash Crash 2021", bars=200, paths=5)
         def test_paths_use_it_too(stress_result, trader_under_test):
+            # the paths ran copies of the idle override (trader_factory's Trend trades on every path)
             assert trader_under_test.bars_seen == 0 and stress_result.paths == 5
+            assert stress_result.fraction(lambda r: r.total_trades == 0) == 1
     '''))
     res = run(pytester)
     res.assert_outcomes(passed=2)
