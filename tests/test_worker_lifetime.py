@@ -4,6 +4,7 @@ OOM killer leaves no worker behind to hold its pipes open (issue 28, item 1).
 Real processes and real signals, Linux only (the processes are found through /proc). Every test
 kills what it started in a ``finally``."""
 import os
+import re
 import select
 import signal
 import subprocess
@@ -119,3 +120,67 @@ def test_workers_die_with_a_caller_killed_by_sigkill(call, tmp_path):
         _kill_all(workers)
         proc.stdout.close()
         proc.stderr.close()
+
+
+SESSION_CONFTEST = textwrap.dedent('''
+    import os, time
+    import pytest
+
+    class Slow:
+        def on_bar(self, ctx):
+            time.sleep(0.05)
+
+    @pytest.fixture(scope="session")
+    def trader_factory():
+        with open(os.environ["XDIST_WORKER_PID"], "w") as f:   # the xdist worker running the case
+            f.write(str(os.getpid()))
+        return Slow
+''')
+
+SESSION_TEST = textwrap.dedent('''
+    from pytest_stress import stress
+
+    @stress("BTC Flash Crash 2021", paths=8, bars=200)
+    def test_slow_paths(stress_result):
+        assert stress_result.success
+''')
+
+
+def test_an_xdist_session_ends_when_a_worker_running_path_workers_is_killed(tmp_path):
+    """SIGKILL of the xdist worker while its case's paths run on 2 path workers: the session ends
+    (it used to wait forever for the orphans to let go of the worker's channel), naming the case."""
+    (tmp_path / "conftest.py").write_text(SESSION_CONFTEST)
+    (tmp_path / "test_mc.py").write_text(SESSION_TEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\nstress_path_workers = 2\n")
+    pid_file = tmp_path / "xdist_worker.pid"
+    session = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-n", "2",
+                                "--stress-path-workers=2", "test_mc.py"], cwd=tmp_path,
+                               env=_env(XDIST_WORKER_PID=str(pid_file)), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    workers: list[int] = []
+    try:
+        xdist_worker = int(_wait_for(lambda: pid_file.exists() and pid_file.read_text(), 60) or 0)
+        assert xdist_worker, "the case never started on an xdist worker"
+        workers = _wait_for(lambda: len(_children(xdist_worker)) >= 2 and _children(xdist_worker), 60) or []
+        assert len(workers) == 2, f"2 path workers expected under the xdist worker, found {workers or 'none'}"
+        time.sleep(0.3)                               # the path workers are inside their traders
+        os.kill(xdist_worker, signal.SIGKILL)
+        try:
+            out, _ = session.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the session did not end within 60 s of its xdist worker's SIGKILL; path workers still "
+                        f"alive: {[p for p in workers if _alive(p)]}")
+        text = out.decode(errors="replace")
+        assert session.returncode == 1, text
+        assert re.search(r"worker 'gw\d+' crashed while running 'test_mc.py::test_slow_paths\[btc-flash-crash-2021\]'",
+                         text), text
+        assert "1 failed" in text, text
+        assert not any(_alive(p) for p in workers)
+    finally:
+        try:
+            os.killpg(session.pid, signal.SIGKILL)    # the session and its xdist workers
+        except ProcessLookupError:
+            pass
+        session.wait(10)
+        _kill_all(workers)
+        session.stdout.close()
