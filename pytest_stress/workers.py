@@ -15,13 +15,20 @@ has no way to stop a task that hangs. Here each worker is a process with a pipe 
 Workers are reused across tasks (a new process per task would pay the interpreter start
 and the imports again under the ``spawn`` start method). They ignore SIGINT: on Ctrl-C the
 parent gets ``KeyboardInterrupt`` and kills them.
+
+Workers die with their parent (``_bind_to_parent``): a parent killed by SIGKILL or the OOM killer
+runs no cleanup, and orphaned workers would run on and keep its inherited pipes open, so that
+whoever waits for those pipes' end (xdist's controller, a caller reading its output) waits forever.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections import deque
@@ -66,9 +73,66 @@ def _interrupt(signum: int, frame: Any) -> None:
         raise TimeLimitExceeded("time limit exceeded")
 
 
-def _serve(conn: Any, fn: Callable[..., Any]) -> None:
-    """A worker's main loop: receive a task, run it, send its outcome; ``None`` ends it."""
+#: ``prctl`` option: the signal this process gets when its parent dies (``<linux/prctl.h>``).
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at the parent where the kernel cannot watch it (no ``prctl``).
+_PARENT_POLL = 0.5
+
+
+def _bind_to_parent(parent: int | None, keep: tuple[int, ...]) -> None:
+    """Make this worker die with ``parent``, the process that started it, and hold none of its stdio.
+
+    On Linux the kernel sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``, see
+    prctl(2); it fires when the thread that forked this process ends, and ``run_tasks`` stops
+    its workers before it returns). prctl(2) notes the race: a parent that died before the call
+    sends nothing, so the parent is checked once after it. Where there is no prctl (macOS), or
+    it fails, a daemon thread looks at the parent every ``_PARENT_POLL`` s. Either way an orphan
+    ends at once (SIGKILL or exit code 1) and runs no cleanup: nobody is left to want its results.
+    ``parent`` None: whichever process forked this one (a ``forkserver`` context's fork server).
+
+    A forked worker also inherits its parent's descriptors. Stdin is pointed at /dev/null and
+    stdout at stderr (a trader's print() still shows), so that the worker does not keep the
+    output pipe of a caller that was killed open for as long as the worker lives. Other inherited
+    descriptors stay: they may belong to objects the trader uses, and closing them under those
+    objects would make them write to whatever file next gets the number. An xdist worker's
+    channel to its controller is among those (execnet moves it off fds 0 and 1 at start-up);
+    there, dying with the parent is what ends the channel. ``keep``: descriptors left as they
+    are (the worker's own pipe, which a parent started with fd 0 or 1 closed may have there).
+    """
+    parent = os.getppid() if parent is None else parent
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            watched = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):   # no libc symbols to load: the thread below watches instead
+            pass
+    if os.getppid() != parent:   # it died before anything watched it: no signal is coming
+        os._exit(1)
+    if not watched:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(_PARENT_POLL)
+            os._exit(1)
+        threading.Thread(target=watch, name="pytest-stress parent watch", daemon=True).start()
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        if 0 not in keep:
+            os.dup2(null, 0)
+        if 1 not in keep:
+            try:
+                os.dup2(2, 1)
+            except OSError:   # no stderr either
+                os.dup2(null, 1)
+    finally:
+        if null > 2:   # else it was a free standard descriptor, now /dev/null: leave it so
+            os.close(null)
+
+
+def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
+    """A worker's main loop: receive a task, run it, send its outcome; ``None`` ends it.
+    ``parent``: the pid of the process it dies with (``_bind_to_parent``)."""
     global _busy
+    _bind_to_parent(parent, keep=(conn.fileno(),))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _interrupt)
@@ -109,7 +173,9 @@ def _describe_exit(code: int | None) -> str:
 class _Worker:
     def __init__(self, ctx: Any, fn: Callable[..., Any]) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(child, fn), name="pytest-stress worker")
+        # the process the worker must die with: this one, except under forkserver, which forks it
+        parent = None if ctx.get_start_method() == "forkserver" else os.getpid()
+        self.proc = ctx.Process(target=_serve, args=(child, fn, parent), name="pytest-stress worker")
         self.proc.start()
         child.close()
         self.index: int | None = None
