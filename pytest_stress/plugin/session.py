@@ -15,6 +15,7 @@ from ..errors import StressError
 
 if TYPE_CHECKING:   # the results' modules import numpy: loaded when a case has finished, not at start-up
     from ..result.models import ScenarioResult
+    from ..result.verdicts import VerdictResult
     from ..result.paths import PathsResult
     from .compare import Regression, Threshold
     from .options import StressOptions
@@ -31,10 +32,10 @@ RESULT_KEY = pytest.StashKey[Any]()
 VERDICT_KEY = pytest.StashKey[Any]()
 
 
-def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | None = None, *,
+def summarize(result: ScenarioResult | PathsResult | VerdictResult, tolerance: dict[str, str] | None = None, *,
               detail: bool = False) -> dict[str, Any]:
     """The summary of one case, in the one JSON form (``result/jsonform.py``), that goes on the
-    report, into the table and the baseline. Monte Carlo cases carry medians in ``metrics``.
+    report, into the table and the baseline. Monte Carlo and verdict cases carry medians in ``metrics``.
     ``detail``: also the run's curves and trades (``ScenarioResult.to_dict(curves=True,
     records=True)``; for Monte Carlo the worst path's, plus ``fan``, the percentile bands of
     equity), for ``--stress-save-detail``."""
@@ -46,15 +47,8 @@ def summarize(result: ScenarioResult | PathsResult, tolerance: dict[str, str] | 
     if isinstance(result, VerdictResult):
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
                "seed": result.scenario.seed, "success": True, **result.summary()}
-        if tolerance:
-            out["tolerance"] = dict(tolerance)
-        if detail:
-            result = result.path_results     # the worst path's run and the fan, as for a Monte Carlo case
-            out["successful"] = result.successful
-            out["detail"] = [result.worst("max_drawdown").to_dict(curves=True, records=True)]
-            out["fan"] = result.fan()
-        return out
-    if isinstance(result, PathsResult):
+        result = result.path_results     # its detail: the worst path's run and the fan, as a Monte Carlo case's
+    elif isinstance(result, PathsResult):
         agg = result.summary()
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
                "seed": result.scenario.seed, "success": result.success, "paths": result.paths,
