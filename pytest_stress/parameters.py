@@ -18,7 +18,11 @@ __all__ = ["Param", "ParamSet", "with_params", "split_prefixed"]
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: ``kind`` is "float", "int", "bool", "choice" or "choices" (a subset)."""
+    """One parameter: ``kind`` is "float", "int", "bool", "choice" or "choices" (a subset).
+
+    ``scale`` says how the parameter grows with a scenario's severity (``severity.py``):
+    "share", "factor", "growth", "correlation", or None (it stays as given at every severity).
+    """
 
     name: str
     default: Any
@@ -28,6 +32,7 @@ class Param:
     high: float | None = None
     low_inclusive: bool = True
     choices: tuple[str, ...] = ()
+    scale: str | None = None
 
     def describe_range(self) -> str:
         if self.kind in ("choice", "choices"):

@@ -20,15 +20,15 @@ __all__ = ["MODEL_FAILURE_PARAMS", "EXECUTION_CRISIS_PARAMS", "MODEL_FAILURE_MOD
 MODEL_FAILURE_MODES = ("outage", "garbage", "mixed")
 
 MODEL_FAILURE_PARAMS = ParamSet([
-    Param("failure_rate", 0.3, "share of bars on which the signal model fails", low=0.0, high=1.0),
+    Param("failure_rate", 0.3, "share of bars on which the signal model fails", low=0.0, high=1.0, scale="share"),
     Param("mode", "mixed", "outage: no output; garbage: wrong output; mixed: either, half and half",
           kind="choice", choices=MODEL_FAILURE_MODES),
 ])
 
 EXECUTION_CRISIS_PARAMS = ParamSet([
     Param("failure_rate", 0.4, "probability that the exchange fails an order (on top of its own, "
-          "stress-driven failures)", low=0.0, high=1.0),
-    Param("latency_mult", 10.0, "factor on the exchange's latency", low=1.0, high=1000.0),
+          "stress-driven failures)", low=0.0, high=1.0, scale="share"),
+    Param("latency_mult", 10.0, "factor on the exchange's latency", low=1.0, high=1000.0, scale="factor"),
 ])
 
 #: On a failing-model bar: ``(kind, u)``, kind "outage" or "garbage" and ``u`` a uniform

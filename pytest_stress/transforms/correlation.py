@@ -13,7 +13,7 @@ __all__ = ["correlation_breakdown"]
 
 @with_params(
     target_correlation=dict(doc="correlation of every other symbol with the first in the window "
-                                "(0 decorrelates, -1 inverts)", low=-1.0, high=1.0),
+                                "(0 decorrelates, -1 inverts)", low=-1.0, high=1.0, scale="correlation"),
     duration_bars=dict(doc="bars the breakdown lasts", kind="int", low=2, high=1_000_000),
     relax_bars=RELAX_DOC,
     start=dict(doc="where the stress starts, as a fraction of the series", low=0.0, high=0.99),

@@ -14,10 +14,11 @@ CORRUPTION_KINDS = ("nan", "spike", "stale", "zero_volume", "timestamp")
 
 
 @with_params(
-    corruption_pct=dict(doc="share of the window's bars corrupted", low=0.0, high=0.5),
+    corruption_pct=dict(doc="share of the window's bars corrupted", low=0.0, high=0.5, scale="share"),
     kinds=dict(doc="which corruptions to inject, drawn uniformly per bad bar", kind="choices",
                choices=CORRUPTION_KINDS),
-    spike_mult=dict(doc="a price spike multiplies or divides the bar's prices by this", low=1.5, high=100.0),
+    spike_mult=dict(doc="a price spike multiplies or divides the bar's prices by this", low=1.5, high=100.0,
+                    scale="factor"),
     duration_bars=dict(doc="bars of the window (unset: to the end)", kind="int", low=1, high=10_000_000),
     start=dict(doc="where the window starts, as a fraction of the series", low=0.0, high=0.99),
 )

@@ -22,9 +22,9 @@ _START = dict(doc="where the stress starts, as a fraction of the series", low=0.
 
 @with_params(
     drop_pct=dict(doc="share of the book depth near the touch that disappears in the window", low=0.0,
-                  high=0.999),
+                  high=0.999, scale="share"),
     volume_mult=dict(doc="factor on traded volume in the window (above 1: panic trading into an empty book, "
-                         "below 1: a drought)", low=0.001, high=100.0),
+                         "below 1: a drought)", low=0.001, high=100.0, scale="factor"),
     spread_impact=dict(doc="spreads widen to at least calm x (1 - drop_pct) ** -spread_impact", low=0.0, high=2.0),
     duration_bars=dict(doc="bars the drain lasts", kind="int", low=1, high=1_000_000),
     relax_bars=RELAX_DOC,
@@ -55,7 +55,7 @@ def liquidity_drop(market: MarketData, rng: np.random.Generator | None = None, *
 
 @with_params(
     spread_mult=dict(doc="spreads in the window are at least this multiple of the calm spread", low=1.0,
-                     high=1000.0),
+                     high=1000.0, scale="factor"),
     duration_bars=dict(doc="bars the explosion lasts", kind="int", low=1, high=1_000_000),
     relax_bars=RELAX_DOC,
     start=_START,

@@ -22,9 +22,10 @@ __all__ = ["flash_crash", "volatility_spike", "trend_shift", "pump_and_dump"]
 
 _START = dict(doc="where the stress starts, as a fraction of the series", low=0.0, high=0.99)
 _NOISE = dict(doc="local volatility during the move, as a multiple of calm (relaxing after it; an input "
-                  "already that volatile is left as it is)", low=1.0, high=50.0)
+                  "already that volatile is left as it is)", low=1.0, high=50.0, scale="factor")
 _SPREAD = dict(doc="spreads at the steepest bar of the forced move, as a multiple of calm (other bars in "
-                   "proportion to their move); volume and depth answer the same level", low=1.0, high=1000.0)
+                   "proportion to their move); volume and depth answer the same level", low=1.0, high=1000.0,
+               scale="factor")
 _FRONT = dict(doc="front-loading of the fall: its shape is 1 - (1 - u) ** front (1: linear; 2: the first "
                   "bar takes about 2 / bars of it)", low=1.0, high=10.0)
 
@@ -129,7 +130,7 @@ def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segmen
 
 @with_params(
     drop_pct=dict(doc="fall of the close from the pre-crash close to the trough (its lowest close)", low=0.0,
-                  high=0.99, low_inclusive=False),
+                  high=0.99, low_inclusive=False, scale="share"),
     duration_bars=dict(doc="bars from the start to the trough", kind="int", low=1, high=10_000),
     recovery_pct=dict(doc="share of the drop won back by the end of the recovery", low=0.0, high=1.0),
     recovery_bars=dict(doc="bars from the trough to the end of the recovery", kind="int", low=1, high=10_000),
@@ -164,7 +165,8 @@ def flash_crash(market: MarketData, rng: np.random.Generator | None = None, *, d
 
 
 @with_params(
-    multiplier=dict(doc="factor on returns' volatility and bar ranges in the window", low=1.0, high=100.0),
+    multiplier=dict(doc="factor on returns' volatility and bar ranges in the window", low=1.0, high=100.0,
+                    scale="factor"),
     duration_bars=dict(doc="bars the spike lasts", kind="int", low=1, high=1_000_000),
     relax_bars=RELAX_DOC,
     start=_START,
@@ -190,7 +192,7 @@ def volatility_spike(market: MarketData, rng: np.random.Generator | None = None,
 
 @with_params(
     trend_pct=dict(doc="price change over the window (-0.25: the close at the window end is 25% lower)",
-                   low=-0.95, high=5.0),
+                   low=-0.95, high=5.0, scale="growth"),
     duration_bars=dict(doc="bars of the trend (unset: to the end of the series)", kind="int", low=1,
                        high=10_000_000),
     anchored=dict(doc="true: the close at the window end is exactly (1 + trend_pct) x the pre-window close "
@@ -220,10 +222,10 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
 
 @with_params(
     pump_pct=dict(doc="rise from the pre-pump close to the peak (1.2 = +120%)", low=0.0, high=20.0,
-                  low_inclusive=False),
+                  low_inclusive=False, scale="growth"),
     pump_bars=dict(doc="bars of the parabolic rise", kind="int", low=1, high=100_000),
     dump_pct=dict(doc="fall from the peak to the end of the dump (its lowest close)", low=0.0, high=0.99,
-                  low_inclusive=False),
+                  low_inclusive=False, scale="share"),
     dump_bars=dict(doc="bars of the collapse", kind="int", low=1, high=100_000),
     front=_FRONT,
     noise_mult=_NOISE,
