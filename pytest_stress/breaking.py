@@ -32,7 +32,8 @@ from .scenario.definition import Scenario, derive_seed
 from .severity import at_severity, calm_value, resolve_parameter, scalable_parameters, value_severity
 from .verdict import DEFAULT_RULE, VerdictRule
 
-__all__ = ["find_breaking_point", "search_breaking_point", "DEFAULT_HIGH", "DEFAULT_PRECISION", "CONFIRMATIONS"]
+__all__ = ["find_breaking_point", "search_breaking_point", "scenario_at", "DEFAULT_HIGH", "DEFAULT_PRECISION",
+           "CONFIRMATIONS"]
 
 log = logging.getLogger("pytest_stress")
 
@@ -118,6 +119,12 @@ class _BoolCheck:
             raise AssertionError(f"check returned {held!r}")
 
 
+def scenario_at(scenario: Scenario, x: float, parameter: str | None = None) -> Scenario:
+    """The scenario a search evaluates at level ``x``: at severity ``x``, or with ``parameter``
+    (its full name, ``severity.resolve_parameter``) set to ``x``. Path i is its seed's path i."""
+    return _Axis(scenario, parameter).build(x)
+
+
 def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ScenarioError(f"find_breaking_point: {name} = {value!r}; expected a finite number")
@@ -168,7 +175,8 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
             sc = sc.replace(seed=derive_seed(scenario.seed, _CONFIRM_TAG, path_set))
         v = run_verdict(sc, trader_factory, check, exchange, rule=rule, account=account,
                         record_errors=record_errors, workers=workers, executor=executor)
-        level = Level(x, axis.severity(x), axis.value(x), v.verdict, v.paths, v.failures, path_set)
+        level = Level(x, axis.severity(x), axis.value(x), v.verdict, v.paths, v.failures, path_set,
+                      tuple(f.path for f in v.failing))
         log.info("breaking point of %r: %s %.6g -> %s (%d of %d paths failed)", scenario.name, axis.parameter
                  or "severity", x, v.verdict, v.failures, v.paths)
         decided[key] = level
@@ -182,7 +190,8 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
         return BreakingPoint(status=status, parameter=full, severity=None if hi is None else axis.severity(hi),
                              value=None if hi is None else axis.value(hi), bracket=(lo, hi),
                              scenario=None if hi is None else axis.build(hi), levels=tuple(levels), rule=rule,
-                             low=low, high=high, precision=precision, base=scenario.name, notes=notes)
+                             low=low, high=high, precision=precision, base=scenario.name,
+                             defined=1.0 if full is None else axis.defined, notes=notes)
 
     lo, hi = low, high
     lo_known = hi_known = False         # whether lo passed / hi failed on the main paths

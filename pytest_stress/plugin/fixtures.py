@@ -22,7 +22,7 @@ if TYPE_CHECKING:   # the simulation (numpy, the library) is imported when a cas
 
 __all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_scenario", "stress_exchange",
            "stress_account",
-           "exchange_sim", "stress_result", "stress_runner", "StressRunner", "VerdictPlan"]
+           "exchange_sim", "stress_result", "stress_runner", "StressRunner", "VerdictPlan", "BreakingPlan"]
 
 #: The trader the default ``trader_under_test`` built from ``trader_factory`` for a case: a
 #: module that overrides the fixture gives another object, whose copies its paths then run.
@@ -161,6 +161,48 @@ class VerdictPlan:
                            record_errors=self.record_errors, workers=self.workers, first=self.first)
 
 
+@dataclass
+class BreakingPlan:
+    """A case with a breaking-point search (``@stress(..., breaking_point=True)``): what
+    ``pytest_pyfunc_call`` needs to run the search with the test body as its check
+    (``breaking.search_breaking_point``), and then the body once more with the answer."""
+
+    scenario: Scenario
+    factory: Callable[[], Any]
+    exchange: ExchangeConfig
+    account: Account
+    record_errors: bool
+    rule: VerdictRule
+    workers: int | str
+    parameter: str | None
+    search_range: tuple[float, float] | None
+    precision: float | None
+
+    def search(self, check: Callable[[ScenarioResult, Any], None]) -> Any:
+        from ..breaking import search_breaking_point   # lazy: the simulation, once a case runs
+
+        low, high = self.search_range or (None, None)
+        return search_breaking_point(self.scenario, self.factory, check, parameter=self.parameter, low=low, high=high,
+                                     precision=self.precision, exchange=self.exchange, account=self.account,
+                                     rule=self.rule, record_errors=self.record_errors, workers=self.workers)
+
+    def shown_run(self, bp: Any) -> tuple[ScenarioResult, Any]:
+        """The run the body is called with once the search is done: the first path that held at the
+        bracket's passing end (at its failing end when nothing passed), and its trader."""
+        from ..breaking import scenario_at   # lazy: as above
+        from ..runner import run_scenario   # lazy: as above
+        from ..scenario.definition import derive_seed   # lazy: as above
+
+        lo, hi = bp.bracket
+        x = lo if lo is not None else hi
+        level = next(level for level in bp.levels if level.x == x and level.path_set == 0)
+        path = next(i for i in range(level.paths + 1) if i not in level.failing) if lo is not None else 0
+        sc = scenario_at(self.scenario, x, bp.parameter)
+        trader = self.factory()
+        return run_scenario(sc.replace(seed=derive_seed(sc.seed, path)), trader, self.exchange, account=self.account,
+                            record_errors=self.record_errors), trader
+
+
 @pytest.fixture
 def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, trader_under_test: Any,
                   stress_exchange: ExchangeConfig, stress_account: Account,
@@ -176,7 +218,16 @@ def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, tra
     own = request.node.stash.get(_BUILT_KEY, None) is not trader_under_test   # the module's own trader
     factory = None if own else trader_factory
     mode = spec.mode(opts)
-    if mode == "scenario":
+    if mode == "breaking":
+        from ..severity import resolve_parameter   # lazy: the simulation, once a case runs
+
+        parameter = spec.breaking if isinstance(spec.breaking, str) else None
+        request.node.stash[VERDICT_KEY] = BreakingPlan(
+            stress_scenario, fresh_traders(trader_under_test, factory), stress_exchange, stress_account, record,
+            spec.rule(opts), opts.path_workers,
+            None if parameter is None else resolve_parameter(stress_scenario, parameter),
+            spec.overrides.get("search_range"), spec.overrides.get("precision"))
+    if mode in ("scenario", "breaking"):
         from ..runner import run_scenario   # lazy: the simulation, once a case runs
         from ..scenario.definition import derive_seed   # lazy: as above
 
@@ -184,8 +235,9 @@ def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, tra
         trader = build()
         first = run_scenario(stress_scenario.replace(seed=derive_seed(stress_scenario.seed, 0)), trader,
                              stress_exchange, account=stress_account, record_errors=record)
-        request.node.stash[VERDICT_KEY] = VerdictPlan(stress_scenario, build, stress_exchange, stress_account, record,
-                                                      spec.rule(opts), opts.path_workers, (first, trader))
+        if mode == "scenario":
+            request.node.stash[VERDICT_KEY] = VerdictPlan(stress_scenario, build, stress_exchange, stress_account,
+                                                          record, spec.rule(opts), opts.path_workers, (first, trader))
         return first
     result = run_case(stress_scenario, stress_exchange, trader=trader_under_test, factory=factory,
                       paths=spec.overrides.get("paths"), account=stress_account, record_errors=record,

@@ -55,6 +55,7 @@ _rewrite_only_the_plugin(next((f for f in sys.meta_path if type(f).__name__ == "
 from .. import __version__   # noqa: E402
 from ..account.rules import account_from   # noqa: E402
 from ..errors import StressError   # noqa: E402
+from .fixtures import BreakingPlan   # noqa: E402
 from .fixtures import (exchange_sim, stress_account, stress_base_data, stress_exchange,  # noqa: F401
                        stress_result, stress_runner, stress_scenario, trader_factory, trader_under_test)
 from .marker import OVERRIDES, StressSpec   # noqa: E402
@@ -126,7 +127,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     try:
         for mark in reversed(marks):   # decorators apply bottom-up; keep them in reading order
             spec = StressSpec.from_marker(mark)
-            if spec.mode(options) == "scenario":
+            if spec.mode(options) in ("scenario", "breaking"):
                 spec.rule(options)     # the knobs together, with the session's (pass below fail, enough paths)
             params += [(spec, item) for item in spec.scenarios]
             ids += spec.ids()
@@ -248,15 +249,21 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     body = pyfuncitem.obj
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
 
-    def check(result: Any, trader: Any) -> None:
+    def call_body(result: Any, trader: Any) -> None:
         call = {**args, "stress_result": result}
         if "trader_under_test" in call:
             call["trader_under_test"] = trader
+        body(**call)
+
+    def check(result: Any, trader: Any) -> None:
         try:
-            body(**call)
+            call_body(result, trader)
         except pytest.fail.Exception as exc:   # pytest.fail() in the body: a failed claim on this path
             raise AssertionError(exc.msg) from None
 
+    if isinstance(plan, BreakingPlan):
+        _breaking_point_case(pyfuncitem, plan, call_body)
+        return True
     verdict = plan.run(check)
     spec = pyfuncitem.callspec.params["stress_scenario"][0]
     pyfuncitem.stash[RESULT_KEY] = (verdict, spec.overrides.get("tolerance"))
@@ -264,6 +271,35 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         opts = pyfuncitem.config.stash[SESSION_KEY].options
         pytest.fail(_verdict_failure(verdict, pyfuncitem.nodeid, opts), pytrace=False)
     return True
+
+
+def _breaking_point_case(item: pytest.Function, plan: BreakingPlan, call_body: Any) -> None:
+    """Search the breaking point with the test body as the check (up to its first reading of
+    ``stress_result.breaking_point``), then call the body once more with the answer on a path that
+    held at the bracket's passing end. A body that never reads the answer fails when the scenario
+    as defined is at or past its breaking point, as its verdict would."""
+    from ..result.breaking import AT_LOW, BreakingCase   # lazy: the simulation, once a case runs
+    from ..result.models import SEARCHING, SearchInProgress   # lazy: as above
+
+    def check(result: Any, trader: Any) -> None:
+        result.__dict__["_breaking_point"] = SEARCHING
+        try:
+            call_body(result, trader)
+        except SearchInProgress:      # the claims above the margin's assertion held on this path
+            return
+        except pytest.fail.Exception as exc:
+            raise AssertionError(exc.msg) from None
+
+    bp = plan.search(check)
+    result, trader = plan.shown_run(bp)
+    result.__dict__["_breaking_point"] = bp
+    spec = item.callspec.params["stress_scenario"][0]
+    item.stash[RESULT_KEY] = (BreakingCase(result, bp), spec.overrides.get("tolerance"))
+    if bp.status == AT_LOW:
+        pytest.fail(f"{plan.scenario.name!r}: {bp}", pytrace=False)
+    call_body(result, trader)
+    if not result.__dict__.get("_breaking_point_read") and bp.breaks_as_defined:
+        pytest.fail(f"{plan.scenario.name!r} as defined is at or past its breaking point: {bp}", pytrace=False)
 
 
 def _verdict_failure(verdict: Any, nodeid: str, options: Any) -> str:
@@ -293,7 +329,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if stored is not None:
         result, tolerance = stored
         summary = summarize(result, tolerance, detail=item.config.stash[SESSION_KEY].options.save_detail)
-        shown = getattr(result, "path_results", result)   # a verdict's paths, as a Monte Carlo case's
+        # a verdict's paths, as a Monte Carlo case's; a breaking-point case's run where it held
+        shown = getattr(result, "path_results", None) or getattr(result, "result", result)
         summary.update(case_extras(item, shown, item.config.stash[SESSION_KEY].options))
         report.stress_result = json.dumps(summary)   # JSON travels from xdist workers with the report
         if report.failed:
@@ -308,7 +345,10 @@ def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     from ..result.metrics import explained_metrics   # lazy: the metric table (numpy) only for a failed case
 
     m = s["metrics"]
-    if s.get("paths_run"):
+    if s.get("breaking_point"):
+        head = (f": {s['note']} (seed {s['seed']}); mildest failing: "
+                f"{s['breaking_point']['scenario_repr'] or 'none in the searched range'}")
+    elif s.get("paths_run"):
         head = (f", {s['paths_run']} paths from base seed {s['seed']} (medians below; worst drawdown on seed "
                 f"{s['worst_seed']})")
     elif s.get("paths"):

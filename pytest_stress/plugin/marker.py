@@ -6,6 +6,7 @@ same order on every xdist worker: only names and ids are computed at collection.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,13 @@ OVERRIDES: dict[str, str] = {
     "fail_rate": "fail if the assertion fails on at least this share of paths (default 0.10)",
     "confidence": "each wrong verdict at most 1 - confidence likely (default 0.95)",
     "max_paths": "at most this many paths (default 300)",
+    "breaking_point": "True: search the severity at which the test body starts failing (a reverse stress test; "
+                      "stress_result.breaking_point); a parameter name: search along that parameter",
+    "search_range": "(low, high) of the breaking-point search: severities (default (0, 4)), or the parameter's values",
+    "precision": "the breaking-point bracket's width at most (default 0.05 severity, or 1% of the parameter's range)",
 }
+#: The breaking-point search's knobs among the overrides.
+_BREAKING_KEYS = ("breaking_point", "search_range", "precision")
 #: The verdict rule's knobs among the overrides (``verdict.RULE_FIELDS``).
 _RULE_KEYS = ("pass_rate", "fail_rate", "confidence", "max_paths")
 _SCENARIO_FIELDS = ("bars", "seed", "symbols", "timeframe", "initial_equity", "parameters", "data", "repair")
@@ -110,6 +117,7 @@ class StressSpec:
             raise ScenarioError(f"@stress: paths = {paths} runs a fixed-size Monte Carlo (the test gets a PathsResult "
                                 f"and decides itself); {', '.join(knobs + (['verdict'] if mode else []))} set the "
                                 "sequential verdict over paths: use one or the other")
+        _check_breaking(mark.kwargs, paths, mode)
         tolerance = mark.kwargs.get("tolerance")
         if tolerance is not None:
             if not isinstance(tolerance, Mapping):
@@ -119,14 +127,31 @@ class StressSpec:
                 parse_threshold(f"{metric_name}:{value}")      # raises naming the metric and close matches
         spec = cls(tuple(items), dict(mark.kwargs))
         for item in spec.scenarios:
-            spec.scenario(item)   # every override is validated now, at collection, not when the case runs
+            scenario = spec.scenario(item)   # every override is validated now, at collection, not when the case runs
+            if spec.breaking:
+                from ..severity import resolve_parameter   # lazy: as above
+
+                if isinstance(spec.breaking, str):
+                    resolve_parameter(scenario, spec.breaking)   # raises naming the parameters that scale
+                else:
+                    from ..severity import at_severity   # lazy: as above
+
+                    at_severity(scenario, 1.0)    # raises for a scenario with no stress to scale
         return spec
+
+    @property
+    def breaking(self) -> bool | str:
+        """``breaking_point``: False, True (search the severity) or a parameter's name."""
+        return self.overrides.get("breaking_point") or False
 
     def mode(self, options: Any) -> str:
         """How this test decides: "paths" (``paths=N``: a fixed-size Monte Carlo the test judges),
-        "scenario" (the sequential verdict over the scenario's paths) or "seed" (one draw)."""
+        "breaking" (a reverse stress test: the verdict at level after level), "scenario" (the
+        sequential verdict over the scenario's paths) or "seed" (one draw)."""
         if self.overrides.get("paths"):
             return "paths"
+        if self.breaking:
+            return "breaking"
         return self.overrides.get("verdict") or options.verdict
 
     def rule(self, options: Any) -> Any:
@@ -169,3 +194,31 @@ class StressSpec:
         return base.replace(**changes) if changes else base
 
 
+def _check_breaking(kwargs: Mapping[str, Any], paths: Any, mode: Any) -> None:
+    """The breaking-point knobs, each on its own (the parameter is checked against each scenario)."""
+    bp = kwargs.get("breaking_point")
+    if bp is not None and not (bp is True or bp is False or (isinstance(bp, str) and bp)):
+        raise ScenarioError(f"@stress: breaking_point = {bp!r}; expected True (search the severity) or the name of "
+                            "a parameter to search along, such as 'drop_pct'")
+    given = [k for k in _BREAKING_KEYS[1:] if k in kwargs]
+    if given and not bp:
+        raise ScenarioError(f"@stress: {', '.join(given)} set a breaking-point search; add breaking_point=True "
+                            "(or a parameter name)")
+    if bp and paths is not None:
+        raise ScenarioError("@stress: breaking_point searches with the sequential verdict at each level; paths = "
+                            f"{paths} runs a fixed-size Monte Carlo: use one or the other")
+    if bp and mode == "seed":
+        raise ScenarioError("@stress: breaking_point decides each level over the scenario's paths; verdict = 'seed' "
+                            "runs one draw: use one or the other")
+    rng = kwargs.get("search_range")
+    if rng is not None:
+        ok = (isinstance(rng, (tuple, list)) and len(rng) == 2
+              and all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in rng)
+              and rng[0] != rng[1])
+        if not ok:
+            raise ScenarioError(f"@stress: search_range = {rng!r}; expected (low, high), two different finite numbers "
+                                "(severities, or the parameter's values: low the mildest)")
+    prec = kwargs.get("precision")
+    if prec is not None and (isinstance(prec, bool) or not isinstance(prec, (int, float))
+                             or not math.isfinite(prec) or prec <= 0):
+        raise ScenarioError(f"@stress: precision = {prec!r}; expected a number > 0 (the bracket's width at most)")

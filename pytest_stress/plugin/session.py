@@ -44,7 +44,16 @@ def summarize(result: ScenarioResult | PathsResult | VerdictResult, tolerance: d
     from ..result.paths import PathsResult   # lazy: as above
     from ..result.verdicts import SINGLE_SEED_NOTE, VerdictResult   # lazy: as above
 
-    if isinstance(result, VerdictResult):
+    from ..result.breaking import BreakingCase, short_note   # lazy: as above
+
+    if isinstance(result, BreakingCase):
+        run, bp = result.result, result.breaking_point.summary()
+        out = {"scenario": result.breaking_point.base, "scenario_type": run.scenario_type, "seed": run.seed,
+               "success": run.success, "error": run.error, "verdict": "breaking_point", "breaking_point": bp,
+               "note": short_note(bp) + "; figures: one path where it held",
+               "metrics": encode({k: getattr(run, k) for k in METRIC_FIELDS})}
+        result = run
+    elif isinstance(result, VerdictResult):
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
                "seed": result.scenario.seed, "success": True, **result.summary()}
         result = result.path_results     # its detail: the worst path's run and the fan, as a Monte Carlo case's

@@ -14,7 +14,8 @@ from typing import Any
 from ..verdict import PASS, VerdictRule, rate_interval
 from .jsonform import encode
 
-__all__ = ["Level", "Evaluations", "BreakingPoint", "FOUND", "NEVER", "AT_LOW", "UNFINISHED", "describe_summary"]
+__all__ = ["Level", "Evaluations", "BreakingPoint", "BreakingCase", "FOUND", "NEVER", "AT_LOW", "UNFINISHED",
+           "describe_summary", "short_note"]
 
 #: The search's outcomes.
 FOUND = "found"             #: a bracket (last pass, first fail) at most ``precision`` wide
@@ -36,6 +37,7 @@ class Level:
     paths: int
     failures: int
     path_set: int = 0
+    failing: tuple[int, ...] = ()      #: the indices of the paths on which the claim failed
 
     @property
     def passed(self) -> bool:
@@ -49,7 +51,7 @@ class Level:
         lo, hi = self.interval(confidence)
         return {"x": self.x, "severity": self.severity, "value": self.value, "verdict": self.verdict,
                 "paths": self.paths, "failures": self.failures, "failure_interval": [lo, hi],
-                "path_set": self.path_set}
+                "path_set": self.path_set, "failing": list(self.failing)}
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,18 @@ class BreakingPoint:
     high: float
     precision: float
     base: str                     #: the searched scenario's name
+    defined: float = 1.0          #: the scenario's own level on the axis (severity 1, or the parameter's value)
     notes: tuple[str, ...] = ()
+
+    @property
+    def breaks_as_defined(self) -> bool:
+        """Whether the scenario as defined is at or past the breaking point: a failing level no
+        harsher than the scenario's own (``defined``)."""
+        hi = self.bracket[1]
+        if hi is None:
+            return False
+        harsher = (self.high > self.low) == (hi > self.defined)
+        return hi == self.defined or not harsher
 
     @property
     def evaluations(self) -> Evaluations:
@@ -118,6 +131,7 @@ class BreakingPoint:
             "scenario_repr": None if self.scenario is None else repr(self.scenario), "base": self.base,
             "levels": [level.as_dict(self.rule.confidence) for level in self.levels],
             "evaluations": {"levels": self.evaluations.levels, "paths": self.evaluations.paths},
+            "defined": self.defined, "breaks_as_defined": self.breaks_as_defined,
             "rule": self.rule.as_dict(), "notes": list(self.notes)})
 
     def __str__(self) -> str:
@@ -130,6 +144,25 @@ class BreakingPoint:
 
     def __repr__(self) -> str:
         return f"BreakingPoint({self.headline()})"
+
+
+@dataclass(frozen=True)
+class BreakingCase:
+    """A pytest case with a breaking-point search: the search's answer and the one run the test
+    body was last called with (a path that held at the bracket's passing end)."""
+
+    result: Any
+    breaking_point: BreakingPoint
+
+
+def short_note(s: dict[str, Any]) -> str:
+    """A few words for a table: 'breaks at severity 1.25 (holds at 1.2)'."""
+    axis, (lo, hi) = s["axis"], s["bracket"]
+    if s["status"] == "never":
+        return f"never breaks up to {axis} {_fmt(s['high'])}"
+    if s["status"] == "at_low":
+        return f"fails already at {axis} {_fmt(hi)}"
+    return f"breaks at {axis} {_fmt(hi)} (holds at {_fmt(lo)})" + (" unfinished" if s["status"] == "unfinished" else "")
 
 
 def _fmt(x: Any) -> str:

@@ -18,7 +18,17 @@ from .metrics import METRIC_FIELDS
 if TYPE_CHECKING:  # pragma: no cover - pandas only where a DataFrame is asked for
     import pandas as pd
 
-__all__ = ["TradeRecord", "ExecutionResult", "ScenarioResult"]
+__all__ = ["TradeRecord", "ExecutionResult", "ScenarioResult", "SearchInProgress", "SEARCHING"]
+
+
+class SearchInProgress(BaseException):
+    """Raised by ``ScenarioResult.breaking_point`` while a breaking-point search runs the test body
+    as its check: the claims above it held on that path. A ``BaseException``, as pytest's own
+    outcomes are, so that a broad ``except Exception`` in a test does not end the search."""
+
+
+#: What ``ScenarioResult.breaking_point`` holds while the search runs (``SearchInProgress``).
+SEARCHING = object()
 
 
 @dataclasses.dataclass(slots=True)
@@ -156,6 +166,18 @@ class ScenarioResult:
         return (f"ScenarioResult({self.scenario_name!r}, seed={self.seed}, max_drawdown={self.max_drawdown:.2f}, "
                 f"total_return_pct={self.total_return_pct:.2f}, trades={self.total_trades}, "
                 f"execution_failures={self.execution_failures}, emergency_stops={self.emergency_stops})")
+
+    @property
+    def breaking_point(self) -> Any:
+        """The case's breaking point under ``@stress(..., breaking_point=True)``, once its search is
+        done (a ``result.breaking.BreakingPoint``); None in any other run. While the search runs
+        the test body on a path as its check, reading it ends the check on that path: the claims
+        above it held (``SearchInProgress``)."""
+        bp = self.__dict__.get("_breaking_point")
+        if bp is SEARCHING:
+            raise SearchInProgress("the breaking-point search is running the test body as its check")
+        self.__dict__["_breaking_point_read"] = True
+        return bp
 
     def metrics(self) -> dict[str, Any]:
         """The scalar metrics only (see ``METRIC_FIELDS``)."""

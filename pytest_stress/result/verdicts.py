@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..verdict import FAIL, PASS, VerdictRule, rate_interval
+from .breaking import short_note
 from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
 from .paths import PathsResult
@@ -28,6 +29,8 @@ def case_note(s: Mapping[str, Any]) -> str:
     """What a case's figures are, from its JSON summary, for tables and reports: a verdict's
     outcome and paths (its figures are medians), a Monte Carlo's paths, or a single seed's one
     draw ("" for a summary that says none of these, such as one saved before verdicts)."""
+    if s.get("breaking_point"):
+        return short_note(s["breaking_point"])
     if s.get("paths_run"):
         lo, hi = s.get("failure_interval") or (math.nan, math.nan)
         return (f"{str(s.get('verdict', '')).upper()}: failed on {s.get('path_failures')} of {s['paths_run']} paths, "
