@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from pytest_stress import buy, library, sell
 from pytest_stress.engine.book import Ticket
 from pytest_stress.exchange import PRESETS, SimulatedExchange, preset
+from pytest_stress.exchange.conditions import market_conditions
+from pytest_stress.exchange.impact import max_quantity
 
 QUIET = PRESETS["calm"].replace(latency_ms=0.0, crisis_latency_ms=0.0, failure_rate=0.0, crisis_failure_rate=0.0)
 
@@ -74,6 +76,11 @@ def test_splitting_cannot_walk_past_the_band():
         filled.append(sum(r.filled_qty for r in res))
         assert all(inside_the_band(r, true, QUIET.price_band) for r in res if r.filled_qty > 0)
     assert filled[1] == pytest.approx(filled[0], rel=1e-9) and filled[0] < 100.0 * true.volume[0, t]
+    # what the band admits: the square-root book to (1 + band), max_quantity
+    c = market_conditions(true, QUIET)
+    ys = QUIET.impact_coef * c.sigma[0, t]
+    assert filled[0] == pytest.approx(max_quantity(ys, c.liquidity[0, t], QUIET.price_band), rel=1e-9)
+    assert filled[0] == pytest.approx(c.liquidity[0, t] * (QUIET.price_band / ys) ** 2, rel=1e-9)
 
 
 SCENARIOS = ["Black Swan Combo", "BTC Flash Crash 2021", "Pump & Dump Mania", "ETH Liquidity Collapse"]
