@@ -151,13 +151,15 @@ def test_impact_carries_across_bars_and_decays_to_its_permanent_part():
     imp = c.sigma[0, 50] * math.sqrt(100 / c.liquidity[0, 50])
     nxt, _ = ex.process(51, [Ticket(2, sell(1e-12, "X"), "X")], {"X": 0})
     later, _ = ex.process(350, [Ticket(3, sell(1e-12, "X"), "X")], {"X": 0})
+    # the sell walked the marginal price to open / (1 + imp); that factor is carried in log space,
+    # half of it transient (decaying with the kernel), half permanent
     d51 = 1 - nxt[0].fill_price / m.open[0, 51]
     d350 = 1 - later[0].fill_price / m.open[0, 350]
-    assert d51 == pytest.approx(imp * (0.5 + 0.5 * kernel(1.0)), rel=1e-4)
-    assert d350 == pytest.approx(imp * (0.5 + 0.5 * kernel(300.0)), rel=1e-4)
+    assert d51 == pytest.approx(1 - (1 + imp) ** -(0.5 + 0.5 * kernel(1.0)), rel=1e-4)
+    assert d350 == pytest.approx(1 - (1 + imp) ** -(0.5 + 0.5 * kernel(300.0)), rel=1e-4)
     path = ex.impact_path()
-    assert path[0, 49] == 0 and path[0, 50] == pytest.approx(-imp)
-    assert path[0, 350] == pytest.approx(-imp * (0.5 + 0.5 * kernel(300.0)), rel=1e-4)
+    assert path[0, 49] == 0 and path[0, 50] == pytest.approx(1 / (1 + imp) - 1)
+    assert path[0, 350] == pytest.approx((1 + imp) ** -(0.5 + 0.5 * kernel(300.0)) - 1, rel=1e-4)
 
 
 def test_the_kernel_is_the_power_law_it_stands_for():

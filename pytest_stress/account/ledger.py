@@ -28,6 +28,10 @@ __all__ = ["Ledger", "funding_schedule"]
 
 _YEAR_S = 365.0 * 86_400.0
 _EPS = 1e-9
+#: Relative tolerance of the perpetual margin checks: an all-in order whose initial margin equals
+#: the equity (or the free balance) up to float rounding is admitted (issue #27: a cross order of
+#: exactly the equity was refused with "initial margin 250,000.00 above equity 250,000.00").
+_REL = 1e-9
 INF = math.inf
 
 
@@ -90,7 +94,7 @@ class Ledger:
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
                  "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes", "_events",
-                 "borrowing", "can_borrow", "_single", "_iso", "_iso_single", "_iso_key", "_iso_coef", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
+                 "borrowing", "can_borrow", "_single", "_iso", "_iso_single", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:
@@ -122,11 +126,8 @@ class Ledger:
         self._single = k == 1
         #: isolated perpetuals: each position has margin of its own, which fills move (``apply``)
         self._iso = self.perp and not self.cross
-        #: one isolated perpetual: its liquidation price is (margin + amount - side*|q|*entry) / denom,
-        #: with the bracket terms cached per (quantity, entry) (funding changes only the margin)
+        #: one isolated perpetual: the common case, without lists
         self._iso_single = self._single and self._iso
-        self._iso_key: tuple[float, float] | None = None
-        self._iso_coef = (0.0, 0.0, 1.0)
         # what the result reports
         self.liquidations = 0
         self.margin_calls = 0
@@ -218,7 +219,7 @@ class Ledger:
                 free = wallet - sum(self.iso_margin) - r.fee
                 if q0 * q1 < 0:      # flipping: the old position's margin comes back after its close
                     free += self.iso_margin[s] + abs(q0) * (price - pf.avg[s]) * (1.0 if q0 > 0 else -1.0)
-                if added > free + _EPS:
+                if added > free + _EPS + _REL * abs(free):
                     return self._refuse(r, f"needs {added:,.2f} of isolated margin, {max(free, 0.0):,.2f} available")
                 return r
         # the pooled accounts (cross perpetuals, margin): the equity after the fill at the bar's marks
@@ -227,7 +228,7 @@ class Ledger:
         equity_after = cash_after + sum(q * p for q, p in zip(pf.qty, prices) if q) + sign * r.filled_qty * price
         if self.perp:
             need = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q) / self.lev
-            if equity_after < need:
+            if need > equity_after + _REL * abs(equity_after):
                 return self._refuse(r, f"initial margin {need:,.2f} above equity {equity_after:,.2f}")
             return r
         gross_after = sum(abs(q) * p for q, p in zip(self._qty_after(s, q1), prices) if q)
@@ -309,16 +310,8 @@ class Ledger:
                 if kind == "margin":                   # cash + q p = mm |q| p
                     denom = self.mm * (q if q > 0.0 else -q) - q
                     liq = pf.cash / denom if denom else INF
-                else:                                  # isolated_liquidation_price, its bracket terms cached
-                    key = (q, pf.avg[0])
-                    if key != self._iso_key:
-                        amount, entry = abs(q), key[1]
-                        side = 1.0 if q > 0 else -1.0
-                        tier = self.tables[0].tier(amount * entry)
-                        self._iso_key = key
-                        self._iso_coef = (tier.amount, side * amount * entry, amount * tier.rate - side * amount)
-                    cum, side_notional, denom = self._iso_coef
-                    liq = (self.iso_margin[0] + cum - side_notional) / denom
+                else:                                  # the bracket at the liquidation price (one rule)
+                    liq = isolated_liquidation_price(self.iso_margin[0], q, pf.avg[0], self.tables[0])
                 if q > 0:
                     lo = 0.0 if liq < 0.0 else liq     # max(liq, 0.0), without the call
                 else:

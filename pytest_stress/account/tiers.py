@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from ..errors import ScenarioError
 
-__all__ = ["Tier", "TierTable", "BINANCE_USDM_TIERS", "TIERS_DATE", "tiers_for", "isolated_liquidation_price"]
+__all__ = ["Tier", "TierTable", "BINANCE_USDM_TIERS", "TIERS_DATE", "tiers_for", "isolated_liquidation_price",
+           "entry_bracket_liquidation_price"]
 
 #: When the shipped tables were taken (freqtrade's cached copy of Binance's brackets).
 TIERS_DATE = "2024-10-24"
@@ -105,14 +106,46 @@ def tiers_for(symbol: str, tables: dict[str, TierTable] | None = None) -> TierTa
 
 
 def isolated_liquidation_price(wallet: float, qty: float, entry: float, table: TierTable) -> float:
-    """Binance's isolated-margin liquidation price (freqtrade ``binance.py``, from Binance's FAQ):
+    """Binance's liquidation price of one position (its FAQ "How to Calculate Liquidation Price of
+    USDⓈ-M Futures Contracts"; freqtrade ``binance.py`` implements the formula):
 
     ``liq = (WB + cum - side * amount * entry) / (amount * MMR - side * amount)``
 
-    with ``WB`` the position's margin, ``amount = |qty|``, side +1 long, -1 short, and
-    ``MMR``/``cum`` the bracket of the position's notional at entry. Returns 0 for a long
-    that cannot be liquidated and ``inf`` for a short that cannot (a fully funded position).
+    with ``WB`` the position's margin (isolated) or the wallet behind it (cross, one position),
+    ``amount = |qty|``, side +1 long, -1 short, and ``MMR``/``cum`` **the bracket of the notional at
+    the liquidation price**, ``amount * liq``: the FAQ says that where the position's bracket at the
+    liquidation price differs from its bracket at the opening price, the liquidation price is
+    recalculated with the former (freqtrade takes the bracket at entry). It is the one price where
+    the position's equity ``WB + side * amount * (p - entry)`` equals its maintenance margin
+    ``amount * p * MMR(p) - cum(p)``, the same condition the pooled check applies to a whole
+    account: the difference is monotone in p and continuous across brackets (``cum`` makes it so),
+    so exactly one bracket holds its root, found by evaluating it at the brackets' floors.
+    Returns 0 for a long that cannot be liquidated and ``inf`` for a short that cannot.
     """
+    amount = abs(qty)
+    if amount == 0.0:
+        return 0.0 if qty >= 0 else float("inf")
+    side = 1.0 if qty > 0 else -1.0
+    base = wallet - side * amount * entry
+    tiers = table.tiers
+    t = tiers[0]
+    for nxt in tiers[1:]:
+        # equity less maintenance where the notional is this bracket's floor (p = floor / amount);
+        # the root is in this bracket or above it when that is <= 0 for a long (>= 0 for a short)
+        gap = base + side * nxt.floor - (nxt.floor * nxt.rate - nxt.amount)
+        if (gap > 0.0) if side > 0 else (gap < 0.0):
+            break
+        t = nxt
+    liq = (base + t.amount) / (amount * t.rate - side * amount)
+    if side > 0:
+        return max(liq, 0.0)
+    return liq if liq > 0 else float("inf")
+
+
+def entry_bracket_liquidation_price(wallet: float, qty: float, entry: float, table: TierTable) -> float:
+    """The same formula with the bracket of the notional at entry (freqtrade's choice, and this
+    package's for a single position until issue #27): kept to show the difference; a position whose
+    bracket changes between entry and liquidation gets a price beyond its bankruptcy price."""
     amount = abs(qty)
     if amount == 0.0:
         return 0.0 if qty >= 0 else float("inf")

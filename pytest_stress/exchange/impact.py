@@ -2,14 +2,21 @@
 
 Inside bar t the book behind the touch is a latent order book whose cumulative quantity
 within a relative distance x of the touch is ``L (x / (Y sigma))^2`` (L the bar's
-liquidity, sigma its volatility). Taking q from it moves the price by
-``Y sigma sqrt(q / L)``: the square-root law (Toth et al. 2011; Donier & Bonart 2015 on
-Bitcoin: it "holds on four decades"), Y of order 1 (``impact_coef``). Impact is on the
-trader's cumulative quantity on that side in the bar, so an order's average cost is the
-integral over its own segment, ``segment_cost``; splitting an order changes nothing.
+liquidity, sigma its volatility). Taking q from it moves the marginal price by a factor
+``1 + Y sigma sqrt(q / L)`` (up for buys, down for sells: a sell walks to ``start / (1 + m)``,
+never to zero): the square-root law (Toth et al. 2011; Donier & Bonart 2015 on Bitcoin: it
+"holds on four decades"), Y of order 1 (``impact_coef``). Impact is on the trader's
+cumulative quantity on that side in the bar, so an order's average cost is the integral
+over its own segment, ``segment_cost``; splitting an order changes nothing. The price band
+(``max_quantity``) bounds the bar's walk on each side from the undisplaced price, so
+splitting cannot walk further either.
 
-Across bars, each bar's end-of-bar impact I = Y sigma (sqrt(Qbuy / L) - sqrt(Qsell / L))
-splits into
+Across bars the displacement is carried **in log space** (a later fill starts at
+``price * exp(d)``, always positive: adding a relative displacement, ``price * (1 + d)``,
+took a crash's start below zero once d < -1, issue #27). Each bar's end-of-bar impact is
+the log of the marginal price its walk left, I = ln(1 + Y sigma sqrt(Qbuy / L)) -
+ln(1 + Y sigma sqrt(Qsell / L)) (I = Y sigma (sqrt(Qbuy / L) - sqrt(Qsell / L)) to first
+order), and splits into
 - a transient part (1 - theta) I that decays with the propagator kernel
   G(k) = (1 + k / l0)^(-1/2) after k bars (Bouchaud et al. 2004: a power-law kernel with
   exponent near 1/2; Obizhaeva & Wang 2013 for resilience), with l0 = 1/4 bar: then a
@@ -18,14 +25,17 @@ splits into
   G is a sum of 11 exponentials (a geometric grid of the Laplace transform of the power law)
   so that the state is a few numbers per symbol;
 - a permanent part theta (``permanent_impact``): the square-root law applied to the
-  trader's net quantity X so far, theta Y sigma (sgn X1 sqrt|X1| - sgn X0 sqrt|X0|) / sqrt L
-  per bar, concave in X (a metaorder's permanent impact is theta times its square-root
-  impact) and undone by trading back. theta = 0.5: after a metaorder the displacement
-  first relaxes to about 0.7 of its peak (Moro et al. 2009 and Bershova & Rakhlin 2013
-  report about 2/3), then slowly towards theta (Donier & Bonart 2015 see almost complete
-  decay for uninformed flow; 0.5 is a design choice between the two).
+  trader's net quantity X so far, in log space: theta (phi(X1) - phi(X0)) per bar with
+  phi(X) = sgn X ln(1 + Y sigma sqrt(|X| / L)), concave in |X| (a metaorder's permanent
+  impact is theta times its square-root impact) and undone by trading back. theta = 0.5:
+  after a metaorder the displacement first relaxes to about 0.7 of its peak (Moro et al.
+  2009 and Bershova & Rakhlin 2013 report about 2/3), then slowly towards theta (Donier &
+  Bonart 2015 see almost complete decay for uninformed flow; 0.5 is a design choice between
+  the two). A one-bar metaorder's two parts add up to exactly the log of the marginal price
+  its walk reached.
 
-Later fills see both (``displacement``); ``path`` gives them per bar for marks.
+Later fills see both (``displacement``, in log); ``path`` gives them per bar as relative
+displacements ``exp(d) - 1`` (> -1) for marks.
 """
 from __future__ import annotations
 
@@ -82,14 +92,20 @@ def segment_cost(y_sigma: float, q0: float, q1: float, liquidity: float) -> floa
     return y_sigma * (2.0 / 3.0) * (q1 * math.sqrt(q1) - q0 * math.sqrt(q0)) / ((q1 - q0) * math.sqrt(liquidity))
 
 
-def max_quantity(y_sigma: float, q0: float, liquidity: float, band: float) -> float:
-    """Cumulative quantity at which the marginal price is ``band`` beyond the marginal price at ``q0``."""
+def max_quantity(y_sigma: float, liquidity: float, band: float, adverse: float = 0.0) -> float:
+    """The cumulative quantity one side may take from the book in a bar before its marginal
+    price is ``band`` beyond the order's undisplaced price: a buy's marginal price
+    ``start (1 + m)`` at most ``pre (1 + band)``, a sell's ``start / (1 + m)`` at least
+    ``pre / (1 + band)``, where ``start = pre exp(d)`` and ``adverse`` is the carried log
+    displacement in the order's adverse direction (d for a buy, -d for a sell). However the
+    bar's quantity is split, the side takes no more than this (``SimulatedExchange._taker``
+    inlines it)."""
     if y_sigma <= 0.0 or math.isinf(band):
         return math.inf
     if liquidity <= 0.0:
-        return q0
-    m = y_sigma * math.sqrt(q0 / liquidity) + band
-    return liquidity * (m / y_sigma) ** 2
+        return 0.0
+    m = (1.0 + band) * math.exp(-adverse) - 1.0 if adverse else band
+    return liquidity * (m / y_sigma) ** 2 if m > 0.0 else 0.0
 
 
 class ImpactState:
@@ -134,11 +150,13 @@ class ImpactState:
             if liq <= 0.0 or ys <= 0.0:
                 continue
             root = math.sqrt(liq)
-            imp = ys * (math.sqrt(qb) - math.sqrt(qs)) / root
+            # the log of the marginal price each side's walk left (math.log1p: the platform's
+            # libm, the same to the last bit in every process)
+            imp = math.log1p(ys * math.sqrt(qb) / root) - math.log1p(ys * math.sqrt(qs) / root)
             x0 = self._net[s]
             x1 = self._net[s] = x0 + qb - qs
-            self._perm[s] += theta * ys * (math.copysign(math.sqrt(abs(x1)), x1)
-                                           - math.copysign(math.sqrt(abs(x0)), x0)) / root
+            self._perm[s] += theta * (math.copysign(math.log1p(ys * math.sqrt(abs(x1)) / root), x1)
+                                      - math.copysign(math.log1p(ys * math.sqrt(abs(x0)) / root), x0))
             trans = self._trans[s]
             c = (1.0 - theta) * imp
             if trans is None:
@@ -151,7 +169,8 @@ class ImpactState:
         self._bar_impact = False
 
     def displacement(self, s: int, t: int) -> float:
-        """Relative price displacement left at bar ``t`` by the trader's fills before bar t."""
+        """Log price displacement left at bar ``t`` by the trader's fills before bar t (a fill
+        starts at ``price * exp(d)``)."""
         if self._cache_t[s] == t:
             return self._cache_v[s]
         trans = self._trans[s]
@@ -180,7 +199,8 @@ class ImpactState:
 
     def path(self, n_symbols: int, n_bars: int) -> np.ndarray:
         """Relative displacement the trader's fills leave on each symbol after each bar, shaped
-        (symbol, bar): 0 before the first fill; mark closes with ``close * (1 + path)``."""
+        (symbol, bar): 0 before the first fill, always above -1 (``exp`` of the log displacement,
+        less 1); mark closes with ``close * (1 + path)``."""
         if self._bar_impact:
             self._close_bar()
         impulses = np.zeros((n_symbols, n_bars))
@@ -198,4 +218,4 @@ class ImpactState:
             out[s] = row[idx]                       # the permanent level, carried forward
             for rate, w in zip(_RATES, _WEIGHTS):
                 out[s] += w * ar1_scan(impulses[s], math.exp(-rate))
-        return out
+        return np.expm1(out, out=out)

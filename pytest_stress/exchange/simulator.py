@@ -10,9 +10,10 @@ later (``late_fill``, ``late=True``) with probability ``late_fill_prob``.
 A market order, a triggered stop, and a limit order that crosses the spread when it
 arrives are takers: half the spread, adverse drift during latency (both kept inside
 the bar's range), the displacement the trader's earlier fills left, and square-root
-impact on the trader's cumulative quantity in the bar (``impact.py``). A taker walks
-the book at most ``price_band`` from its own starting price (a limit order: at most to
-its limit); what a market or stop order cannot fill inside the band expires
+impact on the trader's cumulative quantity in the bar (``impact.py``). The takers of a
+bar walk the book on each side at most ``price_band`` from the undisplaced price (after
+spread and drift, before the trader's own displacement), however they are split (a limit
+order: at most to its limit); what a market or stop order cannot fill inside the band expires
 (``band_limited``), what a limit order cannot fill rests at its limit. A limit order
 that rested before the price came to it fills as a maker at its limit (or the gapped
 open). Stops are handled before limits in a bar (the pessimistic intrabar order).
@@ -430,18 +431,24 @@ class SimulatedExchange:
                 if pre < floor:
                     pre = floor
             q0 = imp._sell[s]
-        # the trader's earlier fills (``impact.py``), then the book inside this bar
+        # the trader's earlier fills (``impact.py``: a log displacement, so ``start`` is positive
+        # whatever was carried), then the book inside this bar
         shift = imp.displacement(s, t) if imp._events else 0.0
-        start = pre * (1.0 + shift)
+        gain = math.exp(shift) if shift else 1.0
+        start = pre * gain
         ys = self._impact_coef * sigma
         band = self._band
         if ys <= 0.0 or band == math.inf:
             room = math.inf
         elif liq <= 0.0:
             room = 0.0
-        else:                               # cumulative quantity where the marginal price is band further
-            m = ys * math.sqrt(q0 / liq) + band
-            room = liq * (m / ys) ** 2 - q0
+        else:
+            # the band bounds the marginal price from the undisplaced ``pre`` (inside the bar's
+            # range): a buy's ``start (1 + m)`` at most ``pre (1 + band)``, a sell's ``start / (1 + m)``
+            # at least ``pre / (1 + band)``; the bar's cumulative walk, so no split walks further
+            # (``impact.max_quantity``, inlined)
+            m = band if gain == 1.0 else ((1.0 + band) / gain - 1.0 if buy else (1.0 + band) * gain - 1.0)
+            room = liq * (m / ys) ** 2 - q0 if m > 0.0 else 0.0
         limited_by = "price band"
         if limit == limit:                  # a marketable limit: no further than its limit
             gap = (limit / start - 1.0) if buy else (start / limit - 1.0)
@@ -474,13 +481,13 @@ class SimulatedExchange:
             if price > limit:               # False for NaN (no limit)
                 price = limit
             cost = price / ref - 1.0
-            impact_bps = ((1.0 + shift) * (1.0 + own) - 1.0) * 1e4
+            impact_bps = (gain * (1.0 + own) - 1.0) * 1e4
         else:
             price = start / (1.0 + own)
             if price < limit:
                 price = limit
             cost = ref / price - 1.0
-            impact_bps = ((1.0 + own) / (1.0 + shift) - 1.0) * 1e4
+            impact_bps = ((1.0 + own) / gain - 1.0) * 1e4
         outside = price > hi or price < lo         # only the trader's own impact can take it there
         if qty >= order.quantity and not doomed:
             status, reason = "filled", ""
