@@ -27,12 +27,12 @@ from .exchange.config import ExchangeConfig
 from .parameters import Param
 from .result.breaking import AT_LOW, FOUND, NEVER, UNFINISHED, BreakingPoint, Level
 from .result.models import ScenarioResult
-from .runner import Check, _resolve, run_verdict
+from .runner import Check, _resolve, run_scenario, run_verdict
 from .scenario.definition import Scenario, derive_seed
 from .severity import at_severity, calm_value, resolve_parameter, scalable_parameters, value_severity
 from .verdict import DEFAULT_RULE, VerdictRule
 
-__all__ = ["find_breaking_point", "search_breaking_point", "scenario_at", "DEFAULT_HIGH", "DEFAULT_PRECISION",
+__all__ = ["find_breaking_point", "search_breaking_point", "scenario_at", "run_where_it_held", "DEFAULT_HIGH", "DEFAULT_PRECISION",
            "CONFIRMATIONS"]
 
 log = logging.getLogger("pytest_stress")
@@ -123,6 +123,21 @@ def scenario_at(scenario: Scenario, x: float, parameter: str | None = None) -> S
     """The scenario a search evaluates at level ``x``: at severity ``x``, or with ``parameter``
     (its full name, ``severity.resolve_parameter``) set to ``x``. Path i is its seed's path i."""
     return _Axis(scenario, parameter).build(x)
+
+
+def run_where_it_held(bp: BreakingPoint, scenario: Scenario, trader_factory: Callable[[], Any],
+                      exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
+                      record_errors: bool = False) -> tuple[ScenarioResult, Any]:
+    """One run to show beside a breaking point, and its trader: the first path on which the claim
+    held at the bracket's passing end (path 0 at its failing end when nothing passed)."""
+    lo, hi = bp.bracket
+    x = lo if lo is not None else hi
+    level = next(level for level in bp.levels if level.x == x and level.path_set == 0)
+    path = next(i for i in range(level.paths + 1) if i not in level.failing) if lo is not None else 0
+    sc = scenario_at(scenario, x, bp.parameter)
+    trader = trader_factory()
+    return run_scenario(sc.replace(seed=derive_seed(sc.seed, path)), trader, exchange, account=account,
+                        record_errors=record_errors), trader
 
 
 def _number(name: str, value: Any) -> float:

@@ -182,13 +182,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             account = account_from(args.account)
         except StressError as exc:
             parser.error(f"--account: {exc}")
+    claims = _claims(parser, args)
     started = time.perf_counter()
-    cases: list[tuple[str, Any, Any]] = []   # (label, scenario, ScenarioResult | PathsResult)
+    cases: list[tuple[str, Any, Any]] = []   # (label, scenario, ScenarioResult | PathsResult | BreakingCase)
 
     def batch(items: list[Any]) -> list[Any]:
         return _batch(items, factory, exchange, account, args.workers)
 
-    if args.paths:
+    if claims is not None:
+        cases += _breaking_points(parser, args, scenarios, factory, exchange, account, claims)
+    elif args.paths:
         # each path reduced to its metric row where it ran (run_paths): memory per path, not per run
         for sc in scenarios:
             cases.append((f"{sc.name} ({args.paths} paths)", sc,
@@ -201,16 +204,20 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     rows = []
     for label, sc, res in cases:
         s = summarize(res)
+        if s.get("breaking_point"):
+            label = f"{label}: {s['note']}"
         rows.append({"case": label + (f": worst seed {s['worst_seed']}" if s.get("paths") else ""),
                      "success": s["success"], "error": s.get("error"), **_decoded(s["metrics"])})
     print(format_table(rows, label="case", label_header="scenario"))
-    failed = [label for label, _, res in cases if not res.success]
+    failed = [label for label, _, res in cases if not getattr(res, "result", res).success]
     print(f"{len(cases)} case(s) in {elapsed:.1f}s" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     if args.json or args.report:
         results = _summaries(cases, exchange, args)
         command = "pytest-stress run " + " ".join(_quote(a) for a in args.argv)
         options = {"trader": args.trader, "exchange": args.exchange, "account": args.account, "bars": args.bars,
                    "seed": args.seed, "paths": args.paths, "command": command}
+        if claims is not None:
+            options.update(breaking_point=args.breaking_point, check=str(claims))
         if args.json:
             from .plugin.storage import save_results   # lazy: each command imports only what it needs
 
@@ -227,6 +234,55 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             except StressError as exc:
                 parser.error(f"--report: {exc}")
     return 1 if failed else 0
+
+
+def _claims(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """The ``--check`` claims of a ``--breaking-point`` run (None without it); usage errors before anything runs."""
+    from .errors import StressError   # lazy: each command imports only what it needs
+
+    search = [flag for flag, given in (("--check", args.check), ("--search-range", args.search_range),
+                                       ("--precision", args.precision)) if given is not None]
+    if args.breaking_point is None:
+        if search:
+            parser.error(f"{', '.join(search)}: only with --breaking-point")
+        return None
+    if args.paths:
+        parser.error("--breaking-point decides each level with the sequential verdict over paths; --paths runs a "
+                     "fixed-size Monte Carlo: use one or the other")
+    if not args.check:
+        parser.error("--breaking-point needs at least one --check 'METRIC OP NUMBER', such as --check "
+                     "'liquidations == 0'")
+    from .claims import Claims, parse_claim   # lazy: each command imports only what it needs
+
+    try:
+        return Claims([parse_claim(text) for text in args.check])
+    except StressError as exc:
+        parser.error(f"--check: {exc}")
+
+
+def _breaking_points(parser: argparse.ArgumentParser, args: argparse.Namespace, scenarios: list[Any],
+                     factory: Callable[[], Any], exchange: Any, account: Any, claims: Any) -> list[tuple[str, Any, Any]]:
+    """Each scenario's breaking point (``breaking.find_breaking_point``), printed as it is found,
+    with the run where the claims held at the bracket's passing end."""
+    from .breaking import find_breaking_point, run_where_it_held   # lazy: each command imports only what it needs
+    from .errors import StressError   # lazy: each command imports only what it needs
+    from .result.breaking import BreakingCase   # lazy: each command imports only what it needs
+
+    parameter = args.breaking_point if isinstance(args.breaking_point, str) else None
+    low, high = args.search_range or (None, None)
+    out = []
+    for sc in scenarios:
+        started = time.perf_counter()
+        try:
+            bp = find_breaking_point(sc, factory, claims, parameter=parameter, low=low, high=high,
+                                     precision=args.precision, exchange=exchange, account=account,
+                                     workers=args.workers)
+        except StressError as exc:
+            parser.error(f"--breaking-point: {exc}")
+        print(f"{bp}\n  checked on every path: {claims}; {time.perf_counter() - started:.1f}s\n")
+        result, _ = run_where_it_held(bp, sc, factory, exchange, account=account)
+        out.append((sc.name, sc, BreakingCase(result, bp)))
+    return out
 
 
 def _batch(items: list[Any], factory: Callable[[], Any], exchange: Any, account: Any,
@@ -258,6 +314,11 @@ def _summaries(cases: list[tuple[str, Any, Any]], exchange: Any, args: argparse.
     out = {}
     for label, sc, res in cases:
         s = summarize(res)
+        if s.get("breaking_point"):   # the run shown beside it: where the claims held, on its own scenario
+            from .breaking import scenario_at   # lazy: each command imports only what it needs
+
+            bp = res.breaking_point
+            sc, res = scenario_at(sc, next(x for x in bp.bracket if x is not None), bp.parameter), res.result
         s["outcome"] = "passed" if res.success else "failed"
         s["report"] = case_payload(res, sc, exchange)
         key = f"run[{library.slug(sc.name)}]" + (f"[{args.paths}-paths]" if args.paths else "")
@@ -327,6 +388,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_COUNT, default=None, metavar="N",
                      help="worker processes for the scenarios, or for the paths of each with --paths "
                           "(default: all cores; 1: in this process)")
+    run.add_argument("--breaking-point", nargs="?", const=True, default=None, metavar="PARAMETER",
+                     help="a reverse stress test: the mildest severity of each scenario (or value of PARAMETER, such "
+                          "as drop_pct) at which a --check fails on more paths than the verdict tolerates")
+    run.add_argument("--check", action="append", default=None, metavar="'METRIC OP NUMBER'",
+                     help="with --breaking-point: a claim each path must hold, such as 'liquidations == 0' or "
+                          "'max_drawdown < 25' (repeat for several)")
+    run.add_argument("--search-range", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                     help="with --breaking-point: the range searched (severities, default 0 4; or PARAMETER's values, "
+                          "LOW the mildest)")
+    run.add_argument("--precision", type=float, default=None, metavar="P",
+                     help="with --breaking-point: the bracket's width at most (default 0.05 severity, or 1%% of "
+                          "PARAMETER's range)")
     run.add_argument("--json", default=None, metavar="FILE", help="save the results (the --stress-save format)")
     run.add_argument("--report", default=None, metavar="FILE", help="write the HTML report")
     run.set_defaults(func=_run, subparser=run)

@@ -24,6 +24,16 @@ TRADERS = textwrap.dedent('''
             if ctx.t == 50:
                 raise RuntimeError("model blew up")
 
+    class Levered:
+        """A long of 4.9x its equity opened on the first bar and held."""
+        def __init__(self):
+            self.opened = False
+
+        def on_bar(self, ctx):
+            if not self.opened:
+                self.opened = True
+                return buy(4.9 * ctx.equity / ctx.price)
+
     def cannot_build():
         raise ValueError("missing API key")
 
@@ -121,6 +131,16 @@ def test_a_failing_run_exits_non_zero(project, capsys):
     (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--paths", "0"], "argument --paths: 0"),
     (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--seed", "x"], "argument --seed: 'x'"),
     (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--exchange", "calmm"], "--exchange:"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--breaking-point"],
+     "--breaking-point needs at least one --check 'METRIC OP NUMBER'"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--check", "liquidations == 0"],
+     "--check: only with --breaking-point"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--breaking-point", "--check", "liquidatons == 0"],
+     "unknown metric 'liquidatons'; did you mean 'liquidations'?"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--breaking-point", "--check", "liquidations 0"],
+     "expected METRIC OP NUMBER"),
+    (["run", "Black Swan Combo", "--trader", "my_traders:Dip", "--breaking-point", "drop_pct", "--check",
+      "liquidations == 0"], "'drop_pct' is ambiguous: 'flash_crash_drop_pct' or 'liquidity_drop_pct'"),
     (["demo", "--bars", "-1"], "argument --bars: -1: expected at least 2 bars"),
     (["report", "missing.json"], "no results file at 'missing.json'"),
     (["report", "my_traders.py"], "is not JSON"),
@@ -129,6 +149,23 @@ def test_a_failing_run_exits_non_zero(project, capsys):
 def test_bad_input_is_one_clear_line(project, capsys, argv, expected):
     line = _error(capsys, argv)
     assert expected in line
+
+
+def test_run_finds_a_breaking_point_and_saves_it(project, capsys):
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Levered", "--account", "perpetual:leverage=5",
+                 "--exchange", "frictionless", "--bars", "60", "--breaking-point", "drop_pct", "--search-range",
+                 "0.05", "0.5", "--precision", "0.02", "--check", "liquidations == 0", "--workers", "1",
+                 "--json", "bp.json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "breaks at drop_pct 0." in out and "checked on every path: liquidations == 0" in out
+    assert "mildest failing scenario: Scenario('BTC Flash Crash 2021 @ drop_pct=" in out
+    saved = json.loads((project / "bp.json").read_text())
+    (entry,) = saved["results"].values()
+    bp = entry["breaking_point"]
+    assert bp["status"] == "found" and bp["parameter"] == "drop_pct"
+    assert 0.05 < bp["value"] < 0.5 and bp["bracket"][1] - bp["bracket"][0] <= 0.02
+    assert saved["options"]["check"] == "liquidations == 0" and saved["options"]["breaking_point"] == "drop_pct"
 
 
 def test_unknown_account_is_a_clear_error_when_accounts_exist(project, capsys):

@@ -189,18 +189,10 @@ class BreakingPlan:
     def shown_run(self, bp: Any) -> tuple[ScenarioResult, Any]:
         """The run the body is called with once the search is done: the first path that held at the
         bracket's passing end (at its failing end when nothing passed), and its trader."""
-        from ..breaking import scenario_at   # lazy: as above
-        from ..runner import run_scenario   # lazy: as above
-        from ..scenario.definition import derive_seed   # lazy: as above
+        from ..breaking import run_where_it_held   # lazy: as above
 
-        lo, hi = bp.bracket
-        x = lo if lo is not None else hi
-        level = next(level for level in bp.levels if level.x == x and level.path_set == 0)
-        path = next(i for i in range(level.paths + 1) if i not in level.failing) if lo is not None else 0
-        sc = scenario_at(self.scenario, x, bp.parameter)
-        trader = self.factory()
-        return run_scenario(sc.replace(seed=derive_seed(sc.seed, path)), trader, self.exchange, account=self.account,
-                            record_errors=self.record_errors), trader
+        return run_where_it_held(bp, self.scenario, self.factory, self.exchange, account=self.account,
+                                 record_errors=self.record_errors)
 
 
 @pytest.fixture
