@@ -202,8 +202,9 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
         return sum(level.paths for level in levels)
 
     def answer(status: str, lo: float | None, hi: float | None, notes: tuple[str, ...] = ()) -> BreakingPoint:
-        return BreakingPoint(status=status, parameter=full, severity=None if hi is None else axis.severity(hi),
-                             value=None if hi is None else axis.value(hi), bracket=(lo, hi),
+        at = high if status == NEVER else hi      # never broke: the high end, a lower bound (it held there)
+        return BreakingPoint(status=status, parameter=full, severity=None if at is None else axis.severity(at),
+                             value=None if at is None else axis.value(at), bracket=(lo, hi),
                              scenario=None if hi is None else axis.build(hi), levels=tuple(levels), rule=rule,
                              low=low, high=high, precision=precision, base=scenario.name,
                              defined=1.0 if full is None else axis.defined, notes=notes)

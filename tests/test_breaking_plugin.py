@@ -92,3 +92,60 @@ def test_x(stress_result):
     bad = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_bad.py")
     bad.stdout.fnmatch_lines(["*parameter 'drop_pct' is ambiguous: 'flash_crash_drop_pct' or 'liquidity_drop_pct'*"])
     assert "Traceback" not in bad.stdout.str()
+
+
+MOVED = '''
+import pytest
+from pytest_stress import Account, Scenario, buy, stress
+
+
+class Levered:
+    """A long of 3.9x its equity opened on the first bar and held (within a 4x account's limit)."""
+    def __init__(self):
+        self.opened = False
+
+    def on_bar(self, ctx):
+        if not self.opened:
+            self.opened = True
+            return buy(3.9 * ctx.equity / ctx.price)
+
+
+@pytest.fixture(scope="session")
+def trader_factory():
+    return Levered
+
+CRASH = Scenario("levered crash", "flash_crash", {"drop_pct": 0.3, "duration_bars": 6, "front": 1.0,
+                 "noise_mult": 1.0, "recovery_pct": 0.0, "start": 0.5, "base_vol": 0.05}, bars=60, seed=7)
+
+
+@stress(CRASH, breaking_point="drop_pct", search_range=(0.05, 0.5), precision=0.02,
+        account=Account.perpetual(leverage=LEVERAGE), exchange="frictionless")
+def test_margin(stress_result):
+    assert stress_result.liquidations == 0
+    assert stress_result.breaking_point.value >= 0.1
+'''
+
+
+def test_a_breaking_point_that_moved_below_the_baselines_is_a_regression(pytester):
+    """More leverage (4x -> 5x isolated) liquidates at a shallower crash: this run fails where the
+    baseline held. Its one path's metrics are not compared (they are one draw at one level)."""
+    pytester.makeconftest(CONFTEST)
+    args = ("-p", "no:cacheprovider", "-p", "no:randomly")
+    pytester.makepyfile(test_moved=MOVED.replace("LEVERAGE", "4"))
+    pytester.runpytest_subprocess(*args, "--stress-save=base.json").assert_outcomes(passed=1)
+    pytester.makepyfile(test_moved=MOVED.replace("LEVERAGE", "5"))
+    warned = pytester.runpytest_subprocess(*args, "--stress-compare=base.json")
+    warned.assert_outcomes(passed=1)
+    assert warned.ret == 0
+    warned.stdout.fnmatch_lines(["*test_margin*: breaking point (drop_pct) moved: baseline breaks at drop_pct 0.2*, "
+                                 "now breaks at drop_pct 0.1* it fails where the baseline held (fails the session "
+                                 "with --stress-compare-fail)"])
+    gated = pytester.runpytest_subprocess(*args, "--stress-compare=base.json", "--stress-compare-fail=max_drawdown:5")
+    assert gated.ret == 1
+    gated.stdout.fnmatch_lines(["*stress regressions against base.json*", "*test_margin*",
+                                "*breaking point (drop_pct) moved*"])
+    assert "max_drawdown" not in gated.stdout.str().split("stress regressions against")[1].split("If the change")[0]
+    # the same system against itself: nothing moved
+    pytester.makepyfile(test_moved=MOVED.replace("LEVERAGE", "4"))
+    same = pytester.runpytest_subprocess(*args, "--stress-compare=base.json", "--stress-compare-fail=max_drawdown:0")
+    assert same.ret == 0 and "breaking point (drop_pct) moved" not in same.stdout.str()

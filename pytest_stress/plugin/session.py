@@ -91,6 +91,7 @@ class StressSession:
         self.not_in_baseline: list[str] = []
         self.not_compared: list[str] = []            # in the baseline, but no result now
         self.other_options: dict[tuple, list[str]] = {}   # differences -> cases made under other options
+        self.breaking_notes: list[str] = []          # breaking points not compared, or moved without a gate
         self.error: str | None = None
 
     # -- gathering ------------------------------------------------------------
@@ -163,6 +164,9 @@ class StressSession:
                 if opts.compare_strict:
                     continue
             self.compared += 1
+            if now.get("breaking_point") or base.get("breaking_point"):
+                self._compare_breaking(test, base.get("breaking_point"), now.get("breaking_point"))
+                continue
             where = f"{opts.compare}: {test}"
             base_metrics = decode_metrics(base.get("metrics", {}), where)
             now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
@@ -173,6 +177,27 @@ class StressSession:
                 reg = check(test, base_metrics, now_metrics, threshold, baseline_paths=base_paths, now_paths=now_paths)
                 if reg is not None:
                     self.regressions.append(reg)
+
+    def _compare_breaking(self, test: str, base: dict[str, Any] | None, now: dict[str, Any] | None) -> None:
+        """A breaking-point case: its answer against the baseline's (``compare_breaking``), never its
+        one path's metrics. A move is a regression under ``--stress-compare-fail`` (any threshold:
+        each end of a bracket is already a verdict), a warning otherwise."""
+        from .compare_breaking import check_breaking, comparable   # lazy: only when comparing
+
+        if base is None or now is None:
+            self.breaking_notes.append(f"{test}: a breaking point on one side only (not compared)")
+            return
+        why = comparable(base, now)
+        if why is not None:
+            self.breaking_notes.append(f"{test}: breaking points not comparable ({why})")
+            return
+        move = check_breaking(test, base, now)
+        if move is None:
+            return
+        if self.options.compare_fail:
+            self.regressions.append(move)     # type: ignore[arg-type]   # describes itself as a Regression does
+        else:
+            self.breaking_notes.append(f"{test}: {move.describe()} (fails the session with --stress-compare-fail)")
 
     def _thresholds(self, summary: dict[str, Any]) -> list[Threshold]:
         from .compare import parse_threshold   # lazy: the metric table, only when comparing
@@ -226,6 +251,7 @@ class StressSession:
         if self.not_compared:
             lines.append(f"{len(self.not_compared)} case(s) have no result to compare (timed out):")
             lines.extend(f"    {t}" for t in self.not_compared)
+        lines.extend(self.breaking_notes)
         return lines
 
     def regression_lines(self) -> list[str]:

@@ -71,8 +71,10 @@ class BreakingPoint:
 
     - ``status``: ``FOUND``, ``NEVER`` (holds up to ``high``), ``AT_LOW`` (fails at ``low``) or
       ``UNFINISHED`` (the run budget ran out);
-    - ``severity``: the first failing level's severity (None when nothing failed); with a
-      ``parameter``, the severity of that parameter alone (``severity.value_severity``);
+    - ``severity``: the first failing level's severity; with a ``parameter``, the severity of that
+      parameter alone (``severity.value_severity``). ``NEVER``: the high end of the range, a lower
+      bound (the claim held there), so that ``severity >= margin`` holds for any margin the search
+      covered and fails for one beyond it; None when the search ended before any failing level;
     - ``value``: the parameter's value there (a ``parameter`` search only);
     - ``bracket``: (last passing, first failing) level, in the searched coordinate (severity, or
       the parameter's value); None at an end that was not reached;
