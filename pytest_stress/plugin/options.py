@@ -157,7 +157,7 @@ def add_options(parser: pytest.Parser) -> None:
                     help="with --stress-compare: a baseline made under other options (exchange, account, bars, "
                          "seed) is an error, not a warning")
     group.addoption("--stress-report", default=None, metavar="PATH",
-                    help="write a self-contained HTML report (charts of every case; needs pytest-stress[report])")
+                    help="write a self-contained HTML report (charts of every case; needs pytest-stress-trading[report])")
     group.addoption("--stress-path-workers", type=_path_workers, default=None, metavar="N|auto",
                     help="worker processes for a case's Monte Carlo paths (paths=); default auto: the cores "
                          "divided by the xdist workers, at least 1 (1: in the test's own process)")

@@ -30,7 +30,7 @@ def require_matplotlib() -> Any:
         import matplotlib   # lazy: the report is an optional extra
     except ImportError as exc:
         raise StressError(f"the HTML report needs matplotlib ({exc}); install it with "
-                          "pip install 'pytest-stress[report]'") from None
+                          "pip install 'pytest-stress-trading[report]'") from None
     from matplotlib.figure import Figure   # lazy: the report is an optional extra
 
     return Figure
