@@ -199,13 +199,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .result.table import format_table   # lazy: each command imports only what it needs
 
     rows = []
-    for label, sc, res in cases:
+    for label, _sc, res in cases:
         s = summarize(res)
         rows.append({"case": label + (f": worst seed {s['worst_seed']}" if s.get("paths") else ""),
                      "success": s["success"], "error": s.get("error"), **_decoded(s["metrics"])})
     print(format_table(rows, label="case", label_header="scenario"))
     failed = [label for label, _, res in cases if not res.success]
-    print(f"{len(cases)} case(s) in {elapsed:.1f}s" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    print(f"{len(cases)} case(s) in {elapsed:.1f}s"
+          + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     if args.json or args.report:
         results = _summaries(cases, exchange, args)
         command = "pytest-stress run " + " ".join(_quote(a) for a in args.argv)
@@ -256,7 +257,7 @@ def _summaries(cases: list[tuple[str, Any, Any]], exchange: Any, args: argparse.
     from .report.payload import case_payload   # lazy: each command imports only what it needs
 
     out = {}
-    for label, sc, res in cases:
+    for _label, sc, res in cases:
         s = summarize(res)
         s["outcome"] = "passed" if res.success else "failed"
         s["report"] = case_payload(res, sc, exchange)

@@ -79,4 +79,5 @@ def test_the_message_names_both_distributions_and_the_fix(tmp_path):
     msg = conflict_message(md.PathDistribution(site / "pytest_stress-1.0.1.dist-info"))
     assert "\n" not in msg
     assert msg.startswith(f"{THIS} cannot run beside the unrelated pytest-stress 1.0.1 ")
-    assert msg.endswith("Fix: pip uninstall pytest-stress && pip install --force-reinstall --no-deps pytest-stress-trading")
+    assert msg.endswith("Fix: pip uninstall pytest-stress && "
+                        "pip install --force-reinstall --no-deps pytest-stress-trading")

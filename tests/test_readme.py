@@ -16,6 +16,7 @@ above it, ``<!-- not-run: reason -->``; the reason must be given, and such block
 import ast
 import re
 import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,8 +99,9 @@ def test_the_readme_scripts_run_as_written(pytester):
 
 def _statuses_in_the_code():
     """Every execution status the package's code writes: the ``status`` argument of each
-    ``ExecutionResult(...)`` (and of the simulator's ``_failure(...)``) built with a literal one, the statuses ``_status`` returns, a literal
-    assigned to ``.status``, and ``expired``'s statuses (its default and its callers')."""
+    ``ExecutionResult(...)`` (and of the simulator's ``_failure(...)``) built with a literal one,
+    the statuses ``_status`` returns, a literal assigned to ``.status``, and ``expired``'s
+    statuses (its default and its callers')."""
     found = set()
     for path in (ROOT / "pytest_stress").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -132,3 +134,22 @@ def test_the_readme_names_every_execution_status():
     in_code = _statuses_in_the_code()
     assert {"filled", "late_fill", "band_limited", "liquidation"} <= in_code, in_code   # the scan still finds them
     assert named == in_code
+
+
+def test_ci_lints_and_type_checks_then_runs_exactly_the_readme_test_command():
+    text = README.read_text(encoding="utf-8")
+    command = re.search(r"^Tests: .*?```bash\n(.*?)\n```", text, re.M | re.S).group(1).strip()
+    steps = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()
+             if ln.strip() and not ln.lstrip().startswith("#")]
+    assert steps[-1] == command
+    assert steps.index(".venv/bin/ruff check pytest_stress") < steps.index(".venv/bin/mypy") < len(steps) - 1
+
+
+def test_the_package_ships_its_license_and_type_marker():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["name"] == "pytest-stress-trading"
+    assert meta["project"]["license"] == {"text": "MIT"}
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 pytest-stress authors\n")
+    assert (ROOT / "pytest_stress" / "py.typed").exists()
+    assert meta["tool"]["setuptools"]["package-data"]["pytest_stress"] == ["py.typed"]
+    assert {"ruff", "mypy"} <= {re.split(r"[<>=\[]", d)[0] for d in meta["project"]["optional-dependencies"]["dev"]}

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import importlib.metadata as md
 
+import pytest
+
 #: The distribution this project is published as, and the unrelated one that shares its import package.
 THIS = "pytest-stress-trading"
 OTHER = "pytest-stress"
@@ -43,7 +45,7 @@ def conflict_message(dist: md.Distribution) -> str:
         at = f" in {dist.locate_file('')}"     # the folder its dist-info directory is in (site-packages)
     except NotImplementedError:                # a Distribution that is not on a path
         at = ""
-    summary = (dist.metadata.get("Summary") or "").strip().rstrip(".")
+    summary = ((dist.metadata.get_all("Summary") or [""])[0] or "").strip().rstrip(".")
     about = f' ("{summary}")' if summary else ""
     return (f"{THIS} cannot run beside the unrelated {OTHER} {dist.version}{about}, installed{at}: both install "
             f"the package pytest_stress. Fix: pip uninstall {OTHER} && pip install --force-reinstall --no-deps {THIS}")
@@ -54,5 +56,4 @@ def refuse_conflicting_install() -> None:
     unrelated ``pytest-stress`` is installed beside this project."""
     dist = conflicting_distribution()
     if dist is not None:
-        import pytest
         raise pytest.UsageError(conflict_message(dist))
