@@ -19,7 +19,7 @@ import logging
 import math
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, cast
 
 from .account.rules import Account
 from .errors import ScenarioError
@@ -29,11 +29,12 @@ from .result.breaking import AT_LOW, FOUND, NEVER, UNFINISHED, BreakingPoint, Le
 from .result.models import ScenarioResult
 from .runner import Check, _resolve, run_scenario, run_verdict
 from .scenario.definition import Scenario, derive_seed
-from .severity import at_severity, calm_value, resolve_parameter, scalable_parameters, value_severity
+from .severity import (at_severity, calm_value, limit_of, resolve_parameter, scalable_parameters,
+                       value_severity)
 from .verdict import DEFAULT_RULE, VerdictRule
 
-__all__ = ["find_breaking_point", "search_breaking_point", "scenario_at", "run_where_it_held", "DEFAULT_HIGH", "DEFAULT_PRECISION",
-           "CONFIRMATIONS"]
+__all__ = ["find_breaking_point", "search_breaking_point", "scenario_at", "run_where_it_held", "DEFAULT_HIGH",
+           "DEFAULT_PRECISION", "CONFIRMATIONS"]
 
 log = logging.getLogger("pytest_stress")
 
@@ -100,9 +101,10 @@ class _Axis:
             return 0.0, DEFAULT_HIGH
         p = self.param
         calm = calm_value(p, self.base_correlation)
-        far = (p.high if self.direction > 0 else p.low)
         if p.scale == "correlation":
             far = 1.0 if self.direction > 0 else -1.0
+        else:
+            far = limit_of(p, self.direction > 0)
         return self.inside(calm), self.inside(far)
 
 
@@ -132,11 +134,13 @@ def run_where_it_held(bp: BreakingPoint, scenario: Scenario, trader_factory: Cal
     held at the bracket's passing end (path 0 at its failing end when nothing passed)."""
     lo, hi = bp.bracket
     x = lo if lo is not None else hi
+    if x is None:
+        raise ScenarioError("run_where_it_held: the breaking point has no decided level")
     level = next(level for level in bp.levels if level.x == x and level.path_set == 0)
     path = next(i for i in range(level.paths + 1) if i not in level.failing) if lo is not None else 0
     sc = scenario_at(scenario, x, bp.parameter)
     trader = trader_factory()
-    return run_scenario(sc.replace(seed=derive_seed(sc.seed, path)), trader, exchange, account=account,
+    return run_scenario(sc.replace(seed=derive_seed(cast(int, sc.seed), path)), trader, exchange, account=account,
                         record_errors=record_errors), trader
 
 
@@ -187,7 +191,7 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
             return decided[key]
         sc = axis.build(x)
         if path_set:
-            sc = sc.replace(seed=derive_seed(scenario.seed, _CONFIRM_TAG, path_set))
+            sc = sc.replace(seed=derive_seed(cast(int, scenario.seed), _CONFIRM_TAG, path_set))
         v = run_verdict(sc, trader_factory, check, exchange, rule=rule, account=account,
                         record_errors=record_errors, workers=workers, executor=executor)
         level = Level(x, axis.severity(x), axis.value(x), v.verdict, v.paths, v.failures, path_set,

@@ -202,7 +202,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .result.table import format_table   # lazy: each command imports only what it needs
 
     rows = []
-    for label, sc, res in cases:
+    for label, _sc, res in cases:
         s = summarize(res)
         if s.get("breaking_point"):
             label = f"{label}: {s['note']}"
@@ -210,7 +210,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                      "success": s["success"], "error": s.get("error"), **_decoded(s["metrics"])})
     print(format_table(rows, label="case", label_header="scenario"))
     failed = [label for label, _, res in cases if not getattr(res, "result", res).success]
-    print(f"{len(cases)} case(s) in {elapsed:.1f}s" + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
+    print(f"{len(cases)} case(s) in {elapsed:.1f}s"
+          + (f"; {len(failed)} failed: {', '.join(failed)}" if failed else ""))
     if args.json or args.report:
         results = _summaries(cases, exchange, args)
         command = "pytest-stress run " + " ".join(_quote(a) for a in args.argv)
@@ -261,7 +262,8 @@ def _claims(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
 
 
 def _breaking_points(parser: argparse.ArgumentParser, args: argparse.Namespace, scenarios: list[Any],
-                     factory: Callable[[], Any], exchange: Any, account: Any, claims: Any) -> list[tuple[str, Any, Any]]:
+                     factory: Callable[[], Any], exchange: Any, account: Any,
+                     claims: Any) -> list[tuple[str, Any, Any]]:
     """Each scenario's breaking point (``breaking.find_breaking_point``), printed as it is found,
     with the run where the claims held at the bracket's passing end."""
     from .breaking import find_breaking_point, run_where_it_held   # lazy: each command imports only what it needs
@@ -312,7 +314,7 @@ def _summaries(cases: list[tuple[str, Any, Any]], exchange: Any, args: argparse.
     from .report.payload import case_payload   # lazy: each command imports only what it needs
 
     out = {}
-    for label, sc, res in cases:
+    for _label, sc, res in cases:
         s = summarize(res)
         if s.get("breaking_point"):   # the run shown beside it: where the claims held, on its own scenario
             from .breaking import scenario_at   # lazy: each command imports only what it needs

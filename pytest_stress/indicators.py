@@ -78,7 +78,8 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
 
     The hook gets a private copy of the bars of that call (``_PrivateFeed``), valid while the
     indicators are computed and proven: afterwards it holds NaN (and its timestamps NaT), so a
-    trader that keeps it learns nothing (use ``ctx`` for history). The proof recomputes the indicators on prefixes of the feed, cut
+    trader that keeps it learns nothing (use ``ctx`` for history). The proof recomputes the
+    indicators on prefixes of the feed, cut
     at about 1/4, 1/2 and 3/4 of the run, at its last bar, and just after the first and
     the last bar where the feed has NaN (corrupted bars): any value, or NaN pattern, that
     changes when the later bars are removed used them, and the run stops with

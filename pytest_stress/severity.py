@@ -31,7 +31,7 @@ from .scenario.definition import Scenario
 from .scenario.kinds import BASE_PARAMS, MIXED_COMPONENTS, kind_of
 from .scenario.types import ScenarioType
 
-__all__ = ["at_severity", "scaled_parameters", "scalable_parameters", "resolve_parameter", "scale_value",
+__all__ = ["at_severity", "limit_of", "scaled_parameters", "scalable_parameters", "resolve_parameter", "scale_value",
            "value_severity", "calm_value", "SCALES"]
 
 #: How a parameter can scale with severity (module docstring).
@@ -60,18 +60,29 @@ def _clip(p: Param, v: float) -> float:
 
 def calm_value(p: Param, base_correlation: float = _DEFAULT_BASE_CORRELATION) -> float:
     """The parameter's value at severity 0 (no stress of its kind)."""
-    return {"share": 0.0, "factor": 1.0, "growth": 0.0, "correlation": base_correlation}[p.scale]
+    if p.scale == "correlation":
+        return base_correlation
+    return {"share": 0.0, "factor": 1.0, "growth": 0.0}[str(p.scale)]
+
+
+def limit_of(p: Param, upper: bool) -> float:
+    """The parameter's upper (or lower) bound, which a share or a fall approaches."""
+    bound = p.high if upper else p.low
+    if bound is None:
+        raise ScenarioError(f"parameter {p.name!r} scales as a {p.scale} but has no {'upper' if upper else 'lower'} "
+                            "bound to approach")
+    return bound
 
 
 def scale_value(p: Param, value: float, s: float, base_correlation: float = _DEFAULT_BASE_CORRELATION) -> float:
     """The parameter ``p``, ``value`` as defined (s = 1), at severity ``s`` (module docstring)."""
     if p.scale == "share":
-        return _clip(p, _toward(p.high, 0.0, value, s))
+        return _clip(p, _toward(limit_of(p, True), 0.0, value, s))
     if p.scale == "factor":
         return _clip(p, value ** s)
     if p.scale == "growth":
         if value < 0:
-            return _clip(p, _toward(p.low, 0.0, value, s))
+            return _clip(p, _toward(limit_of(p, False), 0.0, value, s))
         return _clip(p, (1.0 + value) ** s - 1.0)
     if p.scale == "correlation":
         limit = -1.0 if value < base_correlation else 1.0
@@ -89,7 +100,7 @@ def value_severity(p: Param, defined: float, value: float,
         if p.scale == "growth" and defined >= 0:
             return math.log1p(value) / math.log1p(defined)
         if p.scale == "share" or p.scale == "growth":
-            limit = p.high if p.scale == "share" else p.low
+            limit = limit_of(p, p.scale == "share")
             return math.log(1.0 - value / limit) / math.log(1.0 - defined / limit)
         if p.scale == "correlation":
             limit = -1.0 if defined < base_correlation else 1.0
@@ -125,9 +136,9 @@ def scalable_parameters(scenario: Scenario) -> dict[str, tuple[Param, float]]:
 
 def _check_scalable(scenario: Scenario) -> None:
     if scenario.type in _CALM_KINDS:
-        raise ScenarioError(f"Scenario {scenario.name!r} ({scenario.type.value}) has no stress to scale: severity "
-                            "0 and 1 are the same market. Search a scenario with a stress (a library scenario, "
-                            "or a flash_crash, volatility_spike, ... of your own)")
+        raise ScenarioError(f"Scenario {scenario.name!r} ({ScenarioType(scenario.type).value}) has no stress to "
+                            "scale: severity 0 and 1 are the same market. Search a scenario with a stress (a library "
+                            "scenario, or a flash_crash, volatility_spike, ... of your own)")
 
 
 def scaled_parameters(scenario: Scenario, s: float) -> dict[str, Any]:
@@ -166,7 +177,7 @@ def resolve_parameter(scenario: Scenario, name: str) -> str:
     ends = [full for full in names if full.endswith("_" + name)]
     if len(ends) == 1:
         return ends[0]
-    owner = f"Scenario {scenario.name!r} ({scenario.type.value})"
+    owner = f"Scenario {scenario.name!r} ({ScenarioType(scenario.type).value})"
     if len(ends) > 1:
         raise ScenarioError(f"{owner}: parameter {name!r} is ambiguous: {' or '.join(map(repr, ends))}")
     every = {full for prefix, ps, _ in _groups(scenario) for _, full in ps.full_names(prefix)}

@@ -1,6 +1,6 @@
 """Hypothesis strategies for stress scenarios, in the style of ``hypothesis.extra.pandas``.
 
-Install with ``pip install 'pytest-stress[hypothesis]'``. Every function is keyword-only
+Install with ``pip install 'pytest-stress-trading[hypothesis]'``. Every function is keyword-only
 after its first argument, validates its arguments (``InvalidArgument`` naming the bad
 one) and draws only valid values: parameters over their documented ranges, scenarios
 that construct, and OHLCV frames that satisfy the market invariants.

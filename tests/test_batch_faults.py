@@ -1,4 +1,5 @@
 """run_batch under faults: a worker that dies or a scenario that hangs loses only itself."""
+import faulthandler
 import os
 import signal
 import sys
@@ -30,8 +31,15 @@ class DiesOnEth(SmaCross):
 
 
 class SegfaultsOnEth(DiesOnEth):
+    """A real SIGSEGV in the worker at bar 300 of ETH Liquidity Collapse. The worker inherits
+    pytest's faulthandler, which would print "Fatal Python error: Segmentation fault" and a
+    traceback on the terminal of a green run: the dump goes to ``dump`` (a file the test reads)."""
+
+    dump = None
+
     def on_bar(self, ctx):
         if self.target and ctx.t == 300:
+            faulthandler.enable(file=open(self.dump, "w"))   # in the worker process only
             os.kill(os.getpid(), signal.SIGSEGV)
         return SmaCross.on_bar(self, ctx)
 
@@ -68,11 +76,15 @@ def test_a_dying_worker_loses_only_its_own_scenario():
                                                   "ETH Liquidity Collapse"]
 
 
-def test_a_segfault_is_named():
+def test_a_segfault_is_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(SegfaultsOnEth, "dump", str(tmp_path / "worker-stderr.txt"))
     names = ["BTC Flash Crash 2021", "ETH Liquidity Collapse", "Black Swan Combo"]
     batch = run_batch(names, SegfaultsOnEth, max_workers=2)
     assert [r.success for r in batch.results] == [True, False, True]
     assert "killed by SIGSEGV (exit code -11)" in batch.results[1].error
+    # the worker died of the signal itself: faulthandler saw it, in the worker's on_bar
+    dump = (tmp_path / "worker-stderr.txt").read_text()
+    assert dump.startswith("Fatal Python error: Segmentation fault") and "in on_bar" in dump
 
 
 def test_sys_exit_in_a_trader_fails_only_its_scenario():

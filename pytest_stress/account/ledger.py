@@ -93,8 +93,9 @@ class Ledger:
     liquidations after the bar's fills. Counts everything the result reports."""
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
-                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes", "_events",
-                 "borrowing", "can_borrow", "_single", "_iso", "_iso_single", "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
+                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes",
+                 "_events", "borrowing", "can_borrow", "_single", "_iso", "_iso_single",
+                 "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:

@@ -104,7 +104,8 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     financing = bool(finance_bars) or ledger.can_borrow
     on_liquidation = getattr(decider, "on_liquidation", None)
     # Without model faults a simple trader's on_bar is called directly (one call less per bar).
-    call: Callable[[BarContext], Any] | None = decider.on_bar if (not model_faults and hasattr(decider, "on_bar")) else None
+    call: Callable[[BarContext], Any] | None = (decider.on_bar if (not model_faults and hasattr(decider, "on_bar"))
+                                                else None)
     step = decider.step
     on_fill, on_rejection = decider.on_fill, decider.on_rejection
     hooks = decider.has_hooks

@@ -39,7 +39,8 @@ class ExchangeConfig:
     stress_spread_mult: float = 20.0     #: spread this many times its median means full stress
     stress_vol_mult: float = 10.0        #: volatility this many times its median means full stress
     stress_volume_drop: float = 0.95     #: volume (either way) or depth this far from its reference means full stress
-    price_band: float = 0.05             #: a taker order walks the book at most this far (Binance USDⓈ-M PERCENT_PRICE 0.95-1.05)
+    #: a taker order walks the book at most this far (Binance USDⓈ-M PERCENT_PRICE 0.95-1.05)
+    price_band: float = 0.05
     permanent_impact: float = 0.5        #: theta: share of impact that stays (on the net quantity, exchange/impact.py)
     outage_share: float = 0.5            #: share of the failure probability that comes as venue outages
     outage_mean_s: float = 1500.0        #: mean outage length (about 25 min, 13 March 2020)

@@ -67,7 +67,8 @@ def read_bars(path: str | Path, symbol: str = "?") -> pd.DataFrame:
         try:
             raw = pd.read_parquet(path)
         except ImportError as exc:
-            raise ScenarioError(f"reading {path}: Parquet needs pyarrow: pip install 'pytest-stress[parquet]'") from exc
+            raise ScenarioError(f"reading {path}: Parquet needs pyarrow: "
+                                "pip install 'pytest-stress-trading[parquet]'") from exc
     else:
         raw = pd.read_csv(path)
     return normalize_frame(raw, symbol)

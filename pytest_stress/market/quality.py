@@ -79,7 +79,8 @@ def validate_frame(frame: pd.DataFrame, expected_step: pd.Timedelta | None = Non
         }
         if len(ts) > 2:
             diffs = np.diff(ts)
-            step = expected_step.value if expected_step is not None else int(np.median(diffs[diffs > 0])) if np.any(diffs > 0) else 0
+            step = (expected_step.value if expected_step is not None
+                    else int(np.median(diffs[diffs > 0])) if np.any(diffs > 0) else 0)
             checks["gaps"] = np.r_[False, diffs > step] if step else np.zeros(len(ts), bool)
     return [f for name, m in checks.items() if (f := _finding(name, m, idx)) is not None]
 

@@ -52,6 +52,12 @@ def _rewrite_only_the_plugin(hook: object) -> bool:
 # session's own hook, for in-process pytester runs.
 _rewrite_only_the_plugin(next((f for f in sys.meta_path if type(f).__name__ == "AssertionRewritingHook"), None))
 
+from .conflicts import refuse_conflicting_install   # noqa: E402
+
+# Before anything that needs this project's pytest_stress/__init__.py: the unrelated pytest-stress,
+# installed beside it, may have replaced it (conflicts.py).
+refuse_conflicting_install()
+
 from .. import __version__   # noqa: E402
 from ..account.rules import account_from   # noqa: E402
 from ..errors import StressError   # noqa: E402

@@ -157,7 +157,8 @@ def add_options(parser: pytest.Parser) -> None:
                     help="with --stress-compare: a baseline made under other options (exchange, account, bars, "
                          "seed) is an error, not a warning")
     group.addoption("--stress-report", default=None, metavar="PATH",
-                    help="write a self-contained HTML report (charts of every case; needs pytest-stress[report])")
+                    help="write a self-contained HTML report (charts of every case; "
+                         "needs pytest-stress-trading[report])")
     group.addoption("--stress-path-workers", type=_path_workers, default=None, metavar="N|auto",
                     help="worker processes for a case's Monte Carlo paths (paths=); default auto: the cores "
                          "divided by the xdist workers, at least 1 (1: in the test's own process)")
@@ -172,7 +173,8 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--stress-confidence", type=_rule_option("confidence"), default=None, metavar="P",
                     help="each wrong verdict (a false PASS, a false FAIL) at most 1 - P likely (default 0.95)")
     group.addoption("--stress-max-paths", type=_rule_option("max_paths"), default=None, metavar="N",
-                    help="at most this many paths per case (default 300); undecided there, the likelihood ratio decides")
+                    help="at most this many paths per case (default 300); "
+                         "undecided there, the likelihood ratio decides")
     parser.addini("stress_verdict", "scenario or seed (see --stress-verdict)", default="")
     for knob, (flag, _) in _RULE_KNOBS.items():
         parser.addini(f"stress_{knob}", f"see {flag}", default="")

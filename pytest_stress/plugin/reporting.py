@@ -72,7 +72,8 @@ def check_report_option(options: Any) -> None:
     import importlib.util   # lazy: only --stress-report needs it
 
     if importlib.util.find_spec("matplotlib") is None:
-        raise pytest.UsageError("--stress-report needs matplotlib; install it with pip install 'pytest-stress[report]'")
+        raise pytest.UsageError("--stress-report needs matplotlib; "
+                                "install it with pip install 'pytest-stress-trading[report]'")
     if Path(options.report).is_dir():
         raise pytest.UsageError(f"--stress-report={options.report}: is a directory; give a file path such as "
                                 f"{Path(options.report) / 'stress-report.html'}")

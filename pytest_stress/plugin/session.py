@@ -285,7 +285,8 @@ def _differences(base: dict[str, Any], here: dict[str, Any]) -> tuple:
     An option one side does not record (a file from before it existed) is not compared."""
     def text(v: Any) -> str:
         return json.dumps(v, sort_keys=True)
-    return tuple((k, text(base[k]), text(here[k])) for k in sorted(set(base) & set(here)) if text(base[k]) != text(here[k]))
+    return tuple((k, text(base[k]), text(here[k])) for k in sorted(set(base) & set(here))
+                 if text(base[k]) != text(here[k]))
 
 
 def _differences_text(diff: tuple) -> str:

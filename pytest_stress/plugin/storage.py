@@ -82,7 +82,8 @@ def save_results(path: str | Path, results: Mapping[str, dict[str, Any]], option
     conditions = {k: v for k, v in options.items() if k != "scenarios"}
     new = {test: {**entry, "options": conditions, "saved": stamp} for test, entry in results.items()}
     if path.is_dir():
-        raise StressError(f"{what}: {str(path)!r} is a directory; give a file path such as {str(path / 'baseline.json')!r}")
+        raise StressError(f"{what}: {str(path)!r} is a directory; "
+                          f"give a file path such as {str(path / 'baseline.json')!r}")
     old: dict[str, dict[str, Any]] = {}
     if not fresh and path.exists():
         try:

@@ -11,7 +11,7 @@ The ``signal`` method (SIGALRM on the main thread of each process, which is wher
 and xdist workers run tests) fails only that case and lets the session go on; the
 interruption's traceback still holds the bar loop's frame, from which the failure message
 names the scenario and the bar (``engine/where.py``: nothing is recorded per bar).
-Without pytest-timeout (``pip install pytest-timeout``, or ``pytest-stress[timeout]``) the
+Without pytest-timeout (``pip install pytest-timeout``, or ``pytest-stress-trading[timeout]``) the
 default limit is off (the report header says so) and an explicit limit is a usage error.
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ def apply_time_limits(config: pytest.Config, items: list[pytest.Item], options: 
             if own is not None or explicit:
                 what = f"@stress(timeout={own!r}) on {item.nodeid}" if own is not None else "--stress-timeout"
                 raise pytest.UsageError(f"{what} needs pytest-timeout to enforce it: pip install pytest-timeout "
-                                        "(or pytest-stress[timeout]), or drop the time limit")
+                                        "(or pytest-stress-trading[timeout]), or drop the time limit")
             continue
         kwargs: dict[str, Any] = {"func_only": False}   # the scenario runs in the stress_result fixture's setup
         if hasattr(signal, "SIGALRM"):

@@ -27,10 +27,10 @@ _SYMBOL_COLORS = ("#1f3b73", "#ef6c00", "#00838f", "#8e24aa", "#6d4c41", "#546e7
 def require_matplotlib() -> Any:
     """matplotlib's ``Figure`` (no pyplot: the user's backend is left alone), or a clear error naming the extra."""
     try:
-        import matplotlib   # lazy: the report is an optional extra
+        import matplotlib  # noqa: F401   # lazy: the report is an optional extra; imported to say it is missing
     except ImportError as exc:
         raise StressError(f"the HTML report needs matplotlib ({exc}); install it with "
-                          "pip install 'pytest-stress[report]'") from None
+                          "pip install 'pytest-stress-trading[report]'") from None
     from matplotlib.figure import Figure   # lazy: the report is an optional extra
 
     return Figure

@@ -110,7 +110,8 @@ def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -
     outcome = _outcome(s)
     title = f"{s.get('scenario', test)} ({s.get('scenario_type', '')}), seed {s.get('seed', '')}" \
         + (f"; {case_note(s)}" if case_note(s) else "")
-    out = [f'<section id="{case_anchor(test)}"><h2>{_e(test)} <span class="{"fail" if outcome == "failed" else "pass"}">'
+    mark = "fail" if outcome == "failed" else "pass"
+    out = [f'<section id="{case_anchor(test)}"><h2>{_e(test)} <span class="{mark}">'
            f"{_e(outcome)}</span></h2>"]
     if s.get("error"):
         out.append(f'<div class="err">{_e(str(s["error"]).splitlines()[0][:400])}</div>')
@@ -143,8 +144,9 @@ def build_report(results: Mapping[str, Mapping[str, Any]], *, options: Mapping[s
              f"<h1>{_e(title)}</h1>",
              f'<p class="meta">pytest-stress {__version__}, '
              f'{_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}</p>',
-             '<p class="counts">' + "".join(f'<span class="{"fail" if k == "failed" else "pass" if k == "passed" else "skip"}">'
-                                           f"{v} {_e(k)}</span>" for k, v in sorted(counts.items())) + "</p>"]
+             '<p class="counts">'
+             + "".join(f'<span class="{"fail" if k == "failed" else "pass" if k == "passed" else "skip"}">'
+                       f"{v} {_e(k)}</span>" for k, v in sorted(counts.items())) + "</p>"]
     if opts:
         parts.append('<p class="meta">options: ' + ", ".join(f"{_e(k)}=<code>{_e(v)}</code>" for k, v in opts.items())
                      + "</p>")

@@ -181,7 +181,8 @@ def describe_summary(s: dict[str, Any]) -> str:
         return (f"breaks at {axis} {_fmt(hi)}{sev} of {s['base']!r}: holds at {_fmt(lo)}, fails at {_fmt(hi)} "
                 f"(precision {_fmt(s['precision'])}; {cost})")
     if s["status"] == "never":
-        return f"never breaks within {axis} {_fmt(s['low'])}-{_fmt(s['high'])} of {s['base']!r}: holds at {_fmt(lo)} ({cost})"
+        return (f"never breaks within {axis} {_fmt(s['low'])}-{_fmt(s['high'])} of {s['base']!r}: holds at "
+                f"{_fmt(lo)} ({cost})")
     if s["status"] == "at_low":
         return (f"already fails at the low end, {axis} {_fmt(hi)}{sev} of {s['base']!r}: nothing milder was "
                 f"searched ({cost})")

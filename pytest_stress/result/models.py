@@ -57,7 +57,9 @@ class ExecutionResult:
     side: str                 #: "buy" or "sell"
     order_type: str           #: "market", "limit" or "stop"
     bar: int                  #: the bar the exchange handled it on
-    status: str               #: filled, partial, rejected, timeout, partial_cancel, cancelled, expired, band_limited, late_fill
+    #: filled, partial, band_limited, rejected, timeout, late_fill, partial_cancel, cancelled, expired,
+    #: insufficient_margin, liquidation (README.md lists them; tests/test_readme.py checks the list)
+    status: str
     requested_qty: float
     filled_qty: float
     reference_price: float    #: the observable price the fill is measured against (open, limit or stop)
@@ -67,7 +69,8 @@ class ExecutionResult:
     fee: float
     latency_ms: float
     reason: str = ""
-    impact_bps: float = 0.0   #: the trader's own impact in this fill (part of slippage_bps): earlier fills' + this bar's
+    #: the trader's own impact in this fill (part of slippage_bps): earlier fills' + this bar's
+    impact_bps: float = 0.0
     outside_bar: bool = False  #: the fill price is outside the true bar's [low, high], which only own impact can do
     late: bool = False        #: a fill of an order already reported as timed out (status late_fill)
 
@@ -143,14 +146,16 @@ class ScenarioResult:
     account: str = ""                     #: the account the run traded in (``Account.describe()``)
     component_error_details: list[str] = dataclasses.field(default_factory=list)
     risk_rejection_details: list[str] = dataclasses.field(default_factory=list)   #: "bar N: reason" per rejection
-    policy_changes: list[tuple[int, str, Any]] = dataclasses.field(default_factory=list, repr=False)  #: (bar, key, value)
+    #: (bar, key, value)
+    policy_changes: list[tuple[int, str, Any]] = dataclasses.field(default_factory=list, repr=False)
     equity_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
     drawdown_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)
     timestamps: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64), repr=False)
     trades: list[TradeRecord] = dataclasses.field(default_factory=list, repr=False)
     executions: list[ExecutionResult] = dataclasses.field(default_factory=list, repr=False)
     symbols: tuple[str, ...] = ()     #: the run's symbols, in the order of ``positions``' rows
-    positions: np.ndarray = dataclasses.field(default_factory=lambda: np.empty((0, 0)), repr=False)  #: (symbol, bar) units
+    #: (symbol, bar) units
+    positions: np.ndarray = dataclasses.field(default_factory=lambda: np.empty((0, 0)), repr=False)
     cash_curve: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0), repr=False)  #: cash after each bar
     #: (symbol, bar) prices the positions are marked at: the true close (the venue's mark price)
     mark_prices: np.ndarray = dataclasses.field(default_factory=lambda: np.empty((0, 0)), repr=False)

@@ -202,10 +202,12 @@ def reduce_path(chunk: PathChunk, path: int, seed: int, result: ScenarioResult |
     chunk.table.set_row(path - chunk.start, seed, result, error)
     if result is not None and result.success and path < fan_paths and len(result.equity_curve):
         curve = np.asarray(result.equity_curve, dtype=np.float64)
-        chunk.sketches[path] = (len(curve), envelope(curve, width, lower=True)[1], envelope(curve, width, lower=False)[1])
+        chunk.sketches[path] = (len(curve), envelope(curve, width, lower=True)[1],
+                                envelope(curve, width, lower=False)[1])
 
 
-def fan_of(sketches: Sequence[tuple[int, np.ndarray, np.ndarray]], width: int = DEFAULT_COLUMNS) -> dict[str, Any] | None:
+def fan_of(sketches: Sequence[tuple[int, np.ndarray, np.ndarray]],
+           width: int = DEFAULT_COLUMNS) -> dict[str, Any] | None:
     """Percentile bands over paths of equity, per chart column: p5 and p25 of each path's
     column minimum, p75 and p95 of its column maximum, and the median of both (for at most
     ``width`` bars, a column is a bar: exactly the per-bar percentiles). ``sketches``:
@@ -268,7 +270,8 @@ class PathsResult:
     """
 
     def __init__(self, scenario: Scenario, results: Sequence[ScenarioResult] | None = None, *,
-                 table: PathTable | None = None, sketches: Mapping[int, tuple[int, np.ndarray, np.ndarray]] | None = None,
+                 table: PathTable | None = None,
+                 sketches: Mapping[int, tuple[int, np.ndarray, np.ndarray]] | None = None,
                  rerun: Callable[[int], ScenarioResult] | None = None) -> None:
         self.scenario = scenario
         self._runs: dict[int, ScenarioResult] = {}
@@ -449,7 +452,8 @@ class PathsResult:
         if not row.success:
             return ScenarioResult(scenario_name=self.scenario.name, scenario_type=self.scenario.type.value,
                                   seed=row.seed, success=False, error=row.error,
-                                  initial_equity=self.scenario.initial_equity, final_equity=self.scenario.initial_equity)
+                                  initial_equity=self.scenario.initial_equity,
+                                  final_equity=self.scenario.initial_equity)
         if self._rerun is None:
             raise ScenarioError(f"path {path} (seed {row.seed}) was reduced to its metrics and this PathsResult "
                                 "cannot rerun it; run it alone with scenario.replace(seed=...)")

@@ -43,5 +43,6 @@ def format_table(results: Iterable[Any], *, label: str = "scenario_name", label_
         if j in failed:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row[:fixed], widths)) + "  " + row[fixed])
         else:
-            lines.append("  ".join(c.ljust(w) if i < fixed else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            lines.append("  ".join(c.ljust(w) if i < fixed else c.rjust(w)
+                                   for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)

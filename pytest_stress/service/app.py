@@ -48,14 +48,16 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scenario_name: str | None = Field(None, max_length=200, description="a library scenario name or id")
     name: str | None = Field(None, max_length=200, description="custom scenario: its name")
-    type: str | None = Field(None, max_length=64, description="custom scenario: its type (pytest-stress types lists them)")
+    type: str | None = Field(None, max_length=64,
+                             description="custom scenario: its type (pytest-stress types lists them)")
     parameters: dict[str, Scalar] | None = Field(None, description="custom scenario: its parameters")
     symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = None
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     bars: int | None = Field(None, ge=2)
     paths: int | None = Field(None, ge=1, description="Monte Carlo market paths (default 1)")
     exchange: str | None = Field(None, max_length=64, description="exchange preset: frictionless, calm, stressed")
-    account: str | None = Field(None, max_length=200, description="account preset, e.g. margin or perpetual:leverage=10")
+    account: str | None = Field(None, max_length=200,
+                                description="account preset, e.g. margin or perpetual:leverage=10")
 
 
 class BatchRequest(BaseModel):
@@ -231,7 +233,8 @@ def create_app(settings: Settings) -> FastAPI:
         shown = [present(r) for r in rows if r is not None]
         ok = [r for r in shown if r["state"] == "finished"]
         metrics = [decode_metrics(r["metrics"] or {}, f"run {r['run_id']}") for r in ok]
-        wins = [m["winrate"] for m in metrics if isinstance(m.get("winrate"), (int, float)) and m["winrate"] == m["winrate"]]
+        wins = [m["winrate"] for m in metrics
+                if isinstance(m.get("winrate"), (int, float)) and m["winrate"] == m["winrate"]]
         return JSONResponse({"status": "finished", "total_scenarios": len(shown), "successful": len(ok),
                              "failed": len(shown) - len(ok),
                              "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
@@ -379,7 +382,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "trader": settings.trader_label, "version": __version__}
 
     @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest")
-    def history(request: Request, name: str, against: Annotated[str, Query(pattern="^(previous|baseline)$")] = "previous",
+    def history(request: Request, name: str,
+                against: Annotated[str, Query(pattern="^(previous|baseline)$")] = "previous",
                 threshold: Annotated[list[str] | None, Query(max_length=50)] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
         from ..plugin.compare import check, parse_threshold   # lazy: the plugin's thresholds, only for history
@@ -409,7 +413,8 @@ def create_app(settings: Settings) -> FastAPI:
                                      "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"]}
         if latest is None or ref is None or latest["id"] == ref["id"]:
             check_out.update(checked=False, passed=None, regressions=[],
-                             detail="nothing to compare: needs two finished runs (or a pinned baseline and a later run)")
+                             detail="nothing to compare: needs two finished runs "
+                                    "(or a pinned baseline and a later run)")
         else:
             now_m = decode_metrics(json.loads(latest["summary"])["metrics"], f"run {latest['id']}")
             ref_m = decode_metrics(json.loads(ref["summary"])["metrics"], f"run {ref['id']}")

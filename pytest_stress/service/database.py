@@ -116,7 +116,7 @@ class Database:
                 from psycopg.rows import dict_row   # lazy: as above
             except ImportError as exc:
                 raise ValueError(f"--db {describe(db)!r} needs the psycopg driver (psycopg 3): "
-                                 f"pip install 'pytest-stress[server]' ({exc})") from None
+                                 f"pip install 'pytest-stress-trading[server]' ({exc})") from None
             self.errors = (psycopg.Error,)
             self._pg_connect = functools.partial(psycopg.connect, self.target, autocommit=True, row_factory=dict_row,
                                                  connect_timeout=max(1, busy_timeout_ms // 1000))

@@ -151,7 +151,8 @@ class WorkerPool:
             raise
         except Exception as exc:   # the task could not be sent or its answer not read: the run fails, not the server
             log.exception("run %s could not be run", run_id)
-            self.store.set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}", only_from=("queued", "running"))
+            self.store.set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}",
+                                 only_from=("queued", "running"))
         finally:
             slot.run_id = None
             self._signal_done(run_id)

@@ -95,7 +95,8 @@ def serve(args: argparse.Namespace, factory: Callable[[], Any]) -> int:
 
         from .app import create_app   # lazy: FastAPI, only when serving
     except ImportError as exc:
-        raise SystemExit(f"pytest-stress serve needs the 'server' extra: pip install 'pytest-stress[server]' ({exc})")
+        raise SystemExit(f"pytest-stress serve needs the 'server' extra: "
+                         f"pip install 'pytest-stress-trading[server]' ({exc})") from None
     try:   # a --db that cannot be opened (bad URL, database server down): one line, before serving
         RunStore(args.db).close()
     except ValueError as exc:
