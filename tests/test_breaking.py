@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_stress import Account, Scenario, buy, derive_seed, library, run_scenario
+from pytest_stress import Account, Scenario, derive_seed, library, run_scenario
 from pytest_stress.breaking import find_breaking_point
 from pytest_stress.errors import ScenarioError
 from pytest_stress.result.breaking import AT_LOW, FOUND, NEVER
 from pytest_stress.verdict import VerdictRule
+from traders import LeveredLong
 
 PERP = Account.perpetual(leverage=5)
 #: A quiet base market (5% a year) so that the price at the crash's start is near the entry.
@@ -22,22 +23,18 @@ PRE_CRASH = 29          # the last bar before the crash (start 0.5 of 60 bars)
 TROUGH = PRE_CRASH + 6   # the crash's trough bar
 
 
-class Levered:
-    """Opens a long of 4.9x its equity on the first bar (a 5x isolated position) and holds it;
-    remembers the liquidation price the account gives it up to the crash's trough (funding
-    moves it every 8 bars)."""
+class Levered(LeveredLong):
+    """A 5x isolated long held from the first bar (``traders.LeveredLong``) that remembers the
+    liquidation price the account gives it up to the crash's trough (funding moves it every 8 bars)."""
 
     def __init__(self) -> None:
-        self.opened = False
+        super().__init__(4.9)
         self.liquidation_price = None
 
     def on_bar(self, ctx):
-        if not self.opened:
-            self.opened = True
-            return buy(4.9 * ctx.equity / ctx.price)
         if ctx.position() > 0 and ctx.bar <= TROUGH:
             self.liquidation_price = ctx.account.liquidation_price()
-        return None
+        return super().on_bar(ctx)
 
 
 class Idle:

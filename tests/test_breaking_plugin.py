@@ -3,28 +3,22 @@ asserts a safety margin on ``stress_result.breaking_point``; summary, save and -
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = '''
+CONFTEST = f'''
+import sys
+
 import pytest
-from pytest_stress import buy
 
-
-class Levered:
-    """A 5x isolated long opened on the first bar and held."""
-    def __init__(self):
-        self.opened = False
-
-    def on_bar(self, ctx):
-        if not self.opened:
-            self.opened = True
-            return buy(4.9 * ctx.equity / ctx.price)
+sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})
+from traders import LeveredLong   # a long of 4.9x its equity opened on the first bar and held
 
 
 @pytest.fixture(scope="session")
 def trader_factory():
-    return Levered
+    return LeveredLong
 '''
 
 TESTS = '''
@@ -95,24 +89,16 @@ def test_x(stress_result):
 
 
 MOVED = '''
+import functools
+
 import pytest
-from pytest_stress import Account, Scenario, buy, stress
-
-
-class Levered:
-    """A long of 3.9x its equity opened on the first bar and held (within a 4x account's limit)."""
-    def __init__(self):
-        self.opened = False
-
-    def on_bar(self, ctx):
-        if not self.opened:
-            self.opened = True
-            return buy(3.9 * ctx.equity / ctx.price)
+from pytest_stress import Account, Scenario, stress
+from traders import LeveredLong
 
 
 @pytest.fixture(scope="session")
 def trader_factory():
-    return Levered
+    return functools.partial(LeveredLong, 3.9)     # within a 4x account's limit
 
 CRASH = Scenario("levered crash", "flash_crash", {"drop_pct": 0.3, "duration_bars": 6, "front": 1.0,
                  "noise_mult": 1.0, "recovery_pct": 0.0, "start": 0.5, "base_vol": 0.05}, bars=60, seed=7)

@@ -24,16 +24,6 @@ TRADERS = textwrap.dedent('''
             if ctx.t == 50:
                 raise RuntimeError("model blew up")
 
-    class Levered:
-        """A long of 4.9x its equity opened on the first bar and held."""
-        def __init__(self):
-            self.opened = False
-
-        def on_bar(self, ctx):
-            if not self.opened:
-                self.opened = True
-                return buy(4.9 * ctx.equity / ctx.price)
-
     def cannot_build():
         raise ValueError("missing API key")
 
@@ -152,7 +142,7 @@ def test_bad_input_is_one_clear_line(project, capsys, argv, expected):
 
 
 def test_run_finds_a_breaking_point_and_saves_it(project, capsys):
-    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Levered", "--account", "perpetual:leverage=5",
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "traders:LeveredLong", "--account", "perpetual:leverage=5",
                  "--exchange", "frictionless", "--bars", "60", "--breaking-point", "drop_pct", "--search-range",
                  "0.05", "0.5", "--precision", "0.02", "--check", "liquidations == 0", "--workers", "1",
                  "--json", "bp.json"])

@@ -70,3 +70,18 @@ class Scripted:
 class Flat:
     def on_bar(self, ctx):
         return None
+
+
+class LeveredLong:
+    """Opens a long of ``multiple`` x its equity on the first bar and holds it (in a 5x isolated
+    perpetual account, 4.9x is a 5x position; the reverse-stress tests' known answer)."""
+
+    def __init__(self, multiple=4.9):
+        self.multiple = multiple
+        self.opened = False
+
+    def on_bar(self, ctx):
+        if not self.opened:
+            self.opened = True
+            return buy(self.multiple * ctx.equity / ctx.price)
+        return None

@@ -141,9 +141,9 @@ def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any 
 
 
 @dataclass
-class VerdictPlan:
-    """A case decided over its scenario's paths: what ``pytest_pyfunc_call`` needs to run the
-    test body on path after path (``runner.run_verdict``). Path 0 ran in the fixture (``first``)."""
+class _PathsPlan:
+    """What a case run over its scenario's paths needs: the scenario, fresh traders, the venue,
+    the account, the verdict's rule and where the paths run."""
 
     scenario: Scenario
     factory: Callable[[], Any]
@@ -152,6 +152,13 @@ class VerdictPlan:
     record_errors: bool
     rule: VerdictRule
     workers: int | str
+
+
+@dataclass
+class VerdictPlan(_PathsPlan):
+    """A case decided over its scenario's paths: what ``pytest_pyfunc_call`` needs to run the
+    test body on path after path (``runner.run_verdict``). Path 0 ran in the fixture (``first``)."""
+
     first: tuple[ScenarioResult, Any]
 
     def run(self, check: Callable[[ScenarioResult, Any], None]) -> VerdictResult:
@@ -162,18 +169,11 @@ class VerdictPlan:
 
 
 @dataclass
-class BreakingPlan:
+class BreakingPlan(_PathsPlan):
     """A case with a breaking-point search (``@stress(..., breaking_point=True)``): what
     ``pytest_pyfunc_call`` needs to run the search with the test body as its check
     (``breaking.search_breaking_point``), and then the body once more with the answer."""
 
-    scenario: Scenario
-    factory: Callable[[], Any]
-    exchange: ExchangeConfig
-    account: Account
-    record_errors: bool
-    rule: VerdictRule
-    workers: int | str
     parameter: str | None
     search_range: tuple[float, float] | None
     precision: float | None
