@@ -450,12 +450,19 @@ def test_a_breaking_point_case_is_drawn_live_and_from_its_saved_file(pytester, t
     ``pytest-stress report`` from the saved file; both pages rendered by headless Chromium."""
     from pytest_stress.cli import main
 
+    import importlib.util
+
+    html_plugin = importlib.util.find_spec("pytest_html") is not None
     pytester.makeconftest(BP_CONFTEST)
     pytester.makepyfile(test_bp=BP_TESTS)
     out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--stress-save=bp.json",
-                                        "--stress-report=live.html")
+                                        "--stress-report=live.html",
+                                        *(["--html=h.html", "--self-contained-html"] if html_plugin else []))
     out.assert_outcomes(passed=2)
     saved = json.loads((pytester.path / "bp.json").read_text())["results"]
+    if html_plugin:   # pytest-html's page gets the breaking-point chart beside the run's
+        h = (pytester.path / "h.html").read_text(encoding="utf-8")
+        assert all(f"{case_anchor(t)}-bp-pass-main" in h for t in saved)
     assert main(["report", str(pytester.path / "bp.json"), "-o", str(pytester.path / "saved.html")]) == 0
     for name in ("live.html", "saved.html"):
         page = (pytester.path / name).read_text(encoding="utf-8")
