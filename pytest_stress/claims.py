@@ -16,7 +16,11 @@ from typing import Any
 from .errors import ScenarioError, close_matches
 from .result.metrics import METRIC_FIELDS
 
-__all__ = ["Claim", "parse_claim", "claim_from_dict", "Claims", "OPERATORS"]
+__all__ = ["Claim", "parse_claim", "claim_from_dict", "claims_from_request", "Claims", "OPERATORS", "MAX_CLAUSES"]
+
+#: At most this many claims in one request.
+MAX_CLAUSES = 10
+_EXAMPLE = '{"metric": "liquidations", "op": "<=", "value": 0}'
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt, ">": operator.gt}
@@ -45,8 +49,10 @@ class Claim:
         object.__setattr__(self, "value", float(v))
 
     def holds(self, result: Any) -> bool:
+        """Whether ``result``'s metric compares so; a None or NaN metric never holds (it cannot be
+        shown to)."""
         got = getattr(result, self.metric)
-        return got is not None and bool(OPERATORS[self.op](float(got), self.value))
+        return got is not None and not math.isnan(float(got)) and bool(OPERATORS[self.op](float(got), self.value))
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.value:g}"
@@ -71,8 +77,26 @@ def parse_claim(text: str) -> Claim:
 def claim_from_dict(d: Mapping[str, Any]) -> Claim:
     """A claim from ``{"metric": ..., "op": ..., "value": ...}`` (a service request)."""
     if not isinstance(d, Mapping) or set(d) != {"metric", "op", "value"}:
-        raise ScenarioError(f"claim {d!r}: expected an object with exactly the keys metric, op and value")
+        raise ScenarioError(f"claim {d!r}: expected an object with exactly the keys metric, op and value, such as "
+                            f"{_EXAMPLE}")
     return Claim(d["metric"], d["op"], d["value"])
+
+
+def claims_from_request(raw: Any) -> "Claims":
+    """A request's ``check``: one ``{metric, op, value}`` object or a list of up to ``MAX_CLAUSES``;
+    raises naming the clause (``check[i]``), the value and what is valid."""
+    clauses = raw if isinstance(raw, list) else [raw]
+    if not clauses:
+        raise ScenarioError(f"check = []: expected a clause such as {_EXAMPLE}, or a list of up to {MAX_CLAUSES}")
+    if len(clauses) > MAX_CLAUSES:
+        raise ScenarioError(f"check has {len(clauses)} clauses: at most {MAX_CLAUSES}")
+    out = []
+    for i, c in enumerate(clauses):
+        try:
+            out.append(claim_from_dict(c))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{f'check[{i}]' if isinstance(raw, list) else 'check'}: {exc}") from None
+    return Claims(out)
 
 
 class Claims:
@@ -92,3 +116,9 @@ class Claims:
 
     def __str__(self) -> str:
         return " and ".join(map(str, self.claims))
+
+    def __repr__(self) -> str:
+        return f"Claims({self})"
+
+    def as_list(self) -> list[dict[str, Any]]:
+        return [c.as_dict() for c in self.claims]

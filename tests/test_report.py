@@ -12,7 +12,7 @@ import pytest
 
 from pytest_stress import library, run_paths, run_scenario
 from pytest_stress.report.downsample import envelope, minmax
-from pytest_stress.report.html import build_report, write_report
+from pytest_stress.report.html import build_report, case_anchor, write_report
 from pytest_stress.report.payload import case_payload, detail_payload, run_payload
 from pytest_stress.result.models import ScenarioResult
 from pytest_stress.scenario import kind_of
@@ -372,3 +372,140 @@ def test_pytest_html_gets_the_charts(pytester):
     page = (pytester.path / "h.html").read_text(encoding="utf-8")
     assert "max drawdown %" in page
     assert page.count("stress-chart") >= 3
+
+
+# -- a reverse stress test's chart ---------------------------------------------------------
+BP_CONFTEST = textwrap.dedent('''
+    import pytest
+    from pytest_stress import buy
+
+    class Levered:
+        """A 5x isolated long opened on the first bar and held."""
+        def __init__(self):
+            self.opened = False
+
+        def on_bar(self, ctx):
+            if not self.opened:
+                self.opened = True
+                return buy(4.9 * ctx.equity / ctx.price)
+
+    @pytest.fixture(scope="session")
+    def trader_factory():
+        return Levered
+''')
+
+BP_TESTS = textwrap.dedent('''
+    from pytest_stress import Account, Scenario, stress
+
+    CRASH = Scenario("levered crash", "flash_crash", {"drop_pct": 0.3, "duration_bars": 6, "front": 1.0,
+                     "noise_mult": 1.0, "recovery_pct": 0.0, "start": 0.5, "base_vol": 0.05}, bars=60, seed=7)
+    KW = dict(account=Account.perpetual(leverage=5), exchange="frictionless")
+
+    @stress(CRASH, breaking_point="drop_pct", search_range=(0.1, 0.3), precision=0.02, **KW)
+    def test_margin(stress_result):
+        assert stress_result.liquidations == 0
+        assert stress_result.breaking_point.value >= 0.15
+
+    @stress(CRASH, breaking_point="drop_pct", search_range=(0.02, 0.1), precision=0.02, **KW)
+    def test_shallow(stress_result):
+        assert stress_result.liquidations == 0
+        assert stress_result.breaking_point.status == "never"
+''')
+
+
+def _svg_group(html: str, gid: str) -> str:
+    """The text of the SVG group with id ``gid`` (matplotlib writes one <g id=...> per artist)."""
+    start = html.index(f'<g id="{gid}"')
+    return html[start:html.index("</g>", start)]
+
+
+def _check_breaking_section(section: str, anchor: str, bp: dict) -> None:
+    """What a breaking-point case's section shows: the headline, the paste-back line, and the chart
+    with one marker per decided level (by verdict and path set), the rule's two rates and the bracket."""
+    import html as _html
+
+    from pytest_stress.result.breaking import describe_summary
+
+    assert section.count("<svg") == 2       # the failure rate against severity, and the run where it held
+    text = _html.unescape(section)     # Chromium's DOM writes ' where the page has &#x27;
+    assert describe_summary(bp) in text
+    if bp["scenario_repr"]:
+        assert bp["scenario_repr"] in text
+    gid = f"{anchor}-bp"
+    for kind in ("pass", "fail"):
+        for where, confirm in (("main", False), ("confirm", True)):
+            n = sum(lv["verdict"] == kind and (lv["path_set"] > 0) == confirm for lv in bp["levels"])
+            if n:
+                assert _svg_group(section, f"{gid}-{kind}-{where}").count("<use") == n, (kind, where)
+            else:
+                assert f'id="{gid}-{kind}-{where}"' not in section
+    assert f'id="{gid}-pass-rate"' in section and f'id="{gid}-fail-rate"' in section
+    assert f'id="{gid}-bracket"' in section
+    rule = bp["rule"]
+    assert f"pass rate {rule['pass_rate']:.3g}: tolerated" in section and f"fail rate {rule['fail_rate']:.3g}" in section
+
+
+def test_a_breaking_point_case_is_drawn_live_and_from_its_saved_file(pytester, tmp_path):
+    """One session with a found and a never-breaking search (--stress-report and --stress-save), then
+    ``pytest-stress report`` from the saved file; both pages rendered by headless Chromium."""
+    from pytest_stress.cli import main
+
+    import importlib.util
+
+    html_plugin = importlib.util.find_spec("pytest_html") is not None
+    pytester.makeconftest(BP_CONFTEST)
+    pytester.makepyfile(test_bp=BP_TESTS)
+    out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--stress-save=bp.json",
+                                        "--stress-report=live.html",
+                                        *(["--html=h.html", "--self-contained-html"] if html_plugin else []))
+    out.assert_outcomes(passed=2)
+    saved = json.loads((pytester.path / "bp.json").read_text())["results"]
+    if html_plugin:   # pytest-html's page gets the breaking-point chart beside the run's
+        h = (pytester.path / "h.html").read_text(encoding="utf-8")
+        assert all(f"{case_anchor(t)}-bp-pass-main" in h for t in saved)
+    assert main(["report", str(pytester.path / "bp.json"), "-o", str(pytester.path / "saved.html")]) == 0
+    for name in ("live.html", "saved.html"):
+        page = (pytester.path / name).read_text(encoding="utf-8")
+        assert not _REMOTE.search(page) and len(page) < 600_000
+        sections = _sections(page)
+        for test, entry in saved.items():
+            anchor = case_anchor(test)
+            _check_breaking_section(sections[anchor], anchor, entry["breaking_point"])
+        found = next(e["breaking_point"] for t, e in saved.items() if "margin" in t)
+        never = next(e["breaking_point"] for t, e in saved.items() if "shallow" in t)
+        assert found["status"] == "found" and never["status"] == "never" and never["scenario_repr"] is None
+        assert f"bracket: holds at {found['bracket'][0]:.4g}, fails at {found['bracket'][1]:.4g}" in page
+        assert f"holds at the harsh end, drop_pct {never['bracket'][0]:.4g}" in page
+        assert "never breaks within drop_pct 0.02-0.1 of &#x27;levered crash&#x27;" in page
+    if _chromium() is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium): the pages were checked as text")
+    _render_breaking_page(pytester.path / "saved.html", saved, tmp_path)
+
+
+def _render_breaking_page(path, saved, tmp_path) -> None:
+    """In headless Chromium: no console errors, the chart's groups in the rendered DOM, and the
+    bracket's shade and the pass/fail markers' colours on the screen."""
+    base = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
+    dom = subprocess.run([*base, "--dump-dom", path.as_uri()], capture_output=True, text=True, timeout=120)
+    assert [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line] == []
+    sections = _sections(dom.stdout)
+    for test, entry in saved.items():
+        anchor = case_anchor(test)
+        _check_breaking_section(sections[anchor], anchor, entry["breaking_point"])
+    shot = tmp_path / "bp.png"
+    first = next(t for t in saved if "margin" in t)     # failures first, then by test id: this one is at the top
+    assert list(sections)[0] == case_anchor(first)
+    subprocess.run([*base, f"--screenshot={shot}", "--window-size=1280,720", path.as_uri()],
+                   capture_output=True, text=True, timeout=120)
+    rgb = (matplotlib.image.imread(shot)[..., :3] * 255).round().astype(int)
+
+    def share(color: str, tol: int = 40) -> float:
+        want = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
+        return float((np.abs(rgb - want).sum(axis=-1) < tol).mean())
+
+    from pytest_stress.report.breaking_chart import _BRACKET, _FAIL, _PASS
+
+    shade = "#" + "".join(f"{round(255 - 0.35 * (255 - int(_BRACKET[i:i + 2], 16))):02x}" for i in (1, 3, 5))
+    assert share(shade) > 0.001          # the bracket's band (35% opaque on white)
+    assert share(_PASS) > 0.0002 and share(_FAIL) > 0.0002

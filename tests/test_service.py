@@ -34,9 +34,12 @@ TRADER = textwrap.dedent('''
 
     class Trader:
         """Trades every 20 bars; sleeps 10 ms a bar on SLOWUSDT; raises on RAISEUSDT; its worker
-        process exits on CRASHUSDT."""
+        process exits on CRASHUSDT; on LEVUSDT opens a long of 4.9x its equity on the first bar and
+        holds it (a 5x perpetual account: a breaking-point search's known case)."""
 
         def on_bar(self, ctx):
+            if ctx.symbol == "LEVUSDT":
+                return buy(4.9 * ctx.equity / ctx.price) if ctx.t == 0 else None
             if ctx.symbol == "CRASHUSDT" and ctx.t == 5:
                 os._exit(3)
             if ctx.symbol == "RAISEUSDT" and ctx.t == 3:
@@ -115,7 +118,8 @@ class Server:
 def server(request, tmp_path_factory):
     work = tmp_path_factory.mktemp("service")
     srv = Server(work, database(request, request.param, work / "runs.db"), "--max-bars", "5000", "--max-paths",
-                 "4", "--max-symbols", "3", "--max-body", "4096", "--max-active", "8").start()
+                 "4", "--max-symbols", "3", "--max-body", "4096", "--max-active", "8",
+                 "--max-search-paths", "2000").start()
     yield srv
     srv.stop()
 
@@ -397,6 +401,119 @@ def test_binding_beyond_loopback_makes_a_token(tmp_path):
     local = build_parser().parse_args(["serve", "--trader", "m:f", "--db", str(tmp_path / "y.db")])
     local.token = None
     assert settings_from(local, dict).token is None
+
+
+# -- breaking-point runs ------------------------------------------------------------------
+#: A 5x long opened before a flash crash (tests/test_breaking.py's known case), on LEVUSDT, where
+#: the server's trader opens 4.9x its equity on the first bar and holds it.
+LEVERED = {"type": "flash_crash", "name": "levered crash", "symbols": ["LEVUSDT"], "bars": 60, "seed": 7,
+           "parameters": {"drop_pct": 0.3, "duration_bars": 6, "front": 1.0, "noise_mult": 1.0, "recovery_pct": 0.0,
+                          "start": 0.5, "base_vol": 0.05},
+           "exchange": "frictionless", "account": "perpetual:leverage=5"}
+NO_LIQUIDATION = {"metric": "liquidations", "op": "<=", "value": 0}
+
+
+def _server_trader():
+    """The server's trader factory, built here from the same source (svc_traders.make)."""
+    space: dict = {}
+    exec(compile(TRADER, "svc_traders.py", "exec"), space)
+    return space["make"]
+
+
+def test_a_breaking_point_run_stores_and_returns_the_search(client):
+    from pytest_stress import Scenario
+    from pytest_stress.breaking import find_breaking_point
+    from pytest_stress.result.breaking import short_note
+    from pytest_stress.claims import claims_from_request
+    from pytest_stress.service.specs import search_paths
+
+    body = {**LEVERED, "breaking_point": "drop_pct", "search_range": [0.1, 0.3], "precision": 0.02,
+            "check": NO_LIQUIDATION}
+    rid = submit(client, body)["run_id"]
+    run = wait_state(client, rid)
+    assert run["state"] == "finished", run["error"]
+    bp = run["breaking_point"]
+    # the same answer, to the bit, as the search run here with the server's trader and the same check
+    sc = Scenario(LEVERED["name"], "flash_crash", LEVERED["parameters"], symbols=("LEVUSDT",), bars=60, seed=7)
+    here = find_breaking_point(sc, _server_trader(), claims_from_request([NO_LIQUIDATION]), parameter="drop_pct", low=0.1,
+                               high=0.3, precision=0.02, exchange="frictionless", account="perpetual:leverage=5",
+                               workers=1, max_runs=2000)
+    assert bp == json.loads(json.dumps(here.summary()))
+    assert bp["status"] == "found" and bp["bracket"][1] - bp["bracket"][0] <= 0.02
+    assert 0.12 < bp["value"] < 0.2 and bp["scenario_repr"].startswith("Scenario('levered crash @ drop_pct=")
+    assert run["summary"]["breaking_point"] == bp and run["summary"]["check"] == "liquidations <= 0"
+    assert run["breaking_point_note"] == short_note(bp) and run["breaking_point_note"].startswith("breaks at drop_pct")
+    assert run["spec"]["breaking_point"]["check"] == [NO_LIQUIDATION]
+    # the run shown with it held (no liquidation) at the bracket's passing end
+    assert run["metrics"]["liquidations"] == 0 and run["summary"]["report"]["kind"] == "run"
+    # progress: every path's bars, of at most the budget's worst case
+    paths = bp["evaluations"]["paths"] + 1     # and the run shown
+    assert run["progress"]["bar"] == 60 * paths - 1 and run["progress"]["bars"] == 60 * search_paths(2000)
+    listed = next(r for r in client.get("/results").json()["results"] if r["run_id"] == rid)
+    assert listed["breaking_point_note"] == run["breaking_point_note"] and "breaking_point" not in listed
+    page = client.get(f"/results/{rid}/report")
+    assert page.status_code == 200 and "mildest failing scenario (paste back as Python)" in page.text
+    assert f'-bp-pass-main"' in page.text and f'-bp-bracket"' in page.text
+    # not a baseline, and not in the scenario's regression check
+    assert client.put("/scenarios/levered crash/baseline", json={"run_id": rid}).status_code == 409
+    h = client.get("/scenarios/levered crash/history").json()
+    assert rid in [r["run_id"] for r in h["runs"]] and h["regression"]["latest_run_id"] != rid
+
+
+def test_a_breaking_point_search_that_never_breaks_and_one_out_of_budget(client):
+    never = submit(client, {**LEVERED, "breaking_point": "drop_pct", "search_range": [0.02, 0.1], "precision": 0.02,
+                            "check": [NO_LIQUIDATION, {"metric": "final_equity", "op": ">", "value": 0}]})["run_id"]
+    short = submit(client, {**LEVERED, "breaking_point": True, "max_runs": 20, "check": NO_LIQUIDATION})["run_id"]
+    run = wait_state(client, never)
+    assert run["state"] == "finished", run["error"]
+    assert run["breaking_point"]["status"] == "never" and run["breaking_point_note"] == "never breaks up to drop_pct 0.1"
+    assert run["summary"]["check"] == "liquidations <= 0 and final_equity > 0"
+    run = wait_state(client, short)
+    assert run["state"] == "finished", run["error"]
+    bp = run["breaking_point"]
+    assert bp["status"] == "unfinished" and bp["evaluations"]["paths"] < 20 + 300
+    assert bp["notes"] == [f"stopped after {bp['evaluations']['paths']} paths (max_runs=20)"]
+
+
+def test_a_breaking_point_run_can_be_cancelled_mid_search(client):
+    slow_crash = {**LEVERED, "symbols": ["SLOWUSDT"], "bars": 40}     # 10 ms a bar: 0.4 s a path
+    rid = submit(client, {**slow_crash, "breaking_point": True, "check": NO_LIQUIDATION})["run_id"]
+    deadline = time.monotonic() + 20
+    while client.get(f"/results/{rid}").json()["progress"]["bar"] < 60:    # into its second path
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert client.post(f"/results/{rid}/cancel").status_code == 202
+    run = wait_state(client, rid, timeout=10)
+    assert run["state"] == "cancelled" and "breaking_point" not in run
+
+
+@pytest.mark.parametrize("body, status, field, says", [
+    ({"breaking_point": "drop_pct"}, 422, "check", "breaking_point needs a check"),
+    ({"breaking_point": True, "check": {**NO_LIQUIDATION, "metric": "liquidatons"}}, 422, "check",
+     "unknown metric 'liquidatons'; did you mean 'liquidations'"),
+    ({"breaking_point": True, "check": {**NO_LIQUIDATION, "op": "=<"}}, 422, "op", "'<='"),
+    ({"breaking_point": True, "check": {**NO_LIQUIDATION, "extra": 1}}, 422, "extra", "xtra"),
+    ({"breaking_point": "spread", "check": NO_LIQUIDATION}, 422, "breaking_point",
+     "unknown parameter 'spread'. Did you mean 'spread_mult'?"),
+    ({"breaking_point": "duration_bars", "check": NO_LIQUIDATION}, 422, "breaking_point", "does not scale"),
+    ({"search_range": [0.1, 0.3], "check": NO_LIQUIDATION}, 422, "search_range", "add breaking_point"),
+    ({"breaking_point": True, "search_range": [2, 1], "check": NO_LIQUIDATION}, 422, "search_range",
+     "0 <= low < high"),
+    ({"breaking_point": True, "search_range": [1], "check": NO_LIQUIDATION}, 422, "search_range", "at least 2"),
+    ({"breaking_point": True, "precision": 0, "check": NO_LIQUIDATION}, 422, "precision", "greater than 0"),
+    ({"breaking_point": True, "paths": 2, "check": NO_LIQUIDATION}, 422, "paths", "leave paths out"),
+    ({"breaking_point": True, "max_runs": 2001, "check": NO_LIQUIDATION}, 413, "max_runs",
+     "over this server's limit of 2000 paths per breaking-point search"),
+])
+def test_a_bad_breaking_point_request_names_its_field(client, body, status, field, says):
+    r = client.post("/scenarios/run", json={**LEVERED, **body})
+    assert r.status_code == status, r.text
+    out = r.json()
+    if status == 413:
+        assert out["field"] == field and says in out["detail"]
+    else:
+        (err,) = out["detail"]
+        assert field in err["loc"] and says in err["msg"], err
 
 
 # -- history, report, dashboard -----------------------------------------------------------

@@ -15,7 +15,8 @@ httpx = pytest.importorskip("httpx")
 websocket = pytest.importorskip("websocket")   # websocket-client
 pytest.importorskip("fastapi")
 
-from test_service import Server   # noqa: E402  (the same real server as the API tests)
+# the same real server as the API tests, and their breaking-point case
+from test_service import API, LEVERED, NO_LIQUIDATION, Server, wait_state   # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
@@ -119,6 +120,17 @@ def test_dashboard_submits_a_run_and_shows_it_finish(tmp_path, browser):
                 break
             time.sleep(0.05)
         assert seen[-1] == "finished" and len(seen) >= 2 and set(seen[:-1]) <= {"queued", "running"}, seen
+        # a breaking-point run (submitted over the API) shows its answer in a few words under its scenario
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            r = c.post("/scenarios/run", json={**LEVERED, "breaking_point": "drop_pct", "search_range": [0.1, 0.3],
+                                               "precision": 0.02, "check": NO_LIQUIDATION})
+            assert r.status_code == 202, r.text
+            bp_id = r.json()["run_id"]
+            note = wait_state(c, bp_id)["breaking_point_note"]
+        assert note.startswith("breaks at drop_pct")
+        assert browser.wait_for(f"(document.querySelector('[data-bp=\"{bp_id}\"]') || {{}}).textContent") == note
+        assert browser.js(f"document.querySelector('[data-progress=\"{bp_id}\"]').value") == \
+            browser.js(f"document.querySelector('[data-progress=\"{bp_id}\"]').max")     # a finished search: full
         href = browser.wait_for(f"(document.querySelector('tr[data-run=\"{run_id}\"] a') || {{}}).href")
         assert href.endswith(f"/results/{run_id}/report")
         browser.call("Page.navigate", url=href)

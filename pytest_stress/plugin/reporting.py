@@ -123,12 +123,20 @@ def pytest_html_results_table_row(report: Any, cells: list[str]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_html(report: Any, data: list[str]) -> None:
     s = _summary(report)
-    if not s or not s.get("report"):
+    if not s or not (s.get("report") or s.get("breaking_point")):
         return
-    from ..report.charts import case_svg   # lazy: matplotlib only when a report is asked for
+    from ..report.breaking_chart import breaking_svg   # lazy: matplotlib only when a report is asked for
+    from ..report.charts import case_svg   # lazy: as above
 
     title = f"{s.get('scenario')} ({s.get('scenario_type')}), seed {s.get('seed')}"
     try:
-        data.append(f'<div class="stress-chart">{case_svg(s["report"], title)}</div>')
+        if s.get("breaking_point"):
+            from ..report.html import case_anchor   # lazy: as above
+
+            bp = s["breaking_point"]
+            svg = breaking_svg(bp, f"{bp.get('base')}: reverse stress test", gid=case_anchor(report.nodeid) + "-bp")
+            data.append(f'<div class="stress-chart">{svg}</div>')
+        if s.get("report"):
+            data.append(f'<div class="stress-chart">{case_svg(s["report"], title)}</div>')
     except StressError as exc:
         data.append(f"<div>pytest-stress: {exc}</div>")

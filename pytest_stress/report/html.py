@@ -20,10 +20,12 @@ from typing import Any
 
 from .. import __version__
 from ..errors import StressError
+from ..result.breaking import describe_summary
 from ..result.extremes import describe_extremes
 from ..result.verdicts import case_note
 from ..result.jsonform import decode
 from ..result.metrics import summary_columns
+from .breaking_chart import breaking_svg
 from .charts import case_svg
 from .payload import detail_payload
 
@@ -39,7 +41,7 @@ table{border-collapse:collapse;font-size:12px;margin-top:10px} th,td{padding:3px
 border-bottom:1px solid #eee;white-space:nowrap} th{cursor:pointer;background:#fafafa;position:sticky;top:0}
 td.l,th.l{text-align:left} tr.failed td{background:#fdecea} .pass{color:#2e7d32;font-weight:600}
 .fail{color:#c62828;font-weight:600} .skip{color:#777} .counts span{margin-right:14px}
-.where{font-size:12px;margin:4px 0} .err{white-space:pre-wrap;font-family:monospace;font-size:11px;
+.where,.bp{font-size:12px;margin:4px 0} .err{white-space:pre-wrap;font-family:monospace;font-size:11px;
 background:#fdecea;padding:6px} svg{max-width:100%;height:auto} .scroll{overflow-x:auto}
 """
 
@@ -106,6 +108,28 @@ def _where(payload: Mapping[str, Any]) -> str:
     return f'<p class="where">{prefix}{"; ".join(parts)}</p>' if parts else ""
 
 
+def _breaking(bp: Mapping[str, Any], test: str) -> str:
+    """A reverse stress test's headline, its mildest failing scenario as a line of Python, its
+    notes and the chart of the failure rate against severity; then a line on the run drawn below
+    (the plugin's and the service's: one path at the bracket's passing end)."""
+    out = [f'<p class="bp"><b>breaking point</b>: {_e(describe_summary(bp))}</p>']
+    if bp.get("scenario_repr"):
+        out.append(f'<p class="bp">mildest failing scenario (paste back as Python): '
+                   f'<code class="bp-scenario">{_e(bp["scenario_repr"])}</code></p>')
+    out += [f'<p class="bp">note: {_e(n)}</p>' for n in bp.get("notes") or []]
+    anchor = case_anchor(test)
+    title = f"{bp.get('base', test)}: reverse stress test along {bp.get('axis', 'severity')}"
+    out.append(f'<div class="chart bp-chart">{breaking_svg(dict(bp), title, gid=anchor + "-bp")}</div>')
+    lo, hi = bp.get("bracket") or (None, None)
+    if lo is not None:
+        out.append(f'<p class="meta">the run drawn below: one path where the claim held, at {_e(bp["axis"])} '
+                   f"{lo:.4g}</p>")
+    elif hi is not None:
+        out.append(f'<p class="meta">the run drawn below: path 0 at {_e(bp["axis"])} {hi:.4g}, where the claim '
+                   "already fails</p>")
+    return "".join(out)
+
+
 def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> str:
     outcome = _outcome(s)
     title = f"{s.get('scenario', test)} ({s.get('scenario_type', '')}), seed {s.get('seed', '')}" \
@@ -115,6 +139,8 @@ def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -
            f"{_e(outcome)}</span></h2>"]
     if s.get("error"):
         out.append(f'<div class="err">{_e(str(s["error"]).splitlines()[0][:400])}</div>')
+    if s.get("breaking_point"):
+        out.append(_breaking(s["breaking_point"], test))
     payload = s.get("report") or detail_payload(s)
     if s.get("report_error"):
         out.append(f'<div class="err">no chart: {_e(s["report_error"])}</div>')

@@ -15,22 +15,24 @@ import logging
 import secrets
 import time
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, AsyncIterator, Union
+from typing import Annotated, Any, AsyncIterator, Literal, Union
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__, library
 from ..errors import StressError, close_matches
+from ..result.breaking import short_note
 from ..result.jsonform import decode_metrics, encode
+from ..claims import MAX_CLAUSES
 from .dashboard import DASHBOARD_HTML
 from .pool import WorkerPool
 from .security import BearerToken, BodyLimit
 from .settings import LOOPBACK, Settings
-from .specs import SpecError, resolve
+from .specs import SpecError, planned_bars, resolve
 from .store import ACTIVE, STATES, TERMINAL, RunStore
 
 __all__ = ["create_app", "PREFIX"]
@@ -42,8 +44,23 @@ PREFIX = "/api/stress-testing"
 Scalar = Union[bool, int, float, str]
 
 
+def _as_list(value: Any) -> Any:
+    """One clause of a check may come without its list."""
+    return [value] if isinstance(value, dict) else value
+
+
+class CheckClause(BaseModel):
+    """One clause of what must hold on each path of a breaking-point search (``claims.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    metric: str = Field(..., max_length=64, description="a metric of the path's run (pytest-stress metrics lists them)")
+    op: Literal["<", "<=", ">", ">=", "==", "!="]
+    value: float = Field(..., allow_inf_nan=False)
+
+
 class RunRequest(BaseModel):
-    """A library scenario (``scenario_name``) or a custom one (``type`` and the rest), with overrides."""
+    """A library scenario (``scenario_name``) or a custom one (``type`` and the rest), with overrides;
+    with ``breaking_point``, a reverse stress test of it (docs/service.md)."""
 
     model_config = ConfigDict(extra="forbid")
     scenario_name: str | None = Field(None, max_length=200, description="a library scenario name or id")
@@ -58,6 +75,20 @@ class RunRequest(BaseModel):
     exchange: str | None = Field(None, max_length=64, description="exchange preset: frictionless, calm, stressed")
     account: str | None = Field(None, max_length=200,
                                 description="account preset, e.g. margin or perpetual:leverage=10")
+    breaking_point: bool | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        None, description="search the mildest severity at which the check fails (true), or the mildest value of "
+                          "this parameter (its name, e.g. drop_pct)")
+    search_range: list[Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+        None, min_length=2, max_length=2,
+        description="[low, high]: severities (default [0, 4]) or the parameter's values")
+    precision: float | None = Field(
+        None, gt=0, allow_inf_nan=False,
+        description="the bracket's width at most (default 0.05, or 1% of the parameter's range)")
+    max_runs: int | None = Field(None, ge=1, description="the search's budget of paths (default: the server's limit)")
+    check: Annotated[list[CheckClause], BeforeValidator(_as_list)] | None = Field(
+        None, min_length=1, max_length=MAX_CLAUSES,
+        description='what must hold on each path: clauses such as {"metric": "liquidations", "op": "<=", "value": 0}, '
+                    "all of which must hold (one clause may be given without the list)")
 
 
 class BatchRequest(BaseModel):
@@ -105,6 +136,11 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
            "metrics": (summary or {}).get("metrics"),
            "result_url": f"{PREFIX}/results/{rid}", "events_url": f"{PREFIX}/results/{rid}/events",
            "report_url": f"{PREFIX}/results/{rid}/report"}
+    bp = (summary or {}).get("breaking_point")
+    if bp:
+        out["breaking_point_note"] = short_note(bp)
+        if full:
+            out["breaking_point"] = bp
     if full and summary is not None:
         out["summary"] = summary
     return out
@@ -164,7 +200,7 @@ def create_app(settings: Settings) -> FastAPI:
         scenario, spec = resolve(fields, limits)
         body = json.dumps(fields, sort_keys=True)
         row, created = store(request).add(secrets.token_hex(8), scenario.name, library.slug(scenario.name), spec,
-                                          scenario.bars * spec["paths"], idem_key=idem, idem_body=body,
+                                          planned_bars(scenario, spec), idem_key=idem, idem_body=body,
                                           max_active=limits.max_active)
         if created:
             pool(request).notify()
@@ -397,7 +433,9 @@ def create_app(settings: Settings) -> FastAPI:
         rows = st.history(slug, limit)
         if not rows:
             return _not_found(request, name)
-        done = [r for r in rows if r["state"] == "finished" and r["summary"]]
+        # a breaking-point run's figures are one path at another severity: not compared with plain runs
+        done = [r for r in rows if r["state"] == "finished" and r["summary"]
+                and not json.loads(r["spec"]).get("breaking_point")]
         pinned = st.pinned(slug)
         out: dict[str, Any] = {"scenario_id": slug, "runs": [present(r) for r in rows], "baseline_run_id": pinned}
         latest = done[0] if done else None
@@ -434,6 +472,9 @@ def create_app(settings: Settings) -> FastAPI:
             return _error(404, f"no run {req.run_id!r} of scenario {name!r}")
         if row["state"] != "finished":
             return _error(409, f"run {req.run_id} is {row['state']}: only a finished run can be a baseline")
+        if json.loads(row["spec"]).get("breaking_point"):
+            return _error(409, f"run {req.run_id} is a breaking-point search: its figures are one path at another "
+                               "severity, not a baseline for the scenario's runs")
         st.pin(slug, req.run_id)
         return JSONResponse({"scenario_id": slug, "baseline_run_id": req.run_id})
 

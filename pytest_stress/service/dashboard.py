@@ -2,7 +2,9 @@
 
 It lists the library, offers a form to submit a library scenario, shows the runs with
 their states and key metrics (polled from ``GET /results``), follows running runs with
-the same server-sent events as the API, and links each finished run's report. A token,
+the same server-sent events as the API, and links each finished run's report. A breaking-point
+run shows its answer in a few words under its scenario (``result.breaking.short_note``); its
+progress bar fills with the share of its budget of paths spent, and is full once it finished. A token,
 when the server needs one, is read from the page address (``/#token=...``).
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ h1{font-size:1.3em;margin:0 0 .3em} h2{font-size:1.05em;margin:1.2em 0 .4em}
 table{border-collapse:collapse;width:100%} th,td{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;font-variant-numeric:tabular-nums}
 th{background:#f4f4f4} .state{font-weight:600} .finished{color:#176b2c} .failed{color:#b3261e} .cancelled{color:#777}
 .running{color:#0b57d0} .queued{color:#8a6d00} progress{width:8em} #status{color:#555} form{margin:.3em 0}
-.err{color:#b3261e;white-space:pre-wrap;max-width:40em;font-size:12px}
+.err{color:#b3261e;white-space:pre-wrap;max-width:40em;font-size:12px} .bp{color:#6a1b9a;font-size:12px}
 </style></head><body>
 <h1>pytest-stress service</h1>
 <p id="status">connecting...</p>
@@ -74,9 +76,10 @@ async function refresh(){
   const body = document.getElementById("runs"); body.textContent = "";
   for(const r of page.results){
     const m = r.metrics || {}, tr = el("tr"); tr.dataset.run = r.run_id;
-    tr.appendChild(el("td", r.run_id)); tr.appendChild(el("td", r.scenario_name));
+    tr.appendChild(el("td", r.run_id));
+    const sc = el("td", r.scenario_name); if(r.breaking_point_note){ const n = el("div", r.breaking_point_note, "bp"); n.dataset.bp = r.run_id; sc.appendChild(n); } tr.appendChild(sc);
     const s = el("td", r.state, "state " + r.state); s.dataset.state = r.run_id; tr.appendChild(s);
-    const pt = el("td"), pr = el("progress"); pr.dataset.progress = r.run_id; pr.max = r.progress.bars; pr.value = Math.max(r.progress.bar + 1, 0); pt.appendChild(pr); tr.appendChild(pt);
+    const pt = el("td"), pr = el("progress"); pr.dataset.progress = r.run_id; pr.max = r.progress.bars; pr.value = r.state === "finished" ? r.progress.bars : Math.max(r.progress.bar + 1, 0); pt.appendChild(pr); tr.appendChild(pt);
     const eq = el("td", num(r.state === "finished" ? m.final_equity : r.progress.equity, 0)); eq.dataset.equity = r.run_id; tr.appendChild(eq);
     const dd = el("td", num(r.state === "finished" ? m.max_drawdown : r.progress.drawdown, 1)); dd.dataset.dd = r.run_id; tr.appendChild(dd);
     tr.appendChild(el("td", num(m.total_pnl, 2))); tr.appendChild(el("td", m.total_trades));

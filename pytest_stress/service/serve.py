@@ -48,6 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-bars", type=_positive, default=d.max_bars, metavar="N")
     p.add_argument("--max-paths", type=_positive, default=d.max_paths, metavar="N")
     p.add_argument("--max-symbols", type=_positive, default=d.max_symbols, metavar="N")
+    p.add_argument("--max-search-paths", type=_positive, default=d.max_search_paths, metavar="N",
+                   help="paths one breaking-point search may run in all (its max_runs; default %(default)s)")
     p.add_argument("--max-active", type=_positive, default=d.max_active, metavar="N",
                    help="queued + running runs before new ones get 429")
     p.add_argument("--compare-fail", action="append", default=None, metavar="METRIC:THRESHOLD",
@@ -80,7 +82,8 @@ def settings_from(args: argparse.Namespace, factory: Callable[[], Any]) -> Setti
         print(f"binding to {args.host}: every API call needs 'Authorization: Bearer <token>'; "
               f"the token is in {_token_file(args.db, token)} (mode 0600)", flush=True)
     limits = Limits(max_body_bytes=args.max_body, max_bars=args.max_bars, max_paths=args.max_paths,
-                    max_symbols=args.max_symbols, max_active=args.max_active)
+                    max_symbols=args.max_symbols, max_active=args.max_active,
+                    max_search_paths=args.max_search_paths)
     return Settings(trader_factory=factory, trader_label=args.trader, db=args.db, workers=args.workers,
                     host=args.host, allowed_hosts=tuple(args.allowed_host), token=token, limits=limits,
                     progress_every_s=args.progress_every, dask_scheduler=args.dask_scheduler,

@@ -21,6 +21,7 @@ class Limits:
     max_active: int = 64                 #: queued + running runs
     retry_after_s: int = 5               #: the Retry-After of a 429
     max_batch: int = 50                  #: scenarios in one batch
+    max_search_paths: int = 5000         #: paths of one breaking-point search, in all (its max_runs)
 
 
 @dataclass

@@ -1,5 +1,7 @@
 """What a request may ask for, checked: a library scenario or a custom one, with numbers and
-preset names only (no code, no file paths), within the server's limits.
+preset names only (no code, no file paths), within the server's limits; optionally a
+breaking-point search of it (``breaking_point``, ``search_range``, ``precision``, ``max_runs``
+and a declarative ``check``, ``checks.py``).
 
 ``resolve`` turns a request's fields into a ``Scenario`` plus the plain, JSON-able spec
 that goes to a worker process and into the store; each problem is a ``SpecError`` naming
@@ -7,6 +9,7 @@ the field, the value and what would be valid, with the HTTP status it deserves.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +20,15 @@ from ..runner import exchange_config
 from ..scenario.definition import Scenario
 from ..scenario.kinds import kind_of
 from ..scenario.types import ScenarioType
+from ..severity import at_severity, resolve_parameter
+from ..verdict import DEFAULT_RULE
+from ..claims import claims_from_request
 from .settings import Limits
 
-__all__ = ["SpecError", "resolve", "build_scenario"]
+__all__ = ["SpecError", "resolve", "build_scenario", "planned_bars", "search_paths", "SEARCH_FIELDS"]
+
+#: The fields that shape a breaking-point search (each needs ``breaking_point``).
+SEARCH_FIELDS = ("search_range", "precision", "max_runs", "check")
 
 
 @dataclass
@@ -104,4 +113,87 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
     if scenario.bars * len(scenario.symbols) * spec["paths"] > limits.max_work:
         raise SpecError(413, "bars", f"bars x symbols x paths = {scenario.bars} x {len(scenario.symbols)} x "
                         f"{spec['paths']}: over this server's limit of {limits.max_work} bar-symbols per run")
+    if fields.get("breaking_point") not in (None, False):
+        spec["breaking_point"] = _search(fields, scenario, spec, limits)
+    else:
+        given = [k for k in SEARCH_FIELDS if fields.get(k) is not None]
+        if given:
+            raise SpecError(422, given[0], f"{given[0]} shapes a breaking-point search; add breaking_point (true to "
+                            "search the severity, or the name of a parameter to search along)")
     return scenario, spec
+
+
+def search_paths(max_runs: int) -> int:
+    """The paths a search with budget ``max_runs`` may run at most: it starts no level once the budget
+    is spent, but the level it is in finishes (up to the verdict's ``max_paths``), and then the run
+    shown with it (one more path)."""
+    return max_runs + DEFAULT_RULE.max_paths + 1
+
+
+def planned_bars(scenario: Scenario, spec: dict[str, Any]) -> int:
+    """The bars a run goes through at most: its paths x bars (a search's: ``search_paths``)."""
+    search = spec.get("breaking_point")
+    return scenario.bars * (search_paths(search["max_runs"]) if search else spec["paths"])
+
+
+def _number(field: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(422, field, f"{field} = {value!r}; expected a finite number")
+    return float(value)
+
+
+def _search(fields: dict[str, Any], scenario: Scenario, spec: dict[str, Any], limits: Limits) -> dict[str, Any]:
+    """The breaking-point search a request asks for, checked (the plain JSON the worker runs)."""
+    bp = fields["breaking_point"]
+    if spec["paths"] > 1:
+        raise SpecError(422, "paths", f"paths = {spec['paths']}: a breaking-point search decides each level over as "
+                        "many of the scenario's paths as its verdict needs; leave paths out")
+    parameter = None
+    try:
+        if isinstance(bp, str):
+            parameter = resolve_parameter(scenario, bp)
+        else:
+            at_severity(scenario, 1.0)   # raises for a scenario with no stress to scale
+    except StressError as exc:
+        raise SpecError(422, "breaking_point", f"breaking_point: {exc}") from None
+    if fields.get("check") is None:
+        raise SpecError(422, "check", "breaking_point needs a check: what must hold on each path, such as "
+                        '{"metric": "liquidations", "op": "<=", "value": 0} (or a list of such clauses, all of '
+                        "which must hold)")
+    try:
+        check = claims_from_request(fields["check"])
+    except ValueError as exc:
+        raise SpecError(422, "check", str(exc)) from None
+    low = high = None
+    if fields.get("search_range") is not None:
+        rng = fields["search_range"]
+        if not isinstance(rng, (list, tuple)) or len(rng) != 2:
+            raise SpecError(422, "search_range", f"search_range = {rng!r}; expected [low, high]: the mildest and the "
+                            "harshest level to search")
+        low, high = (_number("search_range", v) for v in rng)
+        if low == high:
+            raise SpecError(422, "search_range", f"search_range = [{low:g}, {high:g}]; expected a range, low != high")
+        if parameter is None and not 0 <= low < high:
+            raise SpecError(422, "search_range", f"search_range = [{low:g}, {high:g}]; a severity range is "
+                            "0 <= low < high (0: the calm market, 1: the scenario as defined)")
+    precision = None
+    if fields.get("precision") is not None:
+        precision = _number("precision", fields["precision"])
+        if not precision > 0:
+            raise SpecError(422, "precision", f"precision = {precision:g}; expected a number > 0 (the bracket's "
+                            "width at most)")
+    work = scenario.bars * len(scenario.symbols)
+    fits = limits.max_work // work - search_paths(0)    # the largest budget whose worst case fits the limit
+    max_runs = fields.get("max_runs")
+    if max_runs is not None and max_runs > limits.max_search_paths:
+        raise _over("max_runs", max_runs, limits.max_search_paths, "paths per breaking-point search")
+    if max_runs is None and fits >= 1:
+        max_runs = min(limits.max_search_paths, fits)
+    elif max_runs is None or max_runs > fits:
+        runs = max_runs or 1
+        raise SpecError(413, "max_runs" if fields.get("max_runs") else "bars",
+                        f"bars x symbols x paths = {scenario.bars} x {len(scenario.symbols)} x {search_paths(runs)} "
+                        f"(a search with max_runs = {runs} runs up to {search_paths(runs)} paths): over this "
+                        f"server's limit of {limits.max_work} bar-symbols per run")
+    return {"parameter": parameter, "low": low, "high": high, "precision": precision, "max_runs": int(max_runs),
+            "check": check.as_list(), "describe": str(check)}

@@ -5,6 +5,12 @@ The trader factory is handed to each worker process once, by the pool's initiali
 does nothing but count until ``every_s`` seconds (or ``every_bars`` bars) have passed, then
 writes one progress row (bar, equity, drawdown from the peak of the sampled equity) and
 reads the run's cancel flag. A cancelled run stops at that point (``RunCancelled``).
+
+A breaking-point run (``spec["breaking_point"]``) is a search (``breaking.find_breaking_point``)
+with the request's declarative check (``claims.Claims``), its paths one after the other
+in this process, each with a fresh trader whose bus carries the progress subscriber (progress
+counts the bars of every path run so far); then one run is shown with it, as the plugin shows
+one: a path where the check held at the bracket's passing end.
 """
 from __future__ import annotations
 
@@ -20,6 +26,7 @@ from ..result.paths import PathChunk, PathsResult, PathTable, reduce_path
 from ..runner import exchange_config, path_seeds, run_scenario
 from ..trader.roles import EventBus
 from ..trader.system import TradingSystem
+from ..claims import claims_from_request
 from .specs import build_scenario
 from .store import RunStore
 
@@ -106,6 +113,8 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
     scenario = build_scenario(spec)
     exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
     progress = Progress(run_id, store, every_s, every_bars)
+    if spec.get("breaking_point"):
+        return _search(run_id, scenario, spec, make, progress)
     try:
         seeds = path_seeds(scenario.seed, paths) if paths > 1 else [scenario.seed]
         chunk = PathChunk(0, PathTable.empty(paths))    # each path reduced to its row as it ends
@@ -138,4 +147,44 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
                          else case_payload(result, scenario, config))
     if not result.success:
         return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary}
+    return {"state": "finished", "summary": summary}
+
+
+def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[], Any],
+            progress: Progress) -> dict[str, Any]:
+    """A breaking-point run (module docstring): the search, then the run shown with it."""
+    from ..breaking import find_breaking_point, run_where_it_held, scenario_at   # lazy: only a breaking-point run
+    from ..result.breaking import AT_LOW, BreakingCase   # lazy: as above
+
+    search, exchange, account = spec["breaking_point"], spec.get("exchange") or "calm", spec.get("account")
+    ran = 0
+
+    def traders() -> Any:   # a fresh trader per path, its bus carrying the progress subscriber
+        nonlocal ran
+        trader = make()
+        progress.offset, progress.peak = ran * scenario.bars, float("-inf")
+        ran += 1
+        _attach(trader, progress)
+        return trader
+
+    try:
+        bp = find_breaking_point(scenario, traders, claims_from_request(search["check"]), parameter=search["parameter"],
+                                 low=search["low"], high=search["high"], precision=search["precision"],
+                                 exchange=exchange, account=account, workers=1, max_runs=search["max_runs"])
+        result, _ = run_where_it_held(bp, scenario, traders, exchange_config(exchange), account=account)
+        progress.emit(ran * scenario.bars - 1, float(result.final_equity))
+    except RunCancelled:
+        return {"state": "cancelled", "error": "cancelled while running"}
+    except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
+        detail = "".join(traceback.format_exception(exc)).rstrip()
+        log.error("run %s (breaking point of %s) failed: %s", run_id, scenario.name, detail)
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+    log.info("run %s: %s", run_id, bp.headline())
+    summary = summarize(BreakingCase(result, bp))
+    summary["check"] = search["describe"]
+    # the check fails at the scenario as defined (or already at the mild end): the report marks it failed
+    summary["outcome"] = "failed" if bp.status == AT_LOW or bp.breaks_as_defined else "passed"
+    lo, hi = bp.bracket   # the run shown is at the passing end (the failing one when nothing passed)
+    market = scenario_at(scenario, lo if lo is not None else hi, bp.parameter).replace(seed=result.seed)
+    summary["report"] = case_payload(result, market, exchange_config(exchange))
     return {"state": "finished", "summary": summary}
