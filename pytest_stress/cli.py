@@ -324,7 +324,8 @@ def _breaking_points(parser: argparse.ArgumentParser, args: argparse.Namespace, 
             except StressError as exc:
                 progress.close()
                 parser.error(f"--breaking-point: {exc}")
-            progress.write(f"{bp}\n  checked on every path: {claims}; {time.perf_counter() - started:.1f}s\n")
+            progress.write(f"{bp}\n  checked on every path: {claims}; {time.perf_counter() - started:.1f}s\n",
+                           file=sys.stdout)
             progress.advance(max(0, per_scenario * (k + 1) - progress.count), note="")   # the estimate's rest
             result, _ = run_where_it_held(bp, sc, factory, exchange, account=account)
             out.append((sc.name, sc, BreakingCase(result, bp)))

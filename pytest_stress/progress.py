@@ -67,13 +67,15 @@ class Progress:
             self._bar.set_description_str(desc)
 
     def write(self, text: str, *, file: IO[str] | None = None, quiet: bool = False) -> None:
-        out = sys.stdout if file is None else file
+        """Print ``text`` to ``file``: standard error beside the bar when none is given (a line
+        for the person watching, such as a case's verdict: never in a redirected standard output),
+        standard output without a bar; ``quiet``: nothing at all without a bar."""
         if self._bar is not None:
             from tqdm import tqdm   # loaded with the bar
 
-            tqdm.write(text, file=out)
+            tqdm.write(text, file=sys.stderr if file is None else file)
         elif not quiet:
-            print(text, file=out)
+            print(text, file=sys.stdout if file is None else file)
 
     def close(self) -> None:
         if self._bar is not None:
