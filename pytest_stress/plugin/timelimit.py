@@ -73,8 +73,6 @@ def apply_time_limits(config: pytest.Config, items: list[pytest.Item], options: 
             continue
         own = param[0].overrides.get("timeout")
         seconds = own if own is not None else session_limit
-        item.stash[_SOURCE_KEY] = ("@stress(..., timeout=)" if own is not None else
-                                   "--stress-timeout / ini stress_timeout" if explicit else "pytest-stress's default")
         if seconds is None:
             continue
         if not available:
@@ -87,6 +85,8 @@ def apply_time_limits(config: pytest.Config, items: list[pytest.Item], options: 
         if hasattr(signal, "SIGALRM"):
             kwargs["method"] = "signal"                # fails the case; "thread" would end the process
         item.add_marker(pytest.mark.timeout(seconds, **kwargs))
+        item.stash[_SOURCE_KEY] = ("@stress(..., timeout=)" if own is not None else
+                                   "--stress-timeout / ini stress_timeout" if explicit else "pytest-stress's default")
 
 
 def timed_out_summary(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str, Any] | None:
