@@ -7,9 +7,10 @@
 - ``types``: the scenario types and their parameters (with ranges);
 - ``demo``: build each stress on one synthetic market and print what it did;
 - ``metrics``: the metric table (``--markdown``: as in docs/metrics.md).
-- ``serve --trader MODULE:FACTORY``: the stress-testing service over HTTP (docs/service.md).
+- ``serve --trader MODULE:FACTORY``: the stress-testing service over HTTP (the README's "The service").
 
 Every bad input ends with a one-line error naming it (exit status 2), never a traceback.
+``--help`` shows ``DESCRIPTION`` below: the same in plain text.
 """
 from __future__ import annotations
 
@@ -23,6 +24,22 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+
+#: What ``pytest-stress --help`` says before the commands (plain text: the terminal shows it as written).
+DESCRIPTION = """\
+Stress-test a trading system from the command line: run library scenarios against your
+trader and print the summary table, draw the HTML report of a saved run, or serve runs
+over HTTP. Every bad input ends with a one-line error naming it (exit status 2).
+
+  pytest-stress list                              the scenario library
+  pytest-stress run NAME... --trader MODULE:FACTORY [--paths N] [--json FILE] [--report FILE]
+  pytest-stress report RESULTS.json -o report.html
+  pytest-stress COMMAND --help                    a command's options
+
+The README (the project's description on the package index; "The command line" and "The
+service" sections) has the details.
+"""
 
 
 # -- argument types ----------------------------------------------------------------
@@ -76,17 +93,19 @@ def load_factory(spec: str) -> Callable[[], Any]:
 
 
 # -- commands ----------------------------------------------------------------------
-def _demo(args: argparse.Namespace) -> int:
+def _demo(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     import numpy as np   # lazy: each command imports only what it needs
 
-    from .scenario import DEFAULT_SEED, KINDS, Scenario   # lazy: each command imports only what it needs
+    from .scenario import DEFAULT_SEED, KINDS, Scenario, params_for   # lazy: each command imports only what it needs
 
     seed = DEFAULT_SEED if args.seed is None else args.seed   # one market for every stress
+    examples = [(stype, kind, dict(kind.example)) for stype, kind in KINDS.items() if not kind.needs_data]
+    need = max(kind.min_bars(params_for(stype).validate(params, "demo")) for stype, kind, params in examples)
+    if args.bars < need:
+        parser.error(f"argument --bars: {args.bars}: the demo applies every stress type's example to one market, "
+                     f"and the longest stress window needs at least {need} bars")
     rows = []
-    for stype, kind in KINDS.items():
-        if kind.needs_data:
-            continue
-        params = dict(kind.example)
+    for stype, kind, params in examples:
         symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT")[:kind.min_symbols(params)]
         sc = Scenario(stype.value, stype, params, symbols=symbols, bars=args.bars, seed=seed)
         views = sc.build_market()
@@ -123,7 +142,7 @@ def _list(args: argparse.Namespace) -> int:
         figures = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                             for k, v in s.own_parameters().items())
         print(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}: {', '.join(s.symbols)}, "
-              f"{s.bars} x {s.timeframe}, seed {s.seed}")
+              f"{library.length_of(s)}, seed {s.seed}")
         if figures:
             print(f"    {figures}")
         if args.verbose and s.description:
@@ -159,7 +178,8 @@ def _scenarios(parser: argparse.ArgumentParser, args: argparse.Namespace) -> lis
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from .errors import StressError   # lazy: each command imports only what it needs
     from .plugin.session import summarize   # lazy: each command imports only what it needs
-    from .runner import exchange_config, run_paths   # lazy: each command imports only what it needs
+    from .progress import Progress   # lazy: each command imports only what it needs
+    from .runner import exchange_config, run_batch, run_paths   # lazy: each command imports only what it needs
 
     try:
         factory = load_factory(args.trader)
@@ -183,21 +203,30 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         except StressError as exc:
             parser.error(f"--account: {exc}")
     claims = _claims(parser, args)
+    _check_outputs(parser, args)     # before the run: a path that cannot be written fails now, not after it
     started = time.perf_counter()
     cases: list[tuple[str, Any, Any]] = []   # (label, scenario, ScenarioResult | PathsResult | BreakingCase)
-
-    def batch(items: list[Any]) -> list[Any]:
-        return _batch(items, factory, exchange, account, args.workers)
 
     if claims is not None:
         cases += _breaking_points(parser, args, scenarios, factory, exchange, account, claims)
     elif args.paths:
         # each path reduced to its metric row where it ran (run_paths): memory per path, not per run
-        for sc in scenarios:
-            cases.append((f"{sc.name} ({args.paths} paths)", sc,
-                          run_paths(sc, factory, args.paths, exchange, account=account, workers=args.workers)))
+        with Progress(len(scenarios) * args.paths, "path") as progress:
+            for sc in scenarios:
+                progress.describe(sc.name)
+                res = run_paths(sc, factory, args.paths, exchange, account=account, workers=args.workers,
+                                progress=progress.advance)
+                cases.append((f"{sc.name} ({args.paths} paths: medians)", sc, res))
+                progress.write(_verdict_line(sc.name, res), quiet=True)
     else:
-        cases += [(sc.name, sc, r) for sc, r in zip(scenarios, batch(scenarios))]
+        with Progress(len(scenarios), "scenario") as progress:
+            def done(result: Any) -> None:
+                progress.write(_verdict_line(result.scenario_name, result), quiet=True)
+                progress.advance()
+
+            batch = run_batch(scenarios, factory, exchange, max_workers=args.workers, account=account,
+                              progress=done).results
+        cases += [(sc.name, sc, r) for sc, r in zip(scenarios, batch)]
     elapsed = time.perf_counter() - started
     from .result.table import format_table   # lazy: each command imports only what it needs
 
@@ -206,7 +235,9 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         s = summarize(res)
         if s.get("breaking_point"):
             label = f"{label}: {s['note']}"
-        rows.append({"case": label + (f": worst seed {s['worst_seed']}" if s.get("paths") else ""),
+        if s.get("paths"):   # "NAME (N paths: medians; worst seed S)"
+            label = f"{label[:-1]}; worst seed {s['worst_seed']})"
+        rows.append({"case": label,
                      "success": s["success"], "error": s.get("error"), **_decoded(s["metrics"])})
     print(format_table(rows, label="case", label_header="scenario"))
     failed = [label for label, _, res in cases if not getattr(res, "result", res).success]
@@ -219,13 +250,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                    "seed": args.seed, "paths": args.paths, "command": command}
         if claims is not None:
             options.update(breaking_point=args.breaking_point, check=str(claims))
+        problems = []   # the paths were checked before the run; what still fails (a full disk) is said, each
         if args.json:
             from .plugin.storage import save_results   # lazy: each command imports only what it needs
 
             try:
                 print(f"results saved to {save_results(args.json, results, options, fresh=True, what='--json')}")
             except StressError as exc:
-                parser.error(str(exc))
+                problems.append(str(exc))
         if args.report:
             from .report.html import write_report   # lazy: matplotlib only when a report is asked for
 
@@ -233,7 +265,11 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                 shown = {k: v for k, v in options.items() if k != "command"}
                 print(f"report written to {write_report(args.report, results, options=shown, command=command)}")
             except StressError as exc:
-                parser.error(f"--report: {exc}")
+                problems.append(f"--report: {exc}")
+        for problem in problems:   # one line each, after the results, without the usage text
+            print(f"{parser.prog}: error: {problem}", file=sys.stderr)
+        if problems:
+            return 2
     return 1 if failed else 0
 
 
@@ -270,30 +306,66 @@ def _breaking_points(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     from .errors import StressError   # lazy: each command imports only what it needs
     from .result.breaking import BreakingCase   # lazy: each command imports only what it needs
 
+    from .progress import Progress, breaking_levels, levels_of   # lazy: each command imports only what it needs
+
     parameter = args.breaking_point if isinstance(args.breaking_point, str) else None
     low, high = args.search_range or (None, None)
+    per_scenario = levels_of(args.search_range, args.precision, parameter)
     out = []
-    for sc in scenarios:
-        started = time.perf_counter()
-        try:
-            bp = find_breaking_point(sc, factory, claims, parameter=parameter, low=low, high=high,
-                                     precision=args.precision, exchange=exchange, account=account,
-                                     workers=args.workers)
-        except StressError as exc:
-            parser.error(f"--breaking-point: {exc}")
-        print(f"{bp}\n  checked on every path: {claims}; {time.perf_counter() - started:.1f}s\n")
-        result, _ = run_where_it_held(bp, sc, factory, exchange, account=account)
-        out.append((sc.name, sc, BreakingCase(result, bp)))
+    with Progress(per_scenario * len(scenarios), "level") as progress:
+        for k, sc in enumerate(scenarios):
+            started = time.perf_counter()
+            progress.describe(sc.name)
+            try:
+                with breaking_levels(progress):
+                    bp = find_breaking_point(sc, factory, claims, parameter=parameter, low=low, high=high,
+                                             precision=args.precision, exchange=exchange, account=account,
+                                             workers=args.workers)
+            except StressError as exc:
+                progress.close()
+                parser.error(f"--breaking-point: {exc}")
+            progress.write(f"{bp}\n  checked on every path: {claims}; {time.perf_counter() - started:.1f}s\n",
+                           file=sys.stdout)
+            progress.advance(max(0, per_scenario * (k + 1) - progress.count), note="")   # the estimate's rest
+            result, _ = run_where_it_held(bp, sc, factory, exchange, account=account)
+            out.append((sc.name, sc, BreakingCase(result, bp)))
     return out
 
 
-def _batch(items: list[Any], factory: Callable[[], Any], exchange: Any, account: Any,
-           workers: int | None) -> list[Any]:
-    """Results of ``items`` in order, through ``run_batch`` (in ``workers`` processes); a run that
-    raises becomes a failed result."""
-    from .runner import run_batch   # lazy: each command imports only what it needs
+def _check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``--json`` and ``--report``: each a file that can be written (``outputs.check_output_path``), and
+    ``--report`` with matplotlib installed, checked before anything runs."""
+    from .errors import StressError   # lazy: each command imports only what it needs
+    from .outputs import check_output_path   # lazy: each command imports only what it needs
 
-    return run_batch(items, factory, exchange, max_workers=workers, account=account).results
+    for flag, path, example in (("--json", args.json, "results.json"), ("--report", args.report, "report.html")):
+        if path is not None:
+            try:
+                check_output_path(path, flag, example)
+            except StressError as exc:
+                parser.error(str(exc))
+    if args.report is not None:
+        import importlib.util   # lazy: only --report needs it
+
+        if importlib.util.find_spec("matplotlib") is None:
+            parser.error("--report needs matplotlib; install it with pip install 'pytest-stress-trading[report]'")
+    if args.json is not None and args.report is not None and Path(args.json).resolve() == Path(args.report).resolve():
+        parser.error(f"--json and --report name the same file {args.json!r}; give each its own")
+
+
+def _verdict_line(name: str, result: Any) -> str:
+    """A finished case's line above the progress bar: its verdict (the run failed or not, as the
+    table and the exit status say) and key figures."""
+    if hasattr(result, "failures"):      # a PathsResult: how many paths ran, the median drawdown
+        failed = len(result.failures)
+        if failed:
+            return f"FAILED  {name}: {failed} of {result.paths} paths failed"
+        return (f"passed  {name}: {result.paths} paths, median max drawdown "
+                f"{result.percentile('max_drawdown', 50):.2f}%")
+    if not result.success:
+        return f"FAILED  {name}: {(str(result.error or '').splitlines() or [''])[0][:100]}"
+    return (f"passed  {name}: max drawdown {result.max_drawdown:.2f}%, return {result.total_return_pct:+.2f}%, "
+            f"{result.total_trades} trades")
 
 
 def _decoded(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -369,7 +441,7 @@ def read_results(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
 # -- parser ------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The ``pytest-stress`` argument parser (every sub-command)."""
-    parser = argparse.ArgumentParser(prog="pytest-stress", description=__doc__,
+    parser = argparse.ArgumentParser(prog="pytest-stress", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lst = sub.add_parser("list", help="the scenario library: names, ids, types, key figures")
@@ -416,9 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     typ = sub.add_parser("types", help="list scenario types and their parameters")
     typ.set_defaults(func=lambda p, a: _types(a), subparser=typ)
     demo = sub.add_parser("demo", help="apply every stress to one synthetic market and print what it did")
-    demo.add_argument("--bars", type=_BARS, default=1000)
+    demo.add_argument("--bars", type=_BARS, default=1000, metavar="N",
+                      help="the market's length (default 1000; at least what the longest stress window needs)")
     demo.add_argument("--seed", type=_SEED, default=None, help="the market's seed (default: DEFAULT_SEED)")
-    demo.set_defaults(func=lambda p, a: _demo(a), subparser=demo)
+    demo.set_defaults(func=_demo, subparser=demo)
     met = sub.add_parser("metrics", help="list the metrics: name, which direction is worse, definition")
     met.add_argument("--markdown", action="store_true", help="print the table of docs/metrics.md")
     met.set_defaults(func=lambda p, a: _metrics(a), subparser=met)
@@ -437,5 +510,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv[1:]
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    return args.func(args.subparser, args)   # the sub-command's parser: its errors name the sub-command
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    console.addFilter(lambda record: record.levelno >= logging.WARNING)   # a progress display may ask for INFO
+    logging.basicConfig(level=logging.WARNING, handlers=[console])
+    try:
+        return args.func(args.subparser, args)   # the sub-command's parser: its errors name the sub-command
+    except BrokenPipeError:       # the output's reader went away (pytest-stress list | head): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())   # so that the interpreter's final flush does not fail again
+        return 1                                # as Python itself exits on a broken pipe

@@ -12,7 +12,7 @@ from typing import Any
 from .errors import ScenarioError, UnknownScenarioError, close_matches
 from .scenario.definition import Scenario, slug
 
-__all__ = ["get", "names", "all", "register", "unregister", "slug"]
+__all__ = ["get", "names", "all", "register", "unregister", "slug", "length_of"]
 
 _BUILTIN: tuple[Scenario, ...] = (
     Scenario(
@@ -164,6 +164,14 @@ def register(scenario: Scenario, *, replace: bool = False) -> Scenario:
         raise ScenarioError(f"register: {scenario.name!r} has the same id {slug(scenario.name)!r} as {clash[0]!r}")
     _LIBRARY[scenario.name] = scenario
     return scenario
+
+
+def length_of(scenario: Scenario) -> str:
+    """How long a scenario runs, for a listing: ``1000 x 1h bars`` (a synthetic market's timeframe,
+    "1h" unless set), or the bars of its data (timeframe as set, else inferred from the data)."""
+    if scenario.data is not None:
+        return f"the bars of its data ({scenario.timeframe or 'timeframe inferred from the data'})"
+    return f"{scenario.bars} x {scenario.bar_timeframe} bars"
 
 
 def unregister(name: str) -> None:

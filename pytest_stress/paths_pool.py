@@ -51,6 +51,8 @@ IN_PROCESS_BELOW = 4
 EXECUTOR_CHUNKS = 64
 
 ChunkFn = Callable[[Any, int, int], PathChunk]
+#: ``progress(n)``: n more paths are done (the command line's progress display), or None.
+Progress = Callable[[int], None] | None
 
 
 def available_cores() -> int:
@@ -112,10 +114,11 @@ def _outcome_error(outcome: Outcome) -> Callable[[str], str]:
 
 
 def _on_pool(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], workers: int,
-             seed_of: Callable[[int], int], name: str) -> list[PathChunk]:
+             seed_of: Callable[[int], int], name: str, progress: Progress = None) -> list[PathChunk]:
     ctx = _fork_context()
     task = partial(fn, job)   # given to each worker when it starts (inherited under fork: need not pickle)
-    outcomes = run_tasks(task, bounds, workers=workers, timeout=None, context=ctx)
+    done = None if progress is None else (lambda k, _: progress(bounds[k][1] - bounds[k][0]))
+    outcomes = run_tasks(task, bounds, workers=workers, timeout=None, context=ctx, on_done=done)
     out: list[PathChunk] = []
     redo: list[int] = []
     for (a, b), o in zip(bounds, outcomes):
@@ -165,12 +168,15 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
 
 
 def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Callable[[int], int], name: str,
-                   workers: int | str | None = None, executor: Executor | None = None) -> list[PathChunk]:
+                   workers: int | str | None = None, executor: Executor | None = None,
+                   progress: Progress = None) -> list[PathChunk]:
     """Run paths ``start..stop-1`` as ``fn(job, a, b)`` chunks and return the chunks, in path
     order. ``workers``: as ``resolve_path_workers`` (1, or fewer than ``IN_PROCESS_BELOW``
     paths: one chunk in this process); ``executor``: run on it instead (``job`` and ``fn``
     must pickle; ``workers``, if given, is its size, for the chunking). ``seed_of(i)``: path
-    i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages."""
+    i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages.
+    ``progress(n)``: called in this process as each chunk of ``n`` paths is done (a progress display;
+    in this process the paths then run in chunks too: the rows are the same)."""
     n = resolve_path_workers(workers)   # checked even for an executor
     paths = stop - start
     if executor is not None:   # its size is unknown unless workers= says it
@@ -178,19 +184,27 @@ def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Cal
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n if given else EXECUTOR_CHUNKS)
         chunks = _on_executor(fn, job, [(a + start, b + start) for a, b in bounds], executor, seed_of, name)
     elif n == 1 or paths < IN_PROCESS_BELOW:
-        chunks = [fn(job, start, stop)]
+        if progress is None:
+            chunks = [fn(job, start, stop)]
+        else:
+            chunks = []
+            for a, b in chunk_bounds(paths, CHUNKS_PER_WORKER):
+                chunks.append(fn(job, a + start, b + start))
+                progress(b - a)
     else:
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n)
-        chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name)
+        chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name,
+                          progress)
     return sorted(chunks, key=lambda c: c.start)
 
 
 def run_path_chunks(fn: ChunkFn, job: Any, paths: int, *, seed_of: Callable[[int], int], name: str,
-                    workers: int | str | None = None, executor: Executor | None = None,
+                    workers: int | str | None = None, executor: Executor | None = None, progress: Progress = None,
                     ) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
     """Run paths ``0..paths-1`` (``run_path_range``); their rows in one table, and the kept
     cut equity curves."""
-    chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor)
+    chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor,
+                            progress=progress)
     table = PathTable.empty(paths)
     sketches: dict[int, tuple[int, Any, Any]] = {}
     for c in chunks:

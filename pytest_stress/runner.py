@@ -219,7 +219,7 @@ def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
 def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
               exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
               record_errors: bool = False, workers: int | str | None = None,
-              executor: Executor | None = None) -> PathsResult:
+              executor: Executor | None = None, progress: Callable[[int], None] | None = None) -> PathsResult:
     """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``.
 
     Path i uses seed ``derive_seed(scenario.seed, i)``. Paths run in ``workers`` worker
@@ -232,6 +232,7 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
     here for its full result). The rows are bit-identical whatever the workers or executor.
     A path whose trader raises, or whose worker process dies, fails alone: its row has
     ``success`` False and an ``error`` naming its seed (``PathsResult.failures``).
+    ``progress(n)``: called in this process as each chunk of n paths is done (not with an executor).
     """
     scenario = _resolve(scenario)
     if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
@@ -240,7 +241,7 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
         raise ScenarioError(f"trader_factory = {trader_factory!r}; expected a zero-argument callable that builds "
                             "a fresh trader (the class, or a function)")
     job = _PathJob(scenario, trader_factory, exchange_config(exchange), account_from(account), record_errors)
-    table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor,
+    table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor, progress=progress,
                                       seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name)
     return PathsResult(scenario, table=table, sketches=sketches, rerun=partial(_run_path, job))
 
@@ -457,7 +458,8 @@ class BatchResult:
 def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], Any],
               exchange: ExchangeConfig | str | None = None, *, max_workers: int | None = None,
               executor: Executor | None = None, record_errors: bool = False,
-              timeout: float | None = DEFAULT_TIMEOUT, account: Account | str | None = None) -> BatchResult:
+              timeout: float | None = DEFAULT_TIMEOUT, account: Account | str | None = None,
+              progress: Callable[[ScenarioResult], None] | None = None) -> BatchResult:
     """Run every scenario with a fresh trader from ``trader_factory``, in parallel.
 
     By default each scenario runs in one of ``max_workers`` worker processes (all cores if
@@ -474,6 +476,8 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
     worker died is reported with the executor's error.
     ``trader_factory`` and the scenarios must pickle for process and cluster executors.
     ``account``: as for ``run_scenario`` (the same for every scenario).
+    ``progress(result)``: called in this process with each scenario's result as it comes in (in
+    the order they finish; not with an executor, whose results are read in order).
     """
     items: Sequence[Scenario] = [_resolve(s) for s in scenarios]
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
@@ -483,11 +487,17 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
         raise ScenarioError(f"max_workers = {max_workers!r}; expected an integer >= 1, or None for all cores")
     limit = float(timeout) if timeout else None
     if executor is None and max_workers == 1:
-        return BatchResult([_run_safely(s, trader_factory, exchange, record_errors, None, account) for s in items])
+        done = []
+        for s in items:
+            done.append(_run_safely(s, trader_factory, exchange, record_errors, None, account))
+            if progress is not None:
+                progress(done[-1])
+        return BatchResult(done)
     if executor is None:
         workers = min(max_workers or os.cpu_count() or 1, len(items))
+        tell = None if progress is None else (lambda i, o: progress(_from_outcome(items[i], o)))
         outcomes = run_tasks(_run_safely, [(s, trader_factory, exchange, record_errors, limit, account) for s in items],
-                             workers=workers, timeout=limit)
+                             workers=workers, timeout=limit, on_done=tell)
         return BatchResult([_from_outcome(s, o) for s, o in zip(items, outcomes)])
     futures = [executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account)
                for s in items]

@@ -205,19 +205,30 @@ class _Worker:
 
 
 def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, timeout: float | None,
-              grace: float = DEFAULT_GRACE, context: Any = None) -> list[Outcome]:
+              grace: float = DEFAULT_GRACE, context: Any = None,
+              on_done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
     """Run ``fn(*task)`` for every task in at most ``workers`` processes; outcomes in task order.
 
     ``timeout``: seconds each task may run (None or 0: no limit). ``fn`` and the tasks
     must pickle (``context``: a ``multiprocessing`` context; default: the platform's).
+    ``on_done(i, outcome)``: called in this process as each task's outcome is in (a progress display).
     """
     ctx = context or multiprocessing.get_context()
     outcomes: list[Outcome | None] = [None] * len(tasks)
     todo = deque(range(len(tasks)))
     idle: list[_Worker] = []
     busy: list[_Worker] = []
+    told: set[int] = set()
+
+    def tell() -> None:   # on_done for every outcome that came in since the last call
+        if on_done is not None:
+            for k, o in enumerate(outcomes):
+                if o is not None and k not in told:
+                    told.add(k)
+                    on_done(k, o)
     try:
         while todo or busy:
+            tell()
             while todo and len(busy) < workers:
                 w = idle.pop() if idle else _Worker(ctx, fn)
                 i = todo.popleft()
@@ -271,6 +282,7 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
                         f"ran past its time limit of {timeout:g} s and did not stop within {grace:g} s "
                         "of being interrupted; its worker process was killed" if w.signalled else
                         f"ran past its time limit of {timeout:g} s; its worker process was killed"))
+        tell()
     finally:
         for w in busy:
             w.stop(kill=True)

@@ -210,6 +210,19 @@ def test_account_presets_and_specs():
         Account.margin(max_leverage=10, maintenance_margin=0.25)
 
 
+def test_perpetual_leverage_above_the_tiers_is_refused_at_validation():
+    """At 500x every order was refused (the tiers allow 125x at most) and a test passed with no trade."""
+    assert account_from("perpetual:leverage=125").max_leverage == 125
+    with pytest.raises(ScenarioError, match=r"leverage = 500; expected at most 125 \(the tier tables' highest: "
+                                            r"BTCUSDT 125x, ETHUSDT 125x, SOLUSDT 100x\)"):
+        account_from("perpetual:leverage=500")
+    own = {"BTCUSDT": BINANCE_USDM_TIERS["SOLUSDT"]}          # the user's tables: their own maximum
+    assert Account.perpetual(leverage=100, tiers=own).max_leverage == 100
+    with pytest.raises(ScenarioError, match="expected at most 100"):
+        Account.perpetual(leverage=101, tiers=own)
+    assert Account.margin(max_leverage=500, maintenance_margin=0.001).max_leverage == 500   # not a perpetual
+
+
 # -- the account's books balance, whatever the trader does ---------------------------------------
 from hypothesis import HealthCheck, given, settings          # noqa: E402
 from hypothesis import strategies as st                      # noqa: E402

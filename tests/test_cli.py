@@ -59,11 +59,13 @@ def test_list_shows_names_ids_types_and_figures(capsys):
     for sc in library.all():
         assert f"{sc.name}  [{library.slug(sc.name)}]  {sc.type.value}" in out
     assert "drop_pct=0.3" in out
+    assert "BTCUSDT, 1000 x 1h bars, seed" in out and "None" not in out   # the timeframe a synthetic market has
     assert main(["list", "-v"]) == 0
     assert "19 May 2021" in capsys.readouterr().out
 
 
 def test_run_prints_the_table_and_writes_json_and_report(project, capsys):
+    (project / "out").mkdir()
     code = main(["run", "BTC Flash Crash 2021", "correlation-breakdown", "--trader", "my_traders:Dip", "--bars", "400",
                  "--seed", "7", "--workers", "1", "--json", "out/r.json", "--report", "out/r.html"])
     out = capsys.readouterr().out
@@ -91,7 +93,7 @@ def test_run_monte_carlo_paths_on_workers(project, capsys):
                      "--workers", workers, "--json", f"mc{workers}.json"])
         out = capsys.readouterr().out
         assert code == 0, out
-        assert "(6 paths): worst seed" in out
+        assert "BTC Flash Crash 2021 (6 paths: medians; worst seed" in out   # the row's figures are medians
         entries[workers] = json.loads((project / f"mc{workers}.json").read_text())["results"][
             "run[btc-flash-crash-2021][6-paths]"]
     entry = entries["2"]
@@ -132,6 +134,14 @@ def test_a_failing_run_exits_non_zero(project, capsys):
     (["run", "Black Swan Combo", "--trader", "my_traders:Dip", "--breaking-point", "drop_pct", "--check",
       "liquidations == 0"], "'drop_pct' is ambiguous: 'flash_crash_drop_pct' or 'liquidity_drop_pct'"),
     (["demo", "--bars", "-1"], "argument --bars: -1: expected at least 2 bars"),
+    (["demo", "--bars", "10"], "argument --bars: 10: the demo applies every stress type's example to one market, "
+                               "and the longest stress window needs at least 336 bars"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--json", "/nonexistent/r.json"],
+     "--json '/nonexistent/r.json': the folder '/nonexistent' does not exist; create it first"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--report", "."],
+     "--report '.': is a directory; give a file path such as 'report.html'"),
+    (["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--json", "my_traders.py/r.json"],
+     "'my_traders.py' is a file, not a folder"),
     (["report", "missing.json"], "no results file at 'missing.json'"),
     (["report", "my_traders.py"], "is not JSON"),
     (["nonsense"], "invalid choice: 'nonsense'"),
@@ -181,3 +191,95 @@ def test_module_entry_point_and_help_name_every_command():
     assert out.returncode == 0
     for command in ("list", "run", "report", "types", "demo", "metrics"):
         assert command in out.stdout
+    # plain text (no reStructuredText's ``literals``), pointing at what an installed package has
+    assert "``" not in out.stdout and "docs/" not in out.stdout and "README" in out.stdout
+
+
+def test_an_output_path_is_checked_before_the_run(project, capsys):
+    """An unwritable --json fails at once (one line, exit 2), not after the run; no missing folder is made."""
+    line = _error(capsys, ["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--workers", "1",
+                           "--json", "missing/r.json", "--report", "r.html"])
+    assert "--json 'missing/r.json': the folder 'missing' does not exist" in line
+    assert not (project / "missing").exists() and not (project / "r.html").exists()
+
+
+def test_a_write_that_fails_after_the_run_is_one_line_and_the_report_is_still_written(project, capsys, monkeypatch):
+    from pytest_stress.errors import StressError
+    from pytest_stress.plugin import storage
+
+    def full_disk(*args, **kwargs):
+        raise StressError("--json: could not write 'r.json' (OSError: No space left on device); nothing was written")
+
+    monkeypatch.setattr(storage, "save_results", full_disk)
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip", "--bars", "100", "--workers", "1",
+                 "--json", "r.json", "--report", "r.html"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert "1 case(s) in" in captured.out and "report written to r.html" in captured.out
+    assert captured.err.strip().splitlines() == [
+        "pytest-stress run: error: --json: could not write 'r.json' (OSError: No space left on device); "
+        "nothing was written"]   # one line, no usage text after the results
+    assert (project / "r.html").exists()
+
+
+def _run_on(project, stderr_tty, env_extra=(), args=("--paths", "8")):
+    """``pytest-stress run`` in a subprocess, standard error a terminal (a pty) or a pipe: (stdout, stderr)."""
+    import os
+    import pty
+
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(PYTHONPATH=os.pathsep.join(filter(None, [str(project), *sys.path])), TERM="xterm")
+    env.update(dict(env_extra))
+    argv = [sys.executable, "-m", "pytest_stress", "run", "BTC Flash Crash 2021", "--trader", "my_traders:Dip",
+            "--bars", "200", "--workers", "1", *args]
+    if not stderr_tty:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env, cwd=project)
+        return out.stdout, out.stderr
+    import fcntl
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()   # this process keeps the terminal's other end open until the run ends
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))   # 40 rows, 120 columns
+    chunks = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, text=True, env=env, cwd=project) as proc:
+        while True:
+            if select.select([master], [], [], 0.1)[0]:
+                chunks.append(os.read(master, 65536))
+            elif proc.poll() is not None:
+                break
+        stdout = proc.stdout.read()
+    os.close(slave)
+    os.close(master)
+    return stdout, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_and_nothing_on_a_pipe_or_in_ci(project):
+    out, err = _run_on(project, stderr_tty=True)
+    assert "path/s" in err and "8/8" in err          # tqdm's bar: count, rate and ETA
+    assert "passed  BTC Flash Crash 2021: 8 paths, median max drawdown" in err   # the case's verdict
+    assert "1 case(s) in" in out and "path/s" not in out and "passed  " not in out   # stdout: the table alone
+    for tty, env in ((False, ()), (True, (("CI", "true"),)), (True, (("TERM", "dumb"),))):
+        out, err = _run_on(project, stderr_tty=tty, env_extra=env)
+        assert err.strip() == "", (tty, env, err)
+        assert "1 case(s) in" in out and "passed  " not in out
+
+
+def test_progress_callbacks_count_every_case_and_path_and_change_no_result():
+    from pytest_stress.runner import run_batch, run_paths
+    from traders import SmaCross
+
+    seen = []
+    plain = run_paths("BTC Flash Crash 2021", SmaCross, 6, "calm", workers=1)
+    counted = run_paths("BTC Flash Crash 2021", SmaCross, 6, "calm", workers=1, progress=seen.append)
+    assert sum(seen) == 6 and len(seen) > 1          # in this process too, chunk by chunk
+    for metric in ("max_drawdown", "total_return_pct", "final_equity"):
+        assert list(counted.values(metric)) == list(plain.values(metric))
+    seen.clear()
+    run_paths("BTC Flash Crash 2021", SmaCross, 8, "calm", workers=2, progress=seen.append)
+    assert sum(seen) == 8
+    finished = []
+    batch = run_batch([library.get(n, bars=100) for n in ("BTC Flash Crash 2021", "Black Swan Combo")], SmaCross,
+                      max_workers=2, progress=finished.append)
+    assert sorted(r.scenario_name for r in finished) == sorted(r.scenario_name for r in batch.results)

@@ -273,8 +273,10 @@ def test_compare_option_errors(project, tmp_path):
     project.makepyfile(test_a="from pytest_stress import stress\n@stress('Black Swan Combo')\n"
                               "def test_x(stress_result):\n    pass\n")
     res = run(project, f"--stress-compare={tmp_path / 'missing.json'}")
-    res.stdout.fnmatch_lines(["*no baseline at*missing.json*create one with --stress-save=*"])
-    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    # at start-up, before any case runs (it was said after the whole suite)
+    res.stderr.fnmatch_lines(["ERROR: --stress-compare: no baseline at*missing.json* (it does not exist); create one "
+                              "with --stress-save=*"])
+    assert res.ret == pytest.ExitCode.USAGE_ERROR and "passed" not in res.stdout.str()
     res = run(project, "--stress-compare-fail=max_drawdwn:2")
     res.stderr.fnmatch_lines(["*unknown metric 'max_drawdwn'; did you mean 'max_drawdown'*"])
     old = tmp_path / "old.json"
@@ -332,6 +334,67 @@ def test_list_option_prints_the_library(pytester):
     out = res.stdout.str()
     for name in library.names():
         assert f"{name}  [{library.slug(name)}]" in out
+    assert "1000 x 1h bars" in out and "x None" not in out
+
+
+@pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["plain", "n2"])
+def test_a_failed_run_is_a_failed_test_not_an_error(project, mode):
+    """A run that fails (the trader raises, the session's bars do not fit a stress window, a Monte Carlo path
+    fails) is a FAILED test with the run's message: an ERROR at setup would mean a broken fixture."""
+    project.makepyfile(test_a=textwrap.dedent('''
+        import pytest
+        from pytest_stress import stress
+
+        class Broken:
+            def on_bar(self, ctx):
+                if ctx.t == 20:
+                    raise RuntimeError("model blew up")
+
+        @pytest.fixture
+        def trader_factory():
+            return Broken
+
+        @stress("BTC Flash Crash 2021", bars=100)
+        def test_raises(stress_result):
+            raise AssertionError("the body never runs")
+
+        @stress("BTC Flash Crash 2021", bars=100, paths=2)
+        def test_paths(stress_result):
+            raise AssertionError("the body never runs")
+
+        @stress("Black Swan Combo", "Execution Crisis")
+        def test_short(stress_scenario):
+            assert stress_scenario.bars == 60
+    '''))
+    res = run(project, "--stress-bars=60", "-rf", *mode)
+    res.assert_outcomes(failed=3, passed=1)      # Execution Crisis fits in 60 bars
+    out = res.stdout.str()
+    assert " ERROR " not in out and "error" not in out.splitlines()[-1]
+    assert "the body never runs" not in out
+    res.stdout.fnmatch_lines_random([
+        "FAILED test_a.py::test_raises?btc-flash-crash-2021? - RuntimeError*",
+        "FAILED test_a.py::test_paths?btc-flash-crash-2021? - Failed: 2 of 2*",
+        "FAILED test_a.py::test_short?black-swan-combo? - Failed: Scenario*",
+    ])
+    # the messages the setup errors had: the trader's traceback, the paths' account, the scenario's one line
+    assert "pytest-stress: in scenario 'BTC Flash Crash 2021' at bar 20" in out
+    assert "2 of 2 Monte Carlo paths of 'BTC Flash Crash 2021' failed; path 0" in out
+    assert ("\nScenario 'Black Swan Combo' (mixed_custom): the volatility window (38 bars from 50% of the run) does "
+            "not fit in 60 bars; it needs at least 76 bars (or an earlier start, or a shorter window)\n") in out
+
+
+def test_output_paths_are_checked_at_start_up(project, tmp_path):
+    """--stress-save and --stress-report in a folder that does not exist: a usage error before any case runs
+    (the folders were made, even /nonexistent/, after the whole suite)."""
+    project.makepyfile(test_a="from pytest_stress import stress\n@stress('Black Swan Combo', bars=200)\n"
+                              "def test_x(stress_result):\n    pass\n")
+    for option in ("--stress-save", "--stress-report"):
+        target = tmp_path / "nonexistent" / "out.file"
+        res = run(project, f"{option}={target}")
+        assert res.ret == pytest.ExitCode.USAGE_ERROR
+        res.stderr.fnmatch_lines([f"ERROR: {option} '{target}': the folder '{target.parent}' does not exist; "
+                                  "create it first*"])
+        assert "passed" not in res.stdout.str() and not target.parent.exists()
 
 
 def test_property_tests_get_a_fresh_trader_without_health_check_errors(project, mode):

@@ -359,7 +359,7 @@ def test_report_option_to_a_directory_is_a_usage_error(pytester):
     (pytester.path / "out").mkdir()
     out = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist", "--stress-report=out")
     assert out.ret == pytest.ExitCode.USAGE_ERROR
-    out.stderr.fnmatch_lines(["*--stress-report=out: is a directory; give a file path such as out/stress-report.html*"])
+    out.stderr.fnmatch_lines(["*--stress-report 'out': is a directory; give a file path such as 'out/stress-report.html'*"])
 
 
 def test_pytest_html_gets_the_charts(pytester):

@@ -73,6 +73,35 @@ def test_scenarios_keep_the_bars_asked_for(s):
     kind.check_fits(own, s.bars, "test")
 
 
+def test_a_shrunk_scenario_prints_as_a_line_that_pastes_back(monkeypatch):
+    """hypothesis's falsifying example is ``Scenario(...)``, the scenario's repr, which rebuilds it (its
+    pretty printer listed the dataclass's fields: ``type=<ScenarioType...>, parameters=mappingproxy(...)``)."""
+    import hypothesis.core
+    from hypothesis import Phase
+    from hypothesis.vendor.pretty import RepresentationPrinter, pretty
+
+    import pytest_stress
+
+    # schemathesis (in the dev extra) swaps hypothesis's printer for one that prints nothing ("s=,")
+    # once it is imported, as its pytest plugin does: the test uses hypothesis's own
+    monkeypatch.setattr(hypothesis.core, "RepresentationPrinter", RepresentationPrinter)
+
+    @settings(max_examples=20, database=None, phases=[Phase.generate, Phase.shrink])
+    @given(sst.scenarios(types=["flash_crash"], bars=300))
+    def falls_below_a_tenth(s):
+        assert s.parameters["drop_pct"] < 0.1
+
+    with pytest.raises(AssertionError) as info:
+        falls_below_a_tenth()
+    note = "\n".join(getattr(info.value, "__notes__", []))
+    line = next(x.strip() for x in note.splitlines() if x.strip().startswith("s="))
+    assert line.startswith("s=Scenario('fuzzed flash_crash', 'flash_crash', {") and "mappingproxy" not in line
+    rebuilt = eval(line[2:].rstrip(","), vars(pytest_stress))
+    assert isinstance(rebuilt, Scenario) and rebuilt.parameters["drop_pct"] >= 0.1 and rebuilt.bars == 300
+    sc = Scenario("x", "flash_crash", {"drop_pct": 0.2}, bars=200, seed=3)
+    assert pretty(sc) == repr(sc) and eval(pretty(sc), vars(pytest_stress)) == sc
+
+
 def test_fit_starts_scales_every_window_into_the_run():
     fc = kind_of("flash_crash")
     late = fc.fit_starts({"start": 0.99, "duration_bars": 50}, 300)

@@ -87,6 +87,8 @@ class Account:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or math.isnan(v):
                 raise ScenarioError(f"Account: {name} = {v!r}; expected a number in [{lo:g}, {hi:g}]")
+        if self.kind == "perpetual":
+            self._check_leverage_against_tiers()
         if self.kind == "margin" and self.maintenance_margin >= 1.0 / self.max_leverage:
             raise ScenarioError(f"Account.margin: maintenance_margin = {self.maintenance_margin:g} must be below the "
                                 f"initial margin 1 / max_leverage = {1.0 / self.max_leverage:g}")
@@ -96,6 +98,20 @@ class Account:
                 or hasattr(f, "index")):
             raise ScenarioError(f"Account: funding = {f!r}; expected None, 'model', a rate per interval in "
                                 "(-0.1, 0.1), or a pandas Series of rates indexed by time")
+
+    def _check_leverage_against_tiers(self) -> None:
+        """A perpetual's leverage is at most what its tier tables allow in their first bracket (the
+        shipped Binance tables: 125x BTCUSDT and ETHUSDT, 100x SOLUSDT): above it every order would
+        be refused (``insufficient_margin``) and a test would pass with no trade at all."""
+        from .tiers import BINANCE_USDM_TIERS   # the shipped tables, when the account has none of its own
+
+        tables = dict(self.tiers) if self.tiers else BINANCE_USDM_TIERS
+        tops = {symbol: table.tiers[0].max_leverage for symbol, table in tables.items()}
+        if tops and self.max_leverage > max(tops.values()):
+            listed = ", ".join(f"{symbol} {top:g}x" for symbol, top in tops.items())
+            raise ScenarioError(f"Account.perpetual: leverage = {self.max_leverage:g}; expected at most "
+                                f"{max(tops.values()):g} (the tier tables' highest: {listed}); above a bracket's "
+                                "maximum leverage every order is refused")
 
     # -- constructors ----------------------------------------------------------
     @classmethod

@@ -28,6 +28,26 @@ __all__ = ["trader_factory", "trader_under_test", "stress_base_data", "stress_sc
 #: module that overrides the fixture gives another object, whose copies its paths then run.
 _BUILT_KEY = pytest.StashKey[Any]()
 
+#: A case whose run failed while its fixtures were set up (the trader raised, the time limit ran
+#: out, the scenario does not fit its bars or data, a Monte Carlo path failed): the exception, which
+#: ``pytest_pyfunc_call`` raises again as the test is called. pytest then reports the test FAILED
+#: with the same message and traceback; at setup it would be an ERROR, which to pytest users means
+#: a broken fixture. The test body never runs. A fixture that cannot do its own job (no trader
+#: defined, no marker) still fails at setup.
+CASE_FAILURE_KEY = pytest.StashKey[BaseException]()
+
+
+def _case_failed(request: pytest.FixtureRequest, exc: BaseException) -> None:
+    """Keep ``exc`` for the test call (``CASE_FAILURE_KEY``); a scenario problem (a ``StressError``)
+    becomes its one-line message, a trader's exception stays itself, with its traceback."""
+    from ..errors import StressError   # lazy: light, but only needed once a case failed
+
+    if isinstance(exc, StressError):
+        failure: BaseException = pytest.fail.Exception(str(exc), pytrace=False)
+    else:
+        failure = exc
+    request.node.stash.setdefault(CASE_FAILURE_KEY, failure)   # the first failure is the case's
+
 MISSING_TRADER = """pytest-stress needs your trading system. Define it in your conftest.py, either as
 a factory (lets property tests and Monte Carlo paths build a fresh one each time):
 
@@ -87,7 +107,18 @@ def stress_scenario(request: pytest.FixtureRequest, stress_base_data: Any) -> Sc
     """The scenario of this case, with the marker's and the command line's overrides applied."""
     spec, item = _spec_and_item(request)
     opts = request.config.stash[SESSION_KEY].options
-    return spec.scenario(item, bars=opts.bars, seed=opts.seed, data=stress_base_data)
+    if opts.bars is None and opts.seed is None:
+        return spec.scenario(item, data=stress_base_data)
+    from ..errors import StressError   # lazy: light, but only needed with the session's overrides
+
+    try:
+        return spec.scenario(item, bars=opts.bars, seed=opts.seed, data=stress_base_data)
+    except StressError as exc:
+        # the session's --stress-bars/--stress-seed do not fit this case (a stress window longer
+        # than the bars): the test fails with the message when called, and until then other fixtures
+        # see the scenario as the marker defines it (validated at collection); the body never runs
+        _case_failed(request, exc)
+        return spec.scenario(item, data=stress_base_data)
 
 
 @pytest.fixture
@@ -203,8 +234,26 @@ def stress_result(request: pytest.FixtureRequest, stress_scenario: Scenario, tra
     this is path 0's result, and the test body then runs on path after path (each a fresh
     trader: from ``trader_factory``, or copies of a module's own ``trader_under_test``) until
     the verdict is decided (``VerdictPlan``, ``runner.run_verdict``). With ``verdict="seed"``,
-    the scenario's own seed, once; with ``paths=N``, a ``PathsResult`` of N seeded paths."""
+    the scenario's own seed, once; with ``paths=N``, a ``PathsResult`` of N seeded paths.
+
+    A run that fails here (the trader raises, the time limit, a scenario that does not fit its
+    data) fails the test when it is called, with the same message (``CASE_FAILURE_KEY``); this
+    fixture then gives None."""
     spec, _ = _spec_and_item(request)
+    if CASE_FAILURE_KEY in request.node.stash:   # stress_scenario failed already
+        return None   # type: ignore[return-value]
+    try:
+        return _run_for_test(request, spec, stress_scenario, trader_under_test, stress_exchange, stress_account,
+                             trader_factory)
+    except (Exception, pytest.fail.Exception) as exc:   # re-raised by pytest_pyfunc_call, never dropped
+        _case_failed(request, exc)
+        return None   # type: ignore[return-value]
+
+
+def _run_for_test(request: pytest.FixtureRequest, spec: StressSpec, stress_scenario: Scenario,
+                  trader_under_test: Any, stress_exchange: ExchangeConfig, stress_account: Account,
+                  trader_factory: Callable[[], Any] | None) -> ScenarioResult | PathsResult:
+    """``stress_result``'s run (see there)."""
     opts = request.config.stash[SESSION_KEY].options
     record = spec.overrides.get("record_errors", opts.record_errors)
     own = request.node.stash.get(_BUILT_KEY, None) is not trader_under_test   # the module's own trader

@@ -61,7 +61,7 @@ refuse_conflicting_install()
 from .. import __version__   # noqa: E402
 from ..account.rules import account_from   # noqa: E402
 from ..errors import StressError   # noqa: E402
-from .fixtures import BreakingPlan   # noqa: E402
+from .fixtures import CASE_FAILURE_KEY, BreakingPlan   # noqa: E402
 from .fixtures import (exchange_sim, stress_account, stress_base_data, stress_exchange,  # noqa: F401
                        stress_result, stress_runner, stress_scenario, trader_factory, trader_under_test)
 from .marker import OVERRIDES, StressSpec   # noqa: E402
@@ -87,6 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "none: the whole library). Overrides: " + ", ".join(OVERRIDES))
     stress = StressSession(config, StressOptions.from_config(config))
     check_report_option(stress.options)
+    if not stress.is_worker:   # the controller writes and reads these files: checked before any case runs
+        stress.options.check_paths()
     config.stash[SESSION_KEY] = stress
     config.pluginmanager.register(stress, "stress-session")   # per config: receives its reports
     worker = getattr(config, "workerinput", {})
@@ -114,7 +116,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     config._do_configure()   # conftest.py files may register scenarios
     tw = create_terminal_writer(config)
     for s in library.all():
-        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {s.bars} x {s.timeframe},"
+        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {library.length_of(s)},"
                 f" seed {s.seed}", bold=True)
         tw.line(f"    {s.description}")
     config._ensure_unconfigure()
@@ -248,7 +250,14 @@ def _spread_longest(items: list[pytest.Item], workers: int) -> None:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """A case decided over its scenario's paths: run the test body on path after path (the
     fixture ran path 0) until the verdict is decided; fail the test with the verdict's account
-    if it is FAIL. The body's ``stress_result`` (and ``trader_under_test``) are each path's."""
+    if it is FAIL. The body's ``stress_result`` (and ``trader_under_test``) are each path's.
+
+    A case whose run failed during setup (``fixtures.CASE_FAILURE_KEY``) fails here, as the test
+    is called, with that exception: a FAILED test, not an ERROR in a fixture."""
+    __tracebackhide__ = True
+    failure = pyfuncitem.stash.get(CASE_FAILURE_KEY, None)
+    if failure is not None:
+        raise failure
     plan = pyfuncitem.stash.get(VERDICT_KEY, None)
     if plan is None:
         return None

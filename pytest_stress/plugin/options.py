@@ -331,6 +331,27 @@ class StressOptions:
             parts += [f"{_RULE_KNOBS[k][0]}={v:g}" for k, v in self.rule.items()]
         return " ".join(parts)
 
+    def check_paths(self) -> None:
+        """At start-up, before any case runs: ``--stress-save`` and ``--stress-report`` are files that
+        can be written (their folder exists and is writable; no folder is created), and the
+        ``--stress-compare`` baseline exists. Raises ``pytest.UsageError`` naming the option."""
+        from pathlib import Path   # lazy: only a session that saves, reports or compares needs it
+
+        from ..errors import StressError   # lazy: as above
+        from ..outputs import check_output_path   # lazy: as above
+
+        for flag, path, example in (("--stress-save", self.save, "baseline.json"),
+                                    ("--stress-report", self.report, "stress-report.html")):
+            if path:
+                try:
+                    check_output_path(path, flag, example)
+                except StressError as exc:
+                    raise pytest.UsageError(str(exc)) from None
+        if self.compare and not Path(self.compare).is_file():
+            what = "is a directory, not a file" if Path(self.compare).is_dir() else "does not exist"
+            raise pytest.UsageError(f"--stress-compare: no baseline at {self.compare!r} (it {what}); create one with "
+                                    f"--stress-save={self.compare}, or give the path of one")
+
     def as_dict(self) -> dict[str, Any]:
         return {"exchange": self.exchange, "account": account_from(self.account).describe(), "bars": self.bars,
                 "seed": self.seed, "scenarios": self.scenarios, "verdict": self.verdict, "rule": dict(self.rule)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -74,9 +73,6 @@ def check_report_option(options: Any) -> None:
     if importlib.util.find_spec("matplotlib") is None:
         raise pytest.UsageError("--stress-report needs matplotlib; "
                                 "install it with pip install 'pytest-stress-trading[report]'")
-    if Path(options.report).is_dir():
-        raise pytest.UsageError(f"--stress-report={options.report}: is a directory; give a file path such as "
-                                f"{Path(options.report) / 'stress-report.html'}")
 
 
 def write_session_report(session: pytest.Session, stress: Any) -> str | None:

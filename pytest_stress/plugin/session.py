@@ -62,6 +62,10 @@ def summarize(result: ScenarioResult | PathsResult | VerdictResult, tolerance: d
         out = {"scenario": result.scenario.name, "scenario_type": result.scenario.type.value,
                "seed": result.scenario.seed, "success": result.success, "paths": result.paths,
                "worst_seed": agg["worst_seed"], "metrics": agg["median"], "metrics_p95": agg["p95"]}
+        if not result.success:   # the table's FAILED cell says why
+            first = result.failures[0]
+            out["error"] = (f"{len(result.failures)} of {result.paths} paths failed; path {first.path}: "
+                            + (str(first.error or "").splitlines() or [""])[0])
     else:
         out = {"scenario": result.scenario_name, "scenario_type": result.scenario_type, "seed": result.seed,
                "success": result.success, "error": result.error, "verdict": "seed", "note": SINGLE_SEED_NOTE,

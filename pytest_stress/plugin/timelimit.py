@@ -29,6 +29,8 @@ __all__ = ["apply_time_limits", "timed_out_summary", "describe_time_limit"]
 
 _TIMEOUT_PLUGIN = "timeout"      # pytest-timeout's entry-point name
 _MESSAGE_MARK = "from pytest-timeout"
+#: Where a stress case's time limit came from, set with its marker (absent: not set by pytest-stress).
+_SOURCE_KEY = pytest.StashKey[str]()
 
 
 def _available(config: pytest.Config) -> bool:
@@ -83,6 +85,8 @@ def apply_time_limits(config: pytest.Config, items: list[pytest.Item], options: 
         if hasattr(signal, "SIGALRM"):
             kwargs["method"] = "signal"                # fails the case; "thread" would end the process
         item.add_marker(pytest.mark.timeout(seconds, **kwargs))
+        item.stash[_SOURCE_KEY] = ("@stress(..., timeout=)" if own is not None else
+                                   "--stress-timeout / ini stress_timeout" if explicit else "pytest-stress's default")
 
 
 def timed_out_summary(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str, Any] | None:
@@ -105,8 +109,14 @@ def timed_out_summary(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str
         name = scenario if isinstance(scenario, str) else scenario.name
         where, seed = f"scenario {name!r}, outside the scenario run", None
     marker = item.get_closest_marker("timeout")
-    limit = f" of {marker.args[0]:g} s" if marker is not None and marker.args else ""
-    exc.msg = (f"{exc.msg} pytest-stress: ran past its time limit{limit} in {where} (set it with --stress-timeout "
-               "or @stress(..., timeout=SECONDS))")
+    source = item.stash.get(_SOURCE_KEY, None)
+    limit = f" of {marker.args[0]:g} s" if source is not None and marker is not None and marker.args else ""
+    if source is None:   # the test's own @pytest.mark.timeout, or pytest-timeout's --timeout / ini / env
+        how = ("the test's own @pytest.mark.timeout" if marker is not None else
+               "pytest-timeout's --timeout (or its timeout ini option, or PYTEST_TIMEOUT)")
+        hint = f"the limit is {how}; a stress case's own: --stress-timeout or @stress(..., timeout=SECONDS)"
+    else:
+        hint = f"the limit is {source}; set it with --stress-timeout or @stress(..., timeout=SECONDS)"
+    exc.msg = f"{exc.msg} pytest-stress: ran past its time limit{limit} in {where} ({hint})"
     return {"scenario": name, "scenario_type": None, "seed": seed, "success": False,
             "error": f"TimeLimitExceeded: ran past its time limit{limit} in {where}", "metrics": {}}

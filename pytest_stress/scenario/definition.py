@@ -247,6 +247,13 @@ class Scenario:
             parts.append(f"repair={self.repair!r}")
         return f"Scenario({', '.join(parts)})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How hypothesis (and IPython) print a scenario, such as a shrunk falsifying example: its
+        ``repr``, one ``Scenario(...)`` line that pastes back and rebuilds it. Their pretty
+        printers would otherwise list the dataclass's fields (``type=<ScenarioType.FLASH_CRASH:
+        'flash_crash'>, parameters=mappingproxy({...})``), which is not Python."""
+        printer.text(repr(self))
+
     @property
     def bar_timeframe(self) -> str | None:
         """The bar length: as given, "1h" for a synthetic market, None until given data is loaded."""

@@ -35,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the trader every run uses, fixed for the server's life (no request can name code)")
     p.add_argument("--db", default="pytest-stress.db", metavar="FILE|URL",
                    help="where runs and results are kept: a SQLite file (default pytest-stress.db), or a "
-                        "PostgreSQL URL such as postgresql://user@host:5432/stress (docs/service.md)")
+                        "PostgreSQL URL such as postgresql://user@host:5432/stress (the README's \"The service\")")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive, default=2, metavar="N", help="worker processes (default 2)")
