@@ -155,7 +155,8 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
                           precision: float | None = None, exchange: ExchangeConfig | str | None = None,
                           account: Account | str | None = None, rule: VerdictRule | None = None,
                           record_errors: bool = False, workers: int | str | None = None,
-                          executor: Executor | None = None, max_runs: int = DEFAULT_MAX_RUNS) -> BreakingPoint:
+                          executor: Executor | None = None, max_runs: int = DEFAULT_MAX_RUNS,
+                          on_level: Callable[[Level], None] | None = None) -> BreakingPoint:
     """``find_breaking_point`` with a check of the verdict's form: ``check(result, trader)``
     raises ``AssertionError`` where the claim does not hold (the pytest plugin's test body)."""
     scenario = _resolve(scenario)
@@ -200,6 +201,8 @@ def search_breaking_point(scenario: Scenario | str, trader_factory: Callable[[],
                  or "severity", x, v.verdict, v.failures, v.paths)
         decided[key] = level
         levels.append(level)
+        if on_level is not None:
+            on_level(level)
         return level
 
     def runs() -> int:
@@ -263,7 +266,8 @@ def find_breaking_point(scenario: Scenario | str, trader_factory: Callable[[], A
                         exchange: ExchangeConfig | str | None = None, account: Account | str | None = None,
                         rule: VerdictRule | None = None, record_errors: bool = False,
                         workers: int | str | None = None, executor: Executor | None = None,
-                        max_runs: int = DEFAULT_MAX_RUNS) -> BreakingPoint:
+                        max_runs: int = DEFAULT_MAX_RUNS, on_level: Callable[[Level], None] | None = None
+                        ) -> BreakingPoint:
     """A reverse stress test: the mildest severity of ``scenario`` (a ``Scenario`` or a library
     name) at which ``check`` fails on more of its paths than the verdict tolerates.
 
@@ -275,7 +279,8 @@ def find_breaking_point(scenario: Scenario | str, trader_factory: Callable[[], A
     ``low``, ``high`` and ``precision`` in its units (default: from its calm value to its limit,
     a hundredth of that). ``rule`` decides each level (default: the verdict's, ``VerdictRule()``);
     paths run as ``runner.run_verdict`` runs them (``workers``, ``executor``); ``max_runs``
-    bounds the paths of the whole search. Module docstring: how the search copes with noise.
+    bounds the paths of the whole search; ``on_level(level)`` is called as each level is decided
+    (a progress display). Module docstring: how the search copes with noise.
     """
     if not callable(check):
         raise ScenarioError(f"check = {check!r}; expected a callable taking a ScenarioResult and returning a bool "
@@ -283,4 +288,5 @@ def find_breaking_point(scenario: Scenario | str, trader_factory: Callable[[], A
 
     return search_breaking_point(scenario, trader_factory, _BoolCheck(check), parameter=parameter, low=low, high=high,
                                  precision=precision, exchange=exchange, account=account, rule=rule,
-                                 record_errors=record_errors, workers=workers, executor=executor, max_runs=max_runs)
+                                 record_errors=record_errors, workers=workers, executor=executor, max_runs=max_runs,
+                                 on_level=on_level)

@@ -306,21 +306,22 @@ def _breaking_points(parser: argparse.ArgumentParser, args: argparse.Namespace, 
     from .errors import StressError   # lazy: each command imports only what it needs
     from .result.breaking import BreakingCase   # lazy: each command imports only what it needs
 
-    from .progress import Progress, breaking_levels, levels_of   # lazy: each command imports only what it needs
+    from .progress import Progress, level_note, levels_of   # lazy: each command imports only what it needs
 
     parameter = args.breaking_point if isinstance(args.breaking_point, str) else None
     low, high = args.search_range or (None, None)
     per_scenario = levels_of(args.search_range, args.precision, parameter)
+    axis = parameter or "severity"
     out = []
     with Progress(per_scenario * len(scenarios), "level") as progress:
         for k, sc in enumerate(scenarios):
             started = time.perf_counter()
             progress.describe(sc.name)
             try:
-                with breaking_levels(progress):
-                    bp = find_breaking_point(sc, factory, claims, parameter=parameter, low=low, high=high,
-                                             precision=args.precision, exchange=exchange, account=account,
-                                             workers=args.workers)
+                bp = find_breaking_point(sc, factory, claims, parameter=parameter, low=low, high=high,
+                                         precision=args.precision, exchange=exchange, account=account,
+                                         workers=args.workers,
+                                         on_level=lambda level: progress.advance(note=level_note(level, axis)))
             except StressError as exc:
                 progress.close()
                 parser.error(f"--breaking-point: {exc}")

@@ -9,14 +9,12 @@ clears the bar first, so they never mix with it.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import os
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
-__all__ = ["wanted", "Progress", "levels_of"]
+__all__ = ["wanted", "Progress", "levels_of", "level_note"]
 
 
 def wanted(stream: IO[str] | None = None) -> bool:
@@ -108,29 +106,6 @@ def levels_of(search_range: tuple[float, float] | None, precision: float | None,
     return max(1, math.ceil(math.log2(max(steps, 2.0)))) + 2
 
 
-@contextlib.contextmanager
-def breaking_levels(progress: Progress) -> Iterator[None]:
-    """Advance ``progress`` by one for each level a breaking-point search decides (``breaking.py``
-    logs each one at INFO on the ``pytest_stress`` logger: scenario, axis, value, verdict,
-    failures, paths), showing the last level beside the bar."""
-    if not progress.enabled:
-        yield
-        return
-    logger = logging.getLogger("pytest_stress")
-
-    class Levels(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if str(record.msg).startswith("breaking point of ") and len(record.args or ()) == 6:
-                _, axis, x, verdict, failed, paths = record.args   # type: ignore[misc]
-                progress.advance(note=f"{axis} {x:.4g}: {verdict} ({failed} of {paths} paths failed)")
-
-    handler = Levels(logging.INFO)
-    level = logger.level
-    logger.addHandler(handler)
-    if not logger.isEnabledFor(logging.INFO):
-        logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+def level_note(level: Any, axis: str) -> str:
+    """What the bar shows beside it for a decided breaking-point level (``result.breaking.Level``)."""
+    return f"{axis} {level.x:.4g}: {level.verdict} ({level.failures} of {level.paths} paths failed)"
