@@ -1,5 +1,6 @@
 """The command line: list, run against a MODULE:FACTORY trader, report; every bad input one clear line."""
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -283,3 +284,20 @@ def test_progress_callbacks_count_every_case_and_path_and_change_no_result():
     batch = run_batch([library.get(n, bars=100) for n in ("BTC Flash Crash 2021", "Black Swan Combo")], SmaCross,
                       max_workers=2, progress=finished.append)
     assert sorted(r.scenario_name for r in finished) == sorted(r.scenario_name for r in batch.results)
+
+
+def test_a_breaking_point_search_shows_each_level_on_a_terminal(project):
+    out, err = _run_on(project, stderr_tty=True, args=(
+        "--trader", "traders:LeveredLong", "--bars", "60", "--account", "perpetual:leverage=5", "--exchange",
+        "frictionless", "--breaking-point", "drop_pct", "--search-range", "0.05", "0.5", "--precision", "0.05",
+        "--check", "liquidations == 0"))
+    assert "level/s" in err and re.search(r"drop_pct 0\.\d+: (pass|fail) \(\d+ of \d+ paths failed\)", err), err
+    assert "breaks at drop_pct" in out and "level/s" not in out
+    seen = []
+    from pytest_stress.breaking import find_breaking_point
+    from traders import LeveredLong
+
+    bp = find_breaking_point(library.get("BTC Flash Crash 2021", bars=60), LeveredLong, lambda r: r.liquidations == 0,
+                             parameter="drop_pct", low=0.05, high=0.5, precision=0.05, exchange="frictionless",
+                             account="perpetual:leverage=5", workers=1, on_level=seen.append)
+    assert tuple(seen) == bp.levels
