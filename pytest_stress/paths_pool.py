@@ -112,10 +112,14 @@ def _outcome_error(outcome: Outcome) -> Callable[[str], str]:
 
 
 def _on_pool(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], workers: int,
-             seed_of: Callable[[int], int], name: str) -> list[PathChunk]:
+             seed_of: Callable[[int], int], name: str, timeout: float | None = None) -> list[PathChunk]:
+    """``timeout``: seconds each path may run (the chunk function calls ``workers.step`` as each
+    path begins). A path interrupted at its limit is a failed row of its chunk; a path that does
+    not stop within the grace period has its worker killed: it fails, named, and the other paths
+    of its chunk run again (their rows are the same to the bit: each path's draws come from its seed)."""
     ctx = _fork_context()
     task = partial(fn, job)   # given to each worker when it starts (inherited under fork: need not pickle)
-    outcomes = run_tasks(task, bounds, workers=workers, timeout=None, context=ctx)
+    outcomes = run_tasks(task, bounds, workers=workers, timeout=timeout, context=ctx)
     out: list[PathChunk] = []
     redo: list[int] = []
     for (a, b), o in zip(bounds, outcomes):
@@ -123,13 +127,18 @@ def _on_pool(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], workers: int,
             out.append(o.value)
         elif b - a == 1:
             out.append(_failed_chunk(a, seed_of, name, _outcome_error(o)))
+        elif o.status == "timeout" and o.step is not None and a <= o.step < b:   # the path that hung is known
+            out.append(_failed_chunk(o.step, seed_of, name, _outcome_error(o)))
+            log.warning("scenario %r: path %d hung and its worker was killed; running paths %d..%d again without it",
+                        name, o.step, a, b - 1)
+            redo.extend(i for i in range(a, b) if i != o.step)
         else:
             log.warning("scenario %r: paths %d..%d lost their worker (%s); running them one by one",
                         name, a, b - 1, o.detail.splitlines()[-1] if o.detail else o.status)
             redo.extend(range(a, b))
     if redo:
         singles = [(i, i + 1) for i in redo]
-        for (a, _), o in zip(singles, run_tasks(task, singles, workers=workers, timeout=None, context=ctx)):
+        for (a, _), o in zip(singles, run_tasks(task, singles, workers=workers, timeout=timeout, context=ctx)):
             out.append(o.value if o.status == "ok" else _failed_chunk(a, seed_of, name, _outcome_error(o)))
     return out
 
@@ -165,32 +174,39 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
 
 
 def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Callable[[int], int], name: str,
-                   workers: int | str | None = None, executor: Executor | None = None) -> list[PathChunk]:
+                   workers: int | str | None = None, executor: Executor | None = None,
+                   timeout: float | None = None) -> list[PathChunk]:
     """Run paths ``start..stop-1`` as ``fn(job, a, b)`` chunks and return the chunks, in path
     order. ``workers``: as ``resolve_path_workers`` (1, or fewer than ``IN_PROCESS_BELOW``
     paths: one chunk in this process); ``executor``: run on it instead (``job`` and ``fn``
     must pickle; ``workers``, if given, is its size, for the chunking). ``seed_of(i)``: path
-    i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages."""
+    i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages.
+    ``timeout``: seconds each path may run in a worker process (``_on_pool``); with one, paths
+    run in worker processes even when there are few (in this process nothing could stop them),
+    but never with one worker (``workers=1``: this process, no limit) or on an executor (its
+    workers are its own)."""
     n = resolve_path_workers(workers)   # checked even for an executor
     paths = stop - start
     if executor is not None:   # its size is unknown unless workers= says it
         given = workers is not None and workers != "auto"
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n if given else EXECUTOR_CHUNKS)
         chunks = _on_executor(fn, job, [(a + start, b + start) for a, b in bounds], executor, seed_of, name)
-    elif n == 1 or paths < IN_PROCESS_BELOW:
+    elif n == 1 or (paths < IN_PROCESS_BELOW and not timeout):
         chunks = [fn(job, start, stop)]
     else:
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n)
-        chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name)
+        chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name,
+                          timeout)
     return sorted(chunks, key=lambda c: c.start)
 
 
 def run_path_chunks(fn: ChunkFn, job: Any, paths: int, *, seed_of: Callable[[int], int], name: str,
                     workers: int | str | None = None, executor: Executor | None = None,
-                    ) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
+                    timeout: float | None = None) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
     """Run paths ``0..paths-1`` (``run_path_range``); their rows in one table, and the kept
     cut equity curves."""
-    chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor)
+    chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor,
+                            timeout=timeout)
     table = PathTable.empty(paths)
     sketches: dict[int, tuple[int, Any, Any]] = {}
     for c in chunks:

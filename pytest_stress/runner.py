@@ -44,7 +44,7 @@ from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
 from .trader.system import as_decider
 from .verdict import DEFAULT_RULE, VerdictRule
-from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks
+from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks, step
 
 __all__ = ["run_scenario", "run_paths", "run_verdict", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
@@ -206,8 +206,15 @@ def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
     raises becomes a failed row with its traceback, never a lost chunk."""
     chunk = PathChunk(start, PathTable.empty(stop - start))
     for i in range(start, stop):
+        step(i)   # in a worker under a time limit: path i's own clock starts
         try:
             reduce_path(chunk, i, derive_seed(job.scenario.seed, i), _run_path(job, i))
+        except TimeLimitExceeded as exc:   # raised by the worker process at the path's deadline (workers.py)
+            seed = derive_seed(job.scenario.seed, i)
+            pos = position_of(exc.__traceback__)
+            where = pos.describe() if pos is not None else f"scenario {job.scenario.name!r}"
+            log.error("path %d (seed %d) %s, in %s", i, seed, exc, where)
+            reduce_path(chunk, i, seed, None, f"TimeLimitExceeded: path {i} (seed {seed}) {exc}, in {where}")
         except Exception as exc:  # the user's trader raised: this path fails, the others run
             detail = "".join(traceback.format_exception(exc)).rstrip()
             seed = derive_seed(job.scenario.seed, i)
@@ -219,7 +226,7 @@ def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
 def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
               exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
               record_errors: bool = False, workers: int | str | None = None,
-              executor: Executor | None = None) -> PathsResult:
+              executor: Executor | None = None, timeout: float | None = DEFAULT_TIMEOUT) -> PathsResult:
     """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``.
 
     Path i uses seed ``derive_seed(scenario.seed, i)``. Paths run in ``workers`` worker
@@ -232,8 +239,14 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
     here for its full result). The rows are bit-identical whatever the workers or executor.
     A path whose trader raises, or whose worker process dies, fails alone: its row has
     ``success`` False and an ``error`` naming its seed (``PathsResult.failures``).
+    ``timeout``: seconds each path may run in a worker process (default ``DEFAULT_TIMEOUT``;
+    None or 0: no limit), enforced as ``run_batch``'s: a path past it is interrupted and fails
+    alone, naming its bar; one that does not stop within the grace period has its worker killed
+    (the other paths run again, to the same rows). With a limit, paths run in worker processes
+    even when there are fewer than 4; ``workers=1`` (this process) and an executor have none.
     """
     scenario = _resolve(scenario)
+    _check_timeout(timeout)
     if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
         raise ScenarioError(f"paths = {paths!r}; expected an integer >= 1")
     if not callable(trader_factory):
@@ -241,7 +254,8 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
                             "a fresh trader (the class, or a function)")
     job = _PathJob(scenario, trader_factory, exchange_config(exchange), account_from(account), record_errors)
     table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor,
-                                      seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name)
+                                      seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name,
+                                      timeout=float(timeout) if timeout else None)
     return PathsResult(scenario, table=table, sketches=sketches, rerun=partial(_run_path, job))
 
 
@@ -365,6 +379,12 @@ def run_verdict(scenario: Scenario | str, trader_factory: Callable[[], Any], che
     return VerdictResult(rule, decided, failing, paths)
 
 
+def _check_timeout(timeout: Any) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0 or math.isinf(timeout)):
+        raise ScenarioError(f"timeout = {timeout!r}; expected seconds (a finite number >= 0), or None for no limit")
+
+
 def _failed(scenario: Scenario, error: str) -> ScenarioResult:
     return ScenarioResult(scenario_name=scenario.name, scenario_type=scenario.type.value, seed=scenario.seed,
                           success=False, error=error, initial_equity=scenario.initial_equity,
@@ -476,9 +496,7 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
     ``account``: as for ``run_scenario`` (the same for every scenario).
     """
     items: Sequence[Scenario] = [_resolve(s) for s in scenarios]
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout >= 0 or math.isinf(timeout)):
-        raise ScenarioError(f"timeout = {timeout!r}; expected seconds (a finite number >= 0), or None for no limit")
+    _check_timeout(timeout)
     if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
         raise ScenarioError(f"max_workers = {max_workers!r}; expected an integer >= 1, or None for all cores")
     limit = float(timeout) if timeout else None
