@@ -9,7 +9,7 @@ has no way to stop a task that hangs. Here each worker is a process with a pipe 
 - a task past its deadline is interrupted: the parent sends ``SIGUSR1``, which raises
   ``TimeLimitExceeded`` inside the task (a ``BaseException``, so ``except Exception`` in
   user code does not swallow it; the task's own handler can read where it was from the
-  traceback). A trader that catches it anyway and returns is stopped at its next bar
+  traceback). A trader that catches it anyway and returns is stopped before its next bar
   (``engine.where.stop_at_next_bar``). If no answer comes within ``grace`` seconds (the
   interruption was swallowed in a loop, or the code is in a C loop that never returns to
   Python) the worker is killed and replaced. Where there is no ``SIGUSR1`` (Windows) the
@@ -30,7 +30,6 @@ whoever waits for those pipes' end (xdist's controller, a caller reading its out
 from __future__ import annotations
 
 import ctypes
-import math
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -84,30 +83,31 @@ class _Step:
 _busy = False   # in a worker: a task is running (only then does SIGUSR1 interrupt)
 _conn: Any = None            # in a worker: its end of the pipe (``step`` writes to it)
 _limit: float | None = None  # in a worker: the running task's time limit per step
-_step_deadline = math.inf    # in a worker: when the running step's time is up (monotonic clock)
+_step_started = 0.0          # in a worker: when the running step began (monotonic clock)
 
 
 def step(index: int) -> None:
     """In a worker running a task under a time limit: step ``index`` of the task begins (the
     step's clock starts now). Anywhere else: nothing."""
-    global _step_deadline
+    global _step_started
     if _conn is None or not _busy:
         return
-    _step_deadline = time.monotonic() + _limit if _limit else math.inf
+    _step_started = time.monotonic()
     _conn.send(_Step(index))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
     # A SIGUSR1 the parent sent for a step that has ended since (the step's message and the signal
-    # crossed) finds the next step's clock running: it is ignored, and the parent's clock restarts
-    # with that step's message.
-    if not _busy or time.monotonic() < _step_deadline:
+    # crossed) finds a step that began moments ago: it is ignored, and the parent's clock restarts
+    # with that step's message. (The step it was meant for has run about the whole limit: the
+    # parent's clock starts when the task or the step's message reaches it, a little later.)
+    if not _busy or (_limit and time.monotonic() - _step_started < _limit / 2):
         return
     limit = f" of {_limit:g} s" if _limit else ""
     from .engine.where import stop_at_next_bar   # lazy: the bar loop (numpy), only once a task is interrupted
 
     stop_at_next_bar(frame, TimeLimitExceeded(f"ran past its time limit{limit}, caught the interruption and went on; "
-                                              "stopped at its next bar"))
+                                              "stopped before its next bar"))
     raise TimeLimitExceeded(f"ran past its time limit{limit}")
 
 
@@ -169,7 +169,7 @@ def _bind_to_parent(parent: int | None, keep: tuple[int, ...]) -> None:
 def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
     """A worker's main loop: receive a task, run it, send its outcome; ``None`` ends it.
     ``parent``: the pid of the process it dies with (``_bind_to_parent``)."""
-    global _busy, _conn, _limit, _step_deadline
+    global _busy, _conn, _limit, _step_started
     _bind_to_parent(parent, keep=(conn.fileno(),))
     _conn = conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -183,7 +183,7 @@ def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
         if task is None:
             return
         task, _limit = task
-        _step_deadline = time.monotonic() + _limit if _limit else math.inf
+        _step_started = time.monotonic()
         _busy = True
         try:
             out = Outcome("ok", fn(*task))

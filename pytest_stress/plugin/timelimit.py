@@ -24,7 +24,7 @@ raises the failure, ``timeout_sigalrm``):
   interrupts that bookkeeping: with pytest-timeout's timer, which spans the whole protocol, it
   could, and pytest ended the session with INTERNALERROR.
 - At the limit, SIGALRM raises pytest-timeout's failure in the case's code. A trader that catches
-  it (``except BaseException``) and returns is stopped at its next bar
+  it (``except BaseException``) and returns is stopped before its next bar
   (``engine.where.stop_at_next_bar``).
 - Second stage: a case still running ``grace`` seconds later (``--stress-timeout-grace``; it
   catches the interruption in a loop, or is inside C code that does not return to Python) cannot
@@ -140,7 +140,8 @@ def timed_out_summary(item: pytest.Item, call: pytest.CallInfo[Any]) -> dict[str
         where, seed = f"scenario {name!r}, outside the scenario run", None
     marker = item.get_closest_marker("timeout")
     limit = f" of {marker.args[0]:g} s" if marker is not None and marker.args else ""
-    if swallowed:   # its message says what happened; the summary says where
+    if swallowed:
+        exc.msg = f"{exc.msg}, in {where}"
         return {"scenario": name, "scenario_type": None, "seed": seed, "success": False,
                 "error": f"TimeLimitExceeded: ran past its time limit{limit}, caught the interruption and went on; "
                          f"stopped in {where}", "metrics": {}}
@@ -223,7 +224,7 @@ class _Clock:
             # a test outcome, as pytest-timeout's (pytest's setup and teardown handle no other BaseException)
             stop_at_next_bar(frame, pytest.fail.Exception(
                 f"{_STOPPED_MARK} of {self.limit:g} s; the trader caught the interruption and went on, so its run "
-                "was stopped at its next bar"))
+                "was stopped before its next bar"))
             self.clocks.arm(self, self.clocks.grace)   # the second stage, from now
             raise
         self.debugging = True                          # under a debugger: pytest-timeout lets it run
