@@ -27,12 +27,13 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
 from .errors import ScenarioError
 from .result.paths import PathChunk, PathTable
-from .workers import Outcome, run_tasks
+from .workers import Outcome, rerun_on_fresh_pools, run_tasks
 
 __all__ = ["run_path_chunks", "run_path_range", "resolve_path_workers", "available_cores", "chunk_bounds", "MAX_CHUNK",
            "IN_PROCESS_BELOW"]
@@ -149,12 +150,22 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
         return _failed_chunk(a, seed_of, name, lambda path: f"{type(exc).__name__}: {exc} (the executor could not "
                                                             f"run {path}: its worker died or the task did not pickle)")
 
-    futures: list[Any] = [executor.submit(fn, job, a, b) for a, b in bounds]
+    futures: list[Any] = []
+    for a, b in bounds:
+        try:
+            futures.append(executor.submit(fn, job, a, b))
+        except BrokenProcessPool as exc:   # broken while submitting: the rest are lost with it (below)
+            futures.append(exc)
     out: list[PathChunk] = []
     redo: list[tuple[int, int]] = []
+    broken: list[int] = []
     for k, (a, b) in enumerate(bounds):
         try:
+            if isinstance(futures[k], BaseException):
+                raise futures[k]
             out.append(futures[k].result())
+        except BrokenProcessPool:   # a worker of a ProcessPoolExecutor died: every task in it is lost
+            broken.extend(range(a, b))
         except Exception as exc:   # the task's worker died for good, or it did not pickle
             if b - a == 1:
                 out.append(failed(a, exc))
@@ -170,6 +181,30 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
                 out.append(f.result())
             except Exception as exc:   # this path alone cannot run: a failed row
                 out.append(failed(i, exc))
+    if broken:
+        out += _rerun_broken(fn, job, broken, executor, seed_of, name)
+    return out
+
+
+def _rerun_broken(fn: ChunkFn, job: Any, paths: list[int], executor: Executor, seed_of: Callable[[int], int],
+                  name: str) -> list[PathChunk]:
+    """Paths lost with a broken ``ProcessPoolExecutor``, path by path on fresh pools made like it
+    (``workers.rerun_on_fresh_pools``): the path that breaks a pool alone fails, named; the others
+    get their rows, the same to the bit."""
+    log.warning("scenario %r: a worker process of the executor died and broke it (BrokenProcessPool), losing "
+                "%d path(s); running them again on fresh ProcessPoolExecutors of its size (the executor passed "
+                "stays broken and takes no new task)", name, len(paths))
+    out: list[PathChunk] = []
+    for i, (ok, value) in zip(paths, rerun_on_fresh_pools(executor, fn, [(job, i, i + 1) for i in paths])):
+        if ok:
+            out.append(value)
+        elif isinstance(value, BrokenProcessPool):
+            out.append(_failed_chunk(i, seed_of, name, lambda path: (
+                f"WorkerDied: {path} killed its worker process (it broke the executor's ProcessPoolExecutor, and "
+                "again a fresh pool where it ran alone; the other paths are unaffected)")))
+        else:
+            out.append(_failed_chunk(i, seed_of, name, lambda path, exc=value: f"{type(exc).__name__}: {exc} "
+                                     f"(the executor could not run {path})"))
     return out
 
 

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,7 +45,7 @@ from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
 from .trader.system import as_decider
 from .verdict import DEFAULT_RULE, VerdictRule
-from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks, step
+from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, rerun_on_fresh_pools, run_tasks, step
 
 __all__ = ["run_scenario", "run_paths", "run_verdict", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
@@ -507,12 +508,22 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
         outcomes = run_tasks(_run_safely, [(s, trader_factory, exchange, record_errors, limit, account) for s in items],
                              workers=workers, timeout=limit)
         return BatchResult([_from_outcome(s, o) for s, o in zip(items, outcomes)])
-    futures = [executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account)
-               for s in items]
-    results = []
-    for s, f in zip(items, futures):
+    futures: list[Any] = []
+    for s in items:
         try:
+            futures.append(executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account))
+        except BrokenProcessPool as exc:   # broken while submitting: the rest are lost with it (below)
+            futures.append(exc)
+    results: list[ScenarioResult | None] = []
+    broken: list[int] = []
+    for k, (s, f) in enumerate(zip(items, futures)):
+        try:
+            if isinstance(f, BaseException):
+                raise f
             results.append(f.result(timeout=limit))
+        except BrokenProcessPool:   # a worker of a ProcessPoolExecutor died: every task in it is lost
+            results.append(None)
+            broken.append(k)
         except FutureTimeout:
             started = not f.cancel()
             results.append(_failed(s, f"TimeLimitExceeded: no result for scenario {s.name!r} within {limit:g} s "
@@ -521,4 +532,16 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
         except Exception as exc:  # the worker itself died (or could not unpickle the task)
             results.append(_failed(s, f"{type(exc).__name__}: {exc} (the executor could not run scenario "
                                       f"{s.name!r}: its worker died or the task did not pickle)"))
-    return BatchResult(results)
+    if broken:   # run again on fresh pools like it; the one that breaks a pool alone is named
+        log.warning("a worker process of the executor died and broke it (BrokenProcessPool), losing %d scenario(s); "
+                    "running them again on fresh ProcessPoolExecutors of its size (the executor passed stays broken "
+                    "and takes no new task)", len(broken))
+        tasks = [(items[k], trader_factory, exchange, record_errors, limit, account) for k in broken]
+        for k, (ok, value) in zip(broken, rerun_on_fresh_pools(executor, _run_safely, tasks)):
+            s = items[k]
+            results[k] = value if ok else _failed(s, (
+                f"WorkerDied: scenario {s.name!r} killed its worker process (it broke the executor's "
+                "ProcessPoolExecutor, and again a fresh pool where it ran alone; the other scenarios are unaffected)"
+                if isinstance(value, BrokenProcessPool) else
+                f"{type(value).__name__}: {value} (the executor could not run scenario {s.name!r})"))
+    return BatchResult([r for r in results if r is not None])

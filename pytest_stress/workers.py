@@ -40,10 +40,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TimeLimitExceeded", "Outcome", "run_tasks", "step", "DEFAULT_TIMEOUT", "DEFAULT_GRACE"]
+__all__ = ["TimeLimitExceeded", "Outcome", "run_tasks", "step", "rerun_on_fresh_pools", "DEFAULT_TIMEOUT",
+           "DEFAULT_GRACE"]
 
 #: Default time limit of one case, in seconds (``run_batch`` and the pytest plugin). A library
 #: scenario at 1,000 bars takes 0.01 to 0.25 s with the eight-role example system
@@ -330,3 +333,65 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
         for w in idle:
             w.stop()
     return [o if o is not None else Outcome("error", detail="no outcome") for o in outcomes]
+
+
+def _pool_like(executor: Executor) -> ProcessPoolExecutor:
+    """A fresh ``ProcessPoolExecutor`` made as ``executor`` was (its size, start method, initializer:
+    read from its attributes, which the standard library does not document; missing ones take the
+    defaults)."""
+    kwargs: dict[str, Any] = {"max_workers": getattr(executor, "_max_workers", None),
+                              "mp_context": getattr(executor, "_mp_context", None),
+                              "initializer": getattr(executor, "_initializer", None),
+                              "initargs": getattr(executor, "_initargs", ())}
+    if getattr(executor, "_max_tasks_per_child", None) is not None:
+        kwargs["max_tasks_per_child"] = executor._max_tasks_per_child   # type: ignore[attr-defined]
+    return ProcessPoolExecutor(**kwargs)
+
+
+def rerun_on_fresh_pools(executor: Executor, fn: Callable[..., Any], tasks: Sequence[tuple],
+                         ) -> list[tuple[bool, Any]]:
+    """Run again ``fn(*task)`` for tasks lost when a worker of ``executor`` (a ``ProcessPoolExecutor``)
+    died: such a pool is broken for good (every pending task fails with ``BrokenProcessPool`` and it
+    takes no new one), and it cannot say which task killed it.
+
+    The tasks run on fresh pools made like ``executor`` (``_pool_like``): first all together (the
+    innocent ones finish, unless the culprit breaks the pool before they do), then those lost again
+    one at a time, each alone on a pool, so that the one that breaks a pool alone is known. Returns
+    ``(True, value)`` or ``(False, exception)`` per task, in order; ``BrokenProcessPool`` there means
+    that task broke a pool while running alone. ``executor`` itself is left as it is (broken)."""
+    results: list[tuple[bool, Any] | None] = [None] * len(tasks)
+    lost = list(range(len(tasks)))
+    pool = _pool_like(executor)
+    try:
+        futures = {}
+        for k in lost:
+            try:
+                futures[k] = pool.submit(fn, *tasks[k])
+            except BrokenProcessPool:   # it broke while the rest were submitted: those run alone below
+                break
+        for k, f in futures.items():
+            try:
+                results[k] = (True, f.result())
+            except BrokenProcessPool:
+                pass
+            except Exception as exc:   # the task itself raised: that is its result
+                results[k] = (False, exc)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    pool = None
+    try:
+        for k in (k for k in lost if results[k] is None):
+            if pool is None:
+                pool = _pool_like(executor)
+            try:
+                results[k] = (True, pool.submit(fn, *tasks[k]).result())
+            except BrokenProcessPool as exc:   # alone on its pool, it broke it: the culprit
+                results[k] = (False, exc)
+                pool.shutdown(wait=True)
+                pool = None
+            except Exception as exc:
+                results[k] = (False, exc)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return [r if r is not None else (False, RuntimeError("no result")) for r in results]
