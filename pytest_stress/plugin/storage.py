@@ -39,17 +39,28 @@ hold for every entry) are read as they are, and upgraded to version 2 when saved
 
 Writing goes to a unique temporary file in the same directory (mode 0666 less the user's
 umask, like any other file), then ``os.replace``: a full disk or any other failure leaves
-the old file as it was and no temporary file behind. Every problem (unreadable, not
+the old file as it was and no temporary file behind. Sessions saving into one file at the
+same time take turns: the read, merge and write hold an exclusive ``flock`` on a lock file
+beside it (``.NAME.lock``, left in place: removing it would let a third session lock a new
+file while a second waits on the old one), so no session's entries are lost; where there is
+no ``fcntl`` (Windows) there is no lock. Every problem (unreadable, not
 UTF-8, not JSON, another version, an entry or a metric of the wrong kind) is a
 ``StressError`` naming the file and the entry.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:   # Windows: saves are not locked (module docstring)
+    fcntl = None   # type: ignore[assignment]
 
 from .. import __version__
 from ..atomic_write import write_text_atomically
@@ -83,17 +94,39 @@ def save_results(path: str | Path, results: Mapping[str, dict[str, Any]], option
     new = {test: {**entry, "options": conditions, "saved": stamp} for test, entry in results.items()}
     if path.is_dir():
         raise StressError(f"{what}: {str(path)!r} is a directory; give a file path such as {str(path / 'baseline.json')!r}")
-    old: dict[str, dict[str, Any]] = {}
-    if not fresh and path.exists():
-        try:
-            old = load_results(path, what=what)
-        except StressError as exc:
-            raise StressError(f"{exc}\n{what}: not merging into a file that cannot be read; fix or remove it, or "
-                              "start afresh with --stress-save-fresh") from None
-    doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
-           "options": options, "results": merge_results(old, new)}
-    _write_atomically(path, dumps_readable(doc) + "\n", what)
+    with _locked(path, what):   # another session saving into the same file waits here
+        old: dict[str, dict[str, Any]] = {}
+        if not fresh and path.exists():
+            try:
+                old = load_results(path, what=what)
+            except StressError as exc:
+                raise StressError(f"{exc}\n{what}: not merging into a file that cannot be read; fix or remove it, "
+                                  "or start afresh with --stress-save-fresh") from None
+        doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
+               "options": options, "results": merge_results(old, new)}
+        _write_atomically(path, dumps_readable(doc) + "\n", what)
     return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``.NAME.lock`` beside ``path`` (module docstring)."""
+    if fcntl is None:
+        yield
+        return
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        # no file can be made in that directory (it is a file, or read-only): the write's own
+        # temporary file cannot either, and that error names the file being saved (_write_atomically)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def dumps_readable(value: Any, level: int = 0) -> str:

@@ -49,8 +49,10 @@ from typing import Any
 
 import pytest
 
+from ..errors import StressError
 from ..workers import DEFAULT_TIMEOUT
 from .options import StressOptions
+from .session import SESSION_KEY
 
 __all__ = ["apply_time_limits", "timed_out_summary", "describe_time_limit", "CaseClocks", "register_clocks"]
 
@@ -269,9 +271,6 @@ class _Clock:
         os._exit(1)
 
     def _end_session(self) -> str:
-        from ..errors import StressError
-        from .session import SESSION_KEY
-
         saved = ""
         stress = self.item.config.stash.get(SESSION_KEY, None)
         if stress is not None and stress.options.save:
