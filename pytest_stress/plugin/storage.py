@@ -52,6 +52,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -185,7 +186,7 @@ def load_results(path: str | Path, *, what: str = "--stress-compare") -> dict[st
         if not isinstance(entry, dict):
             raise StressError(f"{at} is a {type(entry).__name__} ({_short(entry)}); expected a mapping with "
                               "'metrics'")
-        decode_metrics(entry.get("metrics", {}), at)          # raises StressError naming the metric
+        _check_metrics(entry, at)
         options = entry.get("options", {k: v for k, v in file_options.items() if k != "scenarios"})
         if not isinstance(options, dict):
             raise StressError(f"{at}: 'options' is a {type(options).__name__}; expected a mapping")
@@ -194,6 +195,25 @@ def load_results(path: str | Path, *, what: str = "--stress-compare") -> dict[st
             raise StressError(f"{at}: 'detail' is {_short(detail)}; expected a list of runs (mappings)")
         out[test] = {**entry, "options": options}
     return out
+
+
+def _check_metrics(entry: dict[str, Any], at: str) -> None:
+    """An entry's metrics as ``--stress-save`` writes them: present, not empty, each a number, a
+    non-finite string or null (``decode_metrics``), and no JSON number out of range (``1e999``,
+    which reads as inf: the file holds non-finite values as the strings "inf", "-inf", "nan")."""
+    if "metrics" not in entry:
+        raise StressError(f"{at} has no 'metrics'; every entry --stress-save writes has them. The file is damaged: "
+                          "re-save this case (or remove the entry)")
+    metrics = entry["metrics"]
+    if isinstance(metrics, Mapping) and not metrics:
+        raise StressError(f"{at} has empty 'metrics'; every entry --stress-save writes has them. The file is damaged: "
+                          "re-save this case (or remove the entry)")
+    decode_metrics(metrics, at)          # raises StressError naming the metric
+    for name, raw in metrics.items():
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise StressError(f"{at}: metric {name!r} is the JSON number {raw!r} (a number out of range such as 1e999, "
+                              "or a NaN/Infinity token); --stress-save writes non-finite values as the strings \"inf\", "
+                              "\"-inf\" and \"nan\". The file is damaged: re-save this case")
 
 
 def _short(value: Any) -> str:
