@@ -191,7 +191,9 @@ def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
         try:
             out = Outcome("ok", fn(*task))
         except TimeLimitExceeded as exc:
-            out = Outcome("timeout", detail=f"interrupted at its deadline ({exc})")
+            out = Outcome("timeout", detail="interrupted at its deadline" + (
+                "; it caught the interruption and went on, and was stopped before its next bar"
+                if "caught" in str(exc) else ""))
         except BaseException as exc:   # noqa: BLE001 - reported to the parent, never swallowed
             out = Outcome("error", detail="".join(traceback.format_exception(exc)).rstrip())
         finally:

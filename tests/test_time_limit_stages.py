@@ -9,11 +9,16 @@ import time
 
 import pytest
 
-from test_plugin import run
-
 pytest.importorskip("pytest_timeout")
 
 pytest_plugins = ["pytester"]
+
+
+def run(pytester, *args):
+    """tests/test_plugin.py's run(), with a time limit of its own: on code without the second stage
+    these sessions hang."""
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--stress-verdict=seed", *args,
+                                         timeout=90)
 
 THREE = textwrap.dedent('''
     from pytest_stress import stress
@@ -89,12 +94,13 @@ def test_a_time_limit_never_interrupts_the_plugins_bookkeeping(pytester):
 
 
 def test_a_trader_that_swallows_the_interruption_is_stopped_at_its_next_bar(pytester):
-    """`except BaseException: pass` around a sleep: before, the session hung (the trader slept
-    again on its next bar); now the run stops before its next bar and only that case fails."""
+    """`except BaseException: pass` around a sleep at bar 17: before, the case went on from bar 18 and
+    passed, past its limit (a trader sleeping again on each later bar hung the session); now the run
+    stops before its next bar and the case fails, naming the bar."""
     pytester.makeconftest(STUBBORN.format(mode="swallow"))
     pytester.makepyfile(test_a=THREE)
     started = time.monotonic()
-    res = run(pytester, "--stress-timeout=1", "--stress-timeout-grace=30", "--stress-save=out.json", "-rE")
+    res = run(pytester, "--stress-timeout=1", "--stress-save=out.json", "-rE")
     assert time.monotonic() - started < 30    # not the second stage: the run stopped itself
     res.assert_outcomes(passed=2, errors=1)
     out = res.stdout.str()
@@ -138,3 +144,30 @@ def test_without_xdist_a_case_that_never_stops_ends_the_session_saying_so(pytest
     assert "the session ends here (exit code 1); the cases after it did not run. The 1 finished case(s) were saved " \
            "to out.json" in err
     assert _saved(pytester) == ["test_a.py::test_x[btc-flash-crash-2021]"]
+
+
+def test_a_c_loop_that_holds_the_gil_is_ended_by_the_backstop(pytester):
+    """`sum(range(10**12))` never returns to Python: neither the alarm's handler nor the watchdog
+    thread can run (it holds the GIL). Before, it ran on far past the limit; now faulthandler ends
+    the process one grace period after the limit, with every thread's stack."""
+    pytester.makeconftest(textwrap.dedent('''
+        import pytest
+
+        class CLoop:
+            def __init__(self, here):
+                self.here = here
+            def on_bar(self, ctx):
+                if self.here and ctx.t == 17:
+                    sum(range(10**12))   # a C loop: no signal handler runs until it returns
+
+        @pytest.fixture
+        def trader_under_test(stress_scenario):
+            return CLoop(stress_scenario.name == "ETH Liquidity Collapse")
+    '''))
+    pytester.makepyfile(test_a=THREE)
+    started = time.monotonic()
+    res = run(pytester, "--stress-timeout=1", "--stress-timeout-grace=1")
+    assert time.monotonic() - started < 30
+    assert res.ret == 1
+    err = res.stderr.str()
+    assert "Timeout (0:00:02)!" in err and "in on_bar" in err
