@@ -203,8 +203,8 @@ def _rerun_broken(fn: ChunkFn, job: Any, paths: list[int], executor: Executor, s
                 f"WorkerDied: {path} killed its worker process (it broke the executor's ProcessPoolExecutor, and "
                 "again a fresh pool where it ran alone; the other paths are unaffected)")))
         else:
-            out.append(_failed_chunk(i, seed_of, name, lambda path, exc=value: f"{type(exc).__name__}: {exc} "
-                                     f"(the executor could not run {path})"))
+            what = f"{type(value).__name__}: {value}"
+            out.append(_failed_chunk(i, seed_of, name, lambda path: f"{what} (the executor could not run {path})"))
     return out
 
 

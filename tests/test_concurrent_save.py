@@ -46,7 +46,8 @@ TESTS = textwrap.dedent('''
 def _session(path: Path, name: str, me: str, other: str) -> subprocess.Popen:
     env = dict(os.environ, SESSION_MARK=me, OTHER_MARK=other,
                PYTHONPATH=os.pathsep.join([WT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    return subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "-q",
+    return subprocess.Popen([sys.executable, "-m", "pytest", "--disable-plugin-autoload", "-p", "stress",
+                             "-p", "no:cacheprovider", "-q",
                              "--stress-verdict=seed", "--stress-save=out.json", f"test_{name}.py"],
                             cwd=path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

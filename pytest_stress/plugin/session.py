@@ -161,7 +161,8 @@ class StressSession:
             base_paths = decode_path_values(base.get("path_values"), where)
             now_paths = decode_path_values(now.get("path_values"), f"this run: {test}")
             for threshold in self._thresholds(now):
-                check_judgeable(f"--stress-compare: {opts.compare!r}, entry {test!r}", base_metrics, now_metrics, threshold)
+                check_judgeable(f"--stress-compare: {opts.compare!r}, entry {test!r}", base_metrics, now_metrics,
+                                threshold)
                 reg = check(test, base_metrics, now_metrics, threshold, baseline_paths=base_paths, now_paths=now_paths)
                 if reg is not None:
                     self.regressions.append(reg)

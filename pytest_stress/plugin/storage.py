@@ -211,9 +211,9 @@ def _check_metrics(entry: dict[str, Any], at: str) -> None:
     decode_metrics(metrics, at)          # raises StressError naming the metric
     for name, raw in metrics.items():
         if isinstance(raw, float) and not math.isfinite(raw):
-            raise StressError(f"{at}: metric {name!r} is the JSON number {raw!r} (a number out of range such as 1e999, "
-                              "or a NaN/Infinity token); --stress-save writes non-finite values as the strings \"inf\", "
-                              "\"-inf\" and \"nan\". The file is damaged: re-save this case")
+            raise StressError(f"{at}: metric {name!r} is the JSON number {raw!r} (a number out of range such as "
+                              "1e999, or a NaN/Infinity token); --stress-save writes non-finite values as the strings "
+                              "\"inf\", \"-inf\" and \"nan\". The file is damaged: re-save this case")
 
 
 def _short(value: Any) -> str:

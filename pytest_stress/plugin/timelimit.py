@@ -254,7 +254,8 @@ class _Clock:
         """The second stage, on the watchdog thread: the case is still running ``grace`` seconds after
         its limit; end this process (module docstring)."""
         item, grace = self.item, self.clocks.grace
-        main = sys._current_frames().get(threading.main_thread().ident)
+        ident = threading.main_thread().ident
+        main = sys._current_frames().get(ident) if ident is not None else None
         stack = "".join(traceback.format_stack(main)) if main is not None else "(no stack)\n"
         how = ("was interrupted at its limit and did not stop within" if self.fired else
                "could not be interrupted at its limit (its code did not return to Python) for")
