@@ -27,12 +27,13 @@ import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any
 
 from .errors import ScenarioError
 from .result.paths import PathChunk, PathTable
-from .workers import Outcome, run_tasks
+from .workers import Outcome, rerun_on_fresh_pools, run_tasks
 
 __all__ = ["run_path_chunks", "run_path_range", "resolve_path_workers", "available_cores", "chunk_bounds", "MAX_CHUNK",
            "IN_PROCESS_BELOW"]
@@ -92,6 +93,10 @@ def _fork_context() -> Any:
     return multiprocessing.get_context("fork") if "fork" in methods else multiprocessing.get_context()
 
 
+def _could_not_run(what: str, path: str) -> str:
+    return f"{what} (the executor could not run {path})"
+
+
 def _failed_chunk(start: int, seed_of: Callable[[int], int], name: str, error: Callable[[str], str]) -> PathChunk:
     """The row of path ``start`` that could not run: ``error(label)`` names it by its label."""
     seed = seed_of(start)
@@ -114,11 +119,17 @@ def _outcome_error(outcome: Outcome) -> Callable[[str], str]:
 
 
 def _on_pool(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], workers: int,
-             seed_of: Callable[[int], int], name: str, progress: Progress = None) -> list[PathChunk]:
+             seed_of: Callable[[int], int], name: str, progress: Progress = None,
+             timeout: float | None = None) -> list[PathChunk]:
+    """``timeout``: seconds each path may run (the chunk function calls ``workers.step`` as each
+    path begins). A path interrupted at its limit is a failed row of its chunk; a path that does
+    not stop within the grace period has its worker killed: it fails, named, and the other paths
+    of its chunk run again (their rows are the same to the bit: each path's draws come from its seed).
+    ``progress(n)``: called as each chunk of ``n`` paths is done."""
     ctx = _fork_context()
     task = partial(fn, job)   # given to each worker when it starts (inherited under fork: need not pickle)
     done = None if progress is None else (lambda k, _: progress(bounds[k][1] - bounds[k][0]))
-    outcomes = run_tasks(task, bounds, workers=workers, timeout=None, context=ctx, on_done=done)
+    outcomes = run_tasks(task, bounds, workers=workers, timeout=timeout, context=ctx, on_done=done)
     out: list[PathChunk] = []
     redo: list[int] = []
     for (a, b), o in zip(bounds, outcomes):
@@ -126,13 +137,18 @@ def _on_pool(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], workers: int,
             out.append(o.value)
         elif b - a == 1:
             out.append(_failed_chunk(a, seed_of, name, _outcome_error(o)))
+        elif o.status == "timeout" and o.step is not None and a <= o.step < b:   # the path that hung is known
+            out.append(_failed_chunk(o.step, seed_of, name, _outcome_error(o)))
+            log.warning("scenario %r: path %d hung and its worker was killed; running paths %d..%d again without it",
+                        name, o.step, a, b - 1)
+            redo.extend(i for i in range(a, b) if i != o.step)
         else:
             log.warning("scenario %r: paths %d..%d lost their worker (%s); running them one by one",
                         name, a, b - 1, o.detail.splitlines()[-1] if o.detail else o.status)
             redo.extend(range(a, b))
     if redo:
         singles = [(i, i + 1) for i in redo]
-        for (a, _), o in zip(singles, run_tasks(task, singles, workers=workers, timeout=None, context=ctx)):
+        for (a, _), o in zip(singles, run_tasks(task, singles, workers=workers, timeout=timeout, context=ctx)):
             out.append(o.value if o.status == "ok" else _failed_chunk(a, seed_of, name, _outcome_error(o)))
     return out
 
@@ -143,12 +159,22 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
         return _failed_chunk(a, seed_of, name, lambda path: f"{type(exc).__name__}: {exc} (the executor could not "
                                                             f"run {path}: its worker died or the task did not pickle)")
 
-    futures: list[Any] = [executor.submit(fn, job, a, b) for a, b in bounds]
+    futures: list[Any] = []
+    for a, b in bounds:
+        try:
+            futures.append(executor.submit(fn, job, a, b))
+        except BrokenProcessPool as exc:   # broken while submitting: the rest are lost with it (below)
+            futures.append(exc)
     out: list[PathChunk] = []
     redo: list[tuple[int, int]] = []
+    broken: list[int] = []
     for k, (a, b) in enumerate(bounds):
         try:
+            if isinstance(futures[k], BaseException):
+                raise futures[k]
             out.append(futures[k].result())
+        except BrokenProcessPool:   # a worker of a ProcessPoolExecutor died: every task in it is lost
+            broken.extend(range(a, b))
         except Exception as exc:   # the task's worker died for good, or it did not pickle
             if b - a == 1:
                 out.append(failed(a, exc))
@@ -164,26 +190,53 @@ def _on_executor(fn: ChunkFn, job: Any, bounds: list[tuple[int, int]], executor:
                 out.append(f.result())
             except Exception as exc:   # this path alone cannot run: a failed row
                 out.append(failed(i, exc))
+    if broken:
+        out += _rerun_broken(fn, job, broken, executor, seed_of, name)
+    return out
+
+
+def _rerun_broken(fn: ChunkFn, job: Any, paths: list[int], executor: Executor, seed_of: Callable[[int], int],
+                  name: str) -> list[PathChunk]:
+    """Paths lost with a broken ``ProcessPoolExecutor``, path by path on fresh pools made like it
+    (``workers.rerun_on_fresh_pools``): the path that breaks a pool alone fails, named; the others
+    get their rows, the same to the bit."""
+    log.warning("scenario %r: a worker process of the executor died and broke it (BrokenProcessPool), losing "
+                "%d path(s); running them again on fresh ProcessPoolExecutors of its size (the executor passed "
+                "stays broken and takes no new task)", name, len(paths))
+    out: list[PathChunk] = []
+    for i, (ok, value) in zip(paths, rerun_on_fresh_pools(executor, fn, [(job, i, i + 1) for i in paths])):
+        if ok:
+            out.append(value)
+        elif isinstance(value, BrokenProcessPool):
+            out.append(_failed_chunk(i, seed_of, name, lambda path: (
+                f"WorkerDied: {path} killed its worker process (it broke the executor's ProcessPoolExecutor, and "
+                "again a fresh pool where it ran alone; the other paths are unaffected)")))
+        else:
+            what = f"{type(value).__name__}: {value}"
+            out.append(_failed_chunk(i, seed_of, name, partial(_could_not_run, what)))
     return out
 
 
 def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Callable[[int], int], name: str,
                    workers: int | str | None = None, executor: Executor | None = None,
-                   progress: Progress = None) -> list[PathChunk]:
+                   progress: Progress = None, timeout: float | None = None) -> list[PathChunk]:
     """Run paths ``start..stop-1`` as ``fn(job, a, b)`` chunks and return the chunks, in path
     order. ``workers``: as ``resolve_path_workers`` (1, or fewer than ``IN_PROCESS_BELOW``
     paths: one chunk in this process); ``executor``: run on it instead (``job`` and ``fn``
     must pickle; ``workers``, if given, is its size, for the chunking). ``seed_of(i)``: path
     i's seed (for the rows of paths that could not run); ``name``: the scenario's, for messages.
     ``progress(n)``: called in this process as each chunk of ``n`` paths is done (a progress display;
-    in this process the paths then run in chunks too: the rows are the same)."""
+    in this process the paths then run in chunks too: the rows are the same). ``timeout``: seconds
+    each path may run in a worker process (``_on_pool``); with one, paths run in worker processes
+    even when there are few (in this process nothing could stop them), but never with one worker
+    (``workers=1``: this process, no limit) or on an executor (its workers are its own)."""
     n = resolve_path_workers(workers)   # checked even for an executor
     paths = stop - start
     if executor is not None:   # its size is unknown unless workers= says it
         given = workers is not None and workers != "auto"
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n if given else EXECUTOR_CHUNKS)
         chunks = _on_executor(fn, job, [(a + start, b + start) for a, b in bounds], executor, seed_of, name)
-    elif n == 1 or paths < IN_PROCESS_BELOW:
+    elif n == 1 or (paths < IN_PROCESS_BELOW and not timeout):
         if progress is None:
             chunks = [fn(job, start, stop)]
         else:
@@ -194,17 +247,17 @@ def run_path_range(fn: ChunkFn, job: Any, start: int, stop: int, *, seed_of: Cal
     else:
         bounds = chunk_bounds(paths, CHUNKS_PER_WORKER * n)
         chunks = _on_pool(fn, job, [(a + start, b + start) for a, b in bounds], min(n, len(bounds)), seed_of, name,
-                          progress)
+                          progress, timeout)
     return sorted(chunks, key=lambda c: c.start)
 
 
 def run_path_chunks(fn: ChunkFn, job: Any, paths: int, *, seed_of: Callable[[int], int], name: str,
                     workers: int | str | None = None, executor: Executor | None = None, progress: Progress = None,
-                    ) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
+                    timeout: float | None = None) -> tuple[PathTable, dict[int, tuple[int, Any, Any]]]:
     """Run paths ``0..paths-1`` (``run_path_range``); their rows in one table, and the kept
     cut equity curves."""
     chunks = run_path_range(fn, job, 0, paths, seed_of=seed_of, name=name, workers=workers, executor=executor,
-                            progress=progress)
+                            progress=progress, timeout=timeout)
     table = PathTable.empty(paths)
     sketches: dict[int, tuple[int, Any, Any]] = {}
     for c in chunks:

@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -44,7 +45,7 @@ from .scenario.definition import Scenario, derive_seed
 from .trader.context import BarContext
 from .trader.system import as_decider
 from .verdict import DEFAULT_RULE, VerdictRule
-from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, run_tasks
+from .workers import DEFAULT_TIMEOUT, Outcome, TimeLimitExceeded, rerun_on_fresh_pools, run_tasks, step
 
 __all__ = ["run_scenario", "run_paths", "run_verdict", "path_seeds", "run_batch", "BatchResult", "exchange_config"]
 
@@ -206,8 +207,15 @@ def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
     raises becomes a failed row with its traceback, never a lost chunk."""
     chunk = PathChunk(start, PathTable.empty(stop - start))
     for i in range(start, stop):
+        step(i)   # in a worker under a time limit: path i's own clock starts
         try:
             reduce_path(chunk, i, derive_seed(job.scenario.seed, i), _run_path(job, i))
+        except TimeLimitExceeded as exc:   # raised by the worker process at the path's deadline (workers.py)
+            seed = derive_seed(job.scenario.seed, i)
+            pos = position_of(exc.__traceback__)
+            where = pos.describe() if pos is not None else f"scenario {job.scenario.name!r}"
+            log.error("path %d (seed %d) %s, in %s", i, seed, exc, where)
+            reduce_path(chunk, i, seed, None, f"TimeLimitExceeded: path {i} (seed {seed}) {exc}, in {where}")
         except Exception as exc:  # the user's trader raised: this path fails, the others run
             detail = "".join(traceback.format_exception(exc)).rstrip()
             seed = derive_seed(job.scenario.seed, i)
@@ -219,7 +227,8 @@ def _run_path_chunk(job: _PathJob, start: int, stop: int) -> PathChunk:
 def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths: int,
               exchange: ExchangeConfig | str | None = None, *, account: Account | str | None = None,
               record_errors: bool = False, workers: int | str | None = None,
-              executor: Executor | None = None, progress: Callable[[int], None] | None = None) -> PathsResult:
+              executor: Executor | None = None, progress: Callable[[int], None] | None = None,
+              timeout: float | None = DEFAULT_TIMEOUT) -> PathsResult:
     """Run ``scenario`` on ``paths`` market paths, each with a fresh trader from ``trader_factory``.
 
     Path i uses seed ``derive_seed(scenario.seed, i)``. Paths run in ``workers`` worker
@@ -233,16 +242,23 @@ def run_paths(scenario: Scenario | str, trader_factory: Callable[[], Any], paths
     A path whose trader raises, or whose worker process dies, fails alone: its row has
     ``success`` False and an ``error`` naming its seed (``PathsResult.failures``).
     ``progress(n)``: called in this process as each chunk of n paths is done (not with an executor).
+    ``timeout``: seconds each path may run in a worker process (default ``DEFAULT_TIMEOUT``;
+    None or 0: no limit), enforced as ``run_batch``'s: a path past it is interrupted and fails
+    alone, naming its bar; one that does not stop within the grace period has its worker killed
+    (the other paths run again, to the same rows). With a limit, paths run in worker processes
+    even when there are fewer than 4; ``workers=1`` (this process) and an executor have none.
     """
     scenario = _resolve(scenario)
+    _check_timeout(timeout)
     if not isinstance(paths, int) or isinstance(paths, bool) or paths < 1:
         raise ScenarioError(f"paths = {paths!r}; expected an integer >= 1")
     if not callable(trader_factory):
         raise ScenarioError(f"trader_factory = {trader_factory!r}; expected a zero-argument callable that builds "
                             "a fresh trader (the class, or a function)")
     job = _PathJob(scenario, trader_factory, exchange_config(exchange), account_from(account), record_errors)
-    table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor, progress=progress,
-                                      seed_of=lambda i: derive_seed(scenario.seed, i), name=scenario.name)
+    table, sketches = run_path_chunks(_run_path_chunk, job, paths, workers=workers, executor=executor,
+                                      progress=progress, seed_of=lambda i: derive_seed(scenario.seed, i),
+                                      name=scenario.name, timeout=float(timeout) if timeout else None)
     return PathsResult(scenario, table=table, sketches=sketches, rerun=partial(_run_path, job))
 
 
@@ -366,6 +382,12 @@ def run_verdict(scenario: Scenario | str, trader_factory: Callable[[], Any], che
     return VerdictResult(rule, decided, failing, paths)
 
 
+def _check_timeout(timeout: Any) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+                                or not timeout >= 0 or math.isinf(timeout)):
+        raise ScenarioError(f"timeout = {timeout!r}; expected seconds (a finite number >= 0), or None for no limit")
+
+
 def _failed(scenario: Scenario, error: str) -> ScenarioResult:
     return ScenarioResult(scenario_name=scenario.name, scenario_type=scenario.type.value, seed=scenario.seed,
                           success=False, error=error, initial_equity=scenario.initial_equity,
@@ -480,9 +502,7 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
     the order they finish; not with an executor, whose results are read in order).
     """
     items: Sequence[Scenario] = [_resolve(s) for s in scenarios]
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or not timeout >= 0 or math.isinf(timeout)):
-        raise ScenarioError(f"timeout = {timeout!r}; expected seconds (a finite number >= 0), or None for no limit")
+    _check_timeout(timeout)
     if max_workers is not None and (isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1):
         raise ScenarioError(f"max_workers = {max_workers!r}; expected an integer >= 1, or None for all cores")
     limit = float(timeout) if timeout else None
@@ -499,12 +519,22 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
         outcomes = run_tasks(_run_safely, [(s, trader_factory, exchange, record_errors, limit, account) for s in items],
                              workers=workers, timeout=limit, on_done=tell)
         return BatchResult([_from_outcome(s, o) for s, o in zip(items, outcomes)])
-    futures = [executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account)
-               for s in items]
-    results = []
-    for s, f in zip(items, futures):
+    futures: list[Any] = []
+    for s in items:
         try:
+            futures.append(executor.submit(_run_safely, s, trader_factory, exchange, record_errors, limit, account))
+        except BrokenProcessPool as exc:   # broken while submitting: the rest are lost with it (below)
+            futures.append(exc)
+    results: list[ScenarioResult | None] = []
+    broken: list[int] = []
+    for k, (s, f) in enumerate(zip(items, futures)):
+        try:
+            if isinstance(f, BaseException):
+                raise f
             results.append(f.result(timeout=limit))
+        except BrokenProcessPool:   # a worker of a ProcessPoolExecutor died: every task in it is lost
+            results.append(None)
+            broken.append(k)
         except FutureTimeout:
             started = not f.cancel()
             results.append(_failed(s, f"TimeLimitExceeded: no result for scenario {s.name!r} within {limit:g} s "
@@ -513,4 +543,16 @@ def run_batch(scenarios: Iterable[Scenario | str], trader_factory: Callable[[], 
         except Exception as exc:  # the worker itself died (or could not unpickle the task)
             results.append(_failed(s, f"{type(exc).__name__}: {exc} (the executor could not run scenario "
                                       f"{s.name!r}: its worker died or the task did not pickle)"))
-    return BatchResult(results)
+    if broken:   # run again on fresh pools like it; the one that breaks a pool alone is named
+        log.warning("a worker process of the executor died and broke it (BrokenProcessPool), losing %d scenario(s); "
+                    "running them again on fresh ProcessPoolExecutors of its size (the executor passed stays broken "
+                    "and takes no new task)", len(broken))
+        tasks = [(items[k], trader_factory, exchange, record_errors, limit, account) for k in broken]
+        for k, (ok, value) in zip(broken, rerun_on_fresh_pools(executor, _run_safely, tasks)):
+            s = items[k]
+            results[k] = value if ok else _failed(s, (
+                f"WorkerDied: scenario {s.name!r} killed its worker process (it broke the executor's "
+                "ProcessPoolExecutor, and again a fresh pool where it ran alone; the other scenarios are unaffected)"
+                if isinstance(value, BrokenProcessPool) else
+                f"{type(value).__name__}: {value} (the executor could not run scenario {s.name!r})"))
+    return BatchResult([r for r in results if r is not None])

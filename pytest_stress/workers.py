@@ -9,8 +9,15 @@ has no way to stop a task that hangs. Here each worker is a process with a pipe 
 - a task past its deadline is interrupted: the parent sends ``SIGUSR1``, which raises
   ``TimeLimitExceeded`` inside the task (a ``BaseException``, so ``except Exception`` in
   user code does not swallow it; the task's own handler can read where it was from the
-  traceback). If no answer comes within ``grace`` seconds the worker is killed and replaced.
-  Where there is no ``SIGUSR1`` (Windows) the worker is killed at the deadline.
+  traceback). A trader that catches it anyway and returns is stopped before its next bar
+  (``engine.where.stop_at_next_bar``). If no answer comes within ``grace`` seconds (the
+  interruption was swallowed in a loop, or the code is in a C loop that never returns to
+  Python) the worker is killed and replaced. Where there is no ``SIGUSR1`` (Windows) the
+  worker is killed at the deadline.
+- a task made of steps (``run_paths``: a chunk of paths) calls ``step(i)`` as each begins: the
+  deadline is then per step (each step gets ``timeout`` seconds from its start), and a task
+  killed past it reports the step it was on (``Outcome.step``), so that its caller can name it
+  and run the other steps again.
 
 Workers are reused across tasks (a new process per task would pay the interpreter start
 and the imports again under the ``spawn`` start method). They ignore SIGINT: on Ctrl-C the
@@ -33,10 +40,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["TimeLimitExceeded", "Outcome", "run_tasks", "DEFAULT_TIMEOUT", "DEFAULT_GRACE"]
+__all__ = ["TimeLimitExceeded", "Outcome", "run_tasks", "step", "rerun_on_fresh_pools", "DEFAULT_TIMEOUT",
+           "DEFAULT_GRACE"]
 
 #: Default time limit of one case, in seconds (``run_batch`` and the pytest plugin). A library
 #: scenario at 1,000 bars takes 0.01 to 0.25 s with the eight-role example system
@@ -63,14 +73,45 @@ class Outcome:
     value: Any = None
     detail: str = ""
     exitcode: int | None = None
+    step: int | None = None   # the last step the task began (``step()``), for "died" and "timeout"
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A worker's message that its task began step ``index`` (the parent restarts its clock)."""
+
+    index: int
 
 
 _busy = False   # in a worker: a task is running (only then does SIGUSR1 interrupt)
+_conn: Any = None            # in a worker: its end of the pipe (``step`` writes to it)
+_limit: float | None = None  # in a worker: the running task's time limit per step
+_step_started = 0.0          # in a worker: when the running step began (monotonic clock)
+
+
+def step(index: int) -> None:
+    """In a worker running a task under a time limit: step ``index`` of the task begins (the
+    step's clock starts now). Anywhere else: nothing."""
+    global _step_started
+    if _conn is None or not _busy:
+        return
+    _step_started = time.monotonic()
+    _conn.send(_Step(index))
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    if _busy:
-        raise TimeLimitExceeded("time limit exceeded")
+    # A SIGUSR1 the parent sent for a step that has ended since (the step's message and the signal
+    # crossed) finds a step that began moments ago: it is ignored, and the parent's clock restarts
+    # with that step's message. (The step it was meant for has run about the whole limit: the
+    # parent's clock starts when the task or the step's message reaches it, a little later.)
+    if not _busy or (_limit and time.monotonic() - _step_started < _limit / 2):
+        return
+    limit = f" of {_limit:g} s" if _limit else ""
+    from .engine.where import stop_at_next_bar   # lazy: the bar loop (numpy), only once a task is interrupted
+
+    stop_at_next_bar(frame, TimeLimitExceeded(f"ran past its time limit{limit}, caught the interruption and went on; "
+                                              "stopped before its next bar"))
+    raise TimeLimitExceeded(f"ran past its time limit{limit}")
 
 
 #: ``prctl`` option: the signal this process gets when its parent dies (``<linux/prctl.h>``).
@@ -131,8 +172,9 @@ def _bind_to_parent(parent: int | None, keep: tuple[int, ...]) -> None:
 def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
     """A worker's main loop: receive a task, run it, send its outcome; ``None`` ends it.
     ``parent``: the pid of the process it dies with (``_bind_to_parent``)."""
-    global _busy
+    global _busy, _conn, _limit, _step_started
     _bind_to_parent(parent, keep=(conn.fileno(),))
+    _conn = conn
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGUSR1"):
         signal.signal(signal.SIGUSR1, _interrupt)
@@ -143,11 +185,15 @@ def _serve(conn: Any, fn: Callable[..., Any], parent: int | None) -> None:
             return
         if task is None:
             return
+        task, _limit = task
+        _step_started = time.monotonic()
         _busy = True
         try:
             out = Outcome("ok", fn(*task))
-        except TimeLimitExceeded:
-            out = Outcome("timeout", detail="interrupted at its deadline")
+        except TimeLimitExceeded as exc:
+            out = Outcome("timeout", detail="interrupted at its deadline" + (
+                "; it caught the interruption and went on, and was stopped before its next bar"
+                if "caught" in str(exc) else ""))
         except BaseException as exc:   # noqa: BLE001 - reported to the parent, never swallowed
             out = Outcome("error", detail="".join(traceback.format_exception(exc)).rstrip())
         finally:
@@ -181,10 +227,11 @@ class _Worker:
         self.index: int | None = None
         self.deadline: float | None = None
         self.signalled = False
+        self.step: int | None = None
 
     def give(self, index: int, task: tuple, timeout: float | None) -> None:
-        self.conn.send(task)
-        self.index, self.signalled = index, False
+        self.conn.send((task, timeout))
+        self.index, self.signalled, self.step = index, False, None
         self.deadline = time.monotonic() + timeout if timeout else None
 
     def stop(self, kill: bool = False) -> int | None:
@@ -209,9 +256,10 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
               on_done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
     """Run ``fn(*task)`` for every task in at most ``workers`` processes; outcomes in task order.
 
-    ``timeout``: seconds each task may run (None or 0: no limit). ``fn`` and the tasks
-    must pickle (``context``: a ``multiprocessing`` context; default: the platform's).
-    ``on_done(i, outcome)``: called in this process as each task's outcome is in (a progress display).
+    ``timeout``: seconds each task may run (None or 0: no limit), or each of its steps
+    (``step``). ``fn`` and the tasks must pickle (``context``: a ``multiprocessing`` context;
+    default: the platform's). ``on_done(i, outcome)``: called in this process as each task's
+    outcome is in (a progress display).
     """
     ctx = context or multiprocessing.get_context()
     outcomes: list[Outcome | None] = [None] * len(tasks)
@@ -252,10 +300,18 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
                 if w.conn in ready or w.proc.sentinel in ready:
                     got: Outcome | None = None
                     try:
-                        if w.conn.poll():
+                        while w.conn.poll():
                             got = w.conn.recv()
+                            if not isinstance(got, _Step):
+                                break
+                            # the next step began: its own clock (and a signal sent for the last
+                            # step, if any, is ignored by the worker)
+                            w.step, w.signalled, got = got.index, False, None
+                            w.deadline = time.monotonic() + timeout if timeout else None
                     except (EOFError, OSError):
                         got = None
+                    if got is None and w.proc.sentinel not in ready and w.proc.is_alive():
+                        continue   # only steps were reported: the task goes on
                     busy.remove(w)
                     if got is not None:
                         outcomes[i] = got
@@ -265,8 +321,10 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
                         continue
                     code = w.stop(kill=True)
                     outcomes[i] = (Outcome("timeout", detail=f"ran past its time limit of {timeout:g} s; "
-                                                            f"{_describe_exit(code)} when interrupted", exitcode=code)
-                                   if w.signalled else Outcome("died", detail=_describe_exit(code), exitcode=code))
+                                                            f"{_describe_exit(code)} when interrupted", exitcode=code,
+                                           step=w.step)
+                                   if w.signalled else Outcome("died", detail=_describe_exit(code), exitcode=code,
+                                                               step=w.step))
                 elif w.deadline is not None and time.monotonic() >= w.deadline:
                     if not w.signalled and hasattr(signal, "SIGUSR1"):
                         w.signalled = True
@@ -278,7 +336,7 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
                         continue
                     busy.remove(w)
                     code = w.stop(kill=True)
-                    outcomes[i] = Outcome("timeout", exitcode=code, detail=(
+                    outcomes[i] = Outcome("timeout", exitcode=code, step=w.step, detail=(
                         f"ran past its time limit of {timeout:g} s and did not stop within {grace:g} s "
                         "of being interrupted; its worker process was killed" if w.signalled else
                         f"ran past its time limit of {timeout:g} s; its worker process was killed"))
@@ -289,3 +347,65 @@ def run_tasks(fn: Callable[..., Any], tasks: Sequence[tuple], *, workers: int, t
         for w in idle:
             w.stop()
     return [o if o is not None else Outcome("error", detail="no outcome") for o in outcomes]
+
+
+def _pool_like(executor: Executor) -> ProcessPoolExecutor:
+    """A fresh ``ProcessPoolExecutor`` made as ``executor`` was (its size, start method, initializer:
+    read from its attributes, which the standard library does not document; missing ones take the
+    defaults)."""
+    kwargs: dict[str, Any] = {"max_workers": getattr(executor, "_max_workers", None),
+                              "mp_context": getattr(executor, "_mp_context", None),
+                              "initializer": getattr(executor, "_initializer", None),
+                              "initargs": getattr(executor, "_initargs", ())}
+    if getattr(executor, "_max_tasks_per_child", None) is not None:
+        kwargs["max_tasks_per_child"] = executor._max_tasks_per_child   # type: ignore[attr-defined]
+    return ProcessPoolExecutor(**kwargs)
+
+
+def rerun_on_fresh_pools(executor: Executor, fn: Callable[..., Any], tasks: Sequence[tuple],
+                         ) -> list[tuple[bool, Any]]:
+    """Run again ``fn(*task)`` for tasks lost when a worker of ``executor`` (a ``ProcessPoolExecutor``)
+    died: such a pool is broken for good (every pending task fails with ``BrokenProcessPool`` and it
+    takes no new one), and it cannot say which task killed it.
+
+    The tasks run on fresh pools made like ``executor`` (``_pool_like``): first all together (the
+    innocent ones finish, unless the culprit breaks the pool before they do), then those lost again
+    one at a time, each alone on a pool, so that the one that breaks a pool alone is known. Returns
+    ``(True, value)`` or ``(False, exception)`` per task, in order; ``BrokenProcessPool`` there means
+    that task broke a pool while running alone. ``executor`` itself is left as it is (broken)."""
+    results: list[tuple[bool, Any] | None] = [None] * len(tasks)
+    lost = list(range(len(tasks)))
+    pool = _pool_like(executor)
+    try:
+        futures = {}
+        for k in lost:
+            try:
+                futures[k] = pool.submit(fn, *tasks[k])
+            except BrokenProcessPool:   # it broke while the rest were submitted: those run alone below
+                break
+        for k, f in futures.items():
+            try:
+                results[k] = (True, f.result())
+            except BrokenProcessPool:
+                pass
+            except Exception as exc:   # the task itself raised: that is its result
+                results[k] = (False, exc)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    pool = None
+    try:
+        for k in (k for k in lost if results[k] is None):
+            if pool is None:
+                pool = _pool_like(executor)
+            try:
+                results[k] = (True, pool.submit(fn, *tasks[k]).result())
+            except BrokenProcessPool as exc:   # alone on its pool, it broke it: the culprit
+                results[k] = (False, exc)
+                pool.shutdown(wait=True)
+                pool = None
+            except Exception as exc:
+                results[k] = (False, exc)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
+    return [r if r is not None else (False, RuntimeError("no result")) for r in results]

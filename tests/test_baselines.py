@@ -152,7 +152,33 @@ BROKEN = {
     "a metric 'abc'": (json.dumps({"schema_version": 1, "results": {"test_a.py::t": {"metrics": {
         "max_drawdown": "abc"}}}}).encode(),
         "entry 'test_a.py::t': metric 'max_drawdown' = 'abc'; expected a number"),
+    # issue 28, item 7: these three disabled the regression gate in silence ("compared 1 case(s)", exit 0)
+    "an entry without metrics": (json.dumps({"schema_version": 2, "results": {"test_a.py::t": {"seed": 1}}}).encode(),
+                                 "entry 'test_a.py::t' has no 'metrics'; every entry --stress-save writes has them"),
+    "empty metrics": (json.dumps({"schema_version": 2, "results": {"test_a.py::t": {"metrics": {}}}}).encode(),
+                      "entry 'test_a.py::t' has empty 'metrics'"),
+    "a metric 1e999": (b'{"schema_version": 2, "results": {"test_a.py::t": {"metrics": {"max_drawdown": 1e999}}}}',
+                       "entry 'test_a.py::t': metric 'max_drawdown' is the JSON number inf (a number out of range "
+                       "such as 1e999"),
 }
+
+
+def test_a_null_metric_in_the_baseline_is_an_error_not_a_pass(project, tmp_path):
+    """A baseline entry whose judged metric is null (it is always a number) used to find no regression,
+    whatever the run did; now the session fails with exit code 4 naming the file, entry and metric."""
+    base = tmp_path / "baseline.json"
+    run(project, f"--stress-save={base}", "-k", "black").assert_outcomes(passed=1)
+    doc = json.loads(base.read_text())
+    entry = doc["results"]["test_a.py::test_x[black-swan-combo]"]
+    entry["metrics"]["max_drawdown"] = None
+    entry.pop("path_values", None)
+    base.write_text(json.dumps(doc))
+    res = run(project, f"--stress-compare={base}", "--stress-compare-fail=max_drawdown:1", "-k", "black")
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    out = res.stdout.str()
+    assert (f"--stress-compare: '{base}', entry 'test_a.py::test_x[black-swan-combo]': metric 'max_drawdown' is null, "
+            "but it is always a number (this run: ") in out
+    assert "--stress-compare-fail max_drawdown:1 cannot judge it; the file is damaged: re-save this case" in out
 
 
 @pytest.mark.parametrize("case", list(BROKEN))

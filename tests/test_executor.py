@@ -12,6 +12,7 @@ from pytest_stress import Scenario, buy, compose, library, run_scenario, sell
 from pytest_stress.errors import LookAheadError, ScenarioError
 from pytest_stress.runner import run_scenario
 from pytest_stress.trader import FLATTEN, HALT, FixedSizer, Reject
+from pytest_stress.trader.orders import Order
 from traders import Flat, Scripted, SmaCross, exact_sma, hand_loop
 
 SEED_SC = Scenario("sma", "synthetic", bars=5000, seed=3)
@@ -387,3 +388,37 @@ def test_component_error_names_the_role():
         run_scenario(Scenario("x", bars=40), compose(Always(1.0), risk_guard=BadGuard()))
     notes = "\n".join(info.value.__notes__)
     assert "raised by the risk guard (BadGuard)" in notes and "at bar 0" in notes
+
+
+class _Answers:
+    """A risk guard that answers every review with ``answer(order)``."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def review(self, order, ctx):
+        return self.answer(order)
+
+
+@pytest.mark.parametrize("answer, expected", [
+    (lambda o: True, "returned True (bool); expected the order, a smaller order (same symbol and side), "
+                     "Reject(reason) or None"),
+    (lambda o: "no", "returned 'no' (str); expected the order"),
+    (lambda o: Order(o.side, o.quantity * 100, o.symbol), "> the order's"),
+    (lambda o: Order("sell" if o.side == "buy" else "buy", o.quantity, o.symbol),
+     "a review may only approve or shrink the order"),
+], ids=["True", "a string", "100x larger", "the other side"])
+def test_a_risk_guard_answer_outside_its_contract_is_an_error_naming_it(answer, expected):
+    """Issue 28, item 8: True or any value not an Order/Reject counted as a rejection in silence, and
+    an order 100x larger than the one reviewed was sent."""
+    with pytest.raises(ScenarioError) as info:
+        run_scenario(Scenario("x", bars=40), compose(Always(1.0), risk_guard=_Answers(answer)))
+    message = str(info.value)
+    assert message.startswith("risk guard (_Answers) at bar 0, reviewing Order(") and expected in message
+    assert "at bar 0" in "\n".join(info.value.__notes__)   # the run's note: scenario, bar, timestamp
+
+
+def test_a_risk_guard_may_approve_shrink_or_reject():
+    for answer in (lambda o: o, lambda o: Order(o.side, o.quantity / 2, o.symbol), lambda o: None,
+                   lambda o: Reject("no"), lambda o: Order(o.side, o.quantity * (1 + 1e-12), o.symbol)):
+        run_scenario(Scenario("x", bars=40), compose(Always(1.0), risk_guard=_Answers(answer)))

@@ -237,7 +237,7 @@ def test_plugin_fails_a_case_whose_path_raises_naming_the_seed(pytester):
             assert stress_result.percentile("max_drawdown", 95) < 100
     '''))
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:randomly", "--stress-path-workers=2")
-    res.assert_outcomes(errors=1)
+    res.assert_outcomes(failed=1)
     res.stdout.fnmatch_lines(["*4 of 4 Monte Carlo paths of 'BTC Flash Crash 2021' failed; path 0 (seed *",
                               "*RuntimeError: boom at bar 30*"])
 

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ScenarioError, StressError, unknown_name_message
-from ..result.metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
+from ..result.metrics import HIGHER, LOWER, METRIC_FIELDS, metric, worse_direction
 
 if TYPE_CHECKING:   # the verdict module imports numpy: loaded when comparing, not at start-up
     from ..verdict import Shift
 
-__all__ = ["Threshold", "Regression", "parse_threshold", "check", "decode_path_values", "COMPARE_CONFIDENCE"]
+__all__ = ["Threshold", "Regression", "parse_threshold", "check", "check_judgeable", "decode_path_values",
+           "COMPARE_CONFIDENCE"]
 
 #: The confidence of the interval of a change between a baseline's paths and this run's.
 COMPARE_CONFIDENCE = 0.95
@@ -145,6 +146,22 @@ def decode_path_values(raw: Any, where: str) -> dict[str, list[float]] | None:
                                   "\"inf\", \"-inf\", \"nan\" or null")
         out[name] = row
     return out
+
+
+def check_judgeable(where: str, baseline: Mapping[str, Any], now: Mapping[str, Any], threshold: Threshold) -> None:
+    """Raise ``StressError`` (naming ``where``: the file and the entry) when the baseline cannot judge
+    ``threshold``'s metric although this run has a value: the metric is missing from the entry, or
+    null where the metric is always a number (``Metric.nullable``). Otherwise the check would find
+    no regression, whatever this run did."""
+    name = threshold.metric
+    if now.get(name) is None or (baseline.get(name) is None and metric(name).nullable and name in baseline):
+        return
+    if name not in baseline:
+        raise StressError(f"{where}: the entry has no metric {name!r}, so --stress-compare-fail {threshold} cannot "
+                          "judge it; re-save this case into the baseline with --stress-save")
+    if baseline[name] is None:
+        raise StressError(f"{where}: metric {name!r} is null, but it is always a number (this run: {now[name]!r}), so "
+                          f"--stress-compare-fail {threshold} cannot judge it; the file is damaged: re-save this case")
 
 
 def check(test: str, baseline: dict, now: dict, threshold: Threshold, *,

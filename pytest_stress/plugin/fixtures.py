@@ -166,7 +166,8 @@ def run_case(scenario: Scenario, exchange: ExchangeConfig | str, *, trader: Any 
 
     if paths:
         return run_paths(scenario, fresh_traders(trader, factory), paths, exchange, account=account,
-                         record_errors=record_errors, workers=path_workers)
+                         record_errors=record_errors, workers=path_workers,
+                         timeout=None)   # the case's own time limit applies (plugin/timelimit.py)
     return run_scenario(scenario, trader if trader is not None else factory(), exchange,   # type: ignore[misc]
                         account=account, record_errors=record_errors)
 

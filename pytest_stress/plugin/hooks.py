@@ -70,7 +70,7 @@ from .reporting import (pytest_html_results_table_header, pytest_html_results_ta
                         pytest_html_results_table_row, case_extras, check_report_option, where_lines,
                         write_session_report)
 from .session import REGRESSED, RESULT_KEY, SESSION_KEY, VERDICT_KEY, StressSession, summarize   # noqa: E402
-from .timelimit import apply_time_limits, describe_time_limit, timed_out_summary   # noqa: E402
+from .timelimit import apply_time_limits, describe_time_limit, register_clocks, timed_out_summary   # noqa: E402
 
 _STRESS_FIXTURES = {"stress_scenario", "stress_result", "stress_exchange", "exchange_sim"}
 
@@ -91,6 +91,7 @@ def pytest_configure(config: pytest.Config) -> None:
         stress.options.check_paths()
     config.stash[SESSION_KEY] = stress
     config.pluginmanager.register(stress, "stress-session")   # per config: receives its reports
+    register_clocks(config, stress.options.timeout_grace)    # stress cases' time limits (timelimit.py)
     worker = getattr(config, "workerinput", {})
     if (worker.get("stress_dist") == "load" and worker.get("workercount")
             and not config.getoption("failedfirst", False) and not config.pluginmanager.hasplugin("randomly")):

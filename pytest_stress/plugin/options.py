@@ -12,7 +12,7 @@ import pytest
 from ..errors import ScenarioError, close_matches
 from ..account.rules import ACCOUNT_PRESETS, account_from
 from ..exchange.config import preset
-from ..workers import DEFAULT_TIMEOUT
+from ..workers import DEFAULT_GRACE, DEFAULT_TIMEOUT
 
 if TYPE_CHECKING:
     from .compare import Threshold
@@ -42,15 +42,19 @@ def _positive_int(name: str):
     return parse
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, name: str = "--stress-timeout") -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--stress-timeout = {text!r}: expected seconds, such as 300 or 2.5") from None
+        raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected seconds, such as 300 or 2.5") from None
     if not value >= 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"--stress-timeout = {text!r}: expected a finite number of seconds >= 0 "
-                                         "(0: no time limit)")
+        raise argparse.ArgumentTypeError(f"{name} = {text!r}: expected a finite number of seconds >= 0"
+                                         + (" (0: no time limit)" if name == "--stress-timeout" else ""))
     return value
+
+
+def _grace_seconds(text: str) -> float:
+    return _seconds(text, "--stress-timeout-grace")
 
 
 def _path_workers(text: str) -> int | str:
@@ -149,6 +153,9 @@ def add_options(parser: pytest.Parser) -> None:
     group.addoption("--stress-timeout", type=_seconds, default=None, metavar="SECONDS",
                     help=f"time limit of each stress case (default {DEFAULT_TIMEOUT:g}; 0: none), enforced by "
                          "pytest-timeout: a case past it fails naming its scenario and bar, the session goes on")
+    group.addoption("--stress-timeout-grace", type=_grace_seconds, default=None, metavar="SECONDS",
+                    help=f"seconds a case interrupted at its time limit gets to stop before its process is ended "
+                         f"(default {DEFAULT_GRACE:g}; under xdist that costs only the case, see the README)")
     group.addoption("--stress-save-fresh", action="store_true", default=False,
                     help="with --stress-save: write the file afresh instead of merging this run's cases into it")
     group.addoption("--stress-save-detail", action="store_true", default=False,
@@ -185,6 +192,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("stress_compare", "default baseline to compare with (see --stress-compare)", default="")
     parser.addini("stress_timeout", "default time limit of each stress case in seconds (see --stress-timeout)",
                   default="")
+    parser.addini("stress_timeout_grace", "see --stress-timeout-grace", default="")
     parser.addini("stress_compare_strict", "see --stress-compare-strict", type="bool", default=False)
     parser.addini("stress_path_workers", "default worker processes for Monte Carlo paths (see --stress-path-workers)",
                   default="")
@@ -206,6 +214,7 @@ class StressOptions:
     compare_fail: list[Threshold] = field(default_factory=list)
     record_errors: bool = False
     timeout: float | None = None       # None: not set (the default applies, or pytest-timeout's own setting)
+    timeout_grace: float = DEFAULT_GRACE   # after the limit, seconds before the case's process is ended
     save_fresh: bool = False
     save_detail: bool = False
     compare_strict: bool = False
@@ -237,7 +246,7 @@ class StressOptions:
             if not raw:
                 return None
             try:
-                return _seconds(raw)
+                return _seconds(raw, "--" + name.replace("_", "-"))
             except argparse.ArgumentTypeError as exc:
                 raise pytest.UsageError(f"ini option {name}: {exc}") from None
 
@@ -303,6 +312,8 @@ class StressOptions:
             compare_fail=list(opt.stress_compare_fail) or ini_fail,
             record_errors=opt.stress_record_errors,
             timeout=opt.stress_timeout if opt.stress_timeout is not None else ini_seconds("stress_timeout"),
+            timeout_grace=next(v for v in (opt.stress_timeout_grace, ini_seconds("stress_timeout_grace"),
+                                           DEFAULT_GRACE) if v is not None),
             save_fresh=opt.stress_save_fresh,
             save_detail=opt.stress_save_detail,
             compare_strict=opt.stress_compare_strict or bool(config.getini("stress_compare_strict")),

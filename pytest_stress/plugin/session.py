@@ -150,7 +150,7 @@ class StressSession:
 
     def _compare(self, baseline: dict[str, dict[str, Any]]) -> None:
         from ..result.jsonform import decode_metrics   # lazy: numpy, only when comparing
-        from .compare import check, decode_path_values   # lazy: the metric table, only when comparing
+        from .compare import check, check_judgeable, decode_path_values   # lazy: the metric table, only when comparing
 
         opts = self.options
         here = {k: v for k, v in opts.as_dict().items() if k != "scenarios"}
@@ -178,6 +178,8 @@ class StressSession:
             base_paths = decode_path_values(base.get("path_values"), where)
             now_paths = decode_path_values(now.get("path_values"), f"this run: {test}")
             for threshold in self._thresholds(now):
+                check_judgeable(f"--stress-compare: {opts.compare!r}, entry {test!r}", base_metrics, now_metrics,
+                                threshold)
                 reg = check(test, base_metrics, now_metrics, threshold, baseline_paths=base_paths, now_paths=now_paths)
                 if reg is not None:
                     self.regressions.append(reg)

@@ -39,17 +39,29 @@ hold for every entry) are read as they are, and upgraded to version 2 when saved
 
 Writing goes to a unique temporary file in the same directory (mode 0666 less the user's
 umask, like any other file), then ``os.replace``: a full disk or any other failure leaves
-the old file as it was and no temporary file behind. Every problem (unreadable, not
+the old file as it was and no temporary file behind. Sessions saving into one file at the
+same time take turns: the read, merge and write hold an exclusive ``flock`` on a lock file
+beside it (``.NAME.lock``, left in place: removing it would let a third session lock a new
+file while a second waits on the old one), so no session's entries are lost; where there is
+no ``fcntl`` (Windows) there is no lock. Every problem (unreadable, not
 UTF-8, not JSON, another version, an entry or a metric of the wrong kind) is a
 ``StressError`` naming the file and the entry.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
-from collections.abc import Mapping
+import math
+import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:   # Windows: saves are not locked (module docstring)
+    fcntl = None   # type: ignore[assignment]
 
 from .. import __version__
 from ..atomic_write import write_text_atomically
@@ -84,17 +96,39 @@ def save_results(path: str | Path, results: Mapping[str, dict[str, Any]], option
     if path.is_dir():
         raise StressError(f"{what}: {str(path)!r} is a directory; "
                           f"give a file path such as {str(path / 'baseline.json')!r}")
-    old: dict[str, dict[str, Any]] = {}
-    if not fresh and path.exists():
-        try:
-            old = load_results(path, what=what)
-        except StressError as exc:
-            raise StressError(f"{exc}\n{what}: not merging into a file that cannot be read; fix or remove it, or "
-                              "start afresh with --stress-save-fresh") from None
-    doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
-           "options": options, "results": merge_results(old, new)}
-    _write_atomically(path, dumps_readable(doc) + "\n", what)
+    with _locked(path, what):   # another session saving into the same file waits here
+        old: dict[str, dict[str, Any]] = {}
+        if not fresh and path.exists():
+            try:
+                old = load_results(path, what=what)
+            except StressError as exc:
+                raise StressError(f"{exc}\n{what}: not merging into a file that cannot be read; fix or remove it, "
+                                  "or start afresh with --stress-save-fresh") from None
+        doc = {"schema_version": SCHEMA_VERSION, "pytest_stress_version": __version__, "created": stamp,
+               "options": options, "results": merge_results(old, new)}
+        _write_atomically(path, dumps_readable(doc) + "\n", what)
     return path
+
+
+@contextlib.contextmanager
+def _locked(path: Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``.NAME.lock`` beside ``path`` (module docstring)."""
+    if fcntl is None:
+        yield
+        return
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        # no file can be made in that directory (it is a file, or read-only): the write's own
+        # temporary file cannot either, and that error names the file being saved (_write_atomically)
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)   # releases the lock
 
 
 def dumps_readable(value: Any, level: int = 0) -> str:
@@ -153,7 +187,7 @@ def load_results(path: str | Path, *, what: str = "--stress-compare") -> dict[st
         if not isinstance(entry, dict):
             raise StressError(f"{at} is a {type(entry).__name__} ({_short(entry)}); expected a mapping with "
                               "'metrics'")
-        decode_metrics(entry.get("metrics", {}), at)          # raises StressError naming the metric
+        _check_metrics(entry, at)
         options = entry.get("options", {k: v for k, v in file_options.items() if k != "scenarios"})
         if not isinstance(options, dict):
             raise StressError(f"{at}: 'options' is a {type(options).__name__}; expected a mapping")
@@ -162,6 +196,25 @@ def load_results(path: str | Path, *, what: str = "--stress-compare") -> dict[st
             raise StressError(f"{at}: 'detail' is {_short(detail)}; expected a list of runs (mappings)")
         out[test] = {**entry, "options": options}
     return out
+
+
+def _check_metrics(entry: dict[str, Any], at: str) -> None:
+    """An entry's metrics as ``--stress-save`` writes them: present, not empty, each a number, a
+    non-finite string or null (``decode_metrics``), and no JSON number out of range (``1e999``,
+    which reads as inf: the file holds non-finite values as the strings "inf", "-inf", "nan")."""
+    if "metrics" not in entry:
+        raise StressError(f"{at} has no 'metrics'; every entry --stress-save writes has them. The file is damaged: "
+                          "re-save this case (or remove the entry)")
+    metrics = entry["metrics"]
+    if isinstance(metrics, Mapping) and not metrics:
+        raise StressError(f"{at} has empty 'metrics'; every entry --stress-save writes has them. The file is damaged: "
+                          "re-save this case (or remove the entry)")
+    decode_metrics(metrics, at)          # raises StressError naming the metric
+    for name, raw in metrics.items():
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise StressError(f"{at}: metric {name!r} is the JSON number {raw!r} (a number out of range such as "
+                              "1e999, or a NaN/Infinity token); --stress-save writes non-finite values as the strings "
+                              "\"inf\", \"-inf\" and \"nan\". The file is damaged: re-save this case")
 
 
 def _short(value: Any) -> str:

@@ -35,7 +35,8 @@ class Metric:
 
     ``worse``: "higher" (a rise is a regression), "lower" (a fall is), or "neither" (no
     natural direction: any change beyond a threshold is flagged). ``column``: its place
-    in the summary table (0: not shown); ``explain``: listed in a failing test's report.
+    in the summary table (0: not shown); ``explain``: listed in a failing test's report;
+    ``nullable``: None is one of its values (its definition says when), else it is always a number.
     """
 
     name: str
@@ -45,6 +46,7 @@ class Metric:
     definition: str
     column: int = 0
     explain: bool = False
+    nullable: bool = False
 
     def format(self, value: Any) -> str:
         """The value as the summary table shows it ('-' for None, 'inf'/'nan' as such)."""
@@ -60,7 +62,7 @@ class Metric:
 
 def _m(name: str, header: str, fmt: str, worse: str, definition: str, *, column: int = 0,
        explain: bool = False) -> Metric:
-    return Metric(name, header, fmt, worse, definition, column, explain)
+    return Metric(name, header, fmt, worse, definition, column, explain, nullable="None" in definition)
 
 
 #: Every scalar metric, in report order.

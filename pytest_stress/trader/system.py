@@ -201,6 +201,8 @@ class Pipeline:
             order = Order(BUY if diff > 0 else SELL, abs(diff), sym)
             if self.risk_guard is not None:
                 decision = self.risk_guard.review(order, ctx)
+                if decision.__class__ is not Order or decision is not order:   # the plain approval: no checks
+                    _check_review(decision, order, self.risk_guard, ctx)
                 if not isinstance(decision, Order):
                     reason = decision.reason if isinstance(decision, Reject) else "rejected"
                     self.risk_rejections += 1
@@ -220,6 +222,28 @@ class Pipeline:
 
     def on_rejection(self, execution, ctx: BarContext) -> None:
         pass
+
+
+#: Float noise a resized order may carry above the order it resizes (relative).
+_RESIZE_SLACK = 1e-9
+
+
+def _check_review(decision: Any, order: Order, guard: Any, ctx: BarContext) -> None:
+    """A risk guard's answer must be what its contract allows: the order, a smaller order (same
+    symbol and side, quantity at most the order's), ``Reject(reason)`` or None (a rejection).
+    Anything else (True, a string, a larger order) would otherwise count as a rejection or be sent."""
+    if decision is None or isinstance(decision, Reject):
+        return
+    who = f"risk guard ({type(guard).__name__}) at bar {ctx.t}, reviewing {order!r}"
+    if not isinstance(decision, Order):
+        raise ScenarioError(f"{who}: returned {decision!r} ({type(decision).__name__}); expected the order, a smaller "
+                            "order (same symbol and side), Reject(reason) or None")
+    if (decision.symbol or ctx.symbols[0]) != (order.symbol or ctx.symbols[0]) or decision.side != order.side:
+        raise ScenarioError(f"{who}: returned {decision!r}, a {decision.side} of {decision.symbol}; a review may "
+                            f"only approve or shrink the order: a {order.side} of {order.symbol}")
+    if not decision.quantity <= order.quantity * (1 + _RESIZE_SLACK):
+        raise ScenarioError(f"{who}: returned {decision!r}, quantity {decision.quantity!r} > the order's "
+                            f"{order.quantity!r}; a review may only approve the order or make it smaller")
 
 
 def _check_mapping(values: Any, ctx: BarContext, what: str) -> None:
