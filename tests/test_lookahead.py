@@ -5,6 +5,7 @@ import pytest
 
 from pytest_stress import Scenario, compose, run_scenario
 from pytest_stress.errors import LookAheadError, ScenarioError
+from pytest_stress.indicators import ema, rolling_std, sma
 
 
 class KeepsTheFeed:
@@ -180,3 +181,149 @@ def test_a_bad_indicators_hook_is_named(bad, message):
 
     with pytest.raises(ScenarioError, match=f"Bad.indicators\\(feed\\) {message}"):
         run_scenario(Scenario("x", bars=50), Bad())
+
+
+# -- the proof against a table of kinds (issue 28, item 10) -----------------------------------------
+CLEAN = Scenario("x", bars=600, seed=5)
+CORRUPT = Scenario("c", "data_corruption", {"corruption_pct": 0.15, "kinds": ["nan"]}, bars=600, seed=5)
+
+
+def _s(feed):
+    return pd.Series(feed.close[0])
+
+
+def _idx(feed):
+    return pd.DatetimeIndex(feed.timestamps.astype("datetime64[ns]"), tz="UTC")
+
+
+def _fft_lowpass(feed):
+    c = np.nan_to_num(feed.close[0], nan=float(np.nanmean(feed.close[0])))
+    f = np.fft.rfft(c)
+    f[len(f) // 10:] = 0
+    return np.fft.irfft(f, len(c))
+
+
+def _fft_trailing_mean(feed, w=24):
+    """A causal trailing mean computed by FFT convolution: rounding differs from a direct sum."""
+    c = np.nan_to_num(feed.close[0])
+    n = len(c)
+    size = 1 << (2 * n - 1).bit_length()
+    out = np.fft.irfft(np.fft.rfft(c, size) * np.fft.rfft(np.ones(w) / w, size), size)[:n]
+    out[:w - 1] = np.nan
+    return out
+
+
+def _polyfit_line(feed):
+    c = _s(feed).ffill().bfill().to_numpy()
+    x = np.arange(len(c))
+    return np.polyval(np.polyfit(x, c, 1), x)
+
+
+def _daily_close(feed):
+    s = pd.Series(feed.close[0], _idx(feed))
+    return s.groupby(s.index.normalize()).transform("last").to_numpy()
+
+
+def _early_peek(feed):
+    c = feed.close[0].copy()
+    k = min(60, len(c) - 1)
+    c[:k] = feed.close[0][1:k + 1]           # peeks only at bars 1-60, the first tenth of the run
+    return c
+
+
+def _last_bar(feed):
+    c = feed.close[0].copy()
+    c[-2] = c[-1]                            # only the last bar is seen one bar early
+    return c
+
+
+def _savgol(feed):
+    from scipy.signal import savgol_filter
+    return savgol_filter(_s(feed).ffill().bfill().to_numpy(), 11, 2)
+
+
+def _detrend(feed):
+    from scipy.signal import detrend
+    return detrend(_s(feed).ffill().bfill().to_numpy())
+
+
+#: Indicators that use later bars, on the feeds where they do (bfill and interp look ahead only over NaN).
+PEEKING = {
+    "groupby-day": _daily_mean, "late-peek": _peek_late, "rolling-center": _centered,
+    "shift-back-1": lambda f: _s(f).shift(-1).to_numpy(),
+    "shift-back-24": lambda f: _s(f).shift(-24).to_numpy(),
+    "next-3-mean": lambda f: _s(f).rolling(3).mean().shift(-2).to_numpy(),
+    "sma-warmup-bfill": lambda f: _s(f).ffill().rolling(48).mean().bfill().to_numpy(),
+    "ewm-warmup-bfill": lambda f: _s(f).ewm(span=20, min_periods=20).mean().bfill().to_numpy(),
+    "full-max": lambda f: f.close[0] / np.nanmax(f.close[0]),
+    "full-minmax": lambda f: (f.close[0] - np.nanmin(f.close[0])) / np.ptp(f.close[0][np.isfinite(f.close[0])]),
+    "full-zscore": lambda f: (f.close[0] - np.nanmean(f.close[0])) / np.nanstd(f.close[0]),
+    "full-rank": lambda f: _s(f).rank(pct=True).to_numpy(),
+    "full-percentile": lambda f: (f.close[0] > np.nanpercentile(f.close[0], 90)).astype(float),
+    "volume-share-of-max": lambda f: f.volume[0] / np.nanmax(f.volume[0]),
+    "gradient": lambda f: np.gradient(f.close[0]),
+    "convolve-same": lambda f: np.convolve(f.close[0], np.ones(5) / 5, mode="same"),
+    "savgol": _savgol, "detrend": _detrend, "fft-lowpass": _fft_lowpass, "polyfit-line": _polyfit_line,
+    "future-max": lambda f: np.maximum.accumulate(np.nan_to_num(f.close[0])[::-1])[::-1],
+    "last-price": lambda f: np.full(f.n_bars, f.close[0][-1]),
+    "daily-close": _daily_close, "early-peek": _early_peek, "last-bar": _last_bar,
+    "qcut": lambda f: pd.qcut(_s(f), 4, labels=False).to_numpy(dtype=float),
+}
+NAN_ONLY = {"bfill": _bfill, "interp": _interp}
+PAIRS = ([(name, fn, CLEAN) for name, fn in PEEKING.items()] + [(name, fn, CORRUPT) for name, fn in PEEKING.items()]
+         + [(name, fn, CORRUPT) for name, fn in NAN_ONLY.items()])
+
+CAUSAL = {
+    "sma": lambda f: _s(f).rolling(20).mean().to_numpy(),
+    "sma-nan-warmup": lambda f: _s(f).rolling(48).mean().to_numpy(),
+    "ewm": lambda f: _s(f).ewm(span=20).mean().to_numpy(),
+    "rolling-std": lambda f: _s(f).rolling(24).std().to_numpy(),
+    "expanding-mean": lambda f: _s(f).expanding().mean().to_numpy(),
+    "expanding-zscore": lambda f: ((_s(f) - _s(f).expanding().mean()) / _s(f).expanding().std()).to_numpy(),
+    "cummax": lambda f: np.fmax.accumulate(f.close[0]),
+    "shift-forward": lambda f: _s(f).shift(1).to_numpy(),
+    "ffill-sma": lambda f: _s(f).ffill().rolling(9).mean().to_numpy(),
+    "log-returns": lambda f: np.log(_s(f)).diff().to_numpy(),
+    "donchian-high": lambda f: pd.Series(f.high[0]).rolling(20).max().to_numpy(),
+    "fft-trailing-mean": _fft_trailing_mean,
+    "convolve-full": lambda f: np.convolve(np.nan_to_num(f.close[0]), np.ones(5) / 5)[:f.n_bars],
+    "lfilter": lambda f: __import__("scipy.signal", fromlist=["lfilter"]).lfilter([0.1], [1, -0.9],
+                                                                                 np.nan_to_num(f.close[0])),
+    "hour-of-day-expanding": lambda f: _s(f).groupby(_idx(f).hour).transform(
+        lambda x: x.expanding().mean()).to_numpy(),
+    "package-sma": lambda f: sma(f.close[0], 24),
+    "package-ema": lambda f: ema(f.close[0], 24),
+    "package-rolling-std": lambda f: rolling_std(f.close[0], 24),
+}
+
+
+@pytest.mark.parametrize("name,indicator,scenario", PAIRS,
+                         ids=[f"{n}-{'corrupt' if s is CORRUPT else 'clean'}" for n, _, s in PAIRS])
+def test_every_kind_of_peeking_is_caught(name, indicator, scenario):
+    with pytest.raises(LookAheadError, match="looks ahead"):
+        run_scenario(scenario, _peeks(indicator), "frictionless")
+
+
+@pytest.mark.parametrize("scenario", [CLEAN, CORRUPT], ids=["clean", "corrupt"])
+def test_no_causal_indicator_is_rejected(scenario):
+    class Causal:
+        def indicators(self, feed):
+            with np.errstate(all="ignore"):
+                return {name: fn(feed) for name, fn in CAUSAL.items()}
+
+        def on_bar(self, ctx):
+            return None
+
+    run_scenario(scenario, Causal(), "frictionless")
+
+
+def test_a_hook_that_cannot_take_a_tiny_prefix_is_not_rejected_for_it():
+    """The proof's early cuts (1, 2, 3, 5 bars...) are its own probes: a causal hook that needs more
+    bars than that (np.polyfit of a trailing window) is not rejected because it raises there."""
+    def needs_ten_bars(feed):
+        c = feed.close[0]
+        if len(c) < 10:
+            raise ValueError("needs at least 10 bars")
+        return _s(feed).rolling(10).apply(lambda w: np.polyfit(np.arange(10), w, 1)[0], raw=True).to_numpy()
+
+    run_scenario(Scenario("x", bars=200, seed=5), _peeks(needs_ten_bars), "frictionless")
