@@ -196,3 +196,107 @@ def test_stress_base_data_can_name_a_repair_policy(pytester):
             assert stress_result.bars_processed == 299
     '''))
     pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# -- issue 28 item 13: values accepted that should not be, refused where they are given ----------
+def _account(**kw):
+    from pytest_stress import Account
+    return Account.perpetual(**kw)
+
+
+def _exchange(**kw):
+    from pytest_stress.exchange.config import ExchangeConfig
+    return ExchangeConfig(**kw)
+
+
+def _account_spec(spec):
+    from pytest_stress.account.rules import account_from
+    return account_from(spec)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: _account(funding="modle"), "funding = 'modle'; expected None, 'model', a rate per interval"),
+    (lambda: _account(funding=True), "funding = True; expected None, 'model'"),
+    (lambda: _account(funding=pd.Series([0.001, 0.5], index=pd.date_range("2024", periods=2, freq="8h"))),
+     r"funding\[2024-01-01 08:00:00\] = 0.5; expected a rate per interval in \(-0.1, 0.1\)"),
+    (lambda: _account(tiers={"BTCUSDT": "tier1"}), r"tiers\['BTCUSDT'\] = 'tier1'; expected a TierTable"),
+    (lambda: _account(tiers="binance"), "tiers = 'binance'; expected None .* or a non-empty mapping"),
+    (lambda: Scenario("x", "flash_crash", {"duration_bars": float("nan")}),
+     r"'duration_bars' = nan is invalid \(not finite\); expected an integer in \[1, 10000\]"),
+    (lambda: Scenario("x", "flash_crash", {"duration_bars": float("inf")}),
+     r"'duration_bars' = inf is invalid \(not finite\); expected an integer in \[1, 10000\]"),
+    (lambda: Scenario("x", "flash_crash", {"drop_pct": True}), r"'drop_pct' = True is invalid \(not a number\)"),
+    (lambda: Scenario("x", "flash_crash", {"drop_pct": "0.3"}), r"'drop_pct' = '0.3' is invalid \(not a number\)"),
+    (lambda: _exchange(charge_spread="no"), "charge_spread = 'no'; expected True or False"),
+    (lambda: _exchange(carry_remainder="False"), "carry_remainder = 'False'; expected True or False"),
+    (lambda: _exchange(failure_rate=True), r"failure_rate = True; expected a number in \[0, 1\]"),
+    (lambda: Scenario("x", initial_equity=True), "initial_equity = True; expected a number > 0"),
+    (lambda: _account_spec("cash:max_leverage=3"),
+     "'max_leverage=3' is not key=value with a key among check .*applies to margin and perpetual accounts"),
+    (lambda: _account_spec("cash:leverage=3"), "'leverage' applies to margin and perpetual accounts, not to 'cash'"),
+    (lambda: _account_spec("margin:mode=cross"), "'mode' applies to perpetual accounts, not to 'margin'"),
+    (lambda: _account_spec("perpetual:leverage=5,leverage=7"), "leverage is given twice; give each key once"),
+    (lambda: _account_spec("perpetual:leverage=5,max_leverage=7"), "leverage is given twice"),
+    (lambda: _account_spec("perpetual:funding=modle"), "funding = 'modle'; expected None, 'model'"),
+    (lambda: __import__("pytest_stress").Account(kind="cash", max_leverage=3.0),
+     "Account.cash: max_leverage = 3.0 does not apply to a cash account"),
+])
+def test_values_accepted_before_are_refused_naming_value_and_range(call, message):
+    with pytest.raises(ScenarioError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("value", [np.int64(5), np.int32(5), np.float64(5.0), np.float32(5.0), 5])
+def test_numpy_numbers_are_numbers(value):
+    from pytest_stress import Account
+    from pytest_stress.exchange.config import ExchangeConfig
+    sc = Scenario("x", "flash_crash", {"duration_bars": value, "drop_pct": value / 10}, initial_equity=value * 1000)
+    assert sc.parameters["duration_bars"] == 5 and type(sc.parameters["duration_bars"]) is int
+    assert sc.initial_equity == 5000.0
+    acct = Account.perpetual(leverage=value, funding=value / 10_000)
+    assert acct.max_leverage == 5.0 and type(acct.funding) is float and "0.0500%" in acct.describe()
+    assert ExchangeConfig(latency_ms=value).latency_ms == 5.0
+
+
+@pytest.mark.parametrize("value", [np.bool_(True), True])
+def test_bools_are_not_numbers(value):
+    with pytest.raises(ScenarioError, match="not a number"):
+        Scenario("x", "flash_crash", {"duration_bars": value})
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--stress-save-fresh"], "--stress-save-fresh was given without --stress-save=PATH"),
+    (["--stress-save-detail"], "--stress-save-detail was given without --stress-save=PATH"),
+    (["--stress-compare-strict"], "--stress-compare-strict was given without --stress-compare=PATH"),
+    (["--stress-compare-fail=max_drawdown:2"], "--stress-compare-fail was given without --stress-compare=PATH"),
+])
+def test_a_flag_without_the_option_it_modifies_is_a_usage_error(pytester, flags, message):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a="def test_x():\n    pass\n")
+    res = pytester.runpytest_inprocess("-p", "no:cacheprovider", *flags)     # in process: cheap
+    assert res.ret == pytest.ExitCode.USAGE_ERROR
+    res.stderr.fnmatch_lines([f"ERROR: {message}*alone it would do nothing"])
+
+
+@pytest.mark.parametrize("override,message", [
+    ("record_errors='no'", "record_errors = 'no'; expected True"),
+    ("account='cash:max_leverage=3'", "'max_leverage' applies to margin and perpetual accounts, not to 'cash'"),
+    ("initial_equity=True", "initial_equity = True; expected a number > 0"),
+    ("paths=np.int64(3), bars=50", None),
+])
+def test_marker_values_are_checked_at_collection(pytester, override, message):
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_a=textwrap.dedent(f'''
+        import numpy as np
+        from pytest_stress import stress
+
+        @stress("BTC Flash Crash 2021", {override})
+        def test_x(stress_result):
+            pass
+    '''))
+    res = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--collect-only", "-q")   # in process: cheap
+    if message is None:
+        res.assert_outcomes()
+        assert res.ret == pytest.ExitCode.OK
+    else:
+        assert message in res.stdout.str() and res.ret == pytest.ExitCode.INTERRUPTED
