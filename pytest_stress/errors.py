@@ -18,6 +18,7 @@ __all__ = [
     "LookAheadError",
     "PathError",
     "close_matches",
+    "DataGapWarning",
     "is_number",
     "is_integer",
 ]
@@ -52,6 +53,12 @@ class HistoricalDataError(StressError):
 
 class LookAheadError(StressError):
     """A precomputed indicator used data from after the bar it belongs to."""
+
+
+class DataGapWarning(UserWarning):
+    """Market data has bars missing from its regular spacing (gaps are run as if the bars on
+    either side were adjacent; no repair invents bars): said once per load, naming the symbol,
+    the number of gaps and the longest."""
 
 
 class PathError(StressError):

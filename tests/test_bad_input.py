@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from pytest_stress import Scenario, library, run_scenario, strategies
-from pytest_stress.errors import DataQualityError, ScenarioError
+from pytest_stress.errors import DataGapWarning, DataQualityError, ScenarioError
 
 pytest_plugins = ["pytester"]
 
@@ -38,7 +38,8 @@ def test_repair_is_an_option_where_data_enters():
     df.iloc[50, df.columns.get_loc("close")] = np.inf
     with pytest.raises(DataQualityError, match="repair='drop'"):
         Scenario("d", data={"BTCUSDT": df}).build_market()
-    views = Scenario("d", data={"BTCUSDT": df}, repair="drop").build_market()
+    with pytest.warns(DataGapWarning, match="1 gap"):
+        views = Scenario("d", data={"BTCUSDT": df}, repair="drop").build_market()
     assert views.true.n_bars == 199 and np.isfinite(views.true.values).all()
     views = library.get("BTC Flash Crash 2021", data={"BTCUSDT": df}, repair="fill").build_market()
     assert views.true.n_bars == 200 and np.isfinite(views.true.values).all()
@@ -300,3 +301,83 @@ def test_marker_values_are_checked_at_collection(pytester, override, message):
         assert res.ret == pytest.ExitCode.OK
     else:
         assert message in res.stdout.str() and res.ret == pytest.ExitCode.INTERRUPTED
+
+
+HEADER = b"time,open,high,low,close,volume\n"
+
+
+@pytest.mark.parametrize("name,content,message", [
+    ("empty.csv", b"", "data file '.*empty.csv' is empty; expected a CSV with a header row"),
+    ("binary.csv", bytes(range(256)) * 4, "data file '.*binary.csv' is not a readable CSV .*expected text"),
+    ("garbage.csv", HEADER + b"2024-01-01 00:00,1,2,0.5,1,10\nsoon,1,2,0.5,1,10\n",
+     r"file '.*garbage.csv'\), column 'time': row 1 has time 'soon'; expected epoch seconds or milliseconds, or "
+     "ISO 8601"),
+    ("dup.csv", b"time,open,open,high,low,close,volume\n2024-01-01,1,1,2,0.5,1,10\n2024-01-02,1,1,2,0.5,1,10\n",
+     "data file '.*dup.csv' has the column 'open' twice; expected one column per field"),
+    ("alias.csv", b"time,o,open,high,low,close,volume\n2024-01-01,1,1,2,0.5,1,10\n2024-01-02,1,1,2,0.5,1,10\n",
+     "columns 'o' and 'open' both give 'open'; expected one column per field"),
+    ("offsets.csv", HEADER + b"2024-01-01 00:00+02:00,1,2,0.5,1,10\n2024-01-01 01:00,1,2,0.5,1,10\n",
+     "times mix UTC offsets and none .*row 1: '2024-01-01 01:00'"),
+])
+def test_bad_files_are_errors_naming_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ScenarioError, match=message):
+        Scenario("d", data={"BTCUSDT": str(path)}).build_market()
+
+
+def test_symbols_mixing_naive_and_aware_times_are_an_error():
+    data = {"BTCUSDT": frame(), "ETHUSDT": frame().tz_localize(None)}
+    with pytest.raises(ScenarioError, match="'ETHUSDT' has times without a time zone and 'BTCUSDT' with one"):
+        Scenario("d", symbols=("BTCUSDT", "ETHUSDT"), data=data).build_market()
+    data = {"BTCUSDT": frame().tz_localize(None), "ETHUSDT": frame().tz_localize(None)}   # all naive: UTC
+    assert Scenario("d", symbols=("BTCUSDT", "ETHUSDT"), data=data).build_market().true.n_bars == 200
+
+
+def test_a_gap_in_the_data_is_a_warning_naming_its_length():
+    df = frame(n=300)
+    df = df.drop(df.index[100:124])
+    with pytest.warns(DataGapWarning, match=r"\(BTCUSDT, 1h bars\): 1 gap\(s\).*24 missing bar\(s\), after "
+                                            "2024-01-05 03:00:00"):
+        Scenario("d", data={"BTCUSDT": df}).build_market()
+
+
+# -- issue 28 item 9: any regular bar length, named as inferred ------------------------------------
+@pytest.mark.parametrize("freq,timeframe,seconds", [("10min", "10m", 600), ("90s", "90s", 90), ("45min", "45m", 2700),
+                                                     ("2D", "2d", 172_800), ("15min", "15m", 900)])
+def test_any_regular_bar_length_is_run_as_itself(freq, timeframe, seconds):
+    market = Scenario("d", data={"BTCUSDT": frame(freq=freq)}).build_market().true
+    assert market.timeframe == timeframe and market.bar_seconds == seconds
+    assert Scenario("d", data={"BTCUSDT": frame(freq=freq)}, timeframe=timeframe).build_market().true.timeframe \
+        == timeframe
+
+
+class BuyOnce:
+    def on_bar(self, ctx):
+        if ctx.t == 0:
+            return strategies_buy(ctx.equity / ctx.price / 2)
+        return None
+
+
+def strategies_buy(qty):
+    from pytest_stress import buy
+    return buy(qty)
+
+
+def test_ten_minute_data_is_annualised_as_ten_minutes():
+    df = frame(n=400, freq="10min")
+    res = run_scenario(Scenario("d", data={"BTCUSDT": df}), BuyOnce(), "frictionless")
+    hourly = df.set_axis(pd.date_range("2024-01-01", periods=400, freq="1h", tz="UTC"))
+    res_h = run_scenario(Scenario("d", data={"BTCUSDT": hourly}), BuyOnce(), "frictionless")
+    assert res.total_return_pct == res_h.total_return_pct != 0       # the same bars, each 10 min (was: 15 min)
+    assert res.volatility_pct / res_h.volatility_pct == pytest.approx(6 ** 0.5, rel=1e-9)
+    with pytest.raises(ScenarioError, match="timeframe = '15m' contradicts the data: its bars are '10m' apart .*"
+                                            r"Leave timeframe unset to use the data's \('10m'\)"):
+        Scenario("d", data={"BTCUSDT": df}, timeframe="15m").build_market()
+    assert res.bars_processed == 400
+
+
+def test_an_impossible_timeframe_lists_what_is_valid():
+    with pytest.raises(ScenarioError, match="unknown timeframe '10x'.*'1h'.*or any whole number of s, m, h, d or w"):
+        Scenario("x", timeframe="10x")
+    assert Scenario("x", timeframe="10m", bars=50).build_market().true.bar_seconds == 600    # synthetic too
