@@ -94,9 +94,9 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
     n = feed.n_bars
     private = _PrivateFeed(feed)
     try:
-        full = _checked(_call(fn, private, n, who, keep=True), n, who)
+        full = _checked(_call(fn, private, n, who, keep=True), n, who, feed.n_symbols)
         for cut in _cuts(feed):
-            part = _checked(_call(fn, private, cut, who, keep=False), cut, who)
+            part = _checked(_call(fn, private, cut, who, keep=False), cut, who, feed.n_symbols)
             for k, v in full.items():
                 p = part.get(k)
                 if p is None:
@@ -243,13 +243,14 @@ def _call(fn: Any, private: _PrivateFeed, stop: int, who: str, keep: bool) -> An
     return out
 
 
-def _checked(out: Any, n: int, who: str) -> dict[str, np.ndarray]:
+def _checked(out: Any, n: int, who: str, symbols: int = 1) -> dict[str, np.ndarray]:
     if not isinstance(out, dict):
         raise ScenarioError(f"{who} returned {out!r} ({type(out).__name__}); expected a dict of name -> array "
                             "with one value per bar (per symbol: shape (symbols, bars))")
     for k, v in out.items():
         if not isinstance(k, str):
             raise ScenarioError(f"{who}: indicator name {k!r} is not a string")
-        if v.ndim == 0 or v.shape[-1] != n:
-            raise ScenarioError(f"{who}: indicator {k!r} has shape {v.shape}; expected {n} values (one per bar)")
+        if v.shape != (n,) and v.shape != (symbols, n):
+            per = f" or shape ({symbols}, {n}) (one row per symbol)"
+            raise ScenarioError(f"{who}: indicator {k!r} has shape {v.shape}; expected {n} values (one per bar){per}")
     return out

@@ -381,3 +381,56 @@ def test_an_impossible_timeframe_lists_what_is_valid():
     with pytest.raises(ScenarioError, match="unknown timeframe '10x'.*'1h'.*or any whole number of s, m, h, d or w"):
         Scenario("x", timeframe="10x")
     assert Scenario("x", timeframe="10m", bars=50).build_market().true.bar_seconds == 600    # synthetic too
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: __import__("pytest_stress").Order("buy", 1.0, None, "limit", 100.0, 90.0),
+     "stop_price = 90.0 on a limit order, which does not use it; expected stop_price only on a stop order"),
+    (lambda: __import__("pytest_stress").Order("buy", 1.0, None, "market", 100.0),
+     "limit_price = 100.0 on a market order"),
+    (lambda: __import__("pytest_stress").Order("sell", 1.0, None, "stop", 100.0, 90.0),
+     "limit_price = 100.0 on a stop order"),
+])
+def test_a_price_the_order_type_does_not_use_is_refused(call, message):
+    with pytest.raises(ScenarioError, match=message):
+        call()
+
+
+class CancelsNothing:
+    def __init__(self, what):
+        self.what = what
+
+    def on_bar(self, ctx):
+        if ctx.t == 3:
+            ctx.cancel(self.what)
+        return None
+
+
+def test_cancelling_an_id_that_never_existed_is_an_error():
+    from pytest_stress import buy
+    with pytest.raises(ScenarioError, match=r"cancel\(123456\): no order with id 123456 was ever sent in this run "
+                                            r"\(ids so far: 1 to 0\)") as info:
+        run_scenario(Scenario("d", bars=20), CancelsNothing(123456))
+    assert "at bar 3" in "\n".join(info.value.__notes__)
+
+    class CancelsFilled:                       # an id that was sent (and has filled since): no error
+        def on_bar(self, ctx):
+            if ctx.t == 1:
+                return buy(0.01)
+            if ctx.t == 5:
+                ctx.cancel(np.int64(1))
+            return None
+    assert run_scenario(Scenario("d", bars=20), CancelsFilled()).component_errors == 0
+
+
+@pytest.mark.parametrize("shape", [(2, 50), (50, 1), (1, 1, 50), (50, 50)])
+def test_an_indicator_of_the_wrong_shape_is_named(shape):
+    class Wrong:
+        def indicators(self, feed):
+            return {"x": np.zeros(shape)}
+
+        def on_bar(self, ctx):
+            return None
+    with pytest.raises(ScenarioError, match=rf"indicator 'x' has shape \({', '.join(map(str, shape))},?\); expected "
+                                            r"50 values \(one per bar\) or shape \(1, 50\)"):
+        run_scenario(Scenario("d", bars=50), Wrong())
