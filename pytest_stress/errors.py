@@ -5,7 +5,9 @@ Every error names the thing that is wrong, the value it got, and what would be v
 from __future__ import annotations
 
 import difflib
+import numbers
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "StressError",
@@ -16,6 +18,9 @@ __all__ = [
     "LookAheadError",
     "PathError",
     "close_matches",
+    "DataGapWarning",
+    "is_number",
+    "is_integer",
 ]
 
 
@@ -50,9 +55,26 @@ class LookAheadError(StressError):
     """A precomputed indicator used data from after the bar it belongs to."""
 
 
+class DataGapWarning(UserWarning):
+    """Market data has bars missing from its regular spacing (gaps are run as if the bars on
+    either side were adjacent; no repair invents bars): said once per load, naming the symbol,
+    the number of gaps and the longest."""
+
+
 class PathError(StressError):
     """A path of a verdict raised (the trader's code, the check, or its worker died): an error,
     not a failed assertion, so the verdict stops there; the message names the path and its seed."""
+
+
+def is_number(value: Any) -> bool:
+    """A real number: Python's or numpy's ints and floats (``np.int64(5)``, ``np.float32``), never a
+    bool (``True`` is not 1.0 here) nor a string. Finiteness and range are the caller's to check."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)   # np.bool_ is not a Real
+
+
+def is_integer(value: Any) -> bool:
+    """An integer: ``int`` or a numpy integer, never a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def close_matches(name: str, choices: Iterable[str], n: int = 3) -> list[str]:

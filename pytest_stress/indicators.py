@@ -97,19 +97,19 @@ def precompute_indicators(trader: Any, feed: MarketData) -> dict[str, np.ndarray
     n = feed.n_bars
     private = _PrivateFeed(feed)
     try:
-        full = _checked(_call(fn, private, n, who, keep=True), n, who)
+        full = _checked(_call(fn, private, n, who, keep=True), n, who, feed.n_symbols)
         scales = {k: _scale(v) for k, v in full.items()}
         early, spread = _cuts(feed)
         for cut in early + spread:
             if cut in early:
                 try:      # a prefix this short is the proof's own probe: a hook that cannot take it says nothing
-                    part = _checked(_call(fn, private, cut, who, keep=False), cut, who)
+                    part = _checked(_call(fn, private, cut, who, keep=False), cut, who, feed.n_symbols)
                 except Exception as exc:   # noqa: BLE001 - any error of the user's hook on a tiny prefix
                     log.info("%s: the causality proof skipped its cut at bar %d (%s: %s)", who, cut,
                              type(exc).__name__, exc)
                     continue
             else:
-                part = _checked(_call(fn, private, cut, who, keep=False), cut, who)
+                part = _checked(_call(fn, private, cut, who, keep=False), cut, who, feed.n_symbols)
             for k, v in full.items():
                 p = part.get(k)
                 if p is None:
@@ -278,13 +278,14 @@ def _call(fn: Any, private: _PrivateFeed, stop: int, who: str, keep: bool) -> An
     return out
 
 
-def _checked(out: Any, n: int, who: str) -> dict[str, np.ndarray]:
+def _checked(out: Any, n: int, who: str, symbols: int = 1) -> dict[str, np.ndarray]:
     if not isinstance(out, dict):
         raise ScenarioError(f"{who} returned {out!r} ({type(out).__name__}); expected a dict of name -> array "
                             "with one value per bar (per symbol: shape (symbols, bars))")
     for k, v in out.items():
         if not isinstance(k, str):
             raise ScenarioError(f"{who}: indicator name {k!r} is not a string")
-        if v.ndim == 0 or v.shape[-1] != n:
-            raise ScenarioError(f"{who}: indicator {k!r} has shape {v.shape}; expected {n} values (one per bar)")
+        if v.shape != (n,) and v.shape != (symbols, n):
+            per = f" or shape ({symbols}, {n}) (one row per symbol)"
+            raise ScenarioError(f"{who}: indicator {k!r} has shape {v.shape}; expected {n} values (one per bar){per}")
     return out

@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ScenarioError, close_matches
+import numpy as np
+
+from .errors import ScenarioError, close_matches, is_number
 
 __all__ = ["Param", "ParamSet", "with_params", "split_prefixed"]
 
@@ -56,7 +58,9 @@ class Param:
         if value is None and self.default is None:
             return None  # "not set": the consumer falls back to its own default
         if self.kind == "bool":
-            if isinstance(value, bool) or value in (0, 1):
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if is_number(value) and value in (0, 1):     # 0 and 1 (numpy's too), not 0.5 nor 'no'
                 return bool(value)
             raise bad()
         if self.kind == "choice":
@@ -73,16 +77,16 @@ class Param:
             if not items or any(v not in self.choices for v in items):
                 raise bad()
             return tuple(dict.fromkeys(items))
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not is_number(value):      # Python's and numpy's ints and floats; never a bool
             raise bad(" (not a number)")
+        if not math.isfinite(float(value)):
+            raise bad(" (not finite)")
         if self.kind == "int":
             if float(value) != int(value):
                 raise bad(" (not a whole number)")
             value = int(value)
         else:
             value = float(value)
-        if not math.isfinite(value):
-            raise bad(" (not finite)")
         if self.low is not None and (value < self.low or (value == self.low and not self.low_inclusive)):
             raise bad()
         if self.high is not None and value > self.high:

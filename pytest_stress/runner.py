@@ -30,7 +30,7 @@ from .account.view import AccountView
 from .engine.book import OrderBook
 from .engine.loop import ErrorPolicy, LoopRecord, bar_loop
 from .engine.where import position_of
-from .errors import PathError, ScenarioError
+from .errors import LookAheadError, PathError, ScenarioError
 from .exchange.config import ExchangeConfig, preset
 from .exchange.simulator import SimulatedExchange
 from .indicators import precompute_indicators
@@ -98,7 +98,16 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     faults = scenario.faults
     # wire
     decider = as_decider(trader)
-    indicators = precompute_indicators(trader, feed)
+    errors = ErrorPolicy(scenario.name, feed, record_errors)
+    try:
+        indicators = precompute_indicators(trader, feed)
+    except (LookAheadError, ScenarioError):
+        raise          # not the trader's code failing but its indicators being wrong: never recorded
+    except Exception as exc:
+        # the trader's indicators(feed) raised: named (before bar 0), or recorded and the run goes on without
+        # them (each ctx.value/ctx.indicator then raises, and is recorded, on the bar it is read)
+        errors.handle(exc, 0, "indicators(feed) hook, computed once before the first bar", None)
+        indicators = {}
     portfolio = Portfolio(true.symbols, scenario.initial_equity, true.close)
     book = OrderBook(true.symbols)
     ledger = Ledger(rules, portfolio, true, config.taker_fee)
@@ -110,7 +119,7 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     model_faults = faults.model_schedule(true.n_bars, scenario.rng("faults"))
     # loop
     record = bar_loop(feed, decider, exchange_sim, portfolio, book, ctx, model_faults,
-                      ErrorPolicy(scenario.name, feed, record_errors), ledger)
+                      errors, ledger)
     # measure, without the loop's parts: the exchange's per-bar conditions, the context (its
     # indicators) and a corrupted feed go before the measure's arrays are made. ctx refers to its
     # account view and to the policy, which refer back to it: unlinked, they (and the market) go

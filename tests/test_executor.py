@@ -145,7 +145,7 @@ def test_user_exception_carries_scenario_bar_and_timestamp():
 def test_record_errors_counts_and_goes_on():
     res = run_scenario(Scenario("x", bars=100), Boom(), record_errors=True)
     assert res.component_errors == 1 and res.bars_processed == 100
-    assert res.component_error_details == ["bar 42 (2024-01-02T18:00:00Z): ZeroDivisionError: user bug"]
+    assert res.component_error_details == ["bar 42 (2024-01-02T18:00:00Z), trader: ZeroDivisionError: user bug"]
 
 
 def test_bad_orders_are_clear_errors():

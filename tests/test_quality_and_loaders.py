@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pytest_stress.errors import DataQualityError, ScenarioError
+from pytest_stress.errors import DataGapWarning, DataQualityError, ScenarioError
 from pytest_stress.market.data import MarketData
 from pytest_stress.market.loaders import normalize_frame, parse_timestamps, read_bars
 from pytest_stress.market.quality import validate
@@ -61,7 +61,8 @@ def test_loading_invalid_data_raises_with_report_unless_repaired():
     with pytest.raises(DataQualityError, match="nan: 1") as info:
         load_source({"X": bad}, ("X",), "1h")
     assert info.value.report.count("high_below_low") == 1
-    dropped = load_source({"X": bad}, ("X",), "1h", repair="drop")
+    with pytest.warns(DataGapWarning, match="2 gap"):     # dropped bars leave gaps, and say so
+        dropped = load_source({"X": bad}, ("X",), "1h", repair="drop")
     assert dropped.n_bars == 4
     filled = load_source({"X": bad}, ("X",), "1h", repair="fill")
     assert filled.n_bars == 6 and validate(filled).ok

@@ -33,7 +33,7 @@ def test_defaults():
     ({"type": "volatility_spike", "parameters": {"multiplier": -2}}, r"'multiplier' = -2.*\[1, 100\]"),
     ({"type": "flash_crash", "parameters": {"dorp_pct": 0.2}}, r"unknown parameter 'dorp_pct'.*'drop_pct'"),
     ({"bars": 1}, r"bars = 1; expected an integer >= 2"),
-    ({"timeframe": "7m"}, r"unknown timeframe '7m'.*'1m'"),
+    ({"timeframe": "7x"}, r"unknown timeframe '7x'.*'1m'"),
     ({"type": "flash-crash"}, r"unknown scenario type 'flash-crash'; did you mean 'flash_crash'"),
     ({"type": "correlation_breakdown"}, r"at least 2 symbols"),
     ({"type": "historical_replay"}, r"needs data="),

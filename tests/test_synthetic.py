@@ -99,7 +99,7 @@ def test_volume_rises_with_absolute_returns():
     assert np.corrcoef(r, v)[0, 1] > 0.3
 
 
-@pytest.mark.parametrize("bad", [{"bars": 1}, {"bars": 2.5}, {"symbols": ()}, {"timeframe": "7m"}])
+@pytest.mark.parametrize("bad", [{"bars": 1}, {"bars": 2.5}, {"symbols": ()}, {"timeframe": "7x"}])
 def test_generator_rejects_bad_input(bad):
     kw = dict(symbols=("BTCUSDT",), bars=10, timeframe="1h")
     kw.update(bad)

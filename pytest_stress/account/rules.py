@@ -24,7 +24,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ScenarioError, unknown_name_message
+import numpy as np
+
+from ..errors import ScenarioError, is_number, unknown_name_message
 from .tiers import TierTable
 
 __all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from"]
@@ -85,19 +87,50 @@ class Account:
                    "liquidation_fee": (0.0, 0.5)}
         for name, (lo, hi) in numbers.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (lo <= v <= hi) or math.isnan(v):
+            if not is_number(v) or not (lo <= v <= hi) or math.isnan(v):
                 raise ScenarioError(f"Account: {name} = {v!r}; expected a number in [{lo:g}, {hi:g}]")
+            object.__setattr__(self, name, float(v))    # numpy's numbers too, stored as floats
+        if self.kind == "cash":
+            # a cash account neither borrows nor pays funding: a leverage or a rate given to it would be ignored
+            ignored = {k: getattr(self, k) for k in ("max_leverage", "borrow_rate", "short_borrow_rate")
+                       if getattr(self, k) != _CASH_FIELDS[k]}
+            if self.funding is not None:
+                ignored["funding"] = self.funding
+            if ignored:
+                k, v = next(iter(ignored.items()))
+                raise ScenarioError(f"Account.cash: {k} = {v!r} does not apply to a cash account (no borrowing, no "
+                                    "shorting, no funding); use Account.margin(max_leverage=...) or "
+                                    "Account.perpetual(...) for leverage")
+        self._check_tiers()
         if self.kind == "perpetual":
             self._check_leverage_against_tiers()
         if self.kind == "margin" and self.maintenance_margin >= 1.0 / self.max_leverage:
             raise ScenarioError(f"Account.margin: maintenance_margin = {self.maintenance_margin:g} must be below the "
                                 f"initial margin 1 / max_leverage = {1.0 / self.max_leverage:g}")
         f = self.funding
-        if not (f is None or f == "model" or (isinstance(f, (int, float)) and not isinstance(f, bool)
-                                               and math.isfinite(f) and abs(f) < 0.1)
-                or hasattr(f, "index")):
+        if not (f is None or (isinstance(f, str) and f == "model")
+                or (is_number(f) and math.isfinite(f) and abs(f) < 0.1)
+                or _is_series(f)):      # a str has an .index method too: 'modle' is refused here
             raise ScenarioError(f"Account: funding = {f!r}; expected None, 'model', a rate per interval in "
                                 "(-0.1, 0.1), or a pandas Series of rates indexed by time")
+        if is_number(f):
+            object.__setattr__(self, "funding", float(f))      # np.float32(0.0001) too
+        elif _is_series(f):
+            _check_funding_series(f)
+
+    def _check_tiers(self) -> None:
+        """``tiers``: None or a mapping of symbol -> ``TierTable`` (``account.tiers``)."""
+        t = self.tiers
+        if t is None:
+            return
+        if not isinstance(t, Mapping) or not t:
+            raise ScenarioError(f"Account: tiers = {t!r}; expected None (the shipped Binance tables) or a non-empty "
+                                "mapping of symbol -> TierTable, e.g. {'BTCUSDT': TierTable([(0, 0.004, 125)])}")
+        for symbol, table in t.items():
+            if not isinstance(symbol, str) or not isinstance(table, TierTable):
+                raise ScenarioError(f"Account: tiers[{symbol!r}] = {table!r}; expected a TierTable, e.g. "
+                                    "TierTable([(0, 0.004, 125), (50_000, 0.005, 100)]) (notional floor, "
+                                    "maintenance rate, max leverage)")
 
     def _check_leverage_against_tiers(self) -> None:
         """A perpetual's leverage is at most what its tier tables allow in their first bracket (the
@@ -169,6 +202,38 @@ class Account:
         return d
 
 
+def _is_series(value: Any) -> bool:
+    import pandas as pd   # lazy: only a funding schedule needs it
+
+    return isinstance(value, pd.Series)
+
+
+def _check_funding_series(series: Any) -> None:
+    import pandas as pd   # lazy: as above
+
+    try:
+        pd.DatetimeIndex(series.index)
+        rates = series.to_numpy(dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"Account: funding is a Series that is not rates indexed by time ({exc}); expected a "
+                            "pandas Series of rates per interval indexed by UTC timestamps") from None
+    bad = ~(np.isfinite(rates) & (np.abs(rates) < 0.1))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ScenarioError(f"Account: funding[{series.index[k]!s}] = {float(rates[k])!r}; expected a rate per "
+                            f"interval in (-0.1, 0.1) ({int(bad.sum())} such value(s) in the Series)")
+
+
+#: What a cash account's fields are (``Account.cash()``): anything else would be ignored.
+_CASH_FIELDS = {"max_leverage": 1.0, "borrow_rate": 0.0, "short_borrow_rate": 0.0}
+
+#: The keys of ``NAME:key=value`` that apply to each kind of account.
+_KIND_KEYS = {
+    "cash": ("check",),
+    "margin": ("max_leverage", "maintenance_margin", "borrow_rate", "short_borrow_rate", "liquidation_fee", "check"),
+    "perpetual": ("max_leverage", "mode", "funding", "funding_interval_hours", "liquidation_fee", "check"),
+}
+
 #: The account a run uses when none is chosen: 1x margin, so an insolvent account is impossible.
 DEFAULT_ACCOUNT = Account.margin(max_leverage=1.0)
 
@@ -199,14 +264,20 @@ def account_from(spec: "Account | str | None") -> Account:
     if not rest.strip():
         return base
     changes: dict[str, Any] = {}
-    names = {f.name for f in dataclasses.fields(Account)} | {"leverage"}
+    keys = _KIND_KEYS[base.kind]
+    names = set(keys) | ({"leverage"} if "max_leverage" in keys else set())
     for item in rest.split(","):
         key, sep, raw = item.partition("=")
         key, raw = key.strip(), raw.strip()
-        if not sep or key not in names - {"kind", "tiers"}:
+        if not sep or key not in names:
+            other = [k for k, v in _KIND_KEYS.items() if key in v or (key == "leverage" and "max_leverage" in v)]
+            why = (f" ({key!r} applies to {' and '.join(other)} accounts, not to {name!r})" if sep and other else "")
             raise ScenarioError(f"account {spec!r}: {item.strip()!r} is not key=value with a key among "
-                                + ", ".join(sorted(names - {"kind", "tiers"})))
+                                + ", ".join(sorted(names)) + why)
         key = "max_leverage" if key == "leverage" else key
+        if key in changes:
+            raise ScenarioError(f"account {spec!r}: {'leverage' if key == 'max_leverage' else key} is given twice; "
+                                "give each key once")
         value: Any = raw
         if raw.lower() in ("none", "null"):
             value = None

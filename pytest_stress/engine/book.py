@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..errors import ScenarioError, unknown_name_message
+from ..errors import ScenarioError, is_integer, unknown_name_message
 from ..result.models import ExecutionResult
 from ..trader.orders import Order
 
@@ -78,8 +78,12 @@ class OrderBook:
             if ticket is not None:
                 self.cancels.append(ticket.id)
             return
-        if isinstance(order, int) and not isinstance(order, bool):
-            self.cancels.append(order)
+        if is_integer(order):
+            if not 1 <= order < self._next_id:       # an id that was never given out: a wrong number, said
+                raise ScenarioError(f"cancel({order!r}): no order with id {order} was ever sent in this run (ids "
+                                    f"so far: 1 to {self._next_id - 1}); expected an Order you sent (see "
+                                    "ctx.open_orders) or its order id")
+            self.cancels.append(int(order))
             return
         raise ScenarioError(f"cancel({order!r}): expected an Order you sent (see ctx.open_orders) or its order id")
 

@@ -62,15 +62,22 @@ class ErrorPolicy:
         self.scenario_name = scenario_name
         self.timestamps = feed.timestamps
         self.record = record
+        self.early: list[str] = []     #: errors recorded before the loop's record exists (indicators)
 
-    def handle(self, exc: Exception, t: int, where: str, rec: LoopRecord) -> None:
+    def handle(self, exc: Exception, t: int, where: str, rec: LoopRecord | None) -> None:
         stamp = np.datetime_as_string(np.datetime64(int(self.timestamps[t]), "ns"), unit="s")
         note = f"pytest-stress: in scenario {self.scenario_name!r} at bar {t} ({stamp}Z), raised by the {where}"
         if not self.record:
-            exc.add_note(note)
+            if not getattr(exc, "_stress_noted", False):     # an inner handler named it already
+                exc.add_note(note)
+                exc._stress_noted = True    # type: ignore[attr-defined]
             raise exc
-        rec.component_errors += 1
-        rec.component_error_details.append(f"bar {t} ({stamp}Z): {type(exc).__name__}: {exc}")
+        detail = f"bar {t} ({stamp}Z), {where}: {type(exc).__name__}: {exc}"
+        if rec is None:
+            self.early.append(detail)
+        else:
+            rec.component_errors += 1
+            rec.component_error_details.append(detail)
         log.warning("%s: %s: %s (recorded, run goes on)", note, type(exc).__name__, exc)
 
 
@@ -93,6 +100,8 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
              ledger: Ledger) -> LoopRecord:
     """Run every bar of ``feed`` through the parts; return the record to measure."""
     rec = LoopRecord()
+    rec.component_errors += len(errors.early)
+    rec.component_error_details.extend(errors.early)
     executions = rec.executions
     snap_bar, snap_cash, snap_qty = rec.snapshot_bars.append, rec.snapshot_cash.append, rec.snapshot_qty.extend
     n = feed.n_bars
@@ -245,9 +254,10 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 if r.filled_qty > 0:
                     changed = True
                     if bus.active:
-                        bus.publish("fill", r)
+                        _publish(bus, "fill", r, errors, t, rec)
                 elif bus.active:
-                    bus.publish("rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r)
+                    _publish(bus, "rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r,
+                             errors, t, rec)
             executions.extend(results)
             book.settle(results, resting)
         if ledger.at_risk and (not single or low_row[t] <= liq_below[0] or high_row[t] >= liq_above[0]):
@@ -261,7 +271,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 results = (results or []) + forced
                 if bus.active:
                     for r in forced:
-                        bus.publish("margin_call" if ledger.kind == "margin" else "liquidation", r)
+                        _publish(bus, "margin_call" if ledger.kind == "margin" else "liquidation", r, errors, t, rec)
         if changed:
             snap_bar(t)
             snap_cash(portfolio.cash)
@@ -276,12 +286,15 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     else:
                         more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx) if hooks else None
                 except Exception as exc:
-                    errors.handle(exc, t, "on_fill/on_rejection/on_liquidation hook", rec)
+                    errors.handle(exc, t, _hook_name(r, on_liquidation, hooks), rec)
                     more = None
                 if more is not None:
-                    _submit(orders_of(more), submit, rec, bus)
+                    try:
+                        _submit(orders_of(more), submit, rec, bus, errors, t)
+                    except Exception as exc:      # what it returned is not orders: named as the hook's
+                        errors.handle(exc, t, f"{_hook_name(r, on_liquidation, hooks)} (its return value)", rec)
         if bus.active and bus.wants("bar"):
-            bus.publish("bar", ctx)
+            _publish(bus, "bar", ctx, errors, t, rec)
         try:
             if call is not None:
                 out = call(ctx)
@@ -291,7 +304,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     rec.model_failures += 1
                     ctx.model_status = fault[0]
                     if bus.active:
-                        bus.publish("model_failure", {"bar": t, "kind": fault[0]})
+                        _publish(bus, "model_failure", {"bar": t, "kind": fault[0]}, errors, t, rec)
                     out = step(ctx, fault)
                     ctx.model_status = None
                 else:
@@ -310,6 +323,22 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     return rec
 
 
+def _hook_name(r: Any, on_liquidation: Any, hooks: bool) -> str:
+    if r.status == "liquidation" and on_liquidation is not None:
+        return "on_liquidation hook"
+    return "on_fill hook" if r.filled_qty > 0 else "on_rejection hook"
+
+
+def _publish(bus: Any, topic: str, payload: Any, errors: ErrorPolicy, t: int, rec: LoopRecord) -> None:
+    """``bus.publish`` from the engine: a subscriber that raises is the trader's code raising, named
+    (the subscriber and the topic) and raised with the bar's note, or recorded (``record_errors``)."""
+    def on_error(exc: Exception, handler: Any) -> None:
+        name = getattr(handler, "__qualname__", None) or type(handler).__name__
+        errors.handle(exc, t, f"event-bus subscriber {name} on {topic!r}", rec)
+
+    bus.publish_each(topic, payload, on_error)
+
+
 def _submit_out(out: Any, submit: Callable[[Order], Any], rec: LoopRecord, bus: Any, errors: ErrorPolicy,
                 t: int) -> None:
     """Send what the trader returned at bar ``t`` (an Order, Orders, or an empty list) to the book."""
@@ -318,18 +347,19 @@ def _submit_out(out: Any, submit: Callable[[Order], Any], rec: LoopRecord, bus: 
             if submit(out) is not None:     # None: this very Order is still working (a no-op)
                 rec.orders_submitted += 1
                 if bus.active:
-                    bus.publish("order", out)
+                    _publish(bus, "order", out, errors, t, rec)
         elif out.__class__ is not list or out:
-            _submit(orders_of(out), submit, rec, bus)
+            _submit(orders_of(out), submit, rec, bus, errors, t)
     except Exception as exc:
         errors.handle(exc, t, "trader", rec)
 
 
-def _submit(orders: list[Order], submit: Callable[[Order], Any], rec: LoopRecord, bus: Any) -> None:
+def _submit(orders: list[Order], submit: Callable[[Order], Any], rec: LoopRecord, bus: Any, errors: ErrorPolicy,
+            t: int) -> None:
     for o in orders:
         ticket = submit(o)
         if ticket is None:
             continue          # this very Order is still working: returning it again is a no-op
         rec.orders_submitted += 1
         if bus.active:
-            bus.publish("order", o)
+            _publish(bus, "order", o, errors, t, rec)

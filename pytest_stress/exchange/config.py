@@ -5,7 +5,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from ..errors import ScenarioError, unknown_name_message
+from ..errors import ScenarioError, is_number, unknown_name_message
 
 __all__ = ["ExchangeConfig", "PRESETS", "preset"]
 
@@ -58,8 +58,13 @@ class ExchangeConfig:
         }
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not (lo <= v <= hi) or (v != v):
+            if not is_number(v) or not (lo <= v <= hi) or (v != v):    # True is not a rate
                 raise ScenarioError(f"ExchangeConfig: {name} = {v!r}; expected a number in [{lo:g}, {hi:g}]")
+            object.__setattr__(self, name, float(v))    # numpy's numbers too, stored as floats
+        for name in ("charge_spread", "carry_remainder"):
+            v = getattr(self, name)
+            if not isinstance(v, bool):     # 'no' and 'False' are true strings: refused, not read as on
+                raise ScenarioError(f"ExchangeConfig: {name} = {v!r}; expected True or False")
         if self.participation == 0:
             raise ScenarioError("ExchangeConfig: participation = 0 would never fill; expected > 0 (inf: no cap)")
         if self.price_band == 0:

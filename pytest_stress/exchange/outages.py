@@ -21,19 +21,34 @@ __all__ = ["OutageSchedule", "draw_outages"]
 
 
 class OutageSchedule:
-    """Sorted, disjoint outage windows [start, end) in ms from the start of bar 0."""
+    """Sorted, disjoint outage windows [start, end) in ms from the start of bar 0, and the faults
+    they merge: ``onsets`` (sorted) and ``known`` (``known[i]``: the latest end of faults 0..i, what
+    is known of the outage at fault i's onset; later onsets may extend it)."""
 
-    __slots__ = ("starts", "ends")
+    __slots__ = ("starts", "ends", "onsets", "known")
 
-    def __init__(self, starts: list[float], ends: list[float]) -> None:
+    def __init__(self, starts: list[float], ends: list[float], onsets: list[float] | None = None,
+                 known: list[float] | None = None) -> None:
         self.starts = starts
         self.ends = ends
+        self.onsets = starts if onsets is None else onsets
+        self.known = ends if known is None else known
 
     def end_of(self, time_ms: float) -> float | None:
-        """The end of the outage covering ``time_ms``, or None if the venue is up then."""
+        """The end of the outage covering ``time_ms``, or None if the venue is up then (the whole
+        outage, faults that start later and extend it included: when the venue is up again)."""
         i = bisect.bisect_right(self.starts, time_ms) - 1
         if i >= 0 and time_ms < self.ends[i]:
             return self.ends[i]
+        return None
+
+    def known_end(self, time_ms: float) -> float | None:
+        """The end of the outage covering ``time_ms`` as known then: the latest end of the faults that
+        began at or before ``time_ms`` (a fault whose onset is later, in this bar or the next, is not
+        known yet), or None if the venue is up then."""
+        i = bisect.bisect_right(self.onsets, time_ms) - 1
+        if i >= 0 and time_ms < self.known[i]:
+            return self.known[i]
         return None
 
     def __len__(self) -> int:
@@ -91,4 +106,4 @@ def draw_outages(down_share: np.ndarray, bar_ms: float, mean_ms: float, rng: np.
     first[1:] = starts[1:] > ends[:-1]
     last = np.ones(len(starts), dtype=bool)
     last[:-1] = first[1:]
-    return OutageSchedule(starts[first].tolist(), ends[last].tolist())
+    return OutageSchedule(starts[first].tolist(), ends[last].tolist(), starts.tolist(), ends.tolist())

@@ -286,8 +286,11 @@ class SimulatedExchange:
         if end is not None:                 # the venue is down: no answer
             if u < cfg.late_fill_prob:
                 self._schedule_late(max(t + 1, math.ceil(end / self._bar_ms)), order, latency)
+            # the reason tells what is known at the bar's open: the faults begun by then (a fault that
+            # starts later, and would extend this outage, is not known yet: ``known_end``)
+            known = self.outages.known_end(now) or end
             return self._failure(t, order, "timeout", cfg.timeout_ms,
-                                 f"venue outage until {(end - now) / 1000:.0f} s after the bar's open: no answer")
+                                 f"venue outage until {(known - now) / 1000:.0f} s after the bar's open: no answer")
         timeout = cfg.timeout_ms
         if latency > timeout:
             if u < cfg.late_fill_prob:

@@ -6,6 +6,7 @@ numpy memory and never touches pandas.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -45,12 +46,34 @@ TIMEFRAMES: dict[str, int] = {
 }
 
 
+#: Units of a bar length written ``<N><unit>`` ("10m", "90s", "2d"), in seconds.
+_UNITS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
+
+
 def timeframe_seconds(timeframe: str) -> int:
-    """Seconds in one bar of ``timeframe``; a clear error for an unknown one."""
-    try:
-        return TIMEFRAMES[timeframe]
-    except KeyError:
-        raise ScenarioError(unknown_name_message("timeframe", timeframe, TIMEFRAMES)) from None
+    """Seconds in one bar of ``timeframe``: a named one (``TIMEFRAMES``) or any ``<N><unit>`` with
+    unit s, m, h, d or w ("10m", "45s", "90m"); a clear error for anything else."""
+    seconds = TIMEFRAMES.get(timeframe) if isinstance(timeframe, str) else None
+    return seconds if seconds is not None else _parse_timeframe(str(timeframe) if isinstance(timeframe, str)
+                                                                 else repr(timeframe))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_timeframe(timeframe: str) -> int:
+    if timeframe[-1:] in _UNITS and timeframe[:-1].isdigit() \
+            and int(timeframe[:-1]) > 0 and timeframe[0] != "0":
+        return int(timeframe[:-1]) * _UNITS[timeframe[-1]]
+    raise ScenarioError(unknown_name_message("timeframe", timeframe, TIMEFRAMES)
+                        + "; or any whole number of s, m, h, d or w, such as '10m' or '90s'")
+
+
+def timeframe_name(seconds: int) -> str:
+    """The name of a bar length: ``TIMEFRAMES``' where it has one, else ``<N><largest unit>`` ("10m")."""
+    for name, secs in TIMEFRAMES.items():
+        if secs == seconds:
+            return name
+    unit = next(u for u, secs in _UNITS.items() if seconds % secs == 0)
+    return f"{seconds // _UNITS[unit]}{unit}"
 
 
 def _frozen(a: np.ndarray, dtype) -> np.ndarray:
@@ -237,7 +260,7 @@ class MarketData:
                 timeframe_seconds(inferred), timeframe_seconds(infer_timeframe(index.asi8, smallest=True))):
             raise ScenarioError(
                 f"timeframe = {timeframe!r} contradicts the data: its bars are {inferred!r} apart (median spacing). "
-                f"Leave timeframe unset to use the data's, or resample the data")
+                f"Leave timeframe unset to use the data's ({inferred!r}), or resample the data")
         return cls(symbols, index.asi8.copy(), values, timeframe)
 
 
@@ -251,8 +274,9 @@ def _utc_index(index: "pd.Index", symbol: str) -> "pd.DatetimeIndex":
 
 
 def infer_timeframe(timestamps_ns: np.ndarray, smallest: bool = False) -> str:
-    """The named timeframe nearest the median bar spacing (``smallest``: the smallest positive
-    spacing, which gaps in the data do not widen)."""
+    """The bar length of the data: the median spacing (``smallest``: the smallest positive
+    spacing, which gaps in the data do not widen), to the whole second, named as
+    ``timeframe_name`` names it ("15m", or "10m": any regular length, not the nearest named one)."""
     if len(timestamps_ns) < 2:
         return "1h"
     diffs = np.diff(timestamps_ns)
@@ -261,7 +285,10 @@ def infer_timeframe(timestamps_ns: np.ndarray, smallest: bool = False) -> str:
         step = float(positive.min()) / 1e9 if len(positive) else 3600.0
     else:
         step = float(np.median(diffs)) / 1e9
-    return min(TIMEFRAMES, key=lambda k: abs(np.log(max(step, 1.0) / TIMEFRAMES[k])))
+    if step < 1.0:
+        raise ScenarioError(f"market data: its bars are {step:g} s apart (median spacing); expected at least 1 s "
+                            "between bars (sorted, without duplicate times)")
+    return timeframe_name(int(round(step)))
 
 
 @dataclass(frozen=True, eq=False)

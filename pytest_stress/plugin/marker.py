@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..errors import ScenarioError, close_matches
+from ..errors import ScenarioError, close_matches, is_integer, is_number
 from ..account.rules import account_from
 from ..exchange.config import ExchangeConfig, preset
 from .options import VERDICT_MODES, check_rule_value
@@ -91,15 +91,18 @@ class StressSpec:
             else:
                 raise ScenarioError(f"@stress: {arg!r} is neither a scenario name nor a Scenario")
         paths = mark.kwargs.get("paths")
-        if paths is not None and (not isinstance(paths, int) or isinstance(paths, bool) or paths < 1):
+        if paths is not None and (not is_integer(paths) or paths < 1):
             raise ScenarioError(f"@stress: paths = {paths!r}; expected an integer >= 1")
         acct = mark.kwargs.get("account")
         if acct is not None:
             account_from(acct)    # raises naming the preset and what is valid
         limit = mark.kwargs.get("timeout")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float)) or not limit >= 0
-                                  or limit == float("inf")):
+        if limit is not None and (not is_number(limit) or not limit >= 0 or limit == float("inf")):
             raise ScenarioError(f"@stress: timeout = {limit!r}; expected seconds (a finite number >= 0; 0: no limit)")
+        record = mark.kwargs.get("record_errors")
+        if record is not None and not isinstance(record, bool):    # 'no' is a true string: refused, not read as on
+            raise ScenarioError(f"@stress: record_errors = {record!r}; expected True (record the trader's exceptions "
+                                "in component_errors and go on) or False")
         exch = mark.kwargs.get("exchange")
         if exch is not None and not isinstance(exch, (str, ExchangeConfig)):
             raise ScenarioError(f"@stress: exchange = {exch!r}; expected a preset name or an ExchangeConfig")
@@ -213,12 +216,11 @@ def _check_breaking(kwargs: Mapping[str, Any], paths: Any, mode: Any) -> None:
     rng = kwargs.get("search_range")
     if rng is not None:
         ok = (isinstance(rng, (tuple, list)) and len(rng) == 2
-              and all(not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) for v in rng)
+              and all(is_number(v) and math.isfinite(v) for v in rng)
               and rng[0] != rng[1])
         if not ok:
             raise ScenarioError(f"@stress: search_range = {rng!r}; expected (low, high), two different finite numbers "
                                 "(severities, or the parameter's values: low the mildest)")
     prec = kwargs.get("precision")
-    if prec is not None and (isinstance(prec, bool) or not isinstance(prec, (int, float))
-                             or not math.isfinite(prec) or prec <= 0):
+    if prec is not None and (not is_number(prec) or not math.isfinite(prec) or prec <= 0):
         raise ScenarioError(f"@stress: precision = {prec!r}; expected a number > 0 (the bracket's width at most)")

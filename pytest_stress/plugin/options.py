@@ -298,6 +298,20 @@ class StressOptions:
             raise pytest.UsageError(f"--stress-pass-rate = {rule['pass_rate']:g} is not below --stress-fail-rate = "
                                     f"{rule['fail_rate']:g}: the pass rate is the acceptable share of failing paths, "
                                     "the fail rate the unacceptable one")
+        # a flag that modifies another option does nothing alone: said, not ignored
+        lonely = [(flag, partner) for flag, given, partner in (
+            ("--stress-save-fresh", opt.stress_save_fresh, "--stress-save=PATH"),
+            ("--stress-save-detail", opt.stress_save_detail, "--stress-save=PATH"),
+        ) if given and not opt.stress_save]
+        compare = opt.stress_compare or ini_path("stress_compare")
+        lonely += [(flag, partner) for flag, given, partner in (
+            ("--stress-compare-fail", bool(opt.stress_compare_fail), "--stress-compare=PATH (or ini stress_compare)"),
+            ("--stress-compare-strict", opt.stress_compare_strict, "--stress-compare=PATH (or ini stress_compare)"),
+        ) if given and not compare]
+        if lonely:
+            flag, partner = lonely[0]
+            raise pytest.UsageError(f"{flag} was given without {partner}; it only changes what that option does, so "
+                                    "alone it would do nothing")
 
         return cls(
             verdict=verdict,
@@ -308,7 +322,7 @@ class StressOptions:
             seed=opt.stress_seed if opt.stress_seed is not None else ini_int("stress_seed"),
             scenarios=list(opt.stress_scenario),
             save=opt.stress_save,
-            compare=opt.stress_compare or ini_path("stress_compare"),
+            compare=compare,
             compare_fail=list(opt.stress_compare_fail) or ini_fail,
             record_errors=opt.stress_record_errors,
             timeout=opt.stress_timeout if opt.stress_timeout is not None else ini_seconds("stress_timeout"),

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ScenarioError, unknown_name_message
+from ..errors import ScenarioError, is_number, unknown_name_message
 from ..market.data import MarketData, MarketViews, spare, timeframe_seconds
 from ..market.sources import DataSource, load_source, source_from_dict, source_to_dict
 from ..market.synthetic import generate_market
@@ -111,7 +111,7 @@ class Scenario:
             raise ScenarioError(f"{owner}: repair = {self.repair!r}; expected one of "
                                 + ", ".join(map(repr, REPAIR_POLICIES)))
         set_(self, "seed", _valid_seed(name_seed(self.name) if self.seed is None else self.seed, owner))
-        if not (isinstance(self.initial_equity, (int, float)) and np.isfinite(self.initial_equity)
+        if not (is_number(self.initial_equity) and np.isfinite(self.initial_equity)    # True is not 1.0 of cash
                 and self.initial_equity > 0):
             raise ScenarioError(f"{owner}: initial_equity = {self.initial_equity!r}; expected a number > 0")
         set_(self, "initial_equity", float(self.initial_equity))

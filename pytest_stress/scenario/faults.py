@@ -61,7 +61,11 @@ class Faults:
         """Bars on which the signal model fails, with the failure kind and a uniform draw."""
         if self.model_failure_rate <= 0:
             return {}
-        fail, pick, u = rng.random(n), rng.random(n), rng.random(n)
+        # three draws per bar, bar after bar (one (n, 3) block: row t is the same stream values whatever
+        # n is), so bar t's fault, kind and draw never depend on the run's length (three separate
+        # rng.random(n) made the kinds at bar t depend on n)
+        draws = rng.random((n, 3))
+        fail, pick, u = draws[:, 0], draws[:, 1], draws[:, 2]
         bars = np.flatnonzero(fail < self.model_failure_rate)
         if self.model_mode == "outage":
             kinds = ["outage"] * len(bars)

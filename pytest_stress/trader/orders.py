@@ -52,14 +52,15 @@ class Order:
         # validate() inlined for the common case (an order is built on many bars of a run)
         if not (type == MARKET and quantity.__class__ is float and 0.0 < quantity < _INF
                 and (side == BUY or side == SELL) and (symbol is None or symbol.__class__ is str)
-                and tag.__class__ is str):
+                and tag.__class__ is str and limit_price is None and stop_price is None):
             self.validate()
 
     def validate(self) -> "Order":
         """Check every field (numpy scalars become floats); return the order, or raise naming the field."""
         q, symbol = self.quantity, self.symbol
         if (self.type == MARKET and q.__class__ is float and 0.0 < q < _INF and (self.side == BUY or self.side == SELL)
-                and (symbol is None or symbol.__class__ is str) and self.tag.__class__ is str):
+                and (symbol is None or symbol.__class__ is str) and self.tag.__class__ is str
+                and self.limit_price is None and self.stop_price is None):
             return self  # the common case, checked cheaply
         if self.side not in (BUY, SELL):
             raise ScenarioError(f"Order: side = {self.side!r}; expected 'buy' or 'sell'")
@@ -72,6 +73,15 @@ class Order:
             self.stop_price = _positive("stop_price", self.stop_price, "for a stop order")
         elif self.type != MARKET:
             raise ScenarioError(f"Order: type = {self.type!r}; expected 'market', 'limit' or 'stop'")
+        # a price the order's type does not use would be ignored without a word: refused
+        unused = [(n, v) for n, v, used in (("limit_price", self.limit_price, LIMIT), ("stop_price", self.stop_price,
+                                                                                       STOP))
+                  if v is not None and self.type != used]
+        if unused:
+            n, v = unused[0]
+            raise ScenarioError(f"Order: {n} = {v!r} on a {self.type} order, which does not use it; expected "
+                                f"{n} only on a {'limit' if n == 'limit_price' else 'stop'} order (a stop-limit "
+                                "order is not simulated)")
         if not isinstance(self.tag, str):
             raise ScenarioError(f"Order: tag = {self.tag!r}; expected a string")
         return self

@@ -130,3 +130,13 @@ class EventBus:
             h(topic, payload)
         for h in self._handlers.get("*", ()):
             h(topic, payload)
+
+    def publish_each(self, topic: str, payload: Any, on_error: Callable[[Exception, Any], None]) -> None:
+        """``publish``, with each handler's exception given to ``on_error(exc, handler)`` (which
+        raises it with a note, or records it): a subscriber that raises is named, and under
+        ``record_errors`` the other subscribers still hear the event."""
+        for h in (*self._handlers.get(topic, ()), *self._handlers.get("*", ())):
+            try:
+                h(topic, payload)
+            except Exception as exc:
+                on_error(exc, h)
