@@ -1,15 +1,19 @@
-"""The scenario library: ten named stress scenarios calibrated to real events, and your own.
+"""The scenario library: ten named stress scenarios, two replays of real crashes, and your own.
 
 ``get(name)`` (did-you-mean on a miss), ``names()``, ``all()``, ``register(scenario)``.
 ``get(name, data=...)`` runs a library scenario on your own historical data instead of
 the synthetic base. The source of each calibration is in the scenario's description.
 Each scenario's seed is ``name_seed(name)`` (from its id ``slug(name)``): its own base market.
+The two replays (``historical_replay`` of the Binance hourly bars shipped in
+``market/event_data``, ``market.events``) have one market path: their seed draws only the
+venue's and the faults' randomness.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .errors import ScenarioError, UnknownScenarioError, close_matches
+from .market.events import EventSource
 from .scenario.definition import Scenario, slug
 
 __all__ = ["get", "names", "all", "register", "unregister", "slug"]
@@ -123,7 +127,36 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "(volatility still about x4 over the next week)."),
 )
 
-_LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN}
+#: What every replay's description says about its paths and its bars (``docs/events.md``).
+_REPLAY_NOTE = ("One market path: Monte Carlo paths and verdicts vary only the venue's and the faults' draws, never "
+                "the prices. Klines carry no spread or book depth: the venue estimates the spread from each bar's "
+                "OHLC, and depth is the bar's traded volume. Data: Binance spot klines, ")
+
+_REPLAYS: tuple[Scenario, ...] = (
+    Scenario(
+        "Black Thursday 2020 Replay", "historical_replay", {}, symbols=("BTCUSDT", "ETHUSDT"), bars=696,
+        timeframe="1h", data=EventSource("2020-03-12"),
+        description="The real hourly bars of BTCUSDT and ETHUSDT on Binance spot, 27 February to 26 March 2020 "
+                    "(696 bars), replayed unchanged. On 12-13 March BTC fell 53% high to low (7,980 on 11 March "
+                    "22:00 to 3,782.13 in the 13 March 02:00 bar; 48% close to close; 70% of the fall within 14 "
+                    "bars, the worst hour -20% in log close) and ETH 56% (197.23 to 86.00); annualised volatility "
+                    "went from 62% (BTC) and 90% (ETH) in the week before to about 500% from the peak to a day "
+                    "after the trough, volume about x4. " + _REPLAY_NOTE + "BTC and ETH from "
+                    "andrewsiah/crypto-historical-data @ bcf8fc9e (a CryptoDataDownload export); docs/events.md."),
+    Scenario(
+        "19 May 2021 Replay", "historical_replay", {}, symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"), bars=696,
+        timeframe="1h", data=EventSource("2021-05-19"),
+        description="The real hourly bars of BTCUSDT, ETHUSDT and SOLUSDT on Binance spot, 5 May to 2 June 2021 "
+                    "(696 bars), replayed unchanged. On 19 May BTC fell 34% high to low (45,799 on 18 May 06:00 "
+                    "to 30,000.00 in the 19 May 13:00 bar; 22% close to close, 70% of the fall within 12 bars, a "
+                    "third of it in wicks), ETH 47% and SOL 57% (1.36x and 1.65x BTC's drop); annualised "
+                    "volatility went from 121% (BTC), 171% (ETH) and 250% (SOL) in the week before to 229%, 357% "
+                    "and 705% from the peak to a day after the trough, volume x1.6-2.3. " + _REPLAY_NOTE
+                    + "BTC and ETH from andrewsiah/crypto-historical-data @ bcf8fc9e (a CryptoDataDownload "
+                    "export), SOL from zuvelatamara/Data-Crypto2 @ 54515716; docs/events.md."),
+)
+
+_LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN + _REPLAYS}
 
 
 def names() -> list[str]:

@@ -3,7 +3,7 @@
 A data source is one of: a mapping of symbol -> DataFrame (or file path); a path to a
 CSV/Parquet file (one symbol), optionally with a ``{symbol}`` placeholder for several;
 or a historical source object with ``load(symbols, timeframe)`` and ``to_dict()``
-(``BinanceSource``).
+(``BinanceSource``; ``events.EventSource``, the real events shipped with the package).
 """
 from __future__ import annotations
 
@@ -86,6 +86,10 @@ def source_from_dict(d: Mapping[str, Any]) -> DataSource:
         from .binance import BinanceSource   # lazy: the client imports pandas
 
         return BinanceSource(**{k: v for k, v in d.items() if k != "kind"})
+    if kind == "event":
+        from .events import EventSource   # lazy: the shipped events are read with pandas
+
+        return EventSource(d["event"])
     if kind == "frames":
         import pandas as pd   # lazy: only DataFrame sources need it
 
@@ -97,4 +101,4 @@ def source_from_dict(d: Mapping[str, Any]) -> DataSource:
                 index = pd.DatetimeIndex(pd.to_datetime(v["timestamp_ns"], unit="ns", utc=True), name="timestamp")
                 out[sym] = pd.DataFrame({c: v[c] for c in v if c != "timestamp_ns"}, index=index)
         return out
-    raise ScenarioError(f"unknown data source kind {kind!r}; valid: 'path', 'frames', 'binance'")
+    raise ScenarioError(f"unknown data source kind {kind!r}; valid: 'path', 'frames', 'binance', 'event'")
