@@ -26,7 +26,7 @@ from typing import Any
 from ..errors import ScenarioError, unknown_name_message
 from .data import MarketData
 
-__all__ = ["Event", "EVENTS", "EventSource", "event_of", "load_event"]
+__all__ = ["Event", "EVENTS", "EventSource", "event_of", "load_event", "event_file"]
 
 _SOURCE_BTC_ETH = ("Binance spot klines; BTCUSDT and ETHUSDT from andrewsiah/crypto-historical-data @ bcf8fc9e "
                    "(Binance_BTCUSDT_1h.csv, Binance_ETHUSDT_1h.csv, a CryptoDataDownload export)")
@@ -48,16 +48,20 @@ class Event:
     n_bars: int
     trough_search: tuple[str, str]
     source: str
+    #: SHA-256 of the decompressed CSV: the shared calibration file's, byte for byte
+    sha256: str
 
 
 EVENTS: dict[str, Event] = {e.key: e for e in (
-    Event("2020-03-12", "Black Thursday, 12-13 March 2020", "event_2020-03-12_black_thursday_spot_1h.csv.gz",
+    Event("2020-03-12", "Black Thursday 12-13 March 2020", "event_2020-03-12_black_thursday_spot_1h.csv.gz",
           ("BTCUSDT", "ETHUSDT"), "2020-02-27 00:00", "2020-03-26 23:00", 696,
-          ("2020-03-12 00:00", "2020-03-14 00:00"), _SOURCE_BTC_ETH),
-    Event("2021-05-19", "The crash of 19 May 2021", "event_2021-05-19_crash_spot_1h.csv.gz",
+          ("2020-03-12 00:00", "2020-03-14 00:00"), _SOURCE_BTC_ETH,
+          "f6eb5075db6295b2091842da35a2edad411cc33c6cde6f6a4febd37f4bfa8507"),
+    Event("2021-05-19", "19 May 2021", "event_2021-05-19_crash_spot_1h.csv.gz",
           ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "2021-05-05 00:00", "2021-06-02 23:00", 696,
           ("2021-05-19 00:00", "2021-05-20 00:00"),
-          _SOURCE_BTC_ETH + "; SOLUSDT from zuvelatamara/Data-Crypto2 @ 54515716 (Binance_SOLUSDT_1h.csv)"),
+          _SOURCE_BTC_ETH + "; SOLUSDT from zuvelatamara/Data-Crypto2 @ 54515716 (Binance_SOLUSDT_1h.csv)",
+          "a6096c0293abaadee330cd350d6577e39cbffe2bed745f85242517d92adb9ea1"),
 )}
 
 
@@ -69,14 +73,18 @@ def event_of(key: str) -> Event:
         raise ScenarioError(unknown_name_message("event", str(key), EVENTS)) from None
 
 
+def event_file(key: str) -> Any:
+    """The shipped file of event ``key`` (an ``importlib.resources`` traversable: ``.open("rb")``)."""
+    return resources.files(__package__).joinpath("event_data", event_of(key).file)
+
+
 @functools.lru_cache(maxsize=8)
 def _frames(key: str) -> dict[str, Any]:
     import pandas as pd   # lazy: real data needs pandas; synthetic markets do not
 
     from .loaders import normalize_frame   # lazy: as above
 
-    event = event_of(key)
-    with resources.files(__package__).joinpath("event_data", event.file).open("rb") as fh:
+    with event_file(key).open("rb") as fh:
         raw = pd.read_csv(fh, compression="gzip")
     return {sym: normalize_frame(rows.drop(columns="symbol").reset_index(drop=True), sym)
             for sym, rows in raw.groupby("symbol", sort=False)}

@@ -39,7 +39,8 @@ from ..errors import ScenarioError
 from .data import MarketData
 
 __all__ = ["FIGURES", "Figure", "event_figures", "market_figures", "real_figures", "trough_search",
-           "scenario_figures", "HOURS_PER_YEAR", "PEAK_LOOKBACK", "CALM_BARS", "AFTER_BARS"]
+           "scenario_figures", "quantiles", "Tolerance", "TOLERANCES", "Citation", "CITATIONS", "citation_of", "SEEDS",
+           "HOURS_PER_YEAR", "PEAK_LOOKBACK", "CALM_BARS", "AFTER_BARS"]
 
 #: Bars (hours) before the trough in which the peak is sought.
 PEAK_LOOKBACK = 36
@@ -90,8 +91,9 @@ def event_figures(high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: 
     t = a + int(np.argmin(low[a:b]))
     p0 = t - PEAK_LOOKBACK
     if p0 - CALM_BARS < 1:
-        raise ScenarioError(f"event_figures: the trough is at bar {t}; the figures need {CALM_BARS + PEAK_LOOKBACK + 1} "
-                            "bars before it (the peak's lookback and the calm week before the peak)")
+        need = CALM_BARS + PEAK_LOOKBACK + 1
+        raise ScenarioError(f"event_figures: the trough is at bar {t}; the figures need {need} bars before it "
+                            "(the peak's lookback and the calm week before the peak)")
     p = p0 + int(np.argmax(high[p0:t + 1]))
     tc = p0 + int(np.argmin(close[p0:max(b, t + 1)]))
     if max(t, tc) + AFTER_BARS >= n:
@@ -177,3 +179,106 @@ def scenario_figures(scenario, seeds: Sequence[int], symbol: str | None = None) 
 def quantiles(values: Mapping[str, np.ndarray], qs: Sequence[float] = (5, 50, 95)) -> dict[str, tuple[float, ...]]:
     """Each figure's percentiles over seeds (numpy's default, linear, interpolation)."""
     return {k: tuple(float(x) for x in np.percentile(v, qs)) for k, v in values.items()}
+
+
+# -- the library's citations ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close a scenario's median must be to a figure: ``abs`` (an absolute difference),
+    ``rel`` (a difference relative to the figure) or ``factor`` (a ratio within [1/amount, amount])."""
+
+    kind: str
+    amount: float
+
+    def holds(self, value: float, reference: float) -> bool:
+        if not (math.isfinite(value) and math.isfinite(reference)):
+            return False
+        if self.kind == "abs":
+            return abs(value - reference) <= self.amount
+        if self.kind == "rel":
+            return abs(value - reference) <= self.amount * abs(reference)
+        if value <= 0 or reference <= 0:
+            return False
+        return max(value / reference, reference / value) <= self.amount
+
+    def __str__(self) -> str:
+        return {"abs": f"+-{self.amount:g}", "rel": f"+-{self.amount:.0%} of the figure",
+                "factor": f"within x{self.amount:g}"}[self.kind]
+
+
+#: A scenario's median matches a figure within these (stated in docs/fidelity.md).
+TOLERANCES: dict[str, Tolerance] = {
+    "drop_hl": Tolerance("abs", 0.05), "drop_cc": Tolerance("abs", 0.05), "bars_70": Tolerance("rel", 0.3),
+    "steepest_1h": Tolerance("rel", 0.3), "steepest_5h": Tolerance("rel", 0.3), "wick_share": Tolerance("abs", 0.1),
+    "recovery_24h": Tolerance("abs", 0.15), "vol_before": Tolerance("factor", 1.5),
+    "vol_event": Tolerance("factor", 1.5), "volume_ratio": Tolerance("factor", 1.5),
+    "range_ratio": Tolerance("factor", 1.5),
+}
+
+#: How a figure that differs is said in a description: (scenario's, event's) values filled in.
+_PHRASES: dict[str, str] = {
+    "drop_hl": "falls {s:.0%} high to low, not {e:.0%}",
+    "drop_cc": "falls {s:.0%} close to close, not {e:.0%}",
+    "bars_70": "70% of the fall in {s:.0f} bars, not {e:.0f}",
+    "steepest_1h": "the worst hour {s:.1%} (log close), not {e:.1%}",
+    "steepest_5h": "the worst 5 hours {s:.1%}, not {e:.1%}",
+    "wick_share": "{s:.2f} of the fall in wicks, not {e:.2f}",
+    "recovery_24h": "{s:.2f} of the fall won back a day after the trough, not {e:.2f}",
+    "vol_before": "volatility {s:.0%} in the week before, not {e:.0%}",
+    "vol_event": "volatility {s:.0%} from the peak to a day after the trough, not {e:.0%}",
+    "volume_ratio": "volume x{s:.1f} the week before's, not x{e:.1f}",
+    "range_ratio": "bar ranges x{s:.1f} the week before's, not x{e:.1f}",
+}
+
+#: Seeds a scenario's figures are measured on: ``derive_seed(scenario.seed, i)`` for i below this.
+SEEDS = 40
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A library scenario that cites a real event, and how it compares with it.
+
+    ``event``: the shipped event (``events.EVENTS``) whose ``symbol`` it is compared with; None
+    when no data of the cited event ships. ``differs``: the figures the scenario deliberately
+    does not match (a design choice), each with the median its description states; every other
+    figure matches the event within ``TOLERANCES``."""
+
+    scenario: str
+    cited: str
+    event: str | None
+    symbol: str
+    differs: Mapping[str, float]
+
+    def differs_sentence(self, real: Mapping[str, float]) -> str:
+        """The sentence the scenario's description carries (``real``: the event's figures)."""
+        if not self.differs:
+            return ""
+        from .events import event_of   # lazy: the shipped events' table
+
+        ev = event_of(self.event) if self.event else None
+        where = f"Binance {self.symbol} 1h, {ev.title}" if ev else self.cited
+        parts = [_PHRASES[f.key].format(s=self.differs[f.key], e=real[f.key]) for f in FIGURES if f.key in self.differs]
+        return f"Differs from the event ({where}; medians over {SEEDS} seeds, docs/fidelity.md): {'; '.join(parts)}."
+
+
+CITATIONS: tuple[Citation, ...] = (
+    Citation("BTC Flash Crash 2021", "19 May 2021", "2021-05-19", "BTCUSDT",
+             {"drop_cc": 0.31, "bars_70": 2, "steepest_1h": -0.128, "steepest_5h": -0.357, "wick_share": 0.04,
+              "vol_before": 0.51, "range_ratio": 3.6}),
+    Citation("ETH Liquidity Collapse", "Black Thursday (12-13 March 2020)", "2020-03-12", "ETHUSDT",
+             {"drop_hl": 0.11, "drop_cc": 0.09, "steepest_1h": -0.017, "steepest_5h": -0.035,
+              "recovery_24h": 0.12, "vol_event": 0.61, "volume_ratio": 1.4, "range_ratio": 1.0}),
+    Citation("Black Swan Combo", "Black Thursday (12-13 March 2020)", "2020-03-12", "BTCUSDT",
+             {"bars_70": 3, "steepest_5h": -0.594, "recovery_24h": 0.20, "range_ratio": 16.7}),
+    Citation("SOL Volatility Explosion", "10 October 2025", None, "SOLUSDT", {}),
+)
+
+
+def citation_of(scenario: str) -> Citation:
+    """The citation of a library scenario (``CITATIONS``); an error names the ones that cite an event."""
+    for c in CITATIONS:
+        if c.scenario == scenario:
+            return c
+    raise ScenarioError(f"no fidelity citation for scenario {scenario!r}; scenarios citing an event: "
+                        + ", ".join(repr(c.scenario) for c in CITATIONS))

@@ -19,7 +19,7 @@ from .data import FIELDS, MarketData
 if TYPE_CHECKING:  # loading real data needs pandas; synthetic markets do not
     import pandas as pd
 
-__all__ = ["DataSource", "HistoricalSource", "load_source", "source_to_dict",
+__all__ = ["DataSource", "HistoricalSource", "load_source", "data_shape", "source_to_dict",
            "source_from_dict"]
 
 
@@ -56,6 +56,33 @@ def load_source(source: DataSource, symbols: Sequence[str], timeframe: str | Non
         return market_from_frames(frames_from({s: source[s] for s in symbols}), timeframe, repair)
     raise ScenarioError(f"data={source!r}: expected a mapping of symbol -> DataFrame/path, a path, "
                         "or a historical source with load(symbols, timeframe)")
+
+
+def data_shape(source: DataSource, symbols: Sequence[str], timeframe: str | None) -> tuple[int, str] | None:
+    """``(bars, timeframe)`` of the market ``source`` gives for ``symbols``, where that is known
+    without reading a file or the network: a shipped event's window, or DataFrames in memory (their
+    common bars before validation, the timeframe given or inferred from their spacing). None for
+    files and remote sources (``load_source`` says, once they are read)."""
+    from .events import EventSource   # lazy: the shipped events' table
+
+    if isinstance(source, EventSource):
+        from .events import event_of   # lazy: as above
+
+        return event_of(source.event).n_bars, timeframe or "1h"
+    if not isinstance(source, Mapping) or any(isinstance(source.get(s), (str, Path)) for s in symbols):
+        return None
+    if any(s not in source for s in symbols):
+        return None
+    from .data import infer_timeframe   # lazy: as below
+    from .loaders import normalize_frame   # lazy: pandas, already imported by the caller's DataFrames
+
+    index = None
+    for s in symbols:
+        frame_index = normalize_frame(source[s], s).index
+        index = frame_index if index is None else index.intersection(frame_index)
+    if index is None or len(index) < 2:
+        return None
+    return len(index), timeframe or infer_timeframe(index.sort_values().asi8)
 
 
 def source_to_dict(source: DataSource) -> dict[str, Any]:

@@ -114,7 +114,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     config._do_configure()   # conftest.py files may register scenarios
     tw = create_terminal_writer(config)
     for s in library.all():
-        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {s.bars} x {s.timeframe},"
+        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {s.length_label()},"
                 f" seed {s.seed}", bold=True)
         tw.line(f"    {s.description}")
     config._ensure_unconfigure()
