@@ -197,7 +197,8 @@ def _cost(item: pytest.Item) -> float:
 
     spec, scenario = param
     base = library.get(scenario) if isinstance(scenario, str) else scenario
-    bars = spec.overrides.get("bars") or base.bars
+    # over given data (a replay) ``bars`` does not apply: the data's own count (a replay's ``bars``)
+    bars = base.bars if base.data is not None else spec.overrides.get("bars") or base.bars
     symbols = spec.overrides.get("symbols") or base.symbols
     count = 1 if isinstance(symbols, str) else len(symbols)
     return float(bars * count * (spec.overrides.get("paths") or 1))
