@@ -115,3 +115,17 @@ def test_the_script_prints_the_tables(capsys, monkeypatch):
     assert out.count("**differs**") == sum(len(c.differs) for c in CITATIONS)
     assert out.count("| no data |") == len(FIGURES)
     assert out.count("Differs from the event") == sum(bool(c.differs) for c in CITATIONS)
+
+
+def test_the_docs_table_is_the_scripts(capsys, monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_fidelity", BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_fidelity", bench)
+    spec.loader.exec_module(bench)
+    bench.main([])                                   # 40 seeds, as docs/fidelity.md states
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    docs = (BENCH.parent.parent / "docs" / "fidelity.md").read_text().splitlines()
+    assert [line for line in rows if line not in docs] == []
+    real = rows[:rows.index(next(r for r in rows[2:] if r.startswith("| figure")))]    # the real events' table
+    events = (BENCH.parent.parent / "docs" / "events.md").read_text().splitlines()
+    assert len(real) == len(FIGURES) + 3 and [line for line in real if line not in events] == []
