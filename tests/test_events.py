@@ -127,3 +127,5 @@ def test_list_says_each_scenarios_bars_and_timeframe(capsys):
     assert library.get("BTC Flash Crash 2021", data=frames).length_label() == "696 x 1h of its data (inferred)"
     assert library.get("BTC Flash Crash 2021", data="bars_{symbol}.csv").length_label() == \
         "its data's bars (timeframe from their spacing)"
+    no_time = {"BTCUSDT": pd.DataFrame({"close": [1.0, 2.0]})}          # fails when loaded, not when listed
+    assert library.get("BTC Flash Crash 2021", data=no_time).length() == (None, None)

@@ -62,7 +62,7 @@ def data_shape(source: DataSource, symbols: Sequence[str], timeframe: str | None
     """``(bars, timeframe)`` of the market ``source`` gives for ``symbols``, where that is known
     without reading a file or the network: a shipped event's window, or DataFrames in memory (their
     common bars before validation, the timeframe given or inferred from their spacing). None for
-    files and remote sources (``load_source`` says, once they are read)."""
+    files, remote sources and frames that do not load (``load_source`` says, once they are read)."""
     from .events import EventSource   # lazy: the shipped events' table
 
     if isinstance(source, EventSource):
@@ -78,7 +78,10 @@ def data_shape(source: DataSource, symbols: Sequence[str], timeframe: str | None
 
     index = None
     for s in symbols:
-        frame_index = normalize_frame(source[s], s).index
+        try:
+            frame_index = normalize_frame(source[s], s).index
+        except ScenarioError:      # a frame that cannot load says so when it is loaded, not in a listing
+            return None
         index = frame_index if index is None else index.intersection(frame_index)
     if index is None or len(index) < 2:
         return None
