@@ -129,3 +129,28 @@ def test_the_docs_table_is_the_scripts(capsys, monkeypatch):
     real = rows[:rows.index(next(r for r in rows[2:] if r.startswith("| figure")))]    # the real events' table
     events = (BENCH.parent.parent / "docs" / "events.md").read_text().splitlines()
     assert len(real) == len(FIGURES) + 3 and [line for line in real if line not in events] == []
+
+
+def test_the_replays_descriptions_state_the_measured_figures():
+    """Each figure a replay's description quotes is the function's, as printed there."""
+    def held(name, texts):
+        description = library.get(name).description
+        assert [t for t in texts if t not in description] == []
+
+    btc, eth = real_figures("2020-03-12", "BTCUSDT"), real_figures("2020-03-12", "ETHUSDT")
+    held("Black Thursday 2020 Replay", [
+        f"BTC fell {btc['drop_hl']:.0%} high to low", f"{btc['drop_cc']:.0%} close to close",
+        f"70% of the fall within {btc['bars_70']:.0f} bars", f"the worst hour {btc['steepest_1h']:.0%} in log close",
+        f"ETH {eth['drop_hl']:.0%}", f"went from {btc['vol_before']:.0%} (BTC) and {eth['vol_before']:.0%} (ETH)",
+        f"volume about x{round(btc['volume_ratio'])}"])
+    assert abs(btc["vol_event"] - 5.0) < 0.1 and abs(eth["vol_event"] - 5.0) < 0.1   # "about 500%"
+    b, e, s = (real_figures("2021-05-19", sym) for sym in ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
+    held("19 May 2021 Replay", [
+        f"BTC fell {b['drop_hl']:.0%} high to low", f"{b['drop_cc']:.0%} close to close",
+        f"70% of the fall within {b['bars_70']:.0f} bars", f"ETH {e['drop_hl']:.0%} and SOL {s['drop_hl']:.0%}",
+        f"({e['drop_hl'] / b['drop_hl']:.2f}x and {s['drop_hl'] / b['drop_hl']:.2f}x BTC's drop)",
+        f"from {b['vol_before']:.0%} (BTC), {e['vol_before']:.0%} (ETH) and {s['vol_before']:.0%} (SOL)",
+        f"to {b['vol_event']:.0%}, {e['vol_event']:.0%} and {s['vol_event']:.0%}",
+        f"volume x{min(b['volume_ratio'], e['volume_ratio'], s['volume_ratio']):.1f}-"
+        f"{max(b['volume_ratio'], e['volume_ratio'], s['volume_ratio']):.1f}"])
+    assert round(b["wick_share"], 2) == 0.33                                        # "a third of it in wicks"
