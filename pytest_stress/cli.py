@@ -142,7 +142,7 @@ def _list(args: argparse.Namespace) -> int:
         figures = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                             for k, v in s.own_parameters().items())
         print(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}: {', '.join(s.symbols)}, "
-              f"{library.length_of(s)}, seed {s.seed}")
+              f"{s.length_label()}, seed {s.seed}")
         if figures:
             print(f"    {figures}")
         if args.verbose and s.description:

@@ -1,18 +1,22 @@
-"""The scenario library: ten named stress scenarios calibrated to real events, and your own.
+"""The scenario library: ten named stress scenarios, two replays of real crashes, and your own.
 
 ``get(name)`` (did-you-mean on a miss), ``names()``, ``all()``, ``register(scenario)``.
 ``get(name, data=...)`` runs a library scenario on your own historical data instead of
 the synthetic base. The source of each calibration is in the scenario's description.
 Each scenario's seed is ``name_seed(name)`` (from its id ``slug(name)``): its own base market.
+The two replays (``historical_replay`` of the Binance hourly bars shipped in
+``market/event_data``, ``market.events``) have one market path: their seed draws only the
+venue's and the faults' randomness.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from .errors import ScenarioError, UnknownScenarioError, close_matches
+from .market.events import EventSource
 from .scenario.definition import Scenario, slug
 
-__all__ = ["get", "names", "all", "register", "unregister", "slug", "length_of"]
+__all__ = ["get", "names", "all", "register", "unregister", "slug"]
 
 _BUILTIN: tuple[Scenario, ...] = (
     Scenario(
@@ -20,14 +24,20 @@ _BUILTIN: tuple[Scenario, ...] = (
         {"drop_pct": 0.30, "duration_bars": 5, "recovery_pct": 0.6, "recovery_bars": 12, "front": 2.0,
          "noise_mult": 3.0, "relax_bars": 12, "start": 0.5},
         symbols=("BTCUSDT",),
-        description="19 May 2021: BTC fell about 31% from its 24h high ($43k to $30k), the steepest leg in "
-                    "about 2 hours, and closed the day near $37k (about 60% of the drop recovered). Here: "
+        description="19 May 2021 (Binance BTCUSDT hourly, docs/events.md): BTC fell 32% from its 24h high "
+                    "(44,098 to 30,000.00 in the 13:00 bar), the steepest leg in about 2 hours, and closed the day "
+                    "at 36,690 (47% of the fall won back). Here: "
                     "the close falls exactly 30% in 5 hourly bars, front-loaded (the first bar about -12%), "
                     "noisy (noise x3) with wicks below the closes; no close is lower than the trough. 60% "
                     "of the drop is won back over the next 12 bars (ending 12% below the pre-crash close). "
                     "Spreads reach x15 calm at the steepest bar; over the 17 bars volume is about x1.8 and "
                     "depth x0.45 of calm, realised volatility about x10 (p5-p95 x5-x21); all relax after "
-                    "(half-life 12 bars), spreads still about x3 calm the bar after."),
+                    "(half-life 12 bars), spreads still about x3 calm the bar after. "
+                    "Differs from the event (Binance BTCUSDT 1h, 19 May 2021; medians over 40 seeds, "
+                    "docs/fidelity.md): falls 31% close to close, not 22%; 70% of the fall in 2 bars, not 12; the "
+                    "worst hour -12.8% (log close), not -9.4%; the worst 5 hours -35.7%, not -13.6%; 0.04 of the fall "
+                    "in wicks, not 0.33; volatility 51% in the week before, not 121%; bar ranges x3.6 the week "
+                    "before's, not x2.1."),
     Scenario(
         "ETH Liquidity Collapse", "mixed_custom",
         {"liquidity_drop_pct": 0.95, "liquidity_volume_mult": 2.0, "liquidity_duration_bars": 96,
@@ -39,7 +49,13 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "$500 while traded volume set records. Here, for 4 days: book depth -95%, traded volume "
                     "x2, spreads at least x13 calm, and the close 15% lower at the window end than before it. "
                     "Depth, volume and spreads relax after (half-life 24 bars). Figures are a design choice "
-                    "informed by that event."),
+                    "informed by that event. "
+                    "Differs from the event (Binance ETHUSDT 1h, Black Thursday 12-13 March 2020; medians over 40 "
+                    "seeds, docs/fidelity.md): falls 11% high to low, not 56%; falls 9% close to close, not 50%; the "
+                    "worst hour -1.7% (log close), not -23.4%; the worst 5 hours -3.5%, not -31.3%; 0.12 of the fall "
+                    "won back a day after the trough, not 0.37; volatility 61% from the peak to a day after the "
+                    "trough, not 508%; volume x1.4 the week before's, not x4.1; bar ranges x1.0 the week before's, "
+                    "not x4.7."),
     Scenario(
         "SOL Volatility Explosion", "volatility_spike",
         {"multiplier": 8.0, "duration_bars": 72, "relax_bars": 24, "start": 0.5},
@@ -120,10 +136,43 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "of the drop won back); realised volatility about x16 calm in the window (p5-p95 x8-x30 "
                     "over seeds), spreads x20 calm, book depth -99.8%, volume about x6; a failing venue (30% "
                     "order failures, latency x10). After the window every stress relaxes as a power law "
-                    "(volatility still about x4 over the next week)."),
+                    "(volatility still about x4 over the next week). "
+                    "Differs from the event (Binance BTCUSDT 1h, Black Thursday 12-13 March 2020; medians over 40 "
+                    "seeds, docs/fidelity.md): 70% of the fall in 3 bars, not 14; the worst 5 hours -59.4%, not "
+                    "-33.0%; 0.20 of the fall won back a day after the trough, not 0.35; bar ranges x16.7 the week "
+                    "before's, not x7.3."),
 )
 
-_LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN}
+#: What every replay's description says about its paths and its bars (``docs/events.md``).
+_REPLAY_NOTE = ("One market path: Monte Carlo paths and verdicts vary only the venue's and the faults' draws, never "
+                "the prices. Klines carry no spread or book depth: the venue estimates the spread from each bar's "
+                "OHLC, and depth is the bar's traded volume. Data: Binance spot klines, ")
+
+_REPLAYS: tuple[Scenario, ...] = (
+    Scenario(
+        "Black Thursday 2020 Replay", "historical_replay", {}, symbols=("BTCUSDT", "ETHUSDT"), bars=696,
+        timeframe="1h", data=EventSource("2020-03-12"),
+        description="The real hourly bars of BTCUSDT and ETHUSDT on Binance spot, 27 February to 26 March 2020 "
+                    "(696 bars), replayed unchanged. On 12-13 March BTC fell 53% high to low (7,980 on 11 March "
+                    "22:00 to 3,782.13 in the 13 March 02:00 bar; 48% close to close; 70% of the fall within 14 "
+                    "bars, the worst hour -20% in log close) and ETH 56% (197.23 to 86.00); annualised volatility "
+                    "went from 62% (BTC) and 90% (ETH) in the week before to about 500% from the peak to a day "
+                    "after the trough, volume about x4. " + _REPLAY_NOTE + "BTC and ETH from "
+                    "andrewsiah/crypto-historical-data @ bcf8fc9e (a CryptoDataDownload export); docs/events.md."),
+    Scenario(
+        "19 May 2021 Replay", "historical_replay", {}, symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"), bars=696,
+        timeframe="1h", data=EventSource("2021-05-19"),
+        description="The real hourly bars of BTCUSDT, ETHUSDT and SOLUSDT on Binance spot, 5 May to 2 June 2021 "
+                    "(696 bars), replayed unchanged. On 19 May BTC fell 34% high to low (45,799 on 18 May 06:00 "
+                    "to 30,000.00 in the 19 May 13:00 bar; 22% close to close, 70% of the fall within 12 bars, a "
+                    "third of it in wicks), ETH 47% and SOL 57% (1.36x and 1.65x BTC's drop); annualised "
+                    "volatility went from 121% (BTC), 171% (ETH) and 250% (SOL) in the week before to 229%, 357% "
+                    "and 705% from the peak to a day after the trough, volume x1.6-2.3. " + _REPLAY_NOTE
+                    + "BTC and ETH from andrewsiah/crypto-historical-data @ bcf8fc9e (a CryptoDataDownload "
+                    "export), SOL from zuvelatamara/Data-Crypto2 @ 54515716; docs/events.md."),
+)
+
+_LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN + _REPLAYS}
 
 
 def names() -> list[str]:
@@ -164,14 +213,6 @@ def register(scenario: Scenario, *, replace: bool = False) -> Scenario:
         raise ScenarioError(f"register: {scenario.name!r} has the same id {slug(scenario.name)!r} as {clash[0]!r}")
     _LIBRARY[scenario.name] = scenario
     return scenario
-
-
-def length_of(scenario: Scenario) -> str:
-    """How long a scenario runs, for a listing: ``1000 x 1h bars`` (a synthetic market's timeframe,
-    "1h" unless set), or the bars of its data (timeframe as set, else inferred from the data)."""
-    if scenario.data is not None:
-        return f"the bars of its data ({scenario.timeframe or 'timeframe inferred from the data'})"
-    return f"{scenario.bars} x {scenario.bar_timeframe} bars"
 
 
 def unregister(name: str) -> None:

@@ -60,7 +60,7 @@ def test_list_shows_names_ids_types_and_figures(capsys):
     for sc in library.all():
         assert f"{sc.name}  [{library.slug(sc.name)}]  {sc.type.value}" in out
     assert "drop_pct=0.3" in out
-    assert "BTCUSDT, 1000 x 1h bars, seed" in out and "None" not in out   # the timeframe a synthetic market has
+    assert "BTCUSDT, 1000 x 1h, seed" in out and "None" not in out   # the timeframe a synthetic market has
     assert main(["list", "-v"]) == 0
     assert "19 May 2021" in capsys.readouterr().out
 

@@ -65,8 +65,9 @@ def test_parametrises_with_readable_ids_in_library_order(project, mode):
         from pytest_stress import stress
 
         @stress()
-        def test_all(stress_result):
-            assert stress_result.bars_processed == 400
+        def test_all(stress_scenario, stress_result):
+            # --stress-bars shortens the synthetic scenarios; a replay keeps its data's 696 bars
+            assert stress_result.bars_processed == (696 if stress_scenario.type == "historical_replay" else 400)
 
         @stress("Black Swan Combo", "ETH Liquidity Collapse")
         def test_two(stress_result):
@@ -78,7 +79,7 @@ def test_parametrises_with_readable_ids_in_library_order(project, mode):
     ids = [line for line in res.outlines if line.startswith("test_a.py::")]
     assert ids == expected
     res = run(project, "--stress-bars=400", *mode)
-    res.assert_outcomes(passed=12)
+    res.assert_outcomes(passed=len(library.names()) + 2)
 
 
 def test_unknown_scenario_fails_collection_with_close_matches(project):
@@ -162,10 +163,10 @@ def test_selection_by_marker_and_by_scenario_option(project, mode):
     '''))
     xdist = "2" in mode   # under xdist, deselection happens on the workers and is not counted
     res = run(project, "-m", "stress", "--stress-bars=400", *mode)
-    res.assert_outcomes(passed=11, deselected=0 if xdist else 1)
+    res.assert_outcomes(passed=len(library.names()) + 1, deselected=0 if xdist else 1)
     res = run(project, "-m", "stress", "--stress-bars=400", "--stress-scenario=black-swan-combo",
               "--stress-scenario", "Execution Crisis", *mode)
-    res.assert_outcomes(passed=3, deselected=0 if xdist else 9)
+    res.assert_outcomes(passed=3, deselected=0 if xdist else len(library.names()) - 1)
     res = run(project, "--stress-scenario=Black Swam Combo")
     res.stderr.fnmatch_lines(["*--stress-scenario: unknown scenario 'Black Swam Combo'; did you mean 'Black Swan Combo'?*"])
 
@@ -208,7 +209,7 @@ def test_failing_assertion_shows_the_scenario_and_its_figures(project):
         "*stress result: Model Failure Simulation*",
         "scenario 'Model Failure Simulation' (model_failure), seed 2005843040 (a single seed: one draw of the scenario)",
         "  max_drawdown *",
-        "  model_failures *281*",
+        "  model_failures *296*",
         "rerun: pytest 'test_a.py::test_x?model-failure-simulation?' --stress-exchange=calm --stress-verdict=seed",
     ])
 
@@ -225,12 +226,13 @@ def test_results_are_bit_identical_with_and_without_xdist(project, tmp_path):
         def test_mc(stress_result):
             pass
     '''))
-    run(project, "-n", "0", f"--stress-save={tmp_path / 'a.json'}").assert_outcomes(passed=11)
-    run(project, "-n", "2", f"--stress-save={tmp_path / 'b.json'}").assert_outcomes(passed=11)
+    cases = len(library.names()) + 1
+    run(project, "-n", "0", f"--stress-save={tmp_path / 'a.json'}").assert_outcomes(passed=cases)
+    run(project, "-n", "2", f"--stress-save={tmp_path / 'b.json'}").assert_outcomes(passed=cases)
     a = json.loads((tmp_path / "a.json").read_text())
     b = json.loads((tmp_path / "b.json").read_text())
     assert a["schema_version"] == b["schema_version"] == 2
-    assert len(a["results"]) == 11
+    assert len(a["results"]) == cases
     strip = lambda doc: {k: {f: v for f, v in e.items() if f != "saved"} for k, e in doc["results"].items()}  # noqa: E731
     assert strip(a) == strip(b)
 
@@ -334,7 +336,7 @@ def test_list_option_prints_the_library(pytester):
     out = res.stdout.str()
     for name in library.names():
         assert f"{name}  [{library.slug(name)}]" in out
-    assert "1000 x 1h bars" in out and "x None" not in out
+    assert "1000 x 1h, seed" in out and "x None" not in out
 
 
 @pytest.mark.parametrize("mode", [[], ["-n", "2"]], ids=["plain", "n2"])
@@ -439,9 +441,10 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "conftest_examples"
 def test_the_examples_pass_as_the_readme_says(pytester, extra):
     shutil.copytree(EXAMPLES, pytester.path / "conftest_examples")
     res = pytester.runpytest_subprocess("conftest_examples", "-m", "stress", "-p", "no:cacheprovider", *extra)
-    res.assert_outcomes(passed=29, xfailed=2)
-    res.stdout.fnmatch_lines(["compared 30 case(s) with *baseline.json; thresholds: max_drawdown:2, "
+    res.assert_outcomes(passed=31, xfailed=2)
+    res.stdout.fnmatch_lines(["compared 32 case(s) with *baseline.json; thresholds: max_drawdown:2, "
                               "total_return_pct:3"])
+    assert "not in" not in res.stdout.str()     # every case, the library's replays included, is in the baseline
 
 
 def test_the_failure_demos_fail_as_documented(pytester, monkeypatch):
@@ -487,10 +490,10 @@ def test_the_committed_baseline_is_reproduced_exactly(pytester, monkeypatch):
     out = pytester.path / "now.json"
     res = pytester.runpytest_subprocess("conftest_examples", "-m", "stress", "-p", "no:cacheprovider",
                                         f"--stress-save={out}")
-    res.assert_outcomes(passed=29, xfailed=2)
+    res.assert_outcomes(passed=31, xfailed=2)
     baseline = json.loads((EXAMPLES / "baseline.json").read_text())["results"]
     now = json.loads(out.read_text())["results"]
-    assert set(baseline) <= set(now) and len(baseline) == 30
+    assert set(baseline) <= set(now) and len(baseline) == 32
     for test, entry in baseline.items():
         for name, value in entry["metrics"].items():
             got = now[test]["metrics"][name]

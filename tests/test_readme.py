@@ -164,5 +164,6 @@ def test_the_package_ships_its_license_and_type_marker():
     assert meta["project"]["license"] == {"text": "MIT"}
     assert (ROOT / "LICENSE").read_text().startswith("MIT License\n\nCopyright (c) 2026 pytest-stress authors\n")
     assert (ROOT / "pytest_stress" / "py.typed").exists()
-    assert meta["tool"]["setuptools"]["package-data"]["pytest_stress"] == ["py.typed"]
+    # py.typed, and the real events the library's replays run on (docs/events.md)
+    assert meta["tool"]["setuptools"]["package-data"]["pytest_stress"] == ["py.typed", "market/event_data/*.csv.gz"]
     assert {"ruff", "mypy"} <= {re.split(r"[<>=\[]", d)[0] for d in meta["project"]["optional-dependencies"]["dev"]}

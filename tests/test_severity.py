@@ -33,7 +33,18 @@ def test_every_stress_parameter_of_every_kind_declares_how_it_scales():
     assert not any(p.scale and p.kind != "float" for k in KINDS.values() for p in k.params.values())
 
 
-@pytest.mark.parametrize("name", library.names())
+#: The library's replays (historical_replay of real bars) have no stress to scale.
+REPLAYS = [s.name for s in library.all() if s.type == "historical_replay"]
+
+
+def test_a_replay_has_no_severity_axis():
+    assert REPLAYS == ["Black Thursday 2020 Replay", "19 May 2021 Replay"]
+    for name in REPLAYS:
+        with pytest.raises(ScenarioError, match="has no stress to scale"):
+            at_severity(library.get(name), 2.0)
+
+
+@pytest.mark.parametrize("name", [n for n in library.names() if n not in REPLAYS])
 def test_library_scenarios_scale_monotonically_within_their_ranges(name):
     sc = library.get(name)
     values = [scaled_parameters(sc, s) for s in SEVERITIES[1:]]

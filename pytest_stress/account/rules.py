@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 
 from ..errors import ScenarioError, is_number, unknown_name_message
 from .tiers import TierTable
@@ -203,13 +203,15 @@ class Account:
 
 
 def _is_series(value: Any) -> bool:
-    import pandas as pd   # lazy: only a funding schedule needs it
-
-    return isinstance(value, pd.Series)
+    """Whether ``value`` is a pandas Series, without importing pandas (no Series exists before it is:
+    the plugin reads the account rules at start-up)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(value, pd.Series)
 
 
 def _check_funding_series(series: Any) -> None:
-    import pandas as pd   # lazy: as above
+    import numpy as np   # lazy: the plugin reads the account rules at start-up, before any numpy
+    import pandas as pd   # lazy: only a funding schedule needs it
 
     try:
         pd.DatetimeIndex(series.index)

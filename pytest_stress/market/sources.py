@@ -3,7 +3,7 @@
 A data source is one of: a mapping of symbol -> DataFrame (or file path); a path to a
 CSV/Parquet file (one symbol), optionally with a ``{symbol}`` placeholder for several;
 or a historical source object with ``load(symbols, timeframe)`` and ``to_dict()``
-(``BinanceSource``).
+(``BinanceSource``; ``events.EventSource``, the real events shipped with the package).
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from .data import FIELDS, MarketData
 if TYPE_CHECKING:  # loading real data needs pandas; synthetic markets do not
     import pandas as pd
 
-__all__ = ["DataSource", "HistoricalSource", "load_source", "source_to_dict",
+__all__ = ["DataSource", "HistoricalSource", "load_source", "data_shape", "source_to_dict",
            "source_from_dict"]
 
 
@@ -58,6 +58,36 @@ def load_source(source: DataSource, symbols: Sequence[str], timeframe: str | Non
                         "or a historical source with load(symbols, timeframe)")
 
 
+def data_shape(source: DataSource, symbols: Sequence[str], timeframe: str | None) -> tuple[int, str] | None:
+    """``(bars, timeframe)`` of the market ``source`` gives for ``symbols``, where that is known
+    without reading a file or the network: a shipped event's window, or DataFrames in memory (their
+    common bars before validation, the timeframe given or inferred from their spacing). None for
+    files, remote sources and frames that do not load (``load_source`` says, once they are read)."""
+    from .events import EventSource   # lazy: the shipped events' table
+
+    if isinstance(source, EventSource):
+        from .events import event_of   # lazy: as above
+
+        return event_of(source.event).n_bars, timeframe or "1h"
+    if not isinstance(source, Mapping) or any(isinstance(source.get(s), (str, Path)) for s in symbols):
+        return None
+    if any(s not in source for s in symbols):
+        return None
+    from .data import infer_timeframe   # lazy: as below
+    from .loaders import normalize_frame   # lazy: pandas, already imported by the caller's DataFrames
+
+    index = None
+    for s in symbols:
+        try:
+            frame_index = normalize_frame(source[s], s).index
+        except ScenarioError:      # a frame that cannot load says so when it is loaded, not in a listing
+            return None
+        index = frame_index if index is None else index.intersection(frame_index)
+    if index is None or len(index) < 2:
+        return None
+    return len(index), timeframe or infer_timeframe(index.sort_values().asi8)
+
+
 def source_to_dict(source: DataSource) -> dict[str, Any]:
     """A JSON-compatible form of a data source (DataFrames are stored column by column)."""
     if isinstance(source, HistoricalSource):
@@ -86,6 +116,10 @@ def source_from_dict(d: Mapping[str, Any]) -> DataSource:
         from .binance import BinanceSource   # lazy: the client imports pandas
 
         return BinanceSource(**{k: v for k, v in d.items() if k != "kind"})
+    if kind == "event":
+        from .events import EventSource   # lazy: the shipped events are read with pandas
+
+        return EventSource(d["event"])
     if kind == "frames":
         import pandas as pd   # lazy: only DataFrame sources need it
 
@@ -97,4 +131,4 @@ def source_from_dict(d: Mapping[str, Any]) -> DataSource:
                 index = pd.DatetimeIndex(pd.to_datetime(v["timestamp_ns"], unit="ns", utc=True), name="timestamp")
                 out[sym] = pd.DataFrame({c: v[c] for c in v if c != "timestamp_ns"}, index=index)
         return out
-    raise ScenarioError(f"unknown data source kind {kind!r}; valid: 'path', 'frames', 'binance'")
+    raise ScenarioError(f"unknown data source kind {kind!r}; valid: 'path', 'frames', 'binance', 'event'")

@@ -117,7 +117,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     config._do_configure()   # conftest.py files may register scenarios
     tw = create_terminal_writer(config)
     for s in library.all():
-        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {library.length_of(s)},"
+        tw.line(f"{s.name}  [{library.slug(s.name)}]  {s.type.value}, {', '.join(s.symbols)}, {s.length_label()},"
                 f" seed {s.seed}", bold=True)
         tw.line(f"    {s.description}")
     config._ensure_unconfigure()
@@ -200,7 +200,8 @@ def _cost(item: pytest.Item) -> float:
 
     spec, scenario = param
     base = library.get(scenario) if isinstance(scenario, str) else scenario
-    bars = spec.overrides.get("bars") or base.bars
+    # over given data (a replay) ``bars`` does not apply: the data's own count (a replay's ``bars``)
+    bars = base.bars if base.data is not None else spec.overrides.get("bars") or base.bars
     symbols = spec.overrides.get("symbols") or base.symbols
     count = 1 if isinstance(symbols, str) else len(symbols)
     return float(bars * count * (spec.overrides.get("paths") or 1))

@@ -19,10 +19,13 @@ from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
 from .paths import PathsResult
 
-__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE", "case_note"]
+__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE", "REPLAY_NOTE", "case_note"]
 
 #: What a single-seed case's summary says of its verdict.
 SINGLE_SEED_NOTE = "single seed: one draw of the scenario, not a verdict about it"
+#: What a replay's verdict or Monte Carlo says of its paths: a ``historical_replay`` has no
+#: stress draws, so path i differs from path 0 only by the venue's and the faults' seed.
+REPLAY_NOTE = "a replay: one market path; its paths vary only the venue's and the faults' draws, not the prices"
 
 
 def case_note(s: Mapping[str, Any]) -> str:
@@ -31,12 +34,13 @@ def case_note(s: Mapping[str, Any]) -> str:
     draw ("" for a summary that says none of these, such as one saved before verdicts)."""
     if s.get("breaking_point"):
         return short_note(s["breaking_point"])
+    replay = f" ({REPLAY_NOTE})" if s.get("scenario_type") == "historical_replay" else ""
     if s.get("paths_run"):
         lo, hi = s.get("failure_interval") or (math.nan, math.nan)
         return (f"{str(s.get('verdict', '')).upper()}: failed on {s.get('path_failures')} of {s['paths_run']} paths, "
-                f"CI {float(lo):.0%}-{float(hi):.0%}; medians")
+                f"CI {float(lo):.0%}-{float(hi):.0%}; medians{replay}")
     if s.get("paths"):
-        return f"{s['paths']} paths: medians; worst seed {s.get('worst_seed')}"
+        return f"{s['paths']} paths: medians; worst seed {s.get('worst_seed')}{replay}"
     if s.get("verdict") == "seed":
         return f"single seed {s.get('seed')}: one draw"
     return ""
@@ -108,8 +112,9 @@ class VerdictResult:
         lo, hi = self.interval
         cap = f"; undecided at the cap of {self.rule.max_paths} paths, decided by the likelihood ratio" \
             if self.at_cap else ""
+        replay = f"; {REPLAY_NOTE}" if self.scenario.type == "historical_replay" else ""
         return (f"{self.verdict.upper()}: the assertion failed on {self.failures} of {self.paths} paths "
-                f"({self.failure_rate:.1%}, {self.rule.confidence:.0%} CI {lo:.1%}-{hi:.1%}){cap}")
+                f"({self.failure_rate:.1%}, {self.rule.confidence:.0%} CI {lo:.1%}-{hi:.1%}){cap}{replay}")
 
     def summary(self) -> dict[str, Any]:
         """The verdict's keys of a case's JSON summary (``plugin.session.summarize``): the verdict,

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import ScenarioError, is_number, unknown_name_message
 from ..market.data import MarketData, MarketViews, spare, timeframe_seconds
-from ..market.sources import DataSource, load_source, source_from_dict, source_to_dict
+from ..market.sources import DataSource, data_shape, load_source, source_from_dict, source_to_dict
 from ..market.synthetic import generate_market
 from .faults import Faults
 from .kinds import BASE_PARAMS, kind_of, params_for
@@ -258,6 +258,25 @@ class Scenario:
     def bar_timeframe(self) -> str | None:
         """The bar length: as given, "1h" for a synthetic market, None until given data is loaded."""
         return self.timeframe or (SYNTHETIC_TIMEFRAME if self.data is None else None)
+
+    def length(self) -> tuple[int | None, str | None]:
+        """``(bars, timeframe)`` of this scenario's market: ``bars`` and ``bar_timeframe`` for a
+        synthetic market; for given data, its own count and timeframe (inferred when none is
+        named) where they are known without loading it (a shipped event, DataFrames), else
+        ``(None, timeframe)``: ``bars`` is not used over given data."""
+        if self.data is None:
+            return self.bars, self.bar_timeframe
+        shape = data_shape(self.data, self.symbols, self.timeframe)
+        return shape if shape is not None else (None, self.timeframe)
+
+    def length_label(self) -> str:
+        """``length`` in words, for listings: '1000 x 1h', '696 x 1h of its data', or what is unknown."""
+        bars, timeframe = self.length()
+        if self.data is None:
+            return f"{bars} x {timeframe}"
+        if bars is None:
+            return f"its data's bars ({timeframe or 'timeframe from their spacing'})"
+        return f"{bars} x {timeframe} of its data" + ("" if self.timeframe else " (inferred)")
 
 
 def _rebuild(fields: dict[str, Any]) -> Scenario:

@@ -280,7 +280,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(f"{api}/scenarios/library", summary="The scenario library")
     def scenario_library() -> dict[str, Any]:
         out = [{"name": s.name, "id": library.slug(s.name), "type": s.type.value, "symbols": list(s.symbols),
-                "bars": s.bars, "timeframe": s.timeframe, "seed": s.seed, "description": s.description,
+                "bars": s.length()[0], "timeframe": s.length()[1], "seed": s.seed, "description": s.description,
                 "parameters": {k: v for k, v in s.own_parameters().items()
                                if isinstance(v, (bool, int, float, str))}}
                for s in library.all()]
