@@ -33,22 +33,36 @@ def wants_chart_data(config: pytest.Config, options: Any) -> bool:
     return bool(options.report) or _html_report_wanted(config)
 
 
-def case_extras(item: pytest.Item, result: Any, options: Any) -> dict[str, Any]:
-    """Summary keys for one case: ``extremes`` (max drawdown and worst bar: bar, time, value)
-    and, when a report is wanted, ``report`` (the chart data)."""
+def case_extras(item: pytest.Item, result: Any, options: Any, *, scenario: Any = None,
+                exchange: Any = None) -> dict[str, Any]:
+    """Summary keys for one case: ``extremes`` (max drawdown and worst bar: bar, time, value),
+    ``position_notes`` (positions the trader did not ask for: ``result/positions.py``; of the
+    worst path for Monte Carlo) and, when a report is wanted, ``report`` (the chart data).
+    ``scenario`` and ``exchange``: the run's, when they are not the case's fixtures (a property test)."""
+    from ..result.positions import position_notes   # lazy: once a case has a result
+
     out: dict[str, Any] = {}
     if not hasattr(result, "table"):
         out["extremes"] = result.extremes()
+        notes = position_notes(result)
     elif result.successful:   # Monte Carlo: the worst path's full run (rerun from its seed here)
         worst = result.worst("max_drawdown")
+        notes = [f"worst path (seed {worst.seed}): {n}" for n in position_notes(worst)]
         if worst.success:
             out["extremes"] = {**worst.extremes(), "seed": worst.seed}
+    else:
+        notes = []
+    if notes:
+        out["position_notes"] = notes
     if wants_chart_data(item.config, options):
         from ..report.payload import case_payload   # lazy: numpy chart data only when a report is wanted
+        from ..runner import exchange_config   # lazy: as above
 
         funcargs = getattr(item, "funcargs", {})
         try:
-            out["report"] = case_payload(result, funcargs.get("stress_scenario"), funcargs.get("stress_exchange"))
+            out["report"] = case_payload(result, scenario or funcargs.get("stress_scenario"),
+                                         exchange_config(exchange) if exchange is not None
+                                         else funcargs.get("stress_exchange"))
         except Exception as exc:   # never lose the case's result for its chart; say why it has none
             log.error("pytest-stress report: no chart for %s: %s: %s", item.nodeid, type(exc).__name__, exc)
             out["report_error"] = f"{type(exc).__name__}: {exc}"
