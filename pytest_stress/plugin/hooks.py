@@ -409,6 +409,7 @@ def _asserted_metrics(item: pytest.Item) -> list[str]:
 def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     """The failure report's section: scenario, seed, key figures, and a rerun command with the
     session's options (so that it reproduces the failure)."""
+    from ..result.jsonform import decode   # lazy: as below
     from ..result.metrics import explained_metrics   # lazy: the metric table (numpy) only for a failed case
 
     m = s["metrics"]
@@ -423,7 +424,7 @@ def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     else:
         head = f", seed {s['seed']} (a single seed: one draw of the scenario)"
     lines = [f"scenario {s['scenario']!r} ({s['scenario_type']})" + head]
-    lines += [f"  {x.name:<20} {m[x.name]!r}" for x in explained_metrics() if x.name in m]
+    lines += [f"  {x.name:<20} {x.format(decode(m[x.name]))}" for x in explained_metrics() if x.name in m]
     lines += where_lines(s)
     if not s.get("success", True) and s.get("error"):
         lines.append(f"  error: {s['error']}")

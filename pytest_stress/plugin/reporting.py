@@ -106,7 +106,8 @@ def write_session_report(session: pytest.Session, stress: Any) -> str | None:
             log.warning("pytest-stress report: baseline not overlaid: %s", exc)
     args = " ".join(session.config.invocation_params.args)
     path = write_report(opts.report, stress.results, options=opts.as_dict(), baseline=baseline,
-                        command=f"pytest {args}".strip())
+                        command=f"pytest {args}".strip(), comparison=stress.comparisons if opts.compare else None,
+                        baseline_name=str(opts.compare or "the baseline"))
     size = path.stat().st_size
     return (f"stress report: {path} ({len(stress.results)} case(s), {size / 1e3:,.0f} KB, "
             f"{time.perf_counter() - started:.1f}s)")
@@ -121,13 +122,32 @@ def _summary(report: Any) -> dict[str, Any] | None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_header(cells: list[str]) -> None:
     cells.insert(2, '<th class="sortable" data-column-type="maxdd">max drawdown %</th>')
+    cells.insert(3, '<th data-column-type="stressverdict">stress verdict</th>')
+    cells.insert(4, '<th data-column-type="stressbaseline">vs baseline</th>')
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report: Any, cells: list[str]) -> None:
+    import html   # lazy: only with pytest-html
+
     s = _summary(report)
     dd = (s or {}).get("metrics", {}).get("max_drawdown")
     cells.insert(2, f"<td>{dd:.2f}</td>" if isinstance(dd, (int, float)) else "<td></td>")
+    note = ""
+    if s:
+        from ..result.verdicts import case_note   # lazy: only with pytest-html and a stress case
+
+        note = case_note(s)
+    cells.insert(3, f'<td class="col-stressverdict">{html.escape(note)}</td>')
+    raw = getattr(report, "stress_comparison", None)
+    text = ""
+    if raw:
+        from ..result.differences import describe_change   # lazy: as above
+
+        c = json.loads(raw)
+        text = c["status"] + "".join(f"; {r}" for r in c["regressions"]) \
+            + ("" if c["regressions"] else "".join(f"; {describe_change(x)}" for x in c["changes"][:2]))
+    cells.insert(4, f'<td class="col-stressbaseline">{html.escape(text)}</td>')
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import StressError
 
-__all__ = ["case_svg", "require_matplotlib"]
+__all__ = ["case_svg", "require_matplotlib", "distribution_svg"]
 
 _COLORS = {"price": "#1f3b73", "equity": "#1565c0", "baseline": "#9e9e9e", "drawdown": "#c62828",
            "exposure": "#6a1b9a", "short": "#c62828", "stress": "#ffb74d", "window": "#7e57c2",
@@ -266,3 +266,31 @@ def case_svg(payload: dict[str, Any], title: str, baseline: dict[str, Any] | Non
         if payload.get("kind") == "paths":
             return _paths_svg(payload, title)
         return _run_svg(payload, baseline, title)
+
+
+def distribution_svg(series: dict[str, tuple[list[float], list[float]]], gid: str = "dist") -> str:
+    """Histograms of metrics over a verdict's paths, one small panel each: ``{metric: (values where
+    the assertion held, values where it failed)}``, the failing ones stacked in red. SVG ids
+    ``{gid}-{metric}-held`` and ``{gid}-{metric}-failed``."""
+    Figure = require_matplotlib()
+    import matplotlib   # lazy: the report is an optional extra
+
+    from ..result.metrics import metric   # lazy: light, with the report
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(10, 1.5), layout="constrained")
+        axes = fig.subplots(1, len(series))
+        axes = list(axes) if len(series) > 1 else [axes]
+        for ax, (name, (held, failed)) in zip(axes, series.items()):
+            both = held + failed
+            if not both:
+                continue
+            lo, hi = min(both), max(both)
+            bins = [lo + (hi - lo) * i / 20 for i in range(21)] if hi > lo else [lo - 0.5, lo + 0.5]
+            _, _, bars = ax.hist([held, failed], bins=bins, stacked=True, color=["#9e9e9e", _COLORS["drawdown"]],
+                                 label=["held", "failed"])
+            for part, which in zip(bars, ("held", "failed")):
+                part.set_gid(f"{gid}-{name}-{which}")
+            ax.set_title(f"{metric(name).header} ({name}) over {len(both)} paths", loc="left", fontsize=7)
+            ax.set_ylabel("paths")
+        return _svg(fig)
