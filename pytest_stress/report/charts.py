@@ -271,7 +271,7 @@ def case_svg(payload: dict[str, Any], title: str, baseline: dict[str, Any] | Non
 def distribution_svg(series: dict[str, tuple[list[float], list[float]]], gid: str = "dist") -> str:
     """Histograms of metrics over a verdict's paths, one small panel each: ``{metric: (values where
     the assertion held, values where it failed)}``, the failing ones stacked in red. SVG ids
-    ``{gid}-{metric}-held`` and ``{gid}-{metric}-failed``."""
+    ``{gid}-{metric}-held-{bin}`` and ``{gid}-{metric}-failed-{bin}``."""
     Figure = require_matplotlib()
     import matplotlib   # lazy: the report is an optional extra
 
@@ -290,7 +290,8 @@ def distribution_svg(series: dict[str, tuple[list[float], list[float]]], gid: st
             _, _, bars = ax.hist([held, failed], bins=bins, stacked=True, color=["#9e9e9e", _COLORS["drawdown"]],
                                  label=["held", "failed"])
             for part, which in zip(bars, ("held", "failed")):
-                part.set_gid(f"{gid}-{name}-{which}")
+                for k, patch in enumerate(part):
+                    patch.set_gid(f"{gid}-{name}-{which}-{k}")
             ax.set_title(f"{metric(name).header} ({name}) over {len(both)} paths", loc="left", fontsize=7)
             ax.set_ylabel("paths")
         return _svg(fig)
