@@ -284,9 +284,9 @@ class StressSession:
             moved = sum(c["status"] != "unchanged" for c in self.comparisons.values())
             lines.append(f"compared {self.compared} case(s) with {self.options.compare}"
                          + (f"; thresholds: {', '.join(map(str, self.options.compare_fail))}"
-                            if self.options.compare_fail else "; no --stress-compare-fail thresholds given")
-                         + (f"; {moved} case(s) moved (listed under 'stress differences')" if moved
-                            else "; no metric moved"))
+                            if self.options.compare_fail else "; no --stress-compare-fail thresholds given"))
+            lines.append(f"{moved} compared case(s) moved against the baseline (listed under 'stress differences')"
+                         if moved else "no metric of a compared case moved against the baseline")
         return lines
 
     def difference_lines(self, limit: int = 4) -> list[str]:
