@@ -67,27 +67,32 @@ def _failing_paths(s: Mapping[str, Any]) -> set[int]:
 def _distribution(s: Mapping[str, Any], anchor: str) -> str:
     """The asserted metrics' values over the paths: a histogram each, failing paths in red."""
     values = s.get("path_values") or {}
-    names = [m for m in (s.get("asserted") or []) if m in values][:4]
+    names = [m for m in (s.get("asserted") or []) if m in values]
     if not names:
         return ""
     from .charts import distribution_svg   # lazy: matplotlib, only for a verdict case
 
     failing = _failing_paths(s)
-    series = {}
+    series: dict[str, tuple[list[float], list[float]]] = {}
     for name in names:
         ok: list[float] = []
         bad: list[float] = []
         for i, v in enumerate(values[name]):
             if isinstance(v, (int, float)) and math.isfinite(v):
                 (bad if i in failing else ok).append(float(v))
-        series[name] = (ok, bad)
+        if len(set(ok + bad)) > 1 and len(series) < 4:   # one value on every path (initial_equity): nothing to draw
+            series[name] = (ok, bad)
+    if not series:
+        return ""
     return (f'<div class="chart dist">{distribution_svg(series, gid=anchor + "-dist")}</div>'
             '<p class="meta">distribution over the paths of the metrics the test names (grey: paths where the '
             "assertion held; red: where it failed)</p>")
 
 
-def status_cell(comparison: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(text, CSS class) of a case's "vs baseline" cell."""
+def status_cell(comparison: Mapping[str, Any] | None, s: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """(text, CSS class) of a case's "vs baseline" cell (``s``: the case's summary)."""
+    if comparison is None and (s or {}).get("verdict") == "property":
+        return "not compared (property test)", "skip"
     if comparison is None:
         return "not in baseline", "skip"
     status = comparison["status"]
@@ -118,9 +123,9 @@ def baseline_table(cases: Sequence[tuple[str, Mapping[str, Any]]], comparison: M
         heads += [f"<th>{h}<br>baseline</th>", f"<th>{h}<br>now</th>", f"<th>{h}<br>change</th>"]
     heads.append('<th class="l">regressions</th>')
     rows = []
-    for test, _ in cases:
+    for test, summary in cases:
         c = comparison.get(test)
-        text, cls = status_cell(c)
+        text, cls = status_cell(c, summary)
         cells = [f'<td class="l test"><a href="#{anchor_of(test)}">{_e(test)}</a></td>',
                  f'<td class="l {cls}">{_e(text)}</td>']
         for m in KEY_METRICS:

@@ -108,7 +108,7 @@ def _table(cases: Sequence[tuple[str, Mapping[str, Any]]],
             num = v if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             cells.append(f'<td data-v="{_e(num)}">{_e(m.format(v)) if v is not None or m.name in metrics else ""}</td>')
         if comparison is not None:
-            text, cls = status_cell(comparison.get(test))
+            text, cls = status_cell(comparison.get(test), s)
             cells.append(f'<td class="l {cls}" data-v="{_e(text)}"><a href="#baseline">{_e(text)}</a></td>')
         rows.append(f'<tr class="{"failed" if outcome == "failed" else ""}">{"".join(cells)}</tr>')
     return (f'<table class="sortable"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody>'
