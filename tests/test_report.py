@@ -589,8 +589,17 @@ def test_a_risk_reader_sees_verdicts_regressions_positions_and_property_tests(py
     plain = pytester.runpytest_subprocess(*common, "-k", "single", "--stress-save=plain.json")
     plain.assert_outcomes(passed=2)
     monkeypatch.setenv("RISK_SIZE", "0.6")
-    out = pytester.runpytest_subprocess(*common, "--stress-compare=base.json", "--stress-report=live.html")
+    import importlib.util
+
+    html_plugin = importlib.util.find_spec("pytest_html") is not None
+    out = pytester.runpytest_subprocess(*common, "--stress-compare=base.json", "--stress-report=live.html",
+                                        *(["--html=h.html", "--self-contained-html"] if html_plugin else []))
     out.assert_outcomes(passed=2, failed=2)
+    if html_plugin:   # pytest-html's rows get the verdict and the comparison too
+        h = (pytester.path / "h.html").read_text(encoding="utf-8")
+        assert "stress verdict" in h and "vs baseline" in h
+        assert "single seed 1163482350: one draw" in h and "FAIL: failed on" in h
+        assert re.search(r"changed; max DD % [\d.]+ -&amp;gt; [\d.]+", h)   # its page holds rows as escaped JSON
     text = out.stdout.str()
     # 1. differences without thresholds: in the terminal...
     assert "stress differences from base.json" in text
@@ -654,3 +663,25 @@ def test_a_risk_reader_sees_verdicts_regressions_positions_and_property_tests(py
     assert "liq" in cols and "vs baseline" in cols and len(cols) == 16
     assert max(cols.values()) <= view, (view, cols)
     assert dom.count("<section id=") == 4 and "scenario window" in dom
+
+
+def test_seed_fragile_verdicts_are_named_on_the_page():
+    """A verdict decided at the cap, or one that other paths would reverse often at its observed
+    failure rate, is listed at the top of the page with why; a clear verdict is not."""
+    from pytest_stress.result.verdicts import seed_fragility
+    from pytest_stress.verdict import VerdictRule, rate_interval
+
+    def case(fails, paths, verdict, at_cap=False):
+        return {"scenario": "x", "seed": 1, "outcome": "passed" if verdict == "pass" else "failed",
+                "paths_run": paths, "path_failures": fails, "verdict": verdict, "at_cap": at_cap,
+                "failure_interval": list(rate_interval(fails, paths)), "rule": VerdictRule().as_dict(),
+                "metrics": {"max_drawdown": 1.0}}
+
+    clear, near, capped = case(0, 31, "pass"), case(10, 300, "pass"), case(15, 300, "fail", at_cap=True)
+    assert seed_fragility(clear) is None
+    assert "other paths would FAIL it 33% of the time" in seed_fragility(near)
+    assert seed_fragility(capped).startswith("decided at the cap of 300 paths")
+    page = build_report({"t[clear]": clear, "t[near]": near, "t[capped]": capped})
+    top = page[page.index("seed-fragile verdicts"):page.index("<table")]
+    assert "t[near]" in top and "t[capped]" in top and "t[clear]" not in top
+    assert page.count('class="verdict fragile"') == 2
