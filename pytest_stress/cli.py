@@ -408,7 +408,7 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         results, options = read_results(args.results)
     except StressError as exc:
         parser.error(str(exc))
-    from .report.html import write_report   # lazy: matplotlib only when a report is asked for
+    from .report.html import no_chart_reason, write_report   # lazy: matplotlib only when a report is asked for
 
     started = time.perf_counter()
     try:
@@ -418,6 +418,9 @@ def _report(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(str(exc))
     print(f"report of {len(results)} case(s) written to {path} ({path.stat().st_size / 1e3:,.0f} KB, "
           f"{time.perf_counter() - started:.1f}s)")
+    reason = no_chart_reason(results)
+    if reason:
+        print(f"{reason}")
     return 0
 
 

@@ -326,6 +326,7 @@ def test_plugin_writes_the_report_and_names_the_worst_bar(pytester, xdist):
     pytester.makeconftest(CONFTEST)
     pytester.makepyfile(test_a=TESTS)
     # one seed per case: this is the single run's page (tests/test_verdicts.py draws a verdict's)
+    (pytester.path / "out").mkdir()      # the report's folder must exist (checked at start-up)
     out = pytester.runpytest_subprocess("-p", "no:cacheprovider", *xdist, "--stress-verdict=seed",
                                         "--stress-report=out/report.html")
     out.assert_outcomes(passed=1, failed=2)
@@ -509,3 +510,179 @@ def _render_breaking_page(path, saved, tmp_path) -> None:
     shade = "#" + "".join(f"{round(255 - 0.35 * (255 - int(_BRACKET[i:i + 2], 16))):02x}" for i in (1, 3, 5))
     assert share(shade) > 0.001          # the bracket's band (35% opaque on white)
     assert share(_PASS) > 0.0002 and share(_FAIL) > 0.0002
+
+
+# -- what a risk reader needs at a glance (issue 29) ------------------------------------------
+RISK_CONFTEST = textwrap.dedent('''
+    import os
+    import pytest
+    from pytest_stress import buy
+
+    class Naive:
+        """README's trader without its guard: a timed-out exit that fills late leaves it short."""
+        def __init__(self):
+            self.size = float(os.environ.get("RISK_SIZE", "0.3"))
+
+        def on_bar(self, ctx):
+            if ctx.position() == 0 and ctx.price > ctx.close[-24:].mean():
+                return buy(self.size * ctx.equity / ctx.price)
+            if ctx.position() > 0 and ctx.price < ctx.close[-24:].mean():
+                return ctx.close_position()
+
+    @pytest.fixture(scope="session")
+    def trader_factory():
+        return Naive
+''')
+
+RISK_TESTS = textwrap.dedent('''
+    from hypothesis import Phase, given, settings
+    from pytest_stress import stress
+    from pytest_stress import strategies as sst
+
+    @stress("Black Swan Combo", "Correlation Breakdown", verdict="seed")
+    def test_single(stress_result):
+        assert stress_result.max_drawdown < 60
+
+    @stress("BTC Flash Crash 2021", bars=200)
+    def test_coin_flip(stress_result):
+        assert stress_result.final_equity > stress_result.initial_equity
+
+    @settings(max_examples=4, deadline=None, database=None, phases=[p for p in Phase if p is not Phase.explain])
+    @given(scenario=sst.scenarios(types=["flash_crash"], bars=120))
+    def test_prop(stress_runner, scenario):
+        assert stress_runner(scenario).max_drawdown < 1e-9
+''')
+
+
+def _measure_columns(page, tmp_path, width=1400):
+    """Chromium lays the page out at ``width`` px: the right edge of every header of the summary table
+    (written into the DOM by a script appended to a copy of the page), and console errors."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", """<script>
+      var out = [];
+      document.querySelectorAll('table.sortable th').forEach(function(th){
+        out.push(th.textContent + '=' + Math.round(th.getBoundingClientRect().right));
+      });
+      document.body.setAttribute('data-columns', out.join('|'));
+      document.body.setAttribute('data-width', String(document.documentElement.clientWidth));
+    </script></body>"""), encoding="utf-8")
+    dom = subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                          f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+                          f"--window-size={width},900", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    cols = re.search(r'data-columns="([^"]*)"', dom.stdout).group(1)
+    view = int(re.search(r'data-width="(\d+)"', dom.stdout).group(1))
+    return {c.rsplit("=", 1)[0]: int(c.rsplit("=", 1)[1]) for c in cols.split("|")}, view, console, dom.stdout
+
+
+def test_a_risk_reader_sees_verdicts_regressions_positions_and_property_tests(pytester, tmp_path, monkeypatch):
+    """Two sessions (a baseline saved with detail, then a changed trader compared with it without
+    thresholds), ``pytest-stress report`` of the detail and of a plain save; the live page rendered by
+    Chromium at 1,400 px."""
+    from pytest_stress.cli import main
+
+    pytester.makeconftest(RISK_CONFTEST)
+    pytester.makepyfile(test_risk=RISK_TESTS)
+    common = ["-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+    first = pytester.runpytest_subprocess(*common, "--stress-save=base.json", "--stress-save-detail")
+    first.assert_outcomes(passed=2, failed=2)
+    plain = pytester.runpytest_subprocess(*common, "-k", "single", "--stress-save=plain.json")
+    plain.assert_outcomes(passed=2)
+    monkeypatch.setenv("RISK_SIZE", "0.6")
+    import importlib.util
+
+    html_plugin = importlib.util.find_spec("pytest_html") is not None
+    out = pytester.runpytest_subprocess(*common, "--stress-compare=base.json", "--stress-report=live.html",
+                                        *(["--html=h.html", "--self-contained-html"] if html_plugin else []))
+    out.assert_outcomes(passed=2, failed=2)
+    if html_plugin:   # pytest-html's rows get the verdict and the comparison too
+        h = (pytester.path / "h.html").read_text(encoding="utf-8")
+        assert "stress verdict" in h and "vs baseline" in h
+        assert "single seed 1163482350: one draw" in h and "FAIL: failed on" in h
+        assert re.search(r"changed; max DD % [\d.]+ -&amp;gt; [\d.]+", h)   # its page holds rows as escaped JSON
+    text = out.stdout.str()
+    # 1. differences without thresholds: in the terminal...
+    assert "stress differences from base.json" in text
+    assert re.search(r"test_single\[black-swan-combo\]: max DD % [\d.]+ -> [\d.]+ \([+-][\d.]+, [+-][\d.]+%\)", text)
+    assert "no --stress-compare-fail thresholds given" in text
+    assert "compared case(s) moved against the baseline (listed under 'stress differences')" in text
+    # 4. the property test is a case: in the summary table with its outcome
+    assert re.search(r"test_prop \(property test: \d+ run\(s\)\) .*FAILED", text), text
+    # 5. the failure section's numbers in their formats
+    section = text[text.index("stress result: "):]
+    assert re.search(r"final_equity\s+\d+\.\d\d\n", section) and not re.search(r"final_equity\s+\d+\.\d{5,}", section)
+    saved = json.loads((pytester.path / "base.json").read_text())["results"]
+    assert not any("test_prop" in t for t in saved)           # never saved: hypothesis's draws
+    assert all("scenario_definition" in e for e in saved.values())
+    page = (pytester.path / "live.html").read_text(encoding="utf-8")
+    sections = _sections(page)
+    swan = sections[case_anchor("test_risk.py::test_single[black-swan-combo]")]
+    flip = sections[case_anchor("test_risk.py::test_coin_flip[btc-flash-crash-2021]")]
+    prop = sections[case_anchor("test_risk.py::test_prop")]
+    assert '<span class="fail">2 failed</span><span class="pass">2 passed</span>' in page   # 4: as pytest counts
+    # 1. ...and in the report: the column, the table of baseline/now/change, each case's line
+    assert ">vs baseline<" in page and 'id="baseline"' in page and ">changed<" in page
+    assert "against base.json: max DD %" in swan
+    # 2. the baseline's curve drawn from its detail entry
+    assert ">baseline<" in swan
+    # 3. signed exposure and positions; the unintended short named in the notes
+    assert "net exposure" in swan and "position" in swan and ">short<" in swan
+    assert re.search(r"unintended short: BTCUSDT -[\d.]+ from bar \d+ for \d+ bar\(s\)", swan)
+    # 5. units, UTC, both kinds of window
+    assert "true close (USDT)" in swan and "equity (USDT)" in swan and "time (UTC)" in swan
+    assert "venue stress &gt;= 0.5" in swan and "scenario window" in swan
+    # 6. the verdict's account: paths, failures, interval, worst failing seed and its rerun line, the distribution
+    m = re.search(r"the assertion failed on <b>(\d+)</b> of <b>(\d+)</b> paths", flip)
+    assert m and int(m.group(1)) > 0
+    entry = saved["test_risk.py::test_coin_flip[btc-flash-crash-2021]"]
+    assert f'class="worst-seed">{entry["worst_failing_seed"]}<' in flip
+    assert "--stress-verdict=seed" in flip and f"--stress-seed={entry['worst_failing_seed']}" in flip
+    assert 'id="' + case_anchor("test_risk.py::test_coin_flip[btc-flash-crash-2021]") + '-dist-final_equity-failed' \
+        in flip and "initial_equity" in entry["asserted"]
+    # 4. the property test's falsifying example, as Python
+    assert "property test:" in prop and "Scenario(" in prop and "<svg" in prop
+    assert len(page) < 5 * 120_000
+    # 2. pytest-stress report: the detail save draws the market; a plain save says it has no charts
+    assert main(["report", str(pytester.path / "base.json"), "-o", str(pytester.path / "saved.html")]) == 0
+    saved_page = (pytester.path / "saved.html").read_text(encoding="utf-8")
+    assert "true close (USDT)" in _sections(saved_page)[case_anchor("test_risk.py::test_single[black-swan-combo]")]
+    assert "no charts" not in saved_page
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["report", str(pytester.path / "plain.json"), "-o", str(pytester.path / "plain.html")]) == 0
+    assert "no charts: the file's entries hold figures only" in buf.getvalue()
+    assert "no charts: the file" in (pytester.path / "plain.html").read_text(encoding="utf-8")
+    if _chromium() is None:
+        pytest.skip("chromium is not installed (.ci/run installs Debian's chromium): the pages were checked as text")
+    # 5. every column of the summary table within 1,400 px, liquidations included; no console errors
+    cols, view, console, dom = _measure_columns(pytester.path / "live.html", tmp_path)
+    assert console == []
+    assert "liq" in cols and "vs baseline" in cols and len(cols) == 16
+    assert max(cols.values()) <= view, (view, cols)
+    assert dom.count("<section id=") == 4 and "scenario window" in dom
+
+
+def test_seed_fragile_verdicts_are_named_on_the_page():
+    """A verdict decided at the cap, or one that other paths would reverse often at its observed
+    failure rate, is listed at the top of the page with why; a clear verdict is not."""
+    from pytest_stress.result.verdicts import seed_fragility
+    from pytest_stress.verdict import VerdictRule, rate_interval
+
+    def case(fails, paths, verdict, at_cap=False):
+        return {"scenario": "x", "seed": 1, "outcome": "passed" if verdict == "pass" else "failed",
+                "paths_run": paths, "path_failures": fails, "verdict": verdict, "at_cap": at_cap,
+                "failure_interval": list(rate_interval(fails, paths)), "rule": VerdictRule().as_dict(),
+                "metrics": {"max_drawdown": 1.0}}
+
+    clear, near, capped = case(0, 31, "pass"), case(10, 300, "pass"), case(15, 300, "fail", at_cap=True)
+    assert seed_fragility(clear) is None
+    assert "other paths would FAIL it 33% of the time" in seed_fragility(near)
+    assert seed_fragility(capped).startswith("decided at the cap of 300 paths")
+    page = build_report({"t[clear]": clear, "t[near]": near, "t[capped]": capped})
+    top = page[page.index("seed-fragile verdicts"):page.index("<table")]
+    assert "t[near]" in top and "t[capped]" in top and "t[clear]" not in top
+    assert page.count('class="verdict fragile"') == 2

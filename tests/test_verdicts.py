@@ -161,7 +161,7 @@ def test_an_error_in_the_trader_is_not_a_statistic(pytester):
     pytester.makepyfile(test_e="from pytest_stress import stress\n@stress('Black Swan Combo', bars=100)\n"
                                "def test_x(stress_result):\n    pass\n")
     res = run(pytester)
-    res.assert_outcomes(errors=1)        # path 0 raised: the case errors at once, no verdict is drawn
+    res.assert_outcomes(failed=1)        # path 0 raised: the case fails at once (its run, not a fixture), no verdict
     res.stdout.fnmatch_lines(["*RuntimeError: boom at bar 40*"])
     assert "FAIL: the assertion failed" not in res.stdout.str()
 
@@ -296,6 +296,7 @@ def test_regressions_are_judged_against_the_paths_noise(pytester, tmp_path, monk
 
 
 def test_the_report_draws_a_verdict_case_as_its_paths(project):
+    (project.path / "out").mkdir()       # the report's folder must exist (checked at start-up)
     res = run(project, "-k", "always", "--stress-report=out/report.html")
     res.assert_outcomes(passed=1)
     page = (project.path / "out" / "report.html").read_text(encoding="utf-8")

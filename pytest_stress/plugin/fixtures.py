@@ -309,6 +309,10 @@ class StressRunner:
         self._exchange = exchange
         self._account = account
         self._overrides = {k: v for k, v in (("bars", bars), ("seed", seed)) if v is not None}
+        from .properties import RunLog   # light: a dataclass
+
+        #: what this runner ran for the current test (the plugin reports it as the test's case)
+        self.log = RunLog()
 
     def __call__(self, scenario: Scenario | str, trader: Any = None, *,
                  exchange: ExchangeConfig | str | None = None, paths: int | None = None,
@@ -319,10 +323,12 @@ class StressRunner:
             scenario = library.get(scenario, **self._overrides)
         if trader is None and self._factory is None:
             pytest.fail(MISSING_TRADER, pytrace=False)
-        return run_case(scenario, exchange if exchange is not None else self._exchange, trader=trader,
-                        factory=self._factory if trader is None else None, paths=paths,
-                        account=account if account is not None else self._account, record_errors=record_errors,
-                        path_workers=self._path_workers)
+        venue = exchange if exchange is not None else self._exchange
+        result = run_case(scenario, venue, trader=trader, factory=self._factory if trader is None else None,
+                          paths=paths, account=account if account is not None else self._account,
+                          record_errors=record_errors, path_workers=self._path_workers)
+        self.log.add(scenario, result, venue)
+        return result
 
 
 @pytest.fixture(scope="session")

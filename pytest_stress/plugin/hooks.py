@@ -23,6 +23,7 @@ in file order, often one after another to the same worker at the end of the run.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -71,6 +72,8 @@ from .reporting import (pytest_html_results_table_header, pytest_html_results_ta
                         write_session_report)
 from .session import REGRESSED, RESULT_KEY, SESSION_KEY, VERDICT_KEY, StressSession, summarize   # noqa: E402
 from .timelimit import apply_time_limits, describe_time_limit, register_clocks, timed_out_summary   # noqa: E402
+
+log = logging.getLogger("pytest_stress")
 
 _STRESS_FIXTURES = {"stress_scenario", "stress_result", "stress_exchange", "exchange_sim"}
 
@@ -340,15 +343,32 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if unfinished is not None and report.when in ("setup", "call") and item.stash.get(RESULT_KEY, None) is None:
         report.stress_result = json.dumps(unfinished)
         return report
+    runner = getattr(item, "funcargs", {}).get("stress_runner")
+    if runner is not None and report.when == "setup":
+        runner.log = type(runner.log)()      # a session-scoped runner: this test's runs only
     if report.when != "call":
         return report
     stored = item.stash.get(RESULT_KEY, None)
+    if stored is None and runner is not None:
+        _report_property_test(item, report, runner)
     if stored is not None:
         result, tolerance = stored
         summary = summarize(result, tolerance, detail=item.config.stash[SESSION_KEY].options.save_detail)
         # a verdict's paths, as a Monte Carlo case's; a breaking-point case's run where it held
         shown = getattr(result, "path_results", None) or getattr(result, "result", result)
-        summary.update(case_extras(item, shown, item.config.stash[SESSION_KEY].options))
+        opts = item.config.stash[SESSION_KEY].options
+        summary.update(case_extras(item, shown, opts))
+        if summary.get("paths_run"):   # a verdict: what its assertion reads, and its worst failing path's rerun
+            summary["asserted"] = _asserted_metrics(item)
+            if summary.get("worst_failing_seed") is not None:
+                summary["worst_failing_rerun"] = (f"pytest '{item.nodeid}' "
+                                                  f"{opts.reproduce(seed=summary['worst_failing_seed'], verdict='seed')}")
+        scenario = getattr(item, "funcargs", {}).get("stress_scenario")
+        if opts.save_detail and scenario is not None:   # the market is redrawn from it (report/payload.py)
+            try:
+                summary["scenario_definition"] = scenario.to_dict()
+            except Exception as exc:   # data given in memory has no JSON form: the saved report has no market
+                log.info("pytest-stress: %s: scenario definition not saved (%s)", item.nodeid, exc)
         report.stress_result = json.dumps(summary)   # JSON travels from xdist workers with the report
         if report.failed:
             report.sections.append((f"stress result: {summary['scenario']}",
@@ -356,9 +376,42 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _report_property_test(item: pytest.Item, report: pytest.TestReport, runner: Any) -> None:
+    """A property test (``stress_runner``) as a case: its outcome and the figures of its falsifying
+    example (failed) or of its deepest drawdown (passed); ``plugin/properties.py``."""
+    from .properties import property_summary   # lazy: once a property test has run
+
+    made = property_summary(runner.log, report.failed)
+    if made is None:
+        return
+    summary, result, scenario, exchange = made
+    opts = item.config.stash[SESSION_KEY].options
+    extras = case_extras(item, result, opts, scenario=scenario, exchange=exchange)
+    summary.update(extras)
+    report.stress_result = json.dumps(summary)
+    if report.failed:
+        report.sections.append((f"stress result: {summary['scenario']}", _explain(summary, item.nodeid, opts.reproduce())))
+
+
+def _asserted_metrics(item: pytest.Item) -> list[str]:
+    """The metrics the test body names (``stress_result.max_drawdown``...): those its assertion reads."""
+    import inspect
+    import re
+
+    from ..result.metrics import METRIC_FIELDS   # lazy: the metric table, once a case has run
+
+    try:
+        source = inspect.getsource(item.obj)  # type: ignore[attr-defined]
+    except (OSError, TypeError):
+        return []
+    named = set(re.findall(r"\.([a-z_0-9]+)\b", source))
+    return [m for m in METRIC_FIELDS if m in named]
+
+
 def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     """The failure report's section: scenario, seed, key figures, and a rerun command with the
     session's options (so that it reproduces the failure)."""
+    from ..result.jsonform import decode   # lazy: as below
     from ..result.metrics import explained_metrics   # lazy: the metric table (numpy) only for a failed case
 
     m = s["metrics"]
@@ -373,7 +426,7 @@ def _explain(s: dict[str, Any], nodeid: str, options: str = "") -> str:
     else:
         head = f", seed {s['seed']} (a single seed: one draw of the scenario)"
     lines = [f"scenario {s['scenario']!r} ({s['scenario_type']})" + head]
-    lines += [f"  {x.name:<20} {m[x.name]!r}" for x in explained_metrics() if x.name in m]
+    lines += [f"  {x.name:<20} {x.format(decode(m[x.name]))}" for x in explained_metrics() if x.name in m]
     lines += where_lines(s)
     if not s.get("success", True) and s.get("error"):
         lines.append(f"  error: {s['error']}")
@@ -414,6 +467,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if lines:
         terminalreporter.write_sep("=", "stress summary (worst drawdown first)")
         for line in lines:
+            terminalreporter.write_line(line)
+    differences = stress.difference_lines()
+    if differences:
+        terminalreporter.write_sep("=", f"stress differences from {stress.options.compare} (what moved, threshold "
+                                        "or not)")
+        for line in differences:
             terminalreporter.write_line(line)
     warnings = stress.warning_lines()
     if warnings:

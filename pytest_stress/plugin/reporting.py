@@ -33,22 +33,36 @@ def wants_chart_data(config: pytest.Config, options: Any) -> bool:
     return bool(options.report) or _html_report_wanted(config)
 
 
-def case_extras(item: pytest.Item, result: Any, options: Any) -> dict[str, Any]:
-    """Summary keys for one case: ``extremes`` (max drawdown and worst bar: bar, time, value)
-    and, when a report is wanted, ``report`` (the chart data)."""
+def case_extras(item: pytest.Item, result: Any, options: Any, *, scenario: Any = None,
+                exchange: Any = None) -> dict[str, Any]:
+    """Summary keys for one case: ``extremes`` (max drawdown and worst bar: bar, time, value),
+    ``position_notes`` (positions the trader did not ask for: ``result/positions.py``; of the
+    worst path for Monte Carlo) and, when a report is wanted, ``report`` (the chart data).
+    ``scenario`` and ``exchange``: the run's, when they are not the case's fixtures (a property test)."""
+    from ..result.positions import position_notes   # lazy: once a case has a result
+
     out: dict[str, Any] = {}
     if not hasattr(result, "table"):
         out["extremes"] = result.extremes()
+        notes = position_notes(result)
     elif result.successful:   # Monte Carlo: the worst path's full run (rerun from its seed here)
         worst = result.worst("max_drawdown")
+        notes = [f"worst path (seed {worst.seed}): {n}" for n in position_notes(worst)]
         if worst.success:
             out["extremes"] = {**worst.extremes(), "seed": worst.seed}
+    else:
+        notes = []
+    if notes:
+        out["position_notes"] = notes
     if wants_chart_data(item.config, options):
         from ..report.payload import case_payload   # lazy: numpy chart data only when a report is wanted
+        from ..runner import exchange_config   # lazy: as above
 
         funcargs = getattr(item, "funcargs", {})
         try:
-            out["report"] = case_payload(result, funcargs.get("stress_scenario"), funcargs.get("stress_exchange"))
+            out["report"] = case_payload(result, scenario or funcargs.get("stress_scenario"),
+                                         exchange_config(exchange) if exchange is not None
+                                         else funcargs.get("stress_exchange"))
         except Exception as exc:   # never lose the case's result for its chart; say why it has none
             log.error("pytest-stress report: no chart for %s: %s: %s", item.nodeid, type(exc).__name__, exc)
             out["report_error"] = f"{type(exc).__name__}: {exc}"
@@ -92,7 +106,8 @@ def write_session_report(session: pytest.Session, stress: Any) -> str | None:
             log.warning("pytest-stress report: baseline not overlaid: %s", exc)
     args = " ".join(session.config.invocation_params.args)
     path = write_report(opts.report, stress.results, options=opts.as_dict(), baseline=baseline,
-                        command=f"pytest {args}".strip())
+                        command=f"pytest {args}".strip(), comparison=stress.comparisons if opts.compare else None,
+                        baseline_name=str(opts.compare or "the baseline"))
     size = path.stat().st_size
     return (f"stress report: {path} ({len(stress.results)} case(s), {size / 1e3:,.0f} KB, "
             f"{time.perf_counter() - started:.1f}s)")
@@ -107,13 +122,32 @@ def _summary(report: Any) -> dict[str, Any] | None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_header(cells: list[str]) -> None:
     cells.insert(2, '<th class="sortable" data-column-type="maxdd">max drawdown %</th>')
+    cells.insert(3, '<th data-column-type="stressverdict">stress verdict</th>')
+    cells.insert(4, '<th data-column-type="stressbaseline">vs baseline</th>')
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report: Any, cells: list[str]) -> None:
+    import html   # lazy: only with pytest-html
+
     s = _summary(report)
     dd = (s or {}).get("metrics", {}).get("max_drawdown")
     cells.insert(2, f"<td>{dd:.2f}</td>" if isinstance(dd, (int, float)) else "<td></td>")
+    note = ""
+    if s:
+        from ..result.verdicts import case_note   # lazy: only with pytest-html and a stress case
+
+        note = case_note(s)
+    cells.insert(3, f'<td class="col-stressverdict">{html.escape(note)}</td>')
+    raw = getattr(report, "stress_comparison", None)
+    text = ""
+    if raw:
+        from ..result.differences import describe_change   # lazy: as above
+
+        c = json.loads(raw)
+        text = c["status"] + "".join(f"; {r}" for r in c["regressions"]) \
+            + ("" if c["regressions"] else "".join(f"; {describe_change(x)}" for x in c["changes"][:2]))
+    cells.insert(4, f'<td class="col-stressbaseline">{html.escape(text)}</td>')
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -96,9 +96,13 @@ class StressSession:
         self.not_compared: list[str] = []            # in the baseline, but no result now
         self.other_options: dict[tuple, list[str]] = {}   # differences -> cases made under other options
         self.breaking_notes: list[str] = []          # breaking points not compared, or moved without a gate
+        #: each compared case against its baseline entry (``result.differences.case_comparison``)
+        self.comparisons: dict[str, dict[str, Any]] = {}
+        self._baseline: dict[str, dict[str, Any]] | None = None   # read once, for each case as it arrives
         self.error: str | None = None
 
     # -- gathering ------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)   # before pytest-html's: its row reads the case's comparison
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """Every report reaches the controller here (xdist replays its workers' reports)."""
         if report.when == "call" or (report.when == "setup" and report.failed):
@@ -114,6 +118,32 @@ class StressSession:
         else:
             summary["outcome"] = "error" if report.when != "call" and report.failed else report.outcome
         self.results[report.nodeid] = summary
+        if self.options.compare:   # what pytest-html's row shows; the session's own check is finish's
+            comparison = self._early_comparison(report.nodeid, summary)
+            if comparison is not None:
+                report.stress_comparison = json.dumps(comparison)   # type: ignore[attr-defined]
+
+    def _early_comparison(self, test: str, now: dict[str, Any]) -> dict[str, Any] | None:
+        """This case against the baseline as its report arrives (the same check as ``finish``'s), or
+        None where ``finish`` would not compare it (or the baseline cannot be read: ``finish`` says why)."""
+        if self._baseline is None:
+            from .storage import load_results   # lazy: the JSON form (numpy), only to compare
+
+            try:
+                self._baseline = load_results(str(self.options.compare))
+            except StressError:
+                self._baseline = {}
+        base = self._baseline.get(test)
+        if (base is None or not now.get("metrics") or now.get("verdict") == "property" or now.get("breaking_point")
+                or base.get("breaking_point")):
+            return None
+        here = {k: v for k, v in self.options.as_dict().items() if k != "scenarios"}
+        if self.options.compare_strict and _differences(base.get("options", {}), here):
+            return None
+        try:
+            return self._check_case(test, base, now)[1]
+        except StressError:
+            return None
 
     # -- end of session -------------------------------------------------------
     def finish(self, session: pytest.Session) -> None:
@@ -125,8 +155,10 @@ class StressSession:
 
         problems: list[str] = []
         if opts.save:
-            done = {t: s for t, s in self.results.items() if s.get("metrics")}
-            self.unsaved = sorted(t for t in self.results if t not in done)
+            # property tests: their figures are hypothesis's draws, not a seed's (plugin/properties.py)
+            done = {t: s for t, s in self.results.items() if s.get("metrics") and s.get("verdict") != "property"}
+            self.unsaved = sorted(t for t, s in self.results.items()
+                                  if t not in done and s.get("verdict") != "property")
             try:
                 self.saved_to = str(save_results(opts.save, done, opts.as_dict(), fresh=opts.save_fresh))
                 self.saved = len(done)
@@ -149,12 +181,11 @@ class StressSession:
             raise StressError("\n".join(problems))
 
     def _compare(self, baseline: dict[str, dict[str, Any]]) -> None:
-        from ..result.jsonform import decode_metrics   # lazy: numpy, only when comparing
-        from .compare import check, check_judgeable, decode_path_values   # lazy: the metric table, only when comparing
-
         opts = self.options
         here = {k: v for k, v in opts.as_dict().items() if k != "scenarios"}
         for test, now in sorted(self.results.items()):   # same order with or without xdist
+            if now.get("verdict") == "property":   # hypothesis's draws: nothing to compare with a seed's
+                continue
             base = baseline.get(test)
             if base is None:
                 self.not_in_baseline.append(test)
@@ -169,20 +200,37 @@ class StressSession:
                     continue
             self.compared += 1
             if now.get("breaking_point") or base.get("breaking_point"):
+                before = len(self.regressions)
                 self._compare_breaking(test, base.get("breaking_point"), now.get("breaking_point"))
+                regs = [r.describe() for r in self.regressions[before:]]
+                self.comparisons[test] = {"status": "regressed" if regs else "breaking point", "changes": [],
+                                          "regressions": regs, "key": {}}
                 continue
-            where = f"{opts.compare}: {test}"
-            base_metrics = decode_metrics(base.get("metrics", {}), where)
-            now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
-            # each path's values, where both sides have them: the change is judged against their noise
-            base_paths = decode_path_values(base.get("path_values"), where)
-            now_paths = decode_path_values(now.get("path_values"), f"this run: {test}")
-            for threshold in self._thresholds(now):
-                check_judgeable(f"--stress-compare: {opts.compare!r}, entry {test!r}", base_metrics, now_metrics,
-                                threshold)
-                reg = check(test, base_metrics, now_metrics, threshold, baseline_paths=base_paths, now_paths=now_paths)
-                if reg is not None:
-                    self.regressions.append(reg)
+            regressions, self.comparisons[test] = self._check_case(test, base, now)
+            self.regressions.extend(regressions)
+
+    def _check_case(self, test: str, base: dict[str, Any], now: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """One case's regressions under the thresholds, and its comparison (what moved)."""
+        from ..result.differences import case_comparison   # lazy: only when comparing
+        from ..result.jsonform import decode_metrics   # lazy: numpy, only when comparing
+        from .compare import check, check_judgeable, decode_path_values   # lazy: the metric table, only when comparing
+
+        where = f"{self.options.compare}: {test}"
+        base_metrics = decode_metrics(base.get("metrics", {}), where)
+        now_metrics = decode_metrics(now.get("metrics", {}), f"this run: {test}")
+        # each path's values, where both sides have them: the change is judged against their noise
+        base_paths = decode_path_values(base.get("path_values"), where)
+        now_paths = decode_path_values(now.get("path_values"), f"this run: {test}")
+        thresholds = self._thresholds(now)
+        regressions = []
+        for threshold in thresholds:
+            check_judgeable(f"--stress-compare: {self.options.compare!r}, entry {test!r}", base_metrics, now_metrics,
+                            threshold)
+            reg = check(test, base_metrics, now_metrics, threshold, baseline_paths=base_paths, now_paths=now_paths)
+            if reg is not None:
+                regressions.append(reg)
+        return regressions, case_comparison(base_metrics, now_metrics, [r.describe() for r in regressions],
+                                            [t.metric for t in thresholds])
 
     def _compare_breaking(self, test: str, base: dict[str, Any] | None, now: dict[str, Any] | None) -> None:
         """A breaking-point case: its answer against the baseline's (``compare_breaking``), never its
@@ -235,9 +283,26 @@ class StressSession:
         if self.unsaved:
             lines.append(f"not saved (no result): {', '.join(self.unsaved)}")
         if self.options.compare:
+            moved = sum(c["status"] != "unchanged" for c in self.comparisons.values())
             lines.append(f"compared {self.compared} case(s) with {self.options.compare}"
                          + (f"; thresholds: {', '.join(map(str, self.options.compare_fail))}"
                             if self.options.compare_fail else "; no --stress-compare-fail thresholds given"))
+            lines.append(f"{moved} compared case(s) moved against the baseline (listed under 'stress differences')"
+                         if moved else "no metric of a compared case moved against the baseline")
+        return lines
+
+    def difference_lines(self, limit: int = 4) -> list[str]:
+        """Each compared case whose metrics moved, with what moved (threshold or not): baseline ->
+        now, change and relative change, its most-read metrics first."""
+        from ..result.differences import describe_change   # lazy: only when comparing
+
+        lines = []
+        for test, c in sorted(self.comparisons.items()):
+            if not c["changes"]:
+                continue
+            shown = "; ".join(describe_change(x) for x in c["changes"][:limit])
+            more = f"; {len(c['changes']) - limit} more" if len(c["changes"]) > limit else ""
+            lines.append(f"{test}{' [REGRESSED]' if c['regressions'] else ''}: {shown}{more}")
         return lines
 
     def warning_lines(self) -> list[str]:

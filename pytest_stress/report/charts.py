@@ -14,10 +14,11 @@ from typing import Any
 
 from ..errors import StressError
 
-__all__ = ["case_svg", "require_matplotlib"]
+__all__ = ["case_svg", "require_matplotlib", "distribution_svg"]
 
 _COLORS = {"price": "#1f3b73", "equity": "#1565c0", "baseline": "#9e9e9e", "drawdown": "#c62828",
-           "exposure": "#6a1b9a", "stress": "#ffb74d", "buy": "#2e7d32", "sell": "#c62828", "liq": "#000000",
+           "exposure": "#6a1b9a", "short": "#c62828", "stress": "#ffb74d", "window": "#7e57c2",
+           "buy": "#2e7d32", "sell": "#c62828", "liq": "#000000",
            "fan_outer": "#bbdefb", "fan_inner": "#64b5f6", "median": "#0d47a1", "worst": "#d32f2f"}
 
 #: one colour per symbol, the same in the price and the PnL panels (fills are green/red/black)
@@ -49,7 +50,40 @@ def _xticks(ax: Any, ticks: list, last: bool) -> None:
     if ticks:
         ax.set_xticks([t[0] for t in ticks])
         ax.set_xticklabels([t[1] if last else "" for t in ticks])
+        if last:
+            ax.set_xlabel("time (UTC)")
     ax.grid(True, linewidth=0.3, alpha=0.5)
+
+
+def _legend(ax: Any, **kw: Any) -> None:
+    """The legend beside the panel, off the data (right of the axes)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=6, frameon=False, borderaxespad=0, **kw)
+
+
+def _unit(p: dict[str, Any]) -> str:
+    return f" ({p['currency']})" if p.get("currency") else " (quote currency)"
+
+
+def _shade_windows(ax: Any, p: dict[str, Any]) -> list[Any]:
+    """The venue's stress windows (filled orange) and the scenario's own windows (violet, hatched,
+    outlined, named at the top): distinguishable where they overlap."""
+    from matplotlib.patches import Patch   # lazy: the report is an optional extra
+
+    handles = []
+    for a, b in p.get("stress_windows", []):
+        ax.axvspan(a, b + 1, color=_COLORS["stress"], alpha=0.3, linewidth=0, zorder=0)
+    if p.get("stress_windows"):
+        handles.append(Patch(color=_COLORS["stress"], alpha=0.3, label="venue stress >= 0.5"))
+    for _label, a, b in p.get("scenario_windows", []):
+        ax.axvspan(a, b + 1, facecolor="none", edgecolor=_COLORS["window"], hatch="////", linewidth=0.8, zorder=0,
+                   alpha=0.6)
+    for i, (label, a, _b) in enumerate(p.get("scenario_windows", [])):   # names stacked: windows may share a start
+        ax.text(a, 0.97 - 0.09 * i, f" {label}", transform=ax.get_xaxis_transform(), fontsize=6,
+                color=_COLORS["window"], va="top", ha="left")
+    if p.get("scenario_windows"):
+        handles.append(Patch(facecolor="none", edgecolor=_COLORS["window"], hatch="////", label="scenario window"))
+    return handles
 
 
 def _mark_drawdown(axes_eq: Any, axes_dd: Any, ext: dict | None) -> None:
@@ -65,11 +99,20 @@ def _mark_drawdown(axes_eq: Any, axes_dd: Any, ext: dict | None) -> None:
 
 _PATH_DATA = re.compile(r' d="([^"]*)"')
 _DECIMALS = re.compile(r"(\d\.\d)\d+")
+_LINETO = re.compile(r"(?<=\d)\s*L\s*(?=[-\d.])")
+_CURVES = re.compile(r"[CcQqSsTtAa]")
+
+
+def _short_path(d: str) -> str:
+    d = _DECIMALS.sub(r"\1", d).replace("\n", "")
+    return d if _CURVES.search(d) else _LINETO.sub(" ", d)   # a curve's pairs are its own: left alone
 
 
 def _compact(svg: str) -> str:
-    """Path coordinates to 0.1 px (matplotlib writes 1e-6 px), one line per path: half the bytes."""
-    return _PATH_DATA.sub(lambda m: ' d="' + _DECIMALS.sub(r"\1", m.group(1)).replace("\n", "") + '"', svg)
+    """Path coordinates to 0.1 px (matplotlib writes 1e-6 px), one line per path, and in a path of
+    straight segments the "L" of each segment left out (SVG reads further coordinate pairs after a
+    moveto or lineto as linetos): well under half the bytes, the same drawing."""
+    return _PATH_DATA.sub(lambda m: ' d="' + _short_path(m.group(1)) + '"', svg)
 
 
 def _svg(fig: Any) -> str:
@@ -83,9 +126,11 @@ def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> 
     Figure = require_matplotlib()
     panels = ["price"] if p.get("price") else []
     panels += ["equity", "drawdown", "exposure"]
+    if p.get("positions"):
+        panels.append("position")
     if p.get("symbol_pnl"):
         panels.append("pnl")
-    heights = {"price": 2.2, "equity": 1.8, "drawdown": 1.2, "exposure": 1.0, "pnl": 1.4}
+    heights = {"price": 2.2, "equity": 1.8, "drawdown": 1.2, "exposure": 1.1, "position": 1.0, "pnl": 1.4}
     fig = Figure(figsize=(10, sum(heights[k] for k in panels)), layout="constrained")
     axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=[heights[k] for k in panels])
     axes = list(axes) if len(panels) > 1 else [axes]
@@ -93,8 +138,7 @@ def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> 
     fig.suptitle(title, fontsize=10, x=0.01, ha="left")
     if "price" in ax_of:
         ax = ax_of["price"]
-        for a, b in p.get("stress_windows", []):
-            ax.axvspan(a, b + 1, color=_COLORS["stress"], alpha=0.3, linewidth=0)
+        shading = _shade_windows(ax, p)
         for s, (sym, series) in enumerate(zip(p["symbols"], p["price"])):
             _line(ax, series, label=sym, color=_SYMBOL_COLORS[s % len(_SYMBOL_COLORS)])
         by_sym: dict[int, dict[str, list]] = {}
@@ -110,16 +154,19 @@ def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> 
                 ax.scatter([b for b, _ in pts], [v for _, v in pts], s=30 if kind == "liq" else 16, marker=marker,
                            color=_COLORS[kind], zorder=3, linewidths=0, label=None if label in labelled else label)
                 labelled.add(label)
-        ax.set_ylabel("close (start = 100)" if p.get("price_normalised") else "true close")
-        ax.set_title("market (shaded: stress >= 0.5)" if p.get("stress_windows") else "market", loc="left")
-        ax.legend(loc="upper right", fontsize=6, ncols=4, frameon=False)
+        ax.set_ylabel("close (start = 100)" if p.get("price_normalised") else f"true close{_unit(p)}")
+        ax.set_title("market" + (" (shaded: venue stress and the scenario's windows)" if shading else ""),
+                     loc="left")
+        handles, labels = ax.get_legend_handles_labels()
+        ax.legend(handles + shading, labels + [h.get_label() for h in shading], loc="upper left",
+                  bbox_to_anchor=(1.005, 1.0), fontsize=6, frameon=False, borderaxespad=0)
     ax = ax_of["equity"]
     if baseline and baseline.get("equity"):
         _line(ax, baseline["equity"], color=_COLORS["baseline"], label="baseline", linestyle="--")
     _line(ax, p.get("equity"), color=_COLORS["equity"], label="equity")
-    ax.set_ylabel("equity")
+    ax.set_ylabel(f"equity{_unit(p)}")
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-    ax.legend(loc="upper right", fontsize=6, frameon=False)
+    _legend(ax)
     ax = ax_of["drawdown"]
     if baseline and baseline.get("drawdown"):
         _line(ax, baseline["drawdown"], color=_COLORS["baseline"], linestyle="--")
@@ -129,20 +176,57 @@ def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> 
     ax.invert_yaxis()
     ax.set_ylabel("drawdown %")
     _mark_drawdown(ax_of["equity"], ax, p.get("extremes"))
-    ax = ax_of["exposure"]
-    _line(ax, p.get("exposure"), color=_COLORS["exposure"])
-    ax.set_ylabel(f"{p.get('exposure_kind', 'gross')} exposure\n/ equity")
+    _exposure(ax_of["exposure"], p)
+    if "position" in ax_of:
+        ax = ax_of["position"]
+        order = p.get("symbols") or list(p["positions"])
+        for sym, series in p["positions"].items():
+            i = order.index(sym) if sym in order else 0
+            _line(ax, series, label=sym, color=_SYMBOL_COLORS[i % len(_SYMBOL_COLORS)], drawstyle="steps-post")
+        ax.axhline(0, color="#757575", linewidth=0.5)
+        ax.set_ylabel("position\n(units, short < 0)")
+        _legend(ax)
     if "pnl" in ax_of:
         ax = ax_of["pnl"]
         order = p.get("symbols") or list(p["symbol_pnl"])
         for sym, series in p["symbol_pnl"].items():
             i = order.index(sym) if sym in order else 0
             _line(ax, series, label=sym, color=_SYMBOL_COLORS[i % len(_SYMBOL_COLORS)])
-        ax.set_ylabel("PnL by symbol")
-        ax.legend(loc="upper left", fontsize=6, frameon=False)
+        ax.set_ylabel(f"PnL by symbol\n{_unit(p).strip()}")
+        _legend(ax)
     for i, a in enumerate(axes):
         _xticks(a, p.get("ticks", []), i == len(axes) - 1)
     return _svg(fig)
+
+
+def _exposure(ax: Any, p: dict[str, Any]) -> None:
+    """Signed net exposure over equity; the stretches where it is short (below zero) shaded red
+    (rectangles, a few bytes each, not a second copy of the curve)."""
+    ex = p.get("exposure")
+    signed = p.get("exposure_kind") == "net"
+    if ex and ex.get("x"):
+        _line(ax, ex, color=_COLORS["exposure"])
+        if signed:
+            for i, (a, b) in enumerate(_below_zero(ex["x"], _nums(ex["y"]))):
+                ax.axvspan(a, b, color=_COLORS["short"], alpha=0.15, linewidth=0, label="short" if i == 0 else None)
+    ax.axhline(0, color="#757575", linewidth=0.5)
+    ax.set_ylabel("net exposure\n/ equity" if signed else f"{p.get('exposure_kind', 'gross')} exposure\n/ equity")
+    _legend(ax)
+
+
+def _below_zero(x: list, y: list[float]) -> list[tuple[float, float]]:
+    """``(first x, next x)`` of each run of points below zero."""
+    runs: list[tuple[float, float]] = []
+    start = None
+    for i, v in enumerate(y):
+        if v < 0 and start is None:
+            start = x[i]
+        elif not v < 0 and start is not None:
+            runs.append((start, x[i]))
+            start = None
+    if start is not None:
+        runs.append((start, x[-1] + 1))
+    return runs
 
 
 def _paths_svg(p: dict[str, Any], title: str) -> str:
@@ -166,11 +250,11 @@ def _paths_svg(p: dict[str, Any], title: str) -> str:
         ax_dd.fill_between(dd["x"], 0, _nums(dd["y"]), color=_COLORS["worst"], alpha=0.35, linewidth=0)
         ax_dd.invert_yaxis()
         _mark_drawdown(ax, ax_dd, worst.get("extremes"))
-    ax.set_ylabel("equity")
+    ax.set_ylabel(f"equity{_unit(p)}")
     sample = p.get("sample")
     of = f" (the first {sample})" if sample and sample < (p.get("successful") or 0) else ""
     ax.set_title(f"{p.get('paths')} paths: equity percentiles per bar{of}", loc="left")
-    ax.legend(loc="upper left", fontsize=6, frameon=False, ncols=4)
+    _legend(ax)
     ax_dd.set_ylabel("worst path\ndrawdown %")
     _xticks(ax, p.get("ticks", []), False)
     _xticks(ax_dd, p.get("ticks", []), True)
@@ -191,3 +275,32 @@ def case_svg(payload: dict[str, Any], title: str, baseline: dict[str, Any] | Non
         if payload.get("kind") == "paths":
             return _paths_svg(payload, title)
         return _run_svg(payload, baseline, title)
+
+
+def distribution_svg(series: dict[str, tuple[list[float], list[float]]], gid: str = "dist") -> str:
+    """Histograms of metrics over a verdict's paths, one small panel each: ``{metric: (values where
+    the assertion held, values where it failed)}``, the failing ones stacked in red. SVG ids
+    ``{gid}-{metric}-held-{bin}`` and ``{gid}-{metric}-failed-{bin}``."""
+    Figure = require_matplotlib()
+    import matplotlib   # lazy: the report is an optional extra
+
+    from ..result.metrics import metric   # lazy: light, with the report
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(10, 1.5), layout="constrained")
+        axes = fig.subplots(1, len(series))
+        axes = list(axes) if len(series) > 1 else [axes]
+        for ax, (name, (held, failed)) in zip(axes, series.items()):
+            both = held + failed
+            if not both:
+                continue
+            lo, hi = min(both), max(both)
+            bins = [lo + (hi - lo) * i / 20 for i in range(21)] if hi > lo else [lo - 0.5, lo + 0.5]
+            _, _, bars = ax.hist([held, failed], bins=bins, stacked=True, color=["#9e9e9e", _COLORS["drawdown"]],
+                                 label=["held", "failed"])
+            for part, which in zip(bars, ("held", "failed")):
+                for k, patch in enumerate(part):
+                    patch.set_gid(f"{gid}-{name}-{which}-{k}")
+            ax.set_title(f"{metric(name).header} ({name}) over {len(both)} paths", loc="left", fontsize=7)
+            ax.set_ylabel("paths")
+        return _svg(fig)

@@ -25,6 +25,7 @@ from ..result.extremes import describe_extremes
 from ..result.verdicts import case_note
 from ..result.jsonform import decode
 from ..result.metrics import summary_columns
+from .blocks import baseline_table, comparison_block, fragile_list, notes_block, status_cell, verdict_block
 from .breaking_chart import breaking_svg
 from .charts import case_svg
 from .payload import detail_payload
@@ -34,11 +35,17 @@ __all__ = ["build_report", "write_report", "case_anchor"]
 log = logging.getLogger("pytest_stress")
 
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1b1b1b;max-width:1200px}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:20px;color:#1b1b1b;max-width:1340px}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:15px;margin:28px 0 6px;border-top:1px solid #ddd;padding-top:14px}
 .meta{color:#555;font-size:12px} code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:12px}
-table{border-collapse:collapse;font-size:12px;margin-top:10px} th,td{padding:3px 8px;text-align:right;
-border-bottom:1px solid #eee;white-space:nowrap} th{cursor:pointer;background:#fafafa;position:sticky;top:0}
+table{border-collapse:collapse;font-size:12px;margin-top:10px} th,td{padding:3px 6px;text-align:right;
+border-bottom:1px solid #eee;white-space:nowrap} th{cursor:pointer;background:#fafafa;position:sticky;top:0;
+white-space:normal;vertical-align:bottom;max-width:64px} th.l{max-width:none} td.wrap,td.test{white-space:normal}
+td.test{max-width:300px;overflow-wrap:anywhere} .sub{display:block;font-size:10px;color:#666;white-space:normal;
+max-width:300px} .chg{color:#ef6c00;font-weight:600} .verdict,.reg{font-size:12px;margin:4px 0}
+.reg.fail{font-weight:400} ul.notes{font-size:12px;margin:4px 0;padding-left:18px} li.warn{color:#b71c1c}
+.fragile{font-size:12px;background:#fff8e1;padding:6px 10px;margin:8px 0} .fragile ul{margin:2px 0}
+.nochart{font-size:13px;background:#fff8e1;padding:6px 10px}
 td.l,th.l{text-align:left} tr.failed td{background:#fdecea} .pass{color:#2e7d32;font-weight:600}
 .fail{color:#c62828;font-weight:600} .skip{color:#777} .counts span{margin-right:14px}
 .where,.bp{font-size:12px;margin:4px 0} .err{white-space:pre-wrap;font-family:monospace;font-size:11px;
@@ -78,24 +85,31 @@ def _outcome(s: Mapping[str, Any]) -> str:
     return "failed" if out == "FAILED" else out
 
 
-def _table(cases: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
+def _table(cases: Sequence[tuple[str, Mapping[str, Any]]],
+           comparison: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     cols = summary_columns()
     head = ['<th class="l">test</th>', '<th class="l">outcome</th>', '<th class="l">scenario</th>',
             '<th>seed</th>', *[f'<th title="{_e(m.definition)}">{_e(m.header)}</th>' for m in cols]]
+    if comparison is not None:
+        head.append('<th class="l">vs baseline</th>')
     rows = []
     for test, s in cases:
         outcome = _outcome(s)
         metrics = decode(s.get("metrics") or {})
-        cells = [f'<td class="l" data-v="{_e(test)}"><a href="#{case_anchor(test)}">{_e(test)}</a></td>',
+        note = case_note(s)
+        cells = [f'<td class="l test" data-v="{_e(test)}"><a href="#{case_anchor(test)}">{_e(test)}</a></td>',
                  f'<td class="l {"fail" if outcome == "failed" else "pass" if outcome == "passed" else "skip"}" '
                  f'data-v="{_e(outcome)}">{_e(outcome)}</td>',
-                 f'<td class="l" data-v="{_e(s.get("scenario", ""))}">{_e(s.get("scenario", ""))}'
-                 + (f" ({_e(case_note(s))})" if case_note(s) else "") + "</td>",
+                 f'<td class="l test" data-v="{_e(s.get("scenario", ""))}">{_e(s.get("scenario", ""))}'
+                 + (f'<span class="sub">{_e(note)}</span>' if note else "") + "</td>",
                  f'<td data-v="{_e(s.get("seed", ""))}">{_e(s.get("seed", ""))}</td>']
         for m in cols:
             v = metrics.get(m.name)
             num = v if isinstance(v, (int, float)) and not isinstance(v, bool) else ""
             cells.append(f'<td data-v="{_e(num)}">{_e(m.format(v)) if v is not None or m.name in metrics else ""}</td>')
+        if comparison is not None:
+            text, cls = status_cell(comparison.get(test), s)
+            cells.append(f'<td class="l {cls}" data-v="{_e(text)}"><a href="#baseline">{_e(text)}</a></td>')
         rows.append(f'<tr class="{"failed" if outcome == "failed" else ""}">{"".join(cells)}</tr>')
     return (f'<table class="sortable"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody>'
             "</table>")
@@ -130,7 +144,8 @@ def _breaking(bp: Mapping[str, Any], test: str) -> str:
     return "".join(out)
 
 
-def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -> str:
+def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None,
+          comparison: Mapping[str, Any] | None = None, baseline_name: str = "the baseline") -> str:
     outcome = _outcome(s)
     title = f"{s.get('scenario', test)} ({s.get('scenario_type', '')}), seed {s.get('seed', '')}" \
         + (f"; {case_note(s)}" if case_note(s) else "")
@@ -139,9 +154,13 @@ def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -
            f"{_e(outcome)}</span></h2>"]
     if s.get("error"):
         out.append(f'<div class="err">{_e(str(s["error"]).splitlines()[0][:400])}</div>')
+    out.append(verdict_block(s, case_anchor(test)))
+    if baseline is not None or comparison is not None:
+        out.append(comparison_block(comparison, baseline_name))
     if s.get("breaking_point"):
         out.append(_breaking(s["breaking_point"], test))
-    payload = s.get("report") or detail_payload(s)
+    payload = s.get("report") or detail_payload(dict(s))
+    out.append(notes_block(s, payload))
     if s.get("report_error"):
         out.append(f'<div class="err">no chart: {_e(s["report_error"])}</div>')
     if not payload:
@@ -149,16 +168,30 @@ def _case(test: str, s: Mapping[str, Any], baseline: Mapping[str, Any] | None) -
                    "beside --stress-save)</p>")
     else:
         out.append(_where(payload))
-        base_payload = (baseline or {}).get("report") if baseline else None
+        base_payload = None
+        if baseline:   # a baseline saved with --stress-report's data, or with --stress-save-detail
+            base_payload = baseline.get("report") or detail_payload(dict(baseline))
         out.append(f'<div class="chart">{case_svg(payload, title, base_payload)}</div>')
     out.append("</section>")
     return "".join(out)
 
 
+def no_chart_reason(results: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """Why a page of these cases has no chart at all (None when some case has one)."""
+    if not results or any(s.get("report") or s.get("detail") for s in results.values()):
+        return None
+    return ("no charts: the file's entries hold figures only (saved with --stress-save alone); save with "
+            "--stress-save-detail as well, or draw the report live with --stress-report")
+
+
 def build_report(results: Mapping[str, Mapping[str, Any]], *, options: Mapping[str, Any] | None = None,
                  command: str | None = None, baseline: Mapping[str, Mapping[str, Any]] | None = None,
-                 title: str = "pytest-stress report") -> str:
-    """The HTML page for ``{test id: case summary}`` (failures first, then by test id)."""
+                 title: str = "pytest-stress report", comparison: Mapping[str, Mapping[str, Any]] | None = None,
+                 baseline_name: str = "the baseline") -> str:
+    """The HTML page for ``{test id: case summary}`` (failures first, then by test id). ``baseline``:
+    the baseline's entries (their curves are drawn dashed); ``comparison``: each compared case's
+    comparison (``result.differences.case_comparison``), shown as the table's "vs baseline" column,
+    a table of baseline, now and change, and per case."""
     started = time.perf_counter()
     cases = sorted(results.items(), key=lambda kv: (_outcome(kv[1]) != "failed", kv[0]))
     counts: dict[str, int] = {}
@@ -178,9 +211,16 @@ def build_report(results: Mapping[str, Mapping[str, Any]], *, options: Mapping[s
                      + "</p>")
     if command:
         parts.append(f'<p class="meta">reproduce: <code>{_e(command)}</code></p>')
-    parts.append(f'<div class="scroll">{_table(cases)}</div>')
+    reason = no_chart_reason(results)
+    if reason:
+        parts.append(f'<p class="nochart">{_e(reason)}</p>')
+    parts.append(fragile_list(cases, case_anchor))
+    parts.append(f'<div class="scroll">{_table(cases, comparison)}</div>')
+    if comparison is not None:
+        parts.append(baseline_table(cases, comparison, baseline_name, case_anchor))
     for test, s in cases:
-        parts.append(_case(test, s, (baseline or {}).get(test)))
+        parts.append(_case(test, s, (baseline or {}).get(test), None if comparison is None else comparison.get(test),
+                           baseline_name))
     parts.append(f"<script>{_JS}</script></body></html>")
     page = "\n".join(parts)
     log.debug("report of %d cases built in %.2fs", len(cases), time.perf_counter() - started)

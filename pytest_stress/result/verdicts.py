@@ -19,7 +19,12 @@ from .jsonform import encode
 from .metrics import HIGHER, LOWER, METRIC_FIELDS, worse_direction
 from .paths import PathsResult
 
-__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE", "REPLAY_NOTE", "case_note"]
+__all__ = ["VerdictResult", "PathFailure", "SINGLE_SEED_NOTE", "REPLAY_NOTE", "case_note", "seed_fragility",
+           "FRAGILE_FLIP"]
+
+#: A verdict is seed-fragile when, at its observed failure rate, other paths would reach the other
+#: verdict at least this often (or when it was decided at the cap).
+FRAGILE_FLIP = 0.2
 
 #: What a single-seed case's summary says of its verdict.
 SINGLE_SEED_NOTE = "single seed: one draw of the scenario, not a verdict about it"
@@ -39,11 +44,39 @@ def case_note(s: Mapping[str, Any]) -> str:
         lo, hi = s.get("failure_interval") or (math.nan, math.nan)
         return (f"{str(s.get('verdict', '')).upper()}: failed on {s.get('path_failures')} of {s['paths_run']} paths, "
                 f"CI {float(lo):.0%}-{float(hi):.0%}; medians{replay}")
+    if s.get("verdict") == "property":
+        return f"property test: {s.get('runs')} run(s)"
     if s.get("paths"):
         return f"{s['paths']} paths: medians; worst seed {s.get('worst_seed')}{replay}"
     if s.get("verdict") == "seed":
         return f"single seed {s.get('seed')}: one draw"
     return ""
+
+
+def seed_fragility(s: Mapping[str, Any]) -> str | None:
+    """Why a verdict case's verdict is seed-fragile (decided near the tolerance), from its JSON
+    summary; None when it is not, or the case is not a verdict. Fragile: decided at the cap of
+    ``max_paths`` (neither boundary reached), or, were the true failure rate the observed one, the
+    rule would reach the other verdict on another set of paths with probability at least
+    ``FRAGILE_FLIP`` (``VerdictRule.operating``, exact)."""
+    if not s.get("paths_run") or s.get("verdict") not in (PASS, FAIL):
+        return None
+    rule = VerdictRule(**{k: v for k, v in (s.get("rule") or {}).items() if k in ("pass_rate", "fail_rate",
+                                                                                    "confidence", "max_paths")})
+    runs, fails = int(s["paths_run"]), int(s.get("path_failures") or 0)
+    if s.get("at_cap"):
+        return (f"decided at the cap of {rule.max_paths} paths by the likelihood ratio ({fails} of {runs} failed, "
+                f"between the pass rate {rule.pass_rate:.3g} and the fail rate {rule.fail_rate:.3g})")
+    rate = fails / runs
+    op = rule.operating(rate)
+    other = op.fail_prob if s["verdict"] == PASS else op.pass_prob
+    if other < FRAGILE_FLIP:
+        return None
+    lo, hi = s.get("failure_interval") or (math.nan, math.nan)
+    return (f"{s['verdict'].upper()} with {fails} of {runs} paths failing ({rate:.1%}, CI {float(lo):.1%}-"
+            f"{float(hi):.1%}; pass rate {rule.pass_rate:.3g}, fail rate {rule.fail_rate:.3g}): "
+            f"at that rate other paths would {'FAIL' if s['verdict'] == PASS else 'PASS'} it "
+            f"{other:.0%} of the time")
 
 
 @dataclass(frozen=True)
