@@ -39,7 +39,7 @@ class Progress:
         if not self.enabled:
             return
         from tqdm import tqdm   # lazy: only a terminal run draws a bar
-        from tqdm.contrib.logging import logging_redirect_tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm   # lazy: as above
 
         self._bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, leave=False,
                          smoothing=0.1)

@@ -395,8 +395,8 @@ def _report_property_test(item: pytest.Item, report: pytest.TestReport, runner: 
 
 def _asserted_metrics(item: pytest.Item) -> list[str]:
     """The metrics the test body names (``stress_result.max_drawdown``...): those its assertion reads."""
-    import inspect
-    import re
+    import inspect   # lazy: only a verdict case's summary reads its test's source
+    import re   # lazy: as above
 
     from ..result.metrics import METRIC_FIELDS   # lazy: the metric table, once a case has run
 

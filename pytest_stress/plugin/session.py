@@ -294,6 +294,8 @@ class StressSession:
     def difference_lines(self, limit: int = 4) -> list[str]:
         """Each compared case whose metrics moved, with what moved (threshold or not): baseline ->
         now, change and relative change, its most-read metrics first."""
+        if not self.comparisons:
+            return []
         from ..result.differences import describe_change   # lazy: only when comparing
 
         lines = []
