@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+pytest_plugins = ["leftovers"]      # no test may leave a process behind (tests/leftovers.py)
+
 from pytest_stress.market import generate_market
 
 
