@@ -521,7 +521,7 @@ def test_history_with_a_regression_check(client):
     name = "sol-volatility-explosion"
     a = submit(client, {"scenario_name": name, "bars": 200, "seed": 1})["run_id"]
     wait_state(client, a)
-    b = submit(client, {"scenario_name": name, "bars": 200, "seed": 2})["run_id"]
+    b = submit(client, {"scenario_name": name, "bars": 200, "seed": 1})["run_id"]
     wait_state(client, b)
     h = client.get(f"/scenarios/{name}/history", params={"threshold": "total_pnl:0"}).json()
     assert [r["run_id"] for r in h["runs"]][:2] == [b, a]
@@ -535,6 +535,62 @@ def test_history_with_a_regression_check(client):
     same = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
     assert same["against_run_id"] == b and same["checked"] is False   # the latest is the baseline itself
     assert client.get(f"/scenarios/{name}/history", params={"threshold": "nope:1"}).status_code == 422
+
+
+def test_the_regression_check_compares_only_runs_made_under_the_same_settings(client):
+    name = "eth-liquidity-collapse"   # no other test runs it: its history is this test's
+    same = {"scenario_name": name, "bars": 200, "seed": 1}
+    first = submit(client, same)["run_id"]
+    longer = submit(client, {**same, "bars": 300})["run_id"]
+    harsher = submit(client, {**same, "exchange": "stressed", "account": "perpetual:leverage=10"})["run_id"]
+    reseeded = submit(client, {**same, "seed": 2})["run_id"]
+    again = submit(client, same)["run_id"]
+    for rid in (first, longer, harsher, reseeded, again):
+        assert wait_state(client, rid)["state"] == "finished"
+    reg = client.get(f"/scenarios/{name}/history", params={"threshold": "total_pnl:0"}).json()["regression"]
+    assert reg["latest_run_id"] == again and reg["against_run_id"] == first   # not the newer unlike runs
+    assert reg["checked"] and reg["passed"] and reg["regressions"] == []     # the same trader, the same run
+    assert reg["baseline"]["run_id"] == first and "same settings" in reg["baseline"]["why"]
+    assert reg["settings"]["scenario"]["bars"] == 200 and reg["settings"]["exchange"] == "calm"
+    assert reg["settings"]["trader"] == "svc_traders:make" and reg["comparable_run_ids"] == [first]
+    unlike = {u["run_id"]: u for u in reg["not_comparable"]}
+    assert set(unlike) == {longer, harsher, reseeded}
+    assert unlike[longer]["differs"] == {"bars": [300, 200]}
+    assert set(unlike[harsher]["differs"]) == {"exchange", "account"} and "stressed" in unlike[harsher]["why"]
+    assert unlike[reseeded]["differs"] == {"seed": [2, 1]}
+    # against a pinned baseline: only a later run made as the baseline was is checked
+    assert client.put(f"/scenarios/{name}/baseline", json={"run_id": longer}).status_code == 200
+    pinned = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
+    assert pinned["against_run_id"] == longer and pinned["checked"] is False and pinned["latest_run_id"] is None
+    assert "since the baseline" in pinned["detail"] and again in {u["run_id"] for u in pinned["not_comparable"]}
+    later = submit(client, {**same, "bars": 300})["run_id"]
+    wait_state(client, later)
+    pinned = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
+    assert pinned["checked"] and pinned["latest_run_id"] == later and pinned["against_run_id"] == longer
+    assert pinned["baseline"]["why"] == "the pinned baseline"
+
+
+def test_library_and_custom_scenarios_and_non_ascii_names_never_share_an_id(client):
+    lib = submit(client, {"scenario_name": FLASH, "bars": 60, "seed": 11})["run_id"]
+    wait_state(client, lib)
+    impostor = submit(client, {"name": "BTC Flash Crash 2021", "type": "synthetic", "bars": 40})["run_id"]
+    wait_state(client, impostor)
+    assert client.get(f"/results/{FLASH}").json()["run_id"] == lib   # the library's latest run is its own
+    assert client.get("/results/BTC Flash Crash 2021").json()["run_id"] == lib
+    own = client.get(f"/results/{impostor}").json()["scenario_id"]
+    assert own.startswith("custom.") and client.get(f"/results/{own}").json()["run_id"] == impostor
+    assert impostor not in {r["run_id"] for r in client.get(f"/scenarios/{FLASH}/history").json()["runs"]}
+    names = ["中文场景", "Сценарий краха", "Crash ä", "crash Ä"]
+    ids = {n: submit(client, {"name": n, "type": "synthetic", "bars": 40})["run_id"] for n in names}
+    runs = {n: wait_state(client, rid) for n, rid in ids.items()}
+    assert len({r["scenario_id"] for r in runs.values()}) == len(names)
+    for n, rid in ids.items():
+        assert client.get(f"/results/{n}").json()["run_id"] == rid
+        assert [r["run_id"] for r in client.get(f"/scenarios/{n}/history").json()["runs"]] == [rid]
+    assert client.delete("/results/🙂").status_code == 404   # was: deleted every non-ASCII run
+    assert client.delete("/results/中文场景").status_code == 204
+    assert client.get(f"/results/{ids['中文场景']}").status_code == 404
+    assert all(client.get(f"/results/{ids[n]}").status_code == 200 for n in names[1:])
 
 
 def test_report_of_a_stored_run(client):

@@ -174,3 +174,21 @@ def test_a_dropped_postgresql_connection_is_opened_again(postgres, caplog):
         assert st.request_cancel("r") == ("queued", "cancelled")   # a write: its BEGIN retried
     finally:
         st.close()
+
+
+def test_runs_stored_under_a_slug_of_their_name_are_refiled_at_start(db):
+    from pytest_stress.service.app import _filed_under
+
+    st = RunStore(db)
+    try:   # as stored before library and custom scenarios had ids of their own (issue 30)
+        st.add("lib", "BTC Flash Crash 2021", "btc-flash-crash-2021", {"library": "BTC Flash Crash 2021"}, 100)
+        st.add("own", "BTC Flash Crash 2021", "btc-flash-crash-2021", {"library": None, "name": "x"}, 100)
+        st.add("cn", "中文场景", "", {"library": None}, 100)
+        st.pin("btc-flash-crash-2021", "own")
+        assert st.refile(_filed_under) == 2 and st.refile(_filed_under) == 0
+        assert [r["id"] for r in st.history("btc-flash-crash-2021")] == ["lib"]
+        own = st.get("own")["slug"]
+        assert own.startswith("custom.btc-flash-crash-2021-") and st.pinned(own) == "own"
+        assert st.pinned("btc-flash-crash-2021") is None and st.get("cn")["slug"].startswith("custom.")
+    finally:
+        st.close()

@@ -32,7 +32,8 @@ from .dashboard import DASHBOARD_HTML
 from .pool import WorkerPool
 from .security import BearerToken, BodyLimit
 from .settings import LOOPBACK, Settings
-from .specs import SpecError, planned_bars, resolve
+from .specs import (CUSTOM, SpecError, custom_id, differences, planned_bars, resolve, run_settings, scenario_id,
+                    settings_of)
 from .store import ACTIVE, STATES, TERMINAL, RunStore
 
 __all__ = ["create_app", "PREFIX"]
@@ -146,12 +147,20 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     return out
 
 
+def _filed_under(scenario: str, spec: dict[str, Any]) -> str:
+    """The id a stored run belongs under (``specs.scenario_id``), from its stored name and request."""
+    return library.slug(scenario) if spec.get("library") else custom_id(scenario)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The application for ``settings`` (its worker pool starts with it and stops with it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = RunStore(settings.db)
+        moved = store.refile(_filed_under)
+        if moved:
+            log.warning("%d stored run(s) filed under another scenario's id moved to their own (issue 30)", moved)
         lost = store.fail_interrupted(f"the server stopped while this run was running (found at restart, "
                                       f"{_iso(time.time())}); submit it again")
         if lost:
@@ -187,19 +196,26 @@ def create_app(settings: Settings) -> FastAPI:
         """A run by its id, or the latest run of a scenario (name or id)."""
         row = store(request).get(name)
         if row is None:
-            row = store(request).latest_of(_slug_of(name))
+            row = store(request).latest_of(_slug_of(request, name))
         return row
 
-    def _slug_of(name: str) -> str:
+    def _slug_of(request: Request, name: str) -> str:
+        """The id of the scenario ``name`` names: a library scenario (name or id), a custom
+        scenario's id (``custom.…``) with runs stored, or else a custom scenario's name. Library
+        and custom scenarios never share an id (``specs.custom_id``)."""
         try:
             return library.slug(library.get(name).name)
         except StressError:
-            return library.slug(name)
+            pass
+        if name.startswith(CUSTOM) and store(request).latest_of(name) is not None:
+            return name
+        return custom_id(name)
 
     def submit(request: Request, fields: dict[str, Any], idem: str | None) -> tuple[dict[str, Any], bool]:
         scenario, spec = resolve(fields, limits)
+        spec["settings"] = run_settings(scenario, spec, settings.trader_label, settings.trader_version)
         body = json.dumps(fields, sort_keys=True)
-        row, created = store(request).add(secrets.token_hex(8), scenario.name, library.slug(scenario.name), spec,
+        row, created = store(request).add(secrets.token_hex(8), scenario.name, scenario_id(spec, scenario), spec,
                                           planned_bars(scenario, spec), idem_key=idem, idem_body=body,
                                           max_active=limits.max_active)
         if created:
@@ -293,7 +309,7 @@ def create_app(settings: Settings) -> FastAPI:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
                                  f"{', '.join(STATES)}", "type": "value_error"}])
-        rows, total = store(request).page(limit, offset, state, _slug_of(scenario) if scenario else None)
+        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None)
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
     @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario")
@@ -313,7 +329,7 @@ def create_app(settings: Settings) -> FastAPI:
     def delete(request: Request, name: str) -> Response:
         st = store(request)
         row = st.get(name)
-        rows = [row] if row is not None else st.history(_slug_of(name), limit=1_000_000)
+        rows = [row] if row is not None else st.history(_slug_of(request, name), limit=1_000_000)
         if not rows:
             return _not_found(request, name)
         active = [r["id"] for r in rows if r["state"] in ACTIVE]
@@ -428,36 +444,74 @@ def create_app(settings: Settings) -> FastAPI:
             thresholds = [parse_threshold(t) for t in (threshold or settings.compare_fail)]
         except StressError as exc:
             return _error(422, [{"loc": ["query", "threshold"], "msg": str(exc), "type": "value_error"}])
-        slug = _slug_of(name)
+        slug = _slug_of(request, name)
         st = store(request)
         rows = st.history(slug, limit)
         if not rows:
             return _not_found(request, name)
         # a breaking-point run's figures are one path at another severity: not compared with plain runs
-        done = [r for r in rows if r["state"] == "finished" and r["summary"]
-                and not json.loads(r["spec"]).get("breaking_point")]
+        def spec_of(r: dict[str, Any]) -> dict[str, Any]:
+            return json.loads(r["spec"])
+
+        done = [r for r in rows if r["state"] == "finished" and r["summary"] and not spec_of(r).get("breaking_point")]
         pinned = st.pinned(slug)
         out: dict[str, Any] = {"scenario_id": slug, "runs": [present(r) for r in rows], "baseline_run_id": pinned}
-        latest = done[0] if done else None
-        ref = None
+        latest: dict[str, Any] | None = None
+        ref: dict[str, Any] | None = None
+        anchor: dict[str, Any] | None = None
         if against == "baseline":
             ref = st.get(pinned) if pinned else None
             if ref is None:
                 return _error(404, f"no baseline pinned for {name!r}: PUT {api}/scenarios/{name}/baseline "
                                    '{"run_id": ...} pins one')
-        elif len(done) > 1:
-            ref = done[1]
+            anchor = ref   # the newest later run made as the baseline was
+            base_key = settings_of(spec_of(ref))
+            latest = next((r for r in done if r["n"] > anchor["n"]
+                           and not differences(settings_of(spec_of(r)), base_key)), None)
+            why = "the pinned baseline"
+        else:
+            anchor = latest = done[0] if done else None
+            if latest is not None:   # the newest earlier run made under the same settings
+                latest_key = settings_of(spec_of(latest))
+                ref = next((r for r in done[1:] if not differences(settings_of(spec_of(r)), latest_key)), None)
+            why = "the newest earlier finished run made under the same settings"
+        key = settings_of(spec_of(anchor)) if anchor is not None else None
+        comparable, unlike = [], []
+        for r in rows:   # the rest of the history, each comparable with the anchor or why not
+            if anchor is None or r["id"] == anchor["id"]:
+                continue
+            if spec_of(r).get("breaking_point"):
+                unlike.append({"run_id": r["id"], "why": "a breaking-point search (one path at another severity)"})
+            elif r["state"] != "finished" or not r["summary"]:
+                unlike.append({"run_id": r["id"], "why": f"{r['state']}: no result"})
+            else:
+                diff = differences(settings_of(spec_of(r)), key or {})
+                if diff:
+                    unlike.append({"run_id": r["id"], "differs": diff,
+                                   "why": "made under other settings: " + "; ".join(
+                                       f"{k} {json.dumps(v[0])} (not {json.dumps(v[1])})" for k, v in diff.items())})
+                else:
+                    comparable.append(r["id"])
         check_out: dict[str, Any] = {"against": against, "thresholds": [str(t) for t in thresholds],
-                                     "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"]}
+                                     "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"],
+                                     "settings": key, "comparable_run_ids": comparable, "not_comparable": unlike}
+        if ref is not None:
+            check_out["baseline"] = {"run_id": ref["id"], "why": why, "finished_at": _iso(ref["finished"]),
+                                     "trader_version": settings_of(spec_of(ref)).get("trader_version")}
+        if latest is not None:
+            check_out["latest_trader_version"] = settings_of(spec_of(latest)).get("trader_version")
         if latest is None or ref is None or latest["id"] == ref["id"]:
-            check_out.update(checked=False, passed=None, regressions=[],
-                             detail="nothing to compare: needs two finished runs "
-                                    "(or a pinned baseline and a later run)")
+            check_out.update(checked=False, passed=None, regressions=[], detail=(
+                "nothing to compare: no finished run since the baseline was made under its settings "
+                "(see not_comparable)" if against == "baseline" else
+                "nothing to compare: needs two finished runs made under the same settings (scenario definition, "
+                "paths, exchange, account, trader; see not_comparable)"))
         else:
             now_m = decode_metrics(json.loads(latest["summary"])["metrics"], f"run {latest['id']}")
             ref_m = decode_metrics(json.loads(ref["summary"])["metrics"], f"run {ref['id']}")
             found = [r for r in (check(slug, ref_m, now_m, t) for t in thresholds) if r is not None]
             check_out.update(checked=True, passed=not found,
+                             detail=f"run {latest['id']} against {ref['id']}, {why}",
                              regressions=[{"metric": r.metric, "baseline": r.baseline, "now": r.now,
                                            "describe": r.describe()} for r in found])
         out["regression"] = check_out
@@ -467,7 +521,7 @@ def create_app(settings: Settings) -> FastAPI:
     def pin(request: Request, name: str, req: BaselineRequest) -> Response:
         st = store(request)
         row = st.get(req.run_id)
-        slug = _slug_of(name)
+        slug = _slug_of(request, name)
         if row is None or row["slug"] != slug:
             return _error(404, f"no run {req.run_id!r} of scenario {name!r}")
         if row["state"] != "finished":

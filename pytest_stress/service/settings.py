@@ -30,6 +30,7 @@ class Settings:
 
     trader_factory: Callable[[], Any]
     trader_label: str = "trader"
+    trader_version: str | None = None    #: recorded with each run (--trader-version, or the module's __version__)
     db: str = "pytest-stress.db"
     workers: int = 2
     host: str = "127.0.0.1"

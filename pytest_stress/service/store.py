@@ -220,6 +220,26 @@ class RunStore:
                        (reason, time.time()))
             return ids
 
+    def refile(self, filed_under: Any) -> int:
+        """At start-up: each run whose id is not ``filed_under(scenario, {"library": ...})`` moves to it
+        (with its pinned baseline); how many moved. Runs stored before library and custom scenarios had
+        ids of their own (issue 30) were filed by a slug of their name, custom ones among the library's."""
+        with self._db.write() as db:
+            rows = db.rows("SELECT id, scenario, slug, CASE WHEN spec LIKE ? THEN 1 ELSE 0 END AS custom FROM runs",
+                           ('%"library": null%',))
+            moved = 0
+            for r in rows:
+                slug = filed_under(r["scenario"], {"library": None if r["custom"] else r["scenario"]})
+                if slug != r["slug"]:
+                    db.execute("UPDATE runs SET slug = ? WHERE id = ?", (slug, r["id"]))
+                    pinned = db.execute("SELECT slug FROM baselines WHERE run_id = ?", (r["id"],)).fetchone()
+                    if pinned is not None:
+                        db.execute("DELETE FROM baselines WHERE run_id = ?", (r["id"],))
+                        db.execute("INSERT INTO baselines (slug, run_id) VALUES (?, ?) ON CONFLICT (slug) DO NOTHING",
+                                   (slug, r["id"]))
+                    moved += 1
+            return moved
+
     def history(self, slug: str, limit: int = 50) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM runs WHERE slug = ? ORDER BY n DESC LIMIT ?", (slug, limit))
 
