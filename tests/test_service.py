@@ -665,3 +665,55 @@ def test_results_survive_a_restart_and_a_run_in_flight_is_failed(request, backen
             assert wait_state(c, submit(c, {"scenario_name": FLASH, "bars": 60})["run_id"])["state"] == "finished"
     finally:
         second.stop()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat_ = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat_.rpartition(")")[2].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_server_killed_alone(tmp_path):
+    srv = Server(tmp_path, tmp_path / "o.db").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            ids = [submit(c, slow(3000))["run_id"] for _ in range(2)]   # 30 s each: both workers busy
+            for rid in ids:
+                wait_state(c, rid, ("running",))
+        procs = _descendants(srv.proc.pid)
+        assert len(procs) >= 3   # the fork server and two workers
+        os.kill(srv.proc.pid, signal.SIGKILL)   # the server alone, not its process group
+        srv.proc.wait(10)
+        deadline = time.monotonic() + 5
+        while [p for p in procs if _alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = {p: Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:150] for p in procs if _alive(p)}
+        assert not left, f"orphaned workers still running: {left}"
+    finally:
+        srv.kill()
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

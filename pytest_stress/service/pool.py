@@ -43,7 +43,7 @@ class _Slot:
     def _new(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context(self.settings.mp_context)
         return ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker,
-                                   initargs=(self.settings.trader_factory,))
+                                   initargs=(self.settings.trader_factory, os.getpid()))
 
     def renew(self) -> None:
         if self.shared is None:

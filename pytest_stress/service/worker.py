@@ -43,10 +43,51 @@ class RunCancelled(BaseException):
     nothing in the trader or the engine catches it)."""
 
 
-def init_worker(factory: Callable[[], Any]) -> None:
-    """The pool's initializer: the server's trader factory, fixed for this process's life."""
+def init_worker(factory: Callable[[], Any], server: int | None = None) -> None:
+    """The pool's initializer: the server's trader factory, fixed for this process's life; and
+    this process dies with the server (``server``, its pid), so that a server killed by SIGKILL
+    or the OOM killer does not leave its workers running and writing progress for runs nobody
+    will finish (issue 30). The kernel signals only the death of a parent (``PR_SET_PDEATHSIG``,
+    ``workers._bind_to_parent``), and under the forkserver context the parent is the fork server,
+    which the workers themselves keep alive (each holds a copy of its "alive" pipe); so the worker
+    also watches the server: a thread blocked on a pidfd of it (``os.pidfd_open``, Linux 5.3+; else
+    it looks every 0.5 s) SIGKILLs this process when the server ends. Then the fork server, its
+    pipe closed by all, exits too."""
     global _FACTORY
     _FACTORY = factory
+    from ..workers import _bind_to_parent   # lazy: only in a pool's worker process
+
+    _bind_to_parent(None, keep=())
+    if server is not None and server != os.getpid():
+        _die_with(server)
+
+
+def _die_with(pid: int) -> None:
+    """SIGKILL this process when process ``pid`` ends (a daemon thread that waits for it)."""
+    import select   # lazy: only in a pool's worker process
+    import signal   # lazy: as above
+    import threading   # lazy: as above
+
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):   # no pidfd (not Linux, an old kernel) or already gone: look instead
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])   # readable once the process has ended
+        else:
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:   # alive, someone else's (cannot be: it started us); keep looking
+                    pass
+                time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="pytest-stress server watch", daemon=True).start()
 
 
 def _store(path: str) -> RunStore:
