@@ -717,3 +717,66 @@ def test_workers_die_with_a_server_killed_alone(tmp_path):
             os.killpg(srv.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.fixture()
+def own_postgres():
+    """A PostgreSQL server of this test's own (it is restarted: the session's is shared)."""
+    from pg_server import SKIP_REASON, PgServer
+
+    bindir = PgServer.find_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail(SKIP_REASON)
+        pytest.skip(SKIP_REASON)
+    pg = PgServer(bindir).start()
+    yield pg
+    pg.stop()
+
+
+def test_a_postgresql_restart_leaves_no_run_stuck(own_postgres, tmp_path):
+    db = own_postgres.new_database()
+    srv = Server(tmp_path, db, "--max-active", "4", "--db-reconnect", "0.5").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            # a short restart while two runs are running and one is queued
+            ids = [submit(c, slow(300))["run_id"] for _ in range(3)]
+            for rid in ids[:2]:
+                wait_state(c, rid, ("running",))
+            down = own_postgres.restart(0.2)
+            runs = [wait_state(c, rid, timeout=30) for rid in ids]
+            assert [r["state"] for r in runs] == ["finished"] * 3, (down, [r["error"] for r in runs])
+            # down longer than the server's reconnect time (0.5 s) while runs end: their results are kept
+            # and written once the database is back, and nothing counts against the active-run limit
+            ids = [submit(c, slow(200))["run_id"] for _ in range(2)]   # 2 s each: they end while it is down
+            for rid in ids:
+                wait_state(c, rid, ("running",))
+            with ThreadPoolExecutor(1) as ex:
+                down = ex.submit(own_postgres.restart, 4.0)
+                seen = {}
+                while not down.done():   # meanwhile: 503 with Retry-After, never a 500
+                    if 503 not in seen:
+                        r = c.get("/status")
+                        seen[r.status_code] = r
+                    time.sleep(0.2)
+                down.result()
+            assert set(seen) <= {200, 503} and 503 in seen, seen
+            assert "unreachable" in seen[503].json()["detail"] and seen[503].headers["retry-after"]
+            runs = [wait_state(c, rid, timeout=30) for rid in ids]
+            assert [r["state"] for r in runs] == ["finished"] * 2, [r["error"] for r in runs]
+            assert all(r["metrics"]["bars_processed"] == 200 for r in runs)
+            assert "is written when the store is back" in (tmp_path / f"server-{srv.port}.log").read_text()
+            st = c.get("/status").json()
+            assert st["running_tests"] == st["queued_tests"] == 0
+            assert c.delete(f"/results/{ids[0]}").status_code == 204
+            new = [submit(c, slow(20))["run_id"] for _ in range(4)]   # the whole limit is free again
+            assert {wait_state(c, rid)["state"] for rid in new} == {"finished"}
+            # a run the store says is running that no worker runs (its outcome lost) is failed
+            import psycopg
+
+            with psycopg.connect(db, autocommit=True) as conn:
+                conn.execute("UPDATE runs SET state = 'running', finished = NULL WHERE id = %s", (new[0],))
+            lost = wait_state(c, new[0], ("failed",), timeout=10)
+            assert "state was lost while the run store was unreachable" in lost["error"]
+    finally:
+        srv.stop()

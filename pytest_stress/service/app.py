@@ -157,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = RunStore(settings.db)
+        store = RunStore(settings.db, reconnect_s=settings.db_reconnect_s)
         moved = store.refile(_filed_under)
         if moved:
             log.warning("%d stored run(s) filed under another scenario's id moved to their own (issue 30)", moved)
@@ -261,16 +261,17 @@ def create_app(settings: Settings) -> FastAPI:
         except SpecError as exc:
             return _spec_error(exc)
         st = store(request)
-        if st.counts()["queued"] + st.counts()["running"] + len(req.scenario_names) > limits.max_active:
+        counts = await asyncio.to_thread(st.counts)
+        if counts["queued"] + counts["running"] + len(req.scenario_names) > limits.max_active:
             return too_busy()
         width = 1 if not req.parallel else (req.max_workers or len(req.scenario_names))
         gate = asyncio.Semaphore(width)
 
         async def one(name: str) -> str:
             async with gate:
-                row, _ = submit(request, {"scenario_name": name, **common}, None)
+                row, _ = await asyncio.to_thread(submit, request, {"scenario_name": name, **common}, None)
                 done = pool(request).finished_event(row["id"])
-                while st.get(row["id"])["state"] in ACTIVE:
+                while (await asyncio.to_thread(st.get, row["id"]))["state"] in ACTIVE:
                     try:
                         await asyncio.wait_for(done.wait(), 1.0)
                     except asyncio.TimeoutError:
@@ -281,7 +282,7 @@ def create_app(settings: Settings) -> FastAPI:
             ids = await asyncio.gather(*(one(n) for n in req.scenario_names))
         except (SpecError, OverflowError):
             return too_busy()
-        rows = [st.get(i) for i in ids]
+        rows = [await asyncio.to_thread(st.get, i) for i in ids]
         shown = [present(r) for r in rows if r is not None]
         ok = [r for r in shown if r["state"] == "finished"]
         metrics = [decode_metrics(r["metrics"] or {}, f"run {r['run_id']}") for r in ok]
@@ -369,7 +370,7 @@ def create_app(settings: Settings) -> FastAPI:
         state = None
         idle_since = last_ping = time.monotonic()
         while True:
-            row = st.get(run_id)
+            row = await asyncio.to_thread(st.get, run_id)   # a thread: the loop never waits on the database
             if row is None:
                 yield ServerSentEvent(event="end", data={"run_id": run_id, "state": "deleted"})
                 return
@@ -377,7 +378,7 @@ def create_app(settings: Settings) -> FastAPI:
                 state = row["state"]
                 idle_since = time.monotonic()
                 yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
-            for p in st.progress_after(run_id, seq):
+            for p in await asyncio.to_thread(st.progress_after, run_id, seq):
                 seq = p["seq"]
                 idle_since = last_ping = time.monotonic()
                 yield ServerSentEvent(event="progress", id=str(seq),
@@ -542,6 +543,23 @@ def create_app(settings: Settings) -> FastAPI:
             "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
                                        "img-src 'self' data:; frame-ancestors 'none'",
             "X-Frame-Options": "DENY"})
+
+    async def store_unreachable(request: Request, exc: Exception) -> Response:
+        log.warning("%s %s: the run store is unreachable: %s: %s", request.method, request.url.path,
+                    type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        return JSONResponse({"detail": f"the run store is unreachable for now ({type(exc).__name__}); retry in "
+                                       f"{limits.retry_after_s} s"},
+                            status_code=503, headers={"Retry-After": str(limits.retry_after_s)})
+
+    import sqlite3   # lazy: the store's driver errors, to answer 503 while the database is unreachable
+
+    app.add_exception_handler(sqlite3.Error, store_unreachable)
+    try:
+        import psycopg   # lazy: as above, when installed
+    except ImportError:
+        pass
+    else:
+        app.add_exception_handler(psycopg.Error, store_unreachable)
 
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)

@@ -39,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default="pytest-stress.db", metavar="FILE|URL",
                    help="where runs and results are kept: a SQLite file (default pytest-stress.db), or a "
                         "PostgreSQL URL such as postgresql://user@host:5432/stress (the README's \"The service\")")
+    p.add_argument("--db-reconnect", type=float, default=5.0, metavar="SECONDS",
+                   help="how long a call to a PostgreSQL --db that dropped the connection keeps trying to reach it "
+                        "(default 5 s); a run's outcome that still cannot be written is kept and written when the "
+                        "database is back")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive, default=2, metavar="N", help="worker processes (default 2)")
@@ -109,6 +113,7 @@ def settings_from(args: argparse.Namespace, factory: Callable[[], Any]) -> Setti
                     max_search_paths=args.max_search_paths)
     version = getattr(args, "trader_version", None) or trader_version(factory)
     return Settings(trader_factory=factory, trader_label=args.trader, trader_version=version, db=args.db,
+                    db_reconnect_s=args.db_reconnect,
                     workers=args.workers, host=args.host, allowed_hosts=tuple(args.allowed_host), token=token,
                     limits=limits,
                     progress_every_s=args.progress_every, dask_scheduler=args.dask_scheduler,

@@ -12,7 +12,9 @@ progress and reads its cancel flag.
 """
 from __future__ import annotations
 
+import functools
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,8 @@ from typing import Any
 from .database import Database, Dialect, describe
 
 __all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES"]
+
+log = logging.getLogger("pytest_stress")
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
@@ -67,6 +71,23 @@ CREATE TABLE IF NOT EXISTS baselines (
 """
 
 
+def _retried(method: Any) -> Any:
+    """A write that runs once more, whole, when the database dropped the connection under it
+    (a PostgreSQL restart: its transaction was rolled back, or committed and the answer lost;
+    each write below gives the same outcome run twice). Its ``BEGIN`` waits for the database
+    to come back (``Database.reconnect_s``)."""
+    @functools.wraps(method)
+    def wrapper(self: "RunStore", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except self._db.errors:
+            if not self._db.lost():
+                raise
+            log.info("the run store's connection was lost during %s; running it again", method.__name__)
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
@@ -75,15 +96,24 @@ class RunStore:
     """Runs, progress and results in ``db``: a SQLite file path or a ``postgresql://`` URL
     (one connection per store, thread-safe)."""
 
-    def __init__(self, db: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, db: str | Path, *, busy_timeout_ms: int = 5000, reconnect_s: float = 5.0) -> None:
         self.path = str(db)   # what the worker processes open (a path or a URL)
-        self._db = Database(db, busy_timeout_ms=busy_timeout_ms)
+        self._db = Database(db, busy_timeout_ms=busy_timeout_ms, reconnect_s=reconnect_s)
         try:
             self._db.script(_SCHEMA)   # CREATE ... IF NOT EXISTS: an existing store is kept as it is
         except self._db.errors as exc:
             self._db.close()
             raise ValueError(f"cannot set up the run store in --db {describe(db)!r}: "
                              f"{type(exc).__name__}: {str(exc).strip()}") from exc
+
+    @property
+    def errors(self) -> tuple[type[Exception], ...]:
+        """What the database driver raises (``sqlite3.Error``, ``psycopg.Error``)."""
+        return self._db.errors
+
+    def running(self) -> list[str]:
+        """The ids of the runs whose stored state is running."""
+        return [r["id"] for r in self._rows("SELECT id FROM runs WHERE state = 'running' ORDER BY n")]
 
     @property
     def dialect(self) -> Dialect:
@@ -97,12 +127,16 @@ class RunStore:
         return self._db.rows(sql, args)
 
     # -- runs --------------------------------------------------------------------
+    @_retried
     def add(self, run_id: str, scenario: str, slug: str, spec: dict[str, Any], bars_total: int, *,
             idem_key: str | None = None, idem_body: str | None = None,
             max_active: int | None = None) -> tuple[dict[str, Any], bool]:
         """Queue a run; ``(run, created)``. With ``idem_key`` already used: that run, not created.
         ``max_active``: raise ``OverflowError`` if that many runs are already queued or running."""
         with self._db.write() as db:
+            again = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if again is not None:   # this very call committed before the connection dropped (``_retried``)
+                return dict(again), True
             if idem_key is not None:
                 old = db.execute("SELECT * FROM runs WHERE idem_key = ?", (idem_key,)).fetchone()
                 if old is not None:
@@ -153,6 +187,7 @@ class RunStore:
     def last_finished(self) -> dict[str, Any] | None:
         return _one(self._rows("SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY finished DESC LIMIT 1"))
 
+    @_retried
     def set_state(self, run_id: str, state: str, *, error: str | None = None, summary: dict | None = None,
                   only_from: tuple[str, ...] | None = None) -> bool:
         """Move a run to ``state`` (only from ``only_from`` states, if given); False if it did not move."""
@@ -179,13 +214,15 @@ class RunStore:
         with self._db.write() as db:
             return db.execute(f"UPDATE runs SET {', '.join(sets)} WHERE id = ?{cond}", args).rowcount > 0
 
+    @_retried
     def start(self, run_id: str, pid: int) -> bool:
         """A worker took the run: running, with its process id (False if it was cancelled meanwhile)."""
         with self._db.write() as db:
-            return db.execute("UPDATE runs SET state = 'running', started = ?, pid = ? "
-                              "WHERE id = ? AND state = 'queued' AND cancel = 0",
-                              (time.time(), pid, run_id)).rowcount > 0
+            return db.execute("UPDATE runs SET state = 'running', started = ?, pid = ? WHERE id = ? AND cancel = 0 "
+                              "AND (state = 'queued' OR (state = 'running' AND pid = ?))",   # or did, then retried
+                              (time.time(), pid, run_id, pid)).rowcount > 0
 
+    @_retried
     def request_cancel(self, run_id: str) -> tuple[str, str] | None:
         """Cancel: a queued run at once, a running one at its next progress check.
         ``(state before, state now)``, or None if there is no such run."""
@@ -205,6 +242,7 @@ class RunStore:
         rows = self._rows("SELECT cancel FROM runs WHERE id = ?", (run_id,))
         return bool(rows and rows[0]["cancel"])
 
+    @_retried
     def delete(self, run_ids: list[str]) -> None:
         with self._db.write() as db:
             for rid in run_ids:
@@ -212,6 +250,7 @@ class RunStore:
                 db.execute("DELETE FROM baselines WHERE run_id = ?", (rid,))
                 db.execute("DELETE FROM runs WHERE id = ?", (rid,))
 
+    @_retried
     def fail_interrupted(self, reason: str) -> list[str]:
         """At start-up: runs left running by a server that stopped become failed with ``reason``."""
         with self._db.write() as db:
@@ -220,6 +259,7 @@ class RunStore:
                        (reason, time.time()))
             return ids
 
+    @_retried
     def refile(self, filed_under: Any) -> int:
         """At start-up: each run whose id is not ``filed_under(scenario, {"library": ...})`` moves to it
         (with its pinned baseline); how many moved. Runs stored before library and custom scenarios had
@@ -244,6 +284,7 @@ class RunStore:
         return self._rows("SELECT * FROM runs WHERE slug = ? ORDER BY n DESC LIMIT ?", (slug, limit))
 
     # -- progress ----------------------------------------------------------------
+    @_retried
     def add_progress(self, run_id: str, seq: int, bar: int, equity: float, drawdown: float) -> None:
         with self._db.write() as db:
             db.execute("INSERT INTO progress (run_id, seq, bar, equity, drawdown, at) VALUES (?, ?, ?, ?, ?, ?) "
@@ -258,6 +299,7 @@ class RunStore:
                           "ORDER BY seq", (run_id, seq))
 
     # -- baselines ---------------------------------------------------------------
+    @_retried
     def pin(self, slug: str, run_id: str) -> None:
         with self._db.write() as db:
             db.execute("INSERT INTO baselines (slug, run_id) VALUES (?, ?) "

@@ -91,9 +91,23 @@ def _die_with(pid: int) -> None:
 
 
 def _store(path: str) -> RunStore:
+    """This process's store: a call to a database that dropped the connection tries to reach it
+    once, not for seconds (a progress row is skipped rather than the run held up)."""
     if path not in _STORES:
-        _STORES[path] = RunStore(path)
+        _STORES[path] = RunStore(path, reconnect_s=0.0)
     return _STORES[path]
+
+
+def _start(store: RunStore, run_id: str, wait_s: float = 10.0) -> bool:
+    """``store.start``, trying for up to ``wait_s`` while the database is unreachable."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return store.start(run_id, os.getpid())
+        except store.errors:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
 
 class Progress:
@@ -103,6 +117,7 @@ class Progress:
         self.run_id, self.store, self.every_s, self.every_bars = run_id, store, every_s, every_bars
         self.offset = offset       # bars of the earlier paths
         self.seq = 0
+        self.unstored = 0          # progress rows skipped since the store became unreachable
         self.peak = float("-inf")
         self.next_at = time.monotonic() + every_s
         self.next_bar = every_bars or -1
@@ -116,11 +131,23 @@ class Progress:
         self.peak = max(self.peak, equity)
         dd = (1.0 - equity / self.peak) * 100.0 if self.peak > 0 else 0.0
         self.seq += 1
-        self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd))
         self.next_at = time.monotonic() + self.every_s
         if self.every_bars:
             self.next_bar = bar - self.offset + self.every_bars
-        if self.store.cancel_requested(self.run_id):
+        try:   # progress is a sample: with the store unreachable (a database restart) the run goes on
+            self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd))
+            cancelled = self.store.cancel_requested(self.run_id)
+        except self.store.errors as exc:
+            if not self.unstored:   # once per outage
+                log.warning("run %s: the run store is unreachable; progress from bar %d is not stored until it is "
+                            "back, the run goes on (%s)", self.run_id, bar, type(exc).__name__)
+            self.unstored += 1
+            self.seq -= 1
+            return
+        if self.unstored:
+            log.warning("run %s: the run store is back (%d progress rows skipped)", self.run_id, self.unstored)
+            self.unstored = 0
+        if cancelled:
             raise RunCancelled(self.run_id)
 
 
@@ -149,7 +176,7 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
     if make is None:
         raise RuntimeError("worker process without a trader factory (init_worker was not called)")
     store = _store(db)
-    if not store.start(run_id, os.getpid()):
+    if not _start(store, run_id):
         return {"state": "cancelled", "error": "cancelled before it started"}
     scenario = build_scenario(spec)
     exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
