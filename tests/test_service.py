@@ -256,7 +256,7 @@ def test_delete_a_stored_run_but_not_a_running_one(client):
     assert client.delete(f"/results/{done}").status_code == 204
     assert client.get(f"/results/{done}").status_code == 404
     assert client.delete(f"/results/{done}").status_code == 404
-    assert client.post(f"/results/{running}/cancel").status_code == 202
+    assert client.post(f"/results/{running}/cancel", json={}).status_code == 202
     assert wait_state(client, running, timeout=10)["state"] == "cancelled"
 
 
@@ -280,14 +280,14 @@ def test_live_progress_as_server_sent_events_with_resume(client):
 def test_cancel_a_running_run(client):
     rid = submit(client, slow(3000))["run_id"]
     wait_state(client, rid, ("running",))
-    r = client.post(f"/results/{rid}/cancel")
+    r = client.post(f"/results/{rid}/cancel", json={})
     assert r.status_code == 202 and r.json()["state"] == "running"
     t0 = time.monotonic()
     run = wait_state(client, rid, timeout=10)
     assert run["state"] == "cancelled" and "cancel" in run["error"]
     assert time.monotonic() - t0 < 3
     assert 0 <= run["progress"]["bar"] < 2999
-    assert client.post(f"/results/{rid}/cancel").status_code == 409
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 409
 
 
 def test_a_crashed_worker_fails_its_run_not_the_server(client):
@@ -360,7 +360,7 @@ def test_each_limit_has_its_status(client):
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     states = {}
     for i in ids:
-        r = client.post(f"/results/{i}/cancel")
+        r = client.post(f"/results/{i}/cancel", json={})
         assert r.status_code == 202, r.text
         states[i] = r.json()["state"]
     assert "cancelled" in states.values()   # the queued ones at once
@@ -372,6 +372,38 @@ def test_the_host_header_is_checked(server):
     r = httpx.get(server.base + API + "/status", headers={"Host": "rebind.example.com"})
     assert r.status_code == 400
     assert httpx.get(server.base + API + "/status", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+
+
+def test_non_finite_numbers_are_422_not_500_or_429(client):
+    for raw, field in [('{"scenario_name": "%s", "seed": NaN}' % FLASH, "seed"),
+                       ('{"scenario_name": "%s", "bars": Infinity}' % FLASH, "bars"),
+                       ('{"type": "flash_crash", "parameters": {"drop_pct": 1e400}}', "parameters"),
+                       ('{"type": "flash_crash", "parameters": {"duration_bars": -Infinity}}', "parameters")]:
+        r = client.post("/scenarios/run", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "retry-after" not in r.headers, (raw, r.status_code, r.text)
+        (err,) = r.json()["detail"]
+        assert field in err["loc"] and "finite" in err["msg"], err
+
+
+def test_ipv6_loopback_host_and_a_cross_origin_post_is_refused(server, client):
+    url = server.base + API + "/status"
+    assert httpx.get(url, headers={"Host": f"[::1]:{server.port}"}).status_code == 200   # the docs list ::1
+    assert httpx.get(url, headers={"Host": "[::1]"}).status_code == 200
+    assert httpx.get(url, headers={"Host": f"[::2]:{server.port}"}).status_code == 400
+    rid = submit(client, slow(3000))["run_id"]
+    wait_state(client, rid, ("running",))
+    # what a page on another origin can make a browser send without asking (no-cors): no body,
+    # or text/plain or a form; none of them cancels
+    for headers in ({}, {"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"},
+                    {"content-type": "multipart/form-data; boundary=x"}):
+        r = client.post(f"/results/{rid}/cancel", headers={"Origin": "https://evil.example", **headers})
+        assert r.status_code == 415 and "application/json" in r.json()["detail"], (headers, r.text)
+    r = client.post("/scenarios/run", content=json.dumps(slow(10)), headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert client.get(f"/results/{rid}").json()["state"] == "running"
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 202
+    assert client.post(f"/results/{rid}/cancel", headers={"content-type": "application/json"}).status_code in (202, 409)
+    assert wait_state(client, rid, timeout=10)["state"] == "cancelled"
 
 
 def test_a_token_is_required_when_configured(tmp_path):
@@ -482,7 +514,7 @@ def test_a_breaking_point_run_can_be_cancelled_mid_search(client):
     while client.get(f"/results/{rid}").json()["progress"]["bar"] < 60:    # into its second path
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert client.post(f"/results/{rid}/cancel").status_code == 202
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 202
     run = wait_state(client, rid, timeout=10)
     assert run["state"] == "cancelled" and "breaking_point" not in run
 
@@ -630,7 +662,7 @@ def test_an_idle_stream_gets_keep_alives_then_a_timeout_event(tmp_path):
             assert lines.count(": keep-alive") >= 2
             assert "event: state" in lines and lines[-1] == "event: timeout"
             for rid in (waiting, busy):
-                assert c.post(f"/results/{rid}/cancel").status_code == 202
+                assert c.post(f"/results/{rid}/cancel", json={}).status_code == 202
     finally:
         srv.stop()
 

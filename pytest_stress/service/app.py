@@ -12,16 +12,18 @@ import asyncio
 import datetime as _dt
 import json
 import logging
+import math
 import secrets
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator, Literal, Union
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__, library
 from ..errors import StressError, close_matches
@@ -30,11 +32,11 @@ from ..result.jsonform import decode_metrics, encode
 from ..claims import MAX_CLAUSES
 from .dashboard import DASHBOARD_HTML
 from .pool import WorkerPool
-from .security import BearerToken, BodyLimit
+from .security import BearerToken, BodyLimit, JsonOnly, TrustedHost
 from .settings import LOOPBACK, Settings
 from .specs import (CUSTOM, SpecError, custom_id, differences, planned_bars, resolve, run_settings, scenario_id,
                     settings_of)
-from .store import ACTIVE, STATES, TERMINAL, RunStore
+from .store import ACTIVE, STATES, TERMINAL, RunStore, TooManyActive
 
 __all__ = ["create_app", "PREFIX"]
 
@@ -110,6 +112,18 @@ class BaselineRequest(BaseModel):
 
 def _iso(t: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds") if t else None
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each non-finite float as the text JSON would have had (``NaN``, ``Infinity``):
+    a 422 that echoes the input ``{"seed": NaN}`` could not be written as JSON, and became a 500."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _error(status: int, detail: Any, **extra: Any) -> JSONResponse:
@@ -235,7 +249,7 @@ def create_app(settings: Settings) -> FastAPI:
             row, created = submit(request, req.model_dump(), idempotency_key)
         except SpecError as exc:
             return _spec_error(exc)
-        except OverflowError:
+        except TooManyActive:
             return too_busy()
         except KeyError:
             return _error(409, f"Idempotency-Key {idempotency_key!r} was already used with a different request "
@@ -280,7 +294,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         try:
             ids = await asyncio.gather(*(one(n) for n in req.scenario_names))
-        except (SpecError, OverflowError):
+        except (SpecError, TooManyActive):
             return too_busy()
         rows = [await asyncio.to_thread(st.get, i) for i in ids]
         shown = [present(r) for r in rows if r is not None]
@@ -544,6 +558,10 @@ def create_app(settings: Settings) -> FastAPI:
                                        "img-src 'self' data:; frame-ancestors 'none'",
             "X-Frame-Options": "DENY"})
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
+
     async def store_unreachable(request: Request, exc: Exception) -> Response:
         log.warning("%s %s: the run store is unreachable: %s: %s", request.method, request.url.path,
                     type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
@@ -561,10 +579,11 @@ def create_app(settings: Settings) -> FastAPI:
     else:
         app.add_exception_handler(psycopg.Error, store_unreachable)
 
+    app.add_middleware(JsonOnly)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     hosts = list(dict.fromkeys([*LOOPBACK, *settings.allowed_hosts,
                                 *([settings.host] if settings.host not in ("0.0.0.0", "::") else [])]))
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(TrustedHost, allowed=hosts)
     return app

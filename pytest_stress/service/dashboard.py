@@ -86,7 +86,7 @@ async function refresh(){
     const rep = el("td"); if(r.state === "finished"){ const a = el("a", "report"); a.href = r.report_url; a.target = "_blank"; rep.appendChild(a); } tr.appendChild(rep);
     const act = el("td");
     if(r.state === "queued" || r.state === "running"){
-      const b = el("button", "cancel"); b.onclick = async () => { await fetch(API + "/results/" + r.run_id + "/cancel", {method: "POST", headers: HEAD}); refresh(); }; act.appendChild(b);
+      const b = el("button", "cancel"); b.onclick = async () => { await fetch(API + "/results/" + r.run_id + "/cancel", {method: "POST", headers: {"Content-Type": "application/json", ...HEAD}}); refresh(); }; act.appendChild(b);
       follow(r);
     } else if(r.error){ act.appendChild(el("div", r.error.split("\n")[0], "err")); }
     tr.appendChild(act); body.appendChild(tr);

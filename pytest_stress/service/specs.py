@@ -154,6 +154,10 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
         if kind.needs_data:
             raise SpecError(422, "type", f"type = {fields['type']!r} replays given data, which a request cannot "
                             "name (no file paths); use a synthetic scenario type")
+        for key, value in (fields.get("parameters") or {}).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SpecError(422, "parameters", f"parameters: {key} = {value!r}; expected a finite number "
+                                "(JSON's NaN, Infinity and numbers too large for a float, such as 1e400, are not)")
         spec.update(library=None, name=fields.get("name") or str(fields["type"]), type=kind.type.value,
                     parameters=dict(fields.get("parameters") or {}), symbols=list(fields.get("symbols") or ["BTCUSDT"]),
                     bars=fields.get("bars") or 1000, seed=fields.get("seed"))   # None: from the name
@@ -165,7 +169,7 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
         raise _over("paths", spec["paths"], limits.max_paths, "paths")
     try:
         scenario = build_scenario(spec)
-    except (StressError, ValueError, TypeError) as exc:
+    except (StressError, ValueError, TypeError, OverflowError) as exc:
         text = str(exc).lower()
         field = ("bars" if "does not fit" in text or "bars =" in text else "parameters" if "param" in text
                  else "symbols" if "symbol" in text else "scenario")

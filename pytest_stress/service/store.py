@@ -21,7 +21,7 @@ from typing import Any
 
 from .database import Database, Dialect, describe
 
-__all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES"]
+__all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES", "TooManyActive"]
 
 log = logging.getLogger("pytest_stress")
 
@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS baselines (
     run_id TEXT NOT NULL
 );
 """
+
+
+class TooManyActive(Exception):
+    """``RunStore.add``: the active-run limit is reached (its own class: an ``OverflowError`` from a
+    number too large for a float, raised while a request was resolved, was taken for it: 429)."""
 
 
 def _retried(method: Any) -> Any:
@@ -132,7 +137,7 @@ class RunStore:
             idem_key: str | None = None, idem_body: str | None = None,
             max_active: int | None = None) -> tuple[dict[str, Any], bool]:
         """Queue a run; ``(run, created)``. With ``idem_key`` already used: that run, not created.
-        ``max_active``: raise ``OverflowError`` if that many runs are already queued or running."""
+        ``max_active``: raise ``TooManyActive`` if that many runs are already queued or running."""
         with self._db.write() as db:
             again = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
             if again is not None:   # this very call committed before the connection dropped (``_retried``)
@@ -147,7 +152,7 @@ class RunStore:
                 active = db.execute("SELECT COUNT(*) AS c FROM runs WHERE state IN ('queued', 'running')"
                                     ).fetchone()["c"]
                 if active >= max_active:
-                    raise OverflowError(active)
+                    raise TooManyActive(active)
             db.execute("INSERT INTO runs (id, scenario, slug, spec, state, created, idem_key, idem_body, bars_total) "
                        "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                        (run_id, scenario, slug, json.dumps(spec), time.time(), idem_key, idem_body, bars_total))
