@@ -186,6 +186,7 @@ def test_submit_is_answered_at_once_and_the_run_finishes(client):
     assert run["state"] == "finished", run["error"]
     assert run["metrics"]["bars_processed"] == 200
     assert run["progress"]["bar"] == 199 and run["progress"]["fraction"] == 1.0
+    assert run["failure"] is None and 0 < run["duration_s"] < 30 and run["finished_at"].count(".") == 1   # ms
     assert "report" in run["summary"] and run["summary"]["success"] is True
     latest = client.get(f"/results/{FLASH}").json()   # a scenario name gives its latest run
     assert latest["scenario_id"] == FLASH and latest["state"] in ("queued", "running", "finished")
@@ -284,7 +285,7 @@ def test_cancel_a_running_run(client):
     assert r.status_code == 202 and r.json()["state"] == "running"
     t0 = time.monotonic()
     run = wait_state(client, rid, timeout=10)
-    assert run["state"] == "cancelled" and "cancel" in run["error"]
+    assert run["state"] == "cancelled" and "cancel" in run["error"] and run["failure"] == "cancelled"
     assert time.monotonic() - t0 < 3
     assert 0 <= run["progress"]["bar"] < 2999
     assert client.post(f"/results/{rid}/cancel", json={}).status_code == 409
@@ -293,7 +294,7 @@ def test_cancel_a_running_run(client):
 def test_a_crashed_worker_fails_its_run_not_the_server(client):
     rid = submit(client, {"type": "synthetic", "symbols": ["CRASHUSDT"], "bars": 100})["run_id"]
     run = wait_state(client, rid)
-    assert run["state"] == "failed" and "worker process died" in run["error"]
+    assert run["state"] == "failed" and "worker process died" in run["error"] and run["failure"] == "worker_died"
     after = submit(client, {"scenario_name": FLASH, "bars": 80})["run_id"]
     assert wait_state(client, after)["state"] == "finished"
     assert client.get("/status").json()["available"] is True
@@ -302,7 +303,7 @@ def test_a_crashed_worker_fails_its_run_not_the_server(client):
 def test_a_trader_error_fails_the_run_with_its_traceback(client):
     rid = submit(client, {"type": "synthetic", "symbols": ["RAISEUSDT"], "bars": 50})["run_id"]
     run = wait_state(client, rid)
-    assert run["state"] == "failed" and run["metrics"] is None
+    assert run["state"] == "failed" and run["metrics"] is None and run["failure"] == "trader_error"
     assert run["error"].startswith("ValueError: the trader's own bug") and "svc_traders.py" in run["error"]
     assert "bar 3" in run["error"]
     assert client.get(f"/results/{rid}/report").status_code == 409   # no result to report
@@ -690,7 +691,7 @@ def test_results_survive_a_restart_and_a_run_in_flight_is_failed(request, backen
             after = c.get(f"/results/{done}").json()
             assert after["metrics"] == before["metrics"] and after["summary"]["report"] == before["summary"]["report"]
             lost = c.get(f"/results/{busy}").json()
-            assert lost["state"] == "failed" and "server stopped" in lost["error"]
+            assert lost["state"] == "failed" and "server stopped" in lost["error"] and lost["failure"] == "interrupted"
             assert lost["progress"]["bar"] >= 20   # its progress is kept
             events = read_events(c, busy)
             assert [e for e in events if e.get("event") == "progress"] and events[-1]["data"]["state"] == "failed"
@@ -810,5 +811,6 @@ def test_a_postgresql_restart_leaves_no_run_stuck(own_postgres, tmp_path):
                 conn.execute("UPDATE runs SET state = 'running', finished = NULL WHERE id = %s", (new[0],))
             lost = wait_state(c, new[0], ("failed",), timeout=10)
             assert "state was lost while the run store was unreachable" in lost["error"]
+            assert lost["failure"] == "state_lost"
     finally:
         srv.stop()

@@ -111,7 +111,7 @@ class BaselineRequest(BaseModel):
 
 
 def _iso(t: float | None) -> str | None:
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds") if t else None
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds") if t else None
 
 
 def _finite(value: Any) -> Any:
@@ -143,8 +143,9 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     total = row["bars_total"]
     bar = row["bar"]
     out = {"run_id": rid, "scenario_name": row["scenario"], "scenario_id": row["slug"], "state": row["state"],
-           "error": row["error"], "created_at": _iso(row["created"]), "started_at": _iso(row["started"]),
-           "finished_at": _iso(row["finished"]),
+           "error": row["error"], "failure": row.get("failure"), "created_at": _iso(row["created"]),
+           "started_at": _iso(row["started"]), "finished_at": _iso(row["finished"]),
+           "duration_s": round(row["finished"] - row["started"], 3) if row["finished"] and row["started"] else None,
            "progress": {"bar": bar, "bars": total, "fraction": round(max(bar + 1, 0) / total, 4) if total else None,
                         "equity": row["equity"], "drawdown": row["drawdown"]},
            "spec": json.loads(row["spec"]),

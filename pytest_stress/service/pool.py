@@ -72,7 +72,7 @@ class WorkerPool:
         self._task: asyncio.Task | None = None
         self._mend: asyncio.Task | None = None
         #: outcomes not yet written (the store was unreachable): run id -> (state, error, summary)
-        self.unsettled: dict[str, tuple[str, str | None, dict | None]] = {}
+        self.unsettled: dict[str, tuple[str, str | None, dict | None, str | None]] = {}
         self._jobs: set[asyncio.Task] = set()
         self.initialized = True
 
@@ -145,36 +145,38 @@ class WorkerPool:
                 out = await asyncio.wrap_future(future)
             finally:
                 watch.cancel()
-            await self._settle(run_id, out["state"], out.get("error"), out.get("summary"))
+            await self._settle(run_id, out["state"], out.get("error"), out.get("summary"), out.get("failure"))
         except BrokenProcessPool as exc:
             cancelled = await asyncio.to_thread(self.store.cancel_requested, run_id)
             state, why = (("cancelled", "cancelled: its worker process was stopped") if cancelled else
                           ("failed", f"its worker process died while running it ({exc}); the server and the "
                                      "other runs are unaffected"))
+            kind = "cancelled" if cancelled else "worker_died"
             log.error("run %s: %s", run_id, why)
-            await self._settle(run_id, state, why)
+            await self._settle(run_id, state, why, failure=kind)
             slot.renew()
         except asyncio.CancelledError:
             raise
         except Exception as exc:   # the task could not be sent or its answer not read: the run fails, not the server
             log.exception("run %s could not be run", run_id)
-            await self._settle(run_id, "failed", f"{type(exc).__name__}: {exc}")
+            await self._settle(run_id, "failed", f"{type(exc).__name__}: {exc}", failure="internal")
         finally:
             slot.run_id = None
             self._signal_done(run_id)
             self.notify()
 
-    async def _settle(self, run_id: str, state: str, error: str | None = None, summary: dict | None = None) -> None:
+    async def _settle(self, run_id: str, state: str, error: str | None = None, summary: dict | None = None,
+                      failure: str | None = None) -> None:
         """Write a run's outcome (in a thread: the event loop never waits on the database); if the
         store cannot be reached (a database restart longer than ``--db-reconnect``), keep it and
         write it when the store is back (``_mend_states``)."""
         try:
             await asyncio.to_thread(self.store.set_state, run_id, state, error=error, summary=summary,
-                                    only_from=("queued", "running"))
+                                    failure=failure, only_from=("queued", "running"))
         except self.store.errors as exc:
             log.error("run %s ended %s, but the run store is unreachable (%s); its outcome is written when "
                       "the store is back", run_id, state, type(exc).__name__)
-            self.unsettled[run_id] = (state, error, summary)
+            self.unsettled[run_id] = (state, error, summary, failure)
 
     async def _mend_states(self, every_s: float = 1.0) -> None:
         """Every ``every_s``: write the outcomes kept while the store was unreachable, and fail any
@@ -186,9 +188,9 @@ class WorkerPool:
         while True:
             await asyncio.sleep(every_s)
             try:
-                for run_id, (state, error, summary) in list(self.unsettled.items()):
+                for run_id, (state, error, summary, failure) in list(self.unsettled.items()):
                     await asyncio.to_thread(self.store.set_state, run_id, state, error=error, summary=summary,
-                                            only_from=("queued", "running"))
+                                            failure=failure, only_from=("queued", "running"))
                     del self.unsettled[run_id]
                     log.warning("run %s: its outcome (%s), kept while the run store was unreachable, is written",
                                 run_id, state)
@@ -197,7 +199,7 @@ class WorkerPool:
                 for run_id in running:
                     if run_id not in ours and run_id not in self.unsettled:
                         moved = await asyncio.to_thread(
-                            self.store.set_state, run_id, "failed", only_from=("running",),
+                            self.store.set_state, run_id, "failed", only_from=("running",), failure="state_lost",
                             error="its state was lost while the run store was unreachable (no worker of this "
                                   "server runs it); submit it again")
                         if moved:

@@ -21,13 +21,18 @@ from typing import Any
 
 from .database import Database, Dialect, describe
 
-__all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES", "TooManyActive"]
+__all__ = ["RunStore", "ACTIVE", "TERMINAL", "STATES", "FAILURES", "TooManyActive"]
 
 log = logging.getLogger("pytest_stress")
 
 STATES = ("queued", "running", "finished", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 TERMINAL = ("finished", "failed", "cancelled")
+#: Why a run did not finish (its ``failure``): its trader raised; the run itself failed (the engine
+#: marked it so, e.g. Monte Carlo paths that failed); its worker process died; it was cancelled; the
+#: server stopped while it ran; its state was lost while the store was unreachable; the server
+#: could not hand it to a worker.
+FAILURES = ("trader_error", "run_error", "worker_died", "cancelled", "interrupted", "state_lost", "internal")
 
 # {serial_key}: INTEGER PRIMARY KEY AUTOINCREMENT (SQLite) or an identity column (PostgreSQL).
 # DOUBLE PRECISION is SQLite's REAL; epoch seconds as floats, JSON as text.
@@ -51,7 +56,8 @@ CREATE TABLE IF NOT EXISTS runs (
     bar INTEGER NOT NULL DEFAULT -1,
     equity DOUBLE PRECISION,
     drawdown DOUBLE PRECISION,
-    summary TEXT
+    summary TEXT,
+    failure TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_slug ON runs (slug, n);
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
@@ -106,10 +112,19 @@ class RunStore:
         self._db = Database(db, busy_timeout_ms=busy_timeout_ms, reconnect_s=reconnect_s)
         try:
             self._db.script(_SCHEMA)   # CREATE ... IF NOT EXISTS: an existing store is kept as it is
+            self._migrate()
         except self._db.errors as exc:
             self._db.close()
             raise ValueError(f"cannot set up the run store in --db {describe(db)!r}: "
                              f"{type(exc).__name__}: {str(exc).strip()}") from exc
+
+    def _migrate(self) -> None:
+        """Columns added since a store was made (``ALTER TABLE ... ADD COLUMN``, which both databases
+        speak), in a write transaction so that the server and its workers starting together do not race."""
+        with self._db.write() as db:
+            have = {c[0] for c in db.execute("SELECT * FROM runs LIMIT 0").description}
+            if "failure" not in have:
+                db.execute("ALTER TABLE runs ADD COLUMN failure TEXT")
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
@@ -194,10 +209,14 @@ class RunStore:
 
     @_retried
     def set_state(self, run_id: str, state: str, *, error: str | None = None, summary: dict | None = None,
-                  only_from: tuple[str, ...] | None = None) -> bool:
-        """Move a run to ``state`` (only from ``only_from`` states, if given); False if it did not move."""
+                  only_from: tuple[str, ...] | None = None, failure: str | None = None) -> bool:
+        """Move a run to ``state`` (only from ``only_from`` states, if given); False if it did not move.
+        ``failure``: why it did not finish (``FAILURES``)."""
         now = time.time()
         sets, args = ["state = ?"], [state]
+        if failure is not None:
+            sets.append("failure = ?")
+            args.append(failure)
         if error is not None:
             sets.append("error = ?")
             args.append(error)
@@ -236,7 +255,7 @@ class RunStore:
             if row is None:
                 return None
             if row["state"] == "queued":
-                db.execute("UPDATE runs SET state = 'cancelled', cancel = 1, finished = ?, "
+                db.execute("UPDATE runs SET state = 'cancelled', cancel = 1, finished = ?, failure = 'cancelled', "
                            "error = 'cancelled before it started' WHERE id = ?", (time.time(), run_id))
                 return "queued", "cancelled"
             if row["state"] == "running":
@@ -260,8 +279,8 @@ class RunStore:
         """At start-up: runs left running by a server that stopped become failed with ``reason``."""
         with self._db.write() as db:
             ids = [r["id"] for r in db.rows("SELECT id FROM runs WHERE state = 'running' ORDER BY n")]
-            db.execute("UPDATE runs SET state = 'failed', error = ?, finished = ? WHERE state = 'running'",
-                       (reason, time.time()))
+            db.execute("UPDATE runs SET state = 'failed', error = ?, finished = ?, failure = 'interrupted' "
+                       "WHERE state = 'running'", (reason, time.time()))
             return ids
 
     @_retried

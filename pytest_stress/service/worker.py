@@ -177,7 +177,7 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
         raise RuntimeError("worker process without a trader factory (init_worker was not called)")
     store = _store(db)
     if not _start(store, run_id):
-        return {"state": "cancelled", "error": "cancelled before it started"}
+        return {"state": "cancelled", "error": "cancelled before it started", "failure": "cancelled"}
     scenario = build_scenario(spec)
     exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
     progress = Progress(run_id, store, every_s, every_bars)
@@ -203,18 +203,19 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
                                                      rerun=rerun)
         progress.emit(paths * scenario.bars - 1, float(last.final_equity))
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running"}
+        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("run %s (%s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
     summary = summarize(result)
     summary["outcome"] = "passed" if result.success else "failed"
     config = exchange_config(exchange)   # the single run's market is reused, not built again
     summary["report"] = (run_payload(result, views if result.success else None, config) if paths == 1
                          else case_payload(result, scenario, config))
     if not result.success:
-        return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary}
+        return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary,
+                "failure": "run_error"}
     return {"state": "finished", "summary": summary}
 
 
@@ -242,11 +243,11 @@ def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[],
         result, _ = run_where_it_held(bp, scenario, traders, exchange_config(exchange), account=account)
         progress.emit(ran * scenario.bars - 1, float(result.final_equity))
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running"}
+        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("run %s (breaking point of %s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
     log.info("run %s: %s", run_id, bp.headline())
     summary = summarize(BreakingCase(result, bp))
     summary["check"] = search["describe"]
