@@ -278,6 +278,20 @@ def test_live_progress_as_server_sent_events_with_resume(client):
     assert [e["id"] for e in again] == [e["id"] for e in progress if int(e["id"]) > int(mid)]
 
 
+def test_the_last_progress_event_has_the_runs_drawdown_and_comes_before_its_final_state(client):
+    rid = submit(client, {"scenario_name": FLASH, "bars": 300, "seed": 4})["run_id"]   # a run of a few rows at most
+    events = read_events(client, rid)
+    run = client.get(f"/results/{rid}").json()
+    assert run["state"] == "finished" and run["metrics"]["max_drawdown"] > 0
+    kinds = [e.get("event") for e in events]
+    last = max(i for i, k in enumerate(kinds) if k == "progress")
+    assert kinds[last + 1:] == ["state", "end"] and events[last + 1]["data"]["state"] == "finished", kinds
+    final = events[last]["data"]
+    assert final["bar"] == 299 and final["max_drawdown"] == pytest.approx(run["metrics"]["max_drawdown"])
+    assert run["progress"]["max_drawdown"] == final["max_drawdown"]
+    assert 0 <= final["drawdown"] <= final["max_drawdown"]
+
+
 def test_cancel_a_running_run(client):
     rid = submit(client, slow(3000))["run_id"]
     wait_state(client, rid, ("running",))

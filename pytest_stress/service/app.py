@@ -147,7 +147,8 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
            "started_at": _iso(row["started"]), "finished_at": _iso(row["finished"]),
            "duration_s": round(row["finished"] - row["started"], 3) if row["finished"] and row["started"] else None,
            "progress": {"bar": bar, "bars": total, "fraction": round(max(bar + 1, 0) / total, 4) if total else None,
-                        "equity": row["equity"], "drawdown": row["drawdown"]},
+                        "equity": row["equity"], "drawdown": row["drawdown"],
+                        "max_drawdown": row.get("max_drawdown")},
            "spec": json.loads(row["spec"]),
            "metrics": (summary or {}).get("metrics"),
            "result_url": f"{PREFIX}/results/{rid}", "events_url": f"{PREFIX}/results/{rid}/events",
@@ -389,16 +390,19 @@ def create_app(settings: Settings) -> FastAPI:
             if row is None:
                 yield ServerSentEvent(event="end", data={"run_id": run_id, "state": "deleted"})
                 return
-            if row["state"] != state:
-                state = row["state"]
-                idle_since = time.monotonic()
-                yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
+            # progress first, then the state: the state read before the progress, so a run's
+            # last progress row (written before its state moves) comes before its final state
             for p in await asyncio.to_thread(st.progress_after, run_id, seq):
                 seq = p["seq"]
                 idle_since = last_ping = time.monotonic()
                 yield ServerSentEvent(event="progress", id=str(seq),
                                       data={"run_id": run_id, "bar": p["bar"], "bars": row["bars_total"],
-                                            "equity": p["equity"], "drawdown": p["drawdown"], "state": row["state"]})
+                                            "equity": p["equity"], "drawdown": p["drawdown"],
+                                            "max_drawdown": p["max_drawdown"], "state": row["state"]})
+            if row["state"] != state:
+                state = row["state"]
+                idle_since = time.monotonic()
+                yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
             if state in TERMINAL:
                 yield ServerSentEvent(event="end", data={"run_id": run_id, "state": state, "error": row["error"],
                                                          "metrics": present(row)["metrics"]})

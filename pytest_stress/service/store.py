@@ -57,7 +57,8 @@ CREATE TABLE IF NOT EXISTS runs (
     equity DOUBLE PRECISION,
     drawdown DOUBLE PRECISION,
     summary TEXT,
-    failure TEXT
+    failure TEXT,
+    max_drawdown DOUBLE PRECISION
 );
 CREATE INDEX IF NOT EXISTS runs_slug ON runs (slug, n);
 CREATE INDEX IF NOT EXISTS runs_state ON runs (state);
@@ -67,6 +68,7 @@ CREATE TABLE IF NOT EXISTS progress (
     bar INTEGER NOT NULL,
     equity DOUBLE PRECISION,
     drawdown DOUBLE PRECISION,
+    max_drawdown DOUBLE PRECISION,
     at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
@@ -99,6 +101,11 @@ def _retried(method: Any) -> Any:
     return wrapper
 
 
+#: Columns added since the first version of the store: (table, column, type), added where missing.
+_ADDED = (("runs", "failure", "TEXT"), ("runs", "max_drawdown", "DOUBLE PRECISION"),
+          ("progress", "max_drawdown", "DOUBLE PRECISION"))
+
+
 def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
@@ -122,9 +129,10 @@ class RunStore:
         """Columns added since a store was made (``ALTER TABLE ... ADD COLUMN``, which both databases
         speak), in a write transaction so that the server and its workers starting together do not race."""
         with self._db.write() as db:
-            have = {c[0] for c in db.execute("SELECT * FROM runs LIMIT 0").description}
-            if "failure" not in have:
-                db.execute("ALTER TABLE runs ADD COLUMN failure TEXT")
+            for table, column, kind in _ADDED:
+                have = {c[0] for c in db.execute(f"SELECT * FROM {table} LIMIT 0").description}
+                if column not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
@@ -309,18 +317,22 @@ class RunStore:
 
     # -- progress ----------------------------------------------------------------
     @_retried
-    def add_progress(self, run_id: str, seq: int, bar: int, equity: float, drawdown: float) -> None:
+    def add_progress(self, run_id: str, seq: int, bar: int, equity: float, drawdown: float,
+                     max_drawdown: float | None = None) -> None:
+        """One progress row: the bar reached, equity, the drawdown from the peak so far and the
+        largest drawdown so far (percent)."""
         with self._db.write() as db:
-            db.execute("INSERT INTO progress (run_id, seq, bar, equity, drawdown, at) VALUES (?, ?, ?, ?, ?, ?) "
-                       "ON CONFLICT (run_id, seq) DO UPDATE SET bar = excluded.bar, equity = excluded.equity, "
-                       "drawdown = excluded.drawdown, at = excluded.at",
-                       (run_id, seq, bar, equity, drawdown, time.time()))
-            db.execute("UPDATE runs SET bar = ?, equity = ?, drawdown = ? WHERE id = ?",
-                       (bar, equity, drawdown, run_id))
+            db.execute("INSERT INTO progress (run_id, seq, bar, equity, drawdown, max_drawdown, at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, seq) DO UPDATE SET bar = excluded.bar, "
+                       "equity = excluded.equity, drawdown = excluded.drawdown, "
+                       "max_drawdown = excluded.max_drawdown, at = excluded.at",
+                       (run_id, seq, bar, equity, drawdown, max_drawdown, time.time()))
+            db.execute("UPDATE runs SET bar = ?, equity = ?, drawdown = ?, max_drawdown = ? WHERE id = ?",
+                       (bar, equity, drawdown, max_drawdown, run_id))
 
     def progress_after(self, run_id: str, seq: int) -> list[dict[str, Any]]:
-        return self._rows("SELECT seq, bar, equity, drawdown, at FROM progress WHERE run_id = ? AND seq > ? "
-                          "ORDER BY seq", (run_id, seq))
+        return self._rows("SELECT seq, bar, equity, drawdown, max_drawdown, at FROM progress WHERE run_id = ? "
+                          "AND seq > ? ORDER BY seq", (run_id, seq))
 
     # -- baselines ---------------------------------------------------------------
     @_retried

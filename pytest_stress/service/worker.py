@@ -111,31 +111,47 @@ def _start(store: RunStore, run_id: str, wait_s: float = 10.0) -> bool:
 
 
 class Progress:
-    """The "bar" subscriber: throttled progress rows and the cancel check."""
+    """The "bar" subscriber: throttled progress rows and the cancel check. The equity's peak and
+    the largest drawdown are followed on every bar (a comparison a bar), not only on the sampled
+    ones: a short run's only row, its last, used to show the drawdown from a peak of one sample (0)."""
 
-    def __init__(self, run_id: str, store: RunStore, every_s: float, every_bars: int, offset: int = 0) -> None:
+    def __init__(self, run_id: str, store: RunStore, every_s: float, every_bars: int, offset: int = 0,
+                 initial: float = float("-inf")) -> None:
         self.run_id, self.store, self.every_s, self.every_bars = run_id, store, every_s, every_bars
         self.offset = offset       # bars of the earlier paths
         self.seq = 0
         self.unstored = 0          # progress rows skipped since the store became unreachable
-        self.peak = float("-inf")
+        self.peak = initial        # this path's (the metrics' drawdown starts from the initial equity)
+        self.max_dd = 0.0          # the largest drawdown of any path so far, percent
         self.next_at = time.monotonic() + every_s
         self.next_bar = every_bars or -1
 
-    def __call__(self, topic: str, ctx: Any) -> None:
-        t = ctx.t
-        if (self.every_bars and t >= self.next_bar) or time.monotonic() >= self.next_at:
-            self.emit(self.offset + t, ctx.equity)
+    def new_path(self, offset: int, initial: float) -> None:
+        """A path begins, after ``offset`` bars of earlier ones, from ``initial`` equity."""
+        self.offset, self.peak = offset, initial
 
-    def emit(self, bar: int, equity: float) -> None:
+    def __call__(self, topic: str, ctx: Any) -> None:
+        t, equity = ctx.t, ctx.equity
+        if equity > self.peak:
+            self.peak = equity
+        elif self.peak > 0 and (self.peak - equity) * 100.0 > self.max_dd * self.peak:
+            self.max_dd = (self.peak - equity) / self.peak * 100.0
+        if (self.every_bars and t >= self.next_bar) or time.monotonic() >= self.next_at:
+            self.emit(self.offset + t, equity)
+
+    def emit(self, bar: int, equity: float, max_drawdown: float | None = None) -> None:
+        """A progress row at ``bar`` (``max_drawdown``: the run's own figure, at its end)."""
         self.peak = max(self.peak, equity)
         dd = (1.0 - equity / self.peak) * 100.0 if self.peak > 0 else 0.0
+        if max_drawdown is not None:
+            self.max_dd = max_drawdown
+        self.max_dd = max(self.max_dd, dd)
         self.seq += 1
         self.next_at = time.monotonic() + self.every_s
         if self.every_bars:
             self.next_bar = bar - self.offset + self.every_bars
         try:   # progress is a sample: with the store unreachable (a database restart) the run goes on
-            self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd))
+            self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd), float(self.max_dd))
             cancelled = self.store.cancel_requested(self.run_id)
         except self.store.errors as exc:
             if not self.unstored:   # once per outage
@@ -149,6 +165,13 @@ class Progress:
             self.unstored = 0
         if cancelled:
             raise RunCancelled(self.run_id)
+
+
+def _run_drawdown(result: Any) -> float | None:
+    """A single run's max_drawdown metric (percent), or None."""
+    metrics = getattr(result, "metrics", None)
+    value = (metrics() if callable(metrics) else metrics or {}).get("max_drawdown")
+    return float(value) if isinstance(value, (int, float)) and value == value else None
 
 
 def _attach(trader: Any, progress: Progress) -> bool:
@@ -189,7 +212,7 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
         for i, seed in enumerate(seeds):
             sc = scenario if paths == 1 else scenario.replace(seed=seed)
             trader = make()
-            progress.offset, progress.peak = i * scenario.bars, float("-inf")
+            progress.new_path(i * scenario.bars, scenario.initial_equity)
             _attach(trader, progress)
             views = sc.build_market()
             last = run_scenario(sc, trader, exchange, account=account, market=views)
@@ -201,7 +224,8 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
 
         result = last if paths == 1 else PathsResult(scenario, table=chunk.table, sketches=chunk.sketches,
                                                      rerun=rerun)
-        progress.emit(paths * scenario.bars - 1, float(last.final_equity))
+        progress.emit(paths * scenario.bars - 1, float(last.final_equity),
+                      _run_drawdown(last) if paths == 1 else None)
     except RunCancelled:
         return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
@@ -231,7 +255,7 @@ def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[],
     def traders() -> Any:   # a fresh trader per path, its bus carrying the progress subscriber
         nonlocal ran
         trader = make()
-        progress.offset, progress.peak = ran * scenario.bars, float("-inf")
+        progress.new_path(ran * scenario.bars, scenario.initial_equity)
         ran += 1
         _attach(trader, progress)
         return trader
