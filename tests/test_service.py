@@ -292,6 +292,35 @@ def test_the_last_progress_event_has_the_runs_drawdown_and_comes_before_its_fina
     assert 0 <= final["drawdown"] <= final["max_drawdown"]
 
 
+def test_one_event_stream_follows_every_active_run(client):
+    ids = {submit(client, slow(80))["run_id"] for _ in range(3)}   # two run, one waits
+    events, ended = [], set()
+    with client.stream("GET", "/events", timeout=30) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        ev: dict = {}
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                ev["event"] = line.partition(":")[2].strip()
+            elif line.startswith("data:"):
+                ev["data"] = json.loads(line.partition(":")[2])
+            elif not line and ev:
+                events.append(ev)
+                if ev.get("event") == "end" and ev["data"]["run_id"] in ids:
+                    ended.add(ev["data"]["run_id"])
+                    if ended == ids:
+                        break
+                ev = {}
+    mine = [e for e in events if e["data"].get("run_id") in ids]
+    assert {e["data"]["run_id"] for e in mine if e["event"] == "progress"} == ids
+    for rid in ids:
+        kinds = [e["event"] for e in mine if e["data"]["run_id"] == rid]
+        assert kinds[0] == "state" and kinds[-1] == "end" and "progress" in kinds, kinds
+        states = [e["data"]["state"] for e in mine if e["data"]["run_id"] == rid and e["event"] == "state"]
+        assert states[-1] == "finished" and "running" in states, states
+        end = next(e["data"] for e in mine if e["data"]["run_id"] == rid and e["event"] == "end")
+        assert end["state"] == "finished" and end["metrics"]["bars_processed"] == 80
+
+
 def test_cancel_a_running_run(client):
     rid = submit(client, slow(3000))["run_id"]
     wait_state(client, rid, ("running",))

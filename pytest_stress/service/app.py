@@ -420,6 +420,58 @@ def create_app(settings: Settings) -> FastAPI:
                 return
             await asyncio.sleep(0.1)
 
+    @app.get(f"{api}/events", response_class=EventSourceResponse,
+             summary="Live progress of every queued or running run, in one stream (text/event-stream)")
+    async def all_events(request: Request) -> AsyncIterator[ServerSentEvent]:
+        """One stream for a page that follows many runs (a browser opens at most 6 connections to a
+        host: one stream per run froze the dashboard with 6 runs active). Each poll reads the runs
+        queued or running and those it follows, in one query, and sends, per run: ``state`` when
+        first seen or when its state changes, ``progress`` (its latest: bar, equity, drawdown,
+        max_drawdown) when it moved, and ``end`` when it ended. No resume: a reconnecting client is
+        sent the runs as they are now."""
+        st = store(request)
+        known: dict[str, tuple[str, int]] = {}   # run id -> (state, bar) as last sent
+        idle_since = last_ping = time.monotonic()
+        while True:
+            rows = await asyncio.to_thread(st.live, list(known))
+            for row in rows:
+                rid, state, bar = row["id"], row["state"], row["bar"]
+                before = known.get(rid)
+                if before is not None and before[1] != bar and bar >= 0:   # moved: progress, then its state
+                    yield ServerSentEvent(event="progress", data={
+                        "run_id": rid, "bar": bar, "bars": row["bars_total"], "equity": row["equity"],
+                        "drawdown": row["drawdown"], "max_drawdown": row.get("max_drawdown"), "state": state})
+                if before is None or before[0] != state:
+                    yield ServerSentEvent(event="state", data={
+                        "run_id": rid, "state": state, "scenario_name": row["scenario"], "bar": bar,
+                        "bars": row["bars_total"], "equity": row["equity"], "drawdown": row["drawdown"],
+                        "max_drawdown": row.get("max_drawdown")})
+                if before is None or before != (state, bar):
+                    idle_since = last_ping = time.monotonic()
+                if state in TERMINAL:
+                    if before is not None:
+                        shown = present(row)
+                        yield ServerSentEvent(event="end", data={"run_id": rid, "state": state, "error": row["error"],
+                                                                 "failure": row.get("failure"),
+                                                                 "metrics": shown["metrics"]})
+                    known.pop(rid, None)
+                else:
+                    known[rid] = (state, bar)
+            for rid in set(known) - {r["id"] for r in rows}:   # deleted meanwhile
+                known.pop(rid)
+                yield ServerSentEvent(event="end", data={"run_id": rid, "state": "deleted"})
+            now = time.monotonic()
+            if not known and now - idle_since > settings.sse_idle_timeout_s:
+                yield ServerSentEvent(event="timeout", data={"detail": "no run active for "
+                                                                       f"{settings.sse_idle_timeout_s:g} s"})
+                return
+            if now - last_ping >= settings.keepalive_s:
+                last_ping = now
+                yield ServerSentEvent(comment="keep-alive")
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.25)
+
     @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run")
     def report(request: Request, name: str) -> Response:
         row = find(request, name)

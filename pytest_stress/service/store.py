@@ -203,6 +203,12 @@ class RunStore:
             total = db.execute(f"SELECT COUNT(*) AS c FROM runs{clause}", args).fetchone()["c"]
         return rows, total
 
+    def live(self, also: list[str]) -> list[dict[str, Any]]:
+        """The runs queued or running, and the runs ``also`` whatever their state, in submission order."""
+        ids = list(also)[:1000]
+        extra = f" OR id IN ({', '.join('?' * len(ids))})" if ids else ""
+        return self._rows(f"SELECT * FROM runs WHERE state IN ('queued', 'running'){extra} ORDER BY n", ids)
+
     def queued(self) -> list[dict[str, Any]]:
         return self._rows("SELECT * FROM runs WHERE state = 'queued' AND cancel = 0 ORDER BY n")
 
