@@ -675,6 +675,12 @@ def test_report_of_a_stored_run(client):
     r = client.get(f"/results/{rid}/report")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "BTC Flash Crash 2021" in r.text and "<svg" in r.text
+    # built once: the same page again, faster, and 304 for a client that has it
+    t0 = time.perf_counter()
+    again = client.get(f"/results/{rid}/report")
+    assert again.text == r.text and again.headers["etag"] == r.headers["etag"]
+    assert time.perf_counter() - t0 < 0.5
+    assert client.get(f"/results/{rid}/report", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
 
 
 def test_dashboard_is_one_page_without_external_resources(server):
