@@ -863,3 +863,22 @@ def test_a_postgresql_restart_leaves_no_run_stuck(own_postgres, tmp_path):
             assert lost["failure"] == "state_lost"
     finally:
         srv.stop()
+
+
+def test_a_sigterm_stops_the_server_without_leaking_semaphores(tmp_path):
+    srv = Server(tmp_path, tmp_path / "t.db").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            rid = submit(c, slow(2000))["run_id"]
+            wait_state(c, rid, ("running",))
+        os.kill(srv.proc.pid, signal.SIGTERM)   # the server alone, as a service manager stops it
+        srv.proc.wait(20)
+        time.sleep(0.5)   # the resource tracker reports after the server's end
+        text = (tmp_path / f"server-{srv.port}.log").read_text()
+        assert "server stopping: 1 running run(s) marked failed" in text and "leaked" not in text, text
+    finally:
+        srv.kill()
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

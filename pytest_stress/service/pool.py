@@ -97,6 +97,20 @@ class WorkerPool:
                 except ProcessLookupError:
                     pass
             slot.shutdown()
+        if self.shared is None:
+            # wait for each executor to wind down (its workers were told to stop), then let go of it:
+            # its queues' named semaphores are unlinked when they are collected. Left to the end of the
+            # process they never were: uvicorn ends a SIGTERMed server by the same signal, with no
+            # exit handlers, and the resource tracker warned of leaked semaphores.
+            waits = [asyncio.to_thread(slot.executor.shutdown, wait=True) for slot in self.slots]
+            try:
+                await asyncio.wait_for(asyncio.gather(*waits), timeout=5.0)
+            except asyncio.TimeoutError:
+                log.warning("worker processes still running 5 s after the server asked them to stop")
+            self.slots = []
+            import gc   # lazy: once, at shutdown
+
+            gc.collect()
 
     def notify(self) -> None:
         """Something was queued (or a slot freed): look at the queue again (from any thread)."""
