@@ -85,7 +85,7 @@ def trader_version(factory: Callable[[], Any]) -> str | None:
     """The ``__version__`` of the factory's module, or of its top-level package, or that package's
     installed version; None if none is known."""
     import importlib.metadata   # lazy: once, at start
-    import sys
+    import sys   # lazy: as above
 
     module = getattr(factory, "__module__", None) or ""
     for name in dict.fromkeys([module, module.partition(".")[0]]):
