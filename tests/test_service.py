@@ -231,6 +231,45 @@ def test_batch_waits_for_every_scenario_and_aggregates(client):
     assert r.status_code == 404   # checked before anything runs
 
 
+def wait_batch(client, batch_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        b = client.get(f"/batches/{batch_id}").json()
+        if b["state"] == "finished":
+            return b
+        time.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} still {b['state']} after {timeout} s")
+
+
+def test_a_batch_is_a_resource_answered_at_once(client):
+    body = {"scenario_names": [FLASH, "sol-volatility-explosion", "Execution Crisis"], "bars": 200, "seed": 3}
+    t0 = time.monotonic()
+    r = client.post("/batches", json=body, headers={"Idempotency-Key": "batch-1"})
+    assert r.status_code == 202 and time.monotonic() - t0 < 2, r.text
+    b = r.json()
+    assert r.headers["location"] == b["batch_url"] == f"{API}/batches/{b['batch_id']}"
+    assert b["state"] in ("queued", "running") and b["total_scenarios"] == 3
+    again = client.post("/batches", json=body, headers={"Idempotency-Key": "batch-1"})   # a retried submission
+    assert again.status_code == 200 and again.json()["batch_id"] == b["batch_id"]
+    assert client.post("/batches", json={**body, "seed": 4}, headers={"Idempotency-Key": "batch-1"}).status_code == 409
+    done = wait_batch(client, b["batch_id"])
+    assert done["successful"] == 3 and done["failed"] == done["cancelled"] == 0 and done["finished_at"]
+    assert [x["scenario_name"] for x in done["results"]] == ["BTC Flash Crash 2021", "SOL Volatility Explosion",
+                                                             "Execution Crisis"]
+    assert done["worst_drawdown"] == max(x["metrics"]["max_drawdown"] for x in done["results"])
+    assert client.get("/batches/no-such-batch").status_code == 404
+    before = client.get("/results").json()["total"]
+    assert client.post("/batches", json={"scenario_names": [FLASH, "no such scenario"]}).status_code == 404
+    assert client.post("/batches", json={"scenario_names": [FLASH] * 9}).status_code == 429   # all or none (8 here)
+    assert client.get("/results").json()["total"] == before
+    slow_batch = client.post("/batches", json={"scenario_names": [FLASH] * 3, "bars": 5000}).json()["batch_id"]
+    r = client.post(f"/batches/{slow_batch}/cancel", json={})
+    assert r.status_code in (202, 409), r.text
+    ended = wait_batch(client, slow_batch)
+    assert ended["cancelled"] + ended["successful"] == 3
+    assert client.post(f"/batches/{slow_batch}/cancel", json={}).status_code == 409
+
+
 def test_results_are_paginated_newest_first(client):
     ids = [submit(client, {"scenario_name": FLASH, "bars": 60, "seed": i})["run_id"] for i in range(3)]
     for i in ids:

@@ -109,6 +109,17 @@ class BatchRequest(BaseModel):
     account: str | None = Field(None, max_length=200)
 
 
+class BatchSubmit(BaseModel):
+    """A batch of library scenarios, run as the workers allow (``POST /batches``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    bars: int | None = Field(None, ge=2)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    exchange: str | None = Field(None, max_length=64)
+    account: str | None = Field(None, max_length=200)
+
+
 class BaselineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: str = Field(..., max_length=64)
@@ -271,7 +282,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "events_url": shown["events_url"], "report_url": shown["report_url"]}
         return JSONResponse(body, status_code=202 if created else 200, headers={"Location": shown["result_url"]})
 
-    @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them")
+    @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them (POST /batches "
+                                                 "answers at once)")
     async def batch(request: Request, req: BatchRequest) -> Response:
         if len(req.scenario_names) > limits.max_batch:
             return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
@@ -306,15 +318,83 @@ def create_app(settings: Settings) -> FastAPI:
             return too_busy()
         rows = [await asyncio.to_thread(st.get, i) for i in ids]
         shown = [present(r) for r in rows if r is not None]
+        figures = aggregate(shown)
+        return JSONResponse({"status": "finished", **figures, "failed": len(shown) - figures["successful"],
+                             "results": shown})
+
+    def aggregate(shown: list[dict[str, Any]]) -> dict[str, Any]:
+        """A batch's figures: how many finished, the mean win rate and the worst drawdown of those."""
         ok = [r for r in shown if r["state"] == "finished"]
         metrics = [decode_metrics(r["metrics"] or {}, f"run {r['run_id']}") for r in ok]
         wins = [m["winrate"] for m in metrics
                 if isinstance(m.get("winrate"), (int, float)) and m["winrate"] == m["winrate"]]
-        return JSONResponse({"status": "finished", "total_scenarios": len(shown), "successful": len(ok),
-                             "failed": len(shown) - len(ok),
-                             "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
-                             "worst_drawdown": max((m.get("max_drawdown") or 0.0 for m in metrics), default=0.0),
-                             "results": shown})
+        return {"total_scenarios": len(shown), "successful": len(ok),
+                "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
+                "worst_drawdown": max((m.get("max_drawdown") or 0.0 for m in metrics), default=0.0)}
+
+    def batch_view(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        shown = [present(r) for r in rows]
+        states = [r["state"] for r in shown]
+        state = ("queued" if all(x == "queued" for x in states) else
+                 "running" if any(x in ACTIVE for x in states) else "finished")
+        counts = {k: states.count(k) for k in STATES}
+        return {"batch_id": batch_id, "state": state, **aggregate(shown), "failed": counts["failed"],
+                "cancelled": counts["cancelled"], "queued": counts["queued"], "running": counts["running"],
+                "created_at": _iso(min(r["created"] for r in rows)),
+                "finished_at": _iso(max(r["finished"] or 0 for r in rows)) if state == "finished" else None,
+                "batch_url": f"{api}/batches/{batch_id}", "results": shown}
+
+    @app.post(f"{api}/batches", status_code=202,
+              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)")
+    def submit_batch(request: Request, req: BatchSubmit,
+                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        if len(req.scenario_names) > limits.max_batch:
+            return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
+                               f"of {limits.max_batch} per batch", field="scenario_names")
+        common = {"bars": req.bars, "seed": req.seed, "exchange": req.exchange, "account": req.account}
+        items = []
+        try:   # every name checked before any is queued
+            for name in req.scenario_names:
+                scenario, spec = resolve({"scenario_name": name, **common}, limits)
+                spec["settings"] = run_settings(scenario, spec, settings.trader_label, settings.trader_version)
+                items.append((secrets.token_hex(8), scenario.name, scenario_id(spec, scenario), spec,
+                              planned_bars(scenario, spec)))
+        except SpecError as exc:
+            return _spec_error(exc)
+        st = store(request)
+        try:
+            batch_id, created = st.add_batch(secrets.token_hex(8), items, idem_key=idempotency_key,
+                                             idem_body=json.dumps(req.model_dump(), sort_keys=True),
+                                             max_active=limits.max_active)
+        except TooManyActive:
+            return too_busy()
+        except KeyError:
+            return _error(409, f"Idempotency-Key {idempotency_key!r} was already used with a different request "
+                               "body; use a new key for a new batch")
+        if created:
+            pool(request).notify()
+        view = batch_view(batch_id, st.batch_runs(batch_id))
+        return JSONResponse(view, status_code=202 if created else 200, headers={"Location": view["batch_url"]})
+
+    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs")
+    def get_batch(request: Request, batch_id: str) -> Response:
+        rows = store(request).batch_runs(batch_id)
+        if not rows:
+            return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
+        return JSONResponse(batch_view(batch_id, rows))
+
+    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs")
+    def cancel_batch(request: Request, batch_id: str) -> Response:
+        st = store(request)
+        rows = st.batch_runs(batch_id)
+        if not rows:
+            return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
+        active = [r["id"] for r in rows if r["state"] in ACTIVE]
+        if not active:
+            return _error(409, f"batch {batch_id} has no queued or running run")
+        for rid in active:
+            st.request_cancel(rid)
+        return JSONResponse(batch_view(batch_id, st.batch_runs(batch_id)), status_code=202)
 
     @app.get(f"{api}/scenarios/library", summary="The scenario library")
     def scenario_library() -> dict[str, Any]:

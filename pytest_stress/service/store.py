@@ -103,7 +103,7 @@ def _retried(method: Any) -> Any:
 
 #: Columns added since the first version of the store: (table, column, type), added where missing.
 _ADDED = (("runs", "failure", "TEXT"), ("runs", "max_drawdown", "DOUBLE PRECISION"),
-          ("progress", "max_drawdown", "DOUBLE PRECISION"))
+          ("progress", "max_drawdown", "DOUBLE PRECISION"), ("runs", "batch", "TEXT"))
 
 
 def _one(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -133,6 +133,7 @@ class RunStore:
                 have = {c[0] for c in db.execute(f"SELECT * FROM {table} LIMIT 0").description}
                 if column not in have:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            db.execute("CREATE INDEX IF NOT EXISTS runs_batch ON runs (batch)")
 
     @property
     def errors(self) -> tuple[type[Exception], ...]:
@@ -180,6 +181,42 @@ class RunStore:
                        "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
                        (run_id, scenario, slug, json.dumps(spec), time.time(), idem_key, idem_body, bars_total))
             return dict(db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()), True
+
+    @_retried
+    def add_batch(self, batch_id: str, runs: list[tuple[str, str, str, dict[str, Any], int]], *,
+                  idem_key: str | None = None, idem_body: str | None = None,
+                  max_active: int | None = None) -> tuple[str, bool]:
+        """Queue ``runs`` (each ``(run_id, scenario, slug, spec, bars_total)``) as one batch, all or
+        none, in one transaction; ``(batch id, created)``. With ``idem_key`` already used for a batch:
+        that batch, not created (``KeyError`` if with another body). ``max_active``: raise
+        ``TooManyActive`` unless all of them fit under it."""
+        key = None if idem_key is None else "batch:" + idem_key   # runs' and batches' keys apart
+        with self._db.write() as db:
+            again = db.execute("SELECT batch FROM runs WHERE batch = ? LIMIT 1", (batch_id,)).fetchone()
+            if again is not None:   # this very call committed before the connection dropped (``_retried``)
+                return batch_id, True
+            if key is not None:
+                old = db.execute("SELECT batch, idem_body FROM runs WHERE idem_key = ?", (key,)).fetchone()
+                if old is not None:
+                    if old["idem_body"] != idem_body:
+                        raise KeyError(idem_key)
+                    return old["batch"], False
+            if max_active is not None:
+                active = db.execute("SELECT COUNT(*) AS c FROM runs WHERE state IN ('queued', 'running')"
+                                    ).fetchone()["c"]
+                if active + len(runs) > max_active:
+                    raise TooManyActive(active)
+            now = time.time()
+            for i, (run_id, scenario, slug, spec, bars_total) in enumerate(runs):
+                db.execute("INSERT INTO runs (id, scenario, slug, spec, state, created, idem_key, idem_body, "
+                           "bars_total, batch) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                           (run_id, scenario, slug, json.dumps(spec), now, key if i == 0 else None,
+                            idem_body if i == 0 else None, bars_total, batch_id))
+            return batch_id, True
+
+    def batch_runs(self, batch_id: str) -> list[dict[str, Any]]:
+        """The runs of a batch, in the order they were given."""
+        return self._rows("SELECT * FROM runs WHERE batch = ? ORDER BY n", (batch_id,))
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         return _one(self._rows("SELECT * FROM runs WHERE id = ?", (run_id,)))
