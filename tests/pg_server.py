@@ -83,12 +83,8 @@ class PgServer:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--locale=C", "--no-sync")
         for attempt in range(3):   # the free port may be taken by someone else meanwhile: try another
-            opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                    "-c shared_buffers=32MB")
             try:
-                self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-o", opts, "-w",
-                          "-t", "60", "start", timeout=90)
+                self._start()
                 break
             except RuntimeError:
                 if attempt == 2 or "already in use" not in self.log_text():
@@ -96,6 +92,22 @@ class PgServer:
                 self.port = _free_port()
         self.started_s = time.monotonic() - t0
         return self
+
+    def _start(self) -> None:
+        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.dir} "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
+                "-c shared_buffers=32MB")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.dir / "server.log"), "-o", opts, "-w",
+                  "-t", "60", "start", timeout=90)
+
+    def restart(self, down_s: float = 0.0) -> float:
+        """Stop the server (fast shutdown: every connection is closed), stay down ``down_s``
+        seconds, start it again on the same port; how long it was unreachable, in seconds."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=60)
+        t0 = time.monotonic()
+        time.sleep(down_s)
+        self._start()
+        return time.monotonic() - t0
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

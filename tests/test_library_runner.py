@@ -123,3 +123,23 @@ def test_runs_on_a_dask_local_cluster():
     assert len(pids) == 2 and os.getpid() not in pids
     local = run_batch(NAMES[:4], SmaCross, max_workers=1)
     assert [r.final_equity for r in batch.results] == [r.final_equity for r in local.results]
+
+
+def test_non_ascii_names_have_ids_of_their_own():
+    from pytest_stress import Scenario
+    from pytest_stress.scenario.definition import exact_slug, name_seed
+
+    names = ["中文场景", "Сценарий краха", "🙂", "Crash ä", "crash Ä"]
+    assert len({library.slug(n) for n in names}) == len(names) and all(library.slug(n) for n in names)
+    assert library.slug("Crash ä").startswith("crash-") and library.slug("!!!") != ""
+    assert {library.slug(s.name) for s in library.all()} >= {"black-swan-combo", "pump-dump-mania"}   # unchanged
+    assert exact_slug("my crash") != exact_slug("My Crash")
+    assert name_seed("中文场景") == int.from_bytes(__import__("hashlib").sha256("中文场景".encode()).digest()[:4], "big")
+    try:   # two such names in the library: no longer one id
+        for n in names[:2]:
+            library.register(Scenario(n, "flash_crash", {"drop_pct": 0.2}, bars=200))
+        assert library.get(library.slug(names[1])).name == names[1]
+    finally:
+        for n in names[:2]:
+            if n in library.names():
+                library.unregister(n)

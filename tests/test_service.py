@@ -186,6 +186,7 @@ def test_submit_is_answered_at_once_and_the_run_finishes(client):
     assert run["state"] == "finished", run["error"]
     assert run["metrics"]["bars_processed"] == 200
     assert run["progress"]["bar"] == 199 and run["progress"]["fraction"] == 1.0
+    assert run["failure"] is None and 0 < run["duration_s"] < 30 and run["finished_at"].count(".") == 1   # ms
     assert "report" in run["summary"] and run["summary"]["success"] is True
     latest = client.get(f"/results/{FLASH}").json()   # a scenario name gives its latest run
     assert latest["scenario_id"] == FLASH and latest["state"] in ("queued", "running", "finished")
@@ -230,6 +231,45 @@ def test_batch_waits_for_every_scenario_and_aggregates(client):
     assert r.status_code == 404   # checked before anything runs
 
 
+def wait_batch(client, batch_id, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        b = client.get(f"/batches/{batch_id}").json()
+        if b["state"] == "finished":
+            return b
+        time.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} still {b['state']} after {timeout} s")
+
+
+def test_a_batch_is_a_resource_answered_at_once(client):
+    body = {"scenario_names": [FLASH, "sol-volatility-explosion", "Execution Crisis"], "bars": 200, "seed": 3}
+    t0 = time.monotonic()
+    r = client.post("/batches", json=body, headers={"Idempotency-Key": "batch-1"})
+    assert r.status_code == 202 and time.monotonic() - t0 < 2, r.text
+    b = r.json()
+    assert r.headers["location"] == b["batch_url"] == f"{API}/batches/{b['batch_id']}"
+    assert b["state"] in ("queued", "running") and b["total_scenarios"] == 3
+    again = client.post("/batches", json=body, headers={"Idempotency-Key": "batch-1"})   # a retried submission
+    assert again.status_code == 200 and again.json()["batch_id"] == b["batch_id"]
+    assert client.post("/batches", json={**body, "seed": 4}, headers={"Idempotency-Key": "batch-1"}).status_code == 409
+    done = wait_batch(client, b["batch_id"])
+    assert done["successful"] == 3 and done["failed"] == done["cancelled"] == 0 and done["finished_at"]
+    assert [x["scenario_name"] for x in done["results"]] == ["BTC Flash Crash 2021", "SOL Volatility Explosion",
+                                                             "Execution Crisis"]
+    assert done["worst_drawdown"] == max(x["metrics"]["max_drawdown"] for x in done["results"])
+    assert client.get("/batches/no-such-batch").status_code == 404
+    before = client.get("/results").json()["total"]
+    assert client.post("/batches", json={"scenario_names": [FLASH, "no such scenario"]}).status_code == 404
+    assert client.post("/batches", json={"scenario_names": [FLASH] * 9}).status_code == 429   # all or none (8 here)
+    assert client.get("/results").json()["total"] == before
+    slow_batch = client.post("/batches", json={"scenario_names": [FLASH] * 3, "bars": 5000}).json()["batch_id"]
+    r = client.post(f"/batches/{slow_batch}/cancel", json={})
+    assert r.status_code in (202, 409), r.text
+    ended = wait_batch(client, slow_batch)
+    assert ended["cancelled"] + ended["successful"] == 3
+    assert client.post(f"/batches/{slow_batch}/cancel", json={}).status_code == 409
+
+
 def test_results_are_paginated_newest_first(client):
     ids = [submit(client, {"scenario_name": FLASH, "bars": 60, "seed": i})["run_id"] for i in range(3)]
     for i in ids:
@@ -256,7 +296,7 @@ def test_delete_a_stored_run_but_not_a_running_one(client):
     assert client.delete(f"/results/{done}").status_code == 204
     assert client.get(f"/results/{done}").status_code == 404
     assert client.delete(f"/results/{done}").status_code == 404
-    assert client.post(f"/results/{running}/cancel").status_code == 202
+    assert client.post(f"/results/{running}/cancel", json={}).status_code == 202
     assert wait_state(client, running, timeout=10)["state"] == "cancelled"
 
 
@@ -277,23 +317,66 @@ def test_live_progress_as_server_sent_events_with_resume(client):
     assert [e["id"] for e in again] == [e["id"] for e in progress if int(e["id"]) > int(mid)]
 
 
+def test_the_last_progress_event_has_the_runs_drawdown_and_comes_before_its_final_state(client):
+    rid = submit(client, {"scenario_name": FLASH, "bars": 300, "seed": 4})["run_id"]   # a run of a few rows at most
+    events = read_events(client, rid)
+    run = client.get(f"/results/{rid}").json()
+    assert run["state"] == "finished" and run["metrics"]["max_drawdown"] > 0
+    kinds = [e.get("event") for e in events]
+    last = max(i for i, k in enumerate(kinds) if k == "progress")
+    assert kinds[last + 1:] == ["state", "end"] and events[last + 1]["data"]["state"] == "finished", kinds
+    final = events[last]["data"]
+    assert final["bar"] == 299 and final["max_drawdown"] == pytest.approx(run["metrics"]["max_drawdown"])
+    assert run["progress"]["max_drawdown"] == final["max_drawdown"]
+    assert 0 <= final["drawdown"] <= final["max_drawdown"]
+
+
+def test_one_event_stream_follows_every_active_run(client):
+    ids = {submit(client, slow(80))["run_id"] for _ in range(3)}   # two run, one waits
+    events, ended = [], set()
+    with client.stream("GET", "/events", timeout=30) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        ev: dict = {}
+        for line in r.iter_lines():
+            if line.startswith("event:"):
+                ev["event"] = line.partition(":")[2].strip()
+            elif line.startswith("data:"):
+                ev["data"] = json.loads(line.partition(":")[2])
+            elif not line and ev:
+                events.append(ev)
+                if ev.get("event") == "end" and ev["data"]["run_id"] in ids:
+                    ended.add(ev["data"]["run_id"])
+                    if ended == ids:
+                        break
+                ev = {}
+    mine = [e for e in events if e["data"].get("run_id") in ids]
+    assert {e["data"]["run_id"] for e in mine if e["event"] == "progress"} == ids
+    for rid in ids:
+        kinds = [e["event"] for e in mine if e["data"]["run_id"] == rid]
+        assert kinds[0] == "state" and kinds[-1] == "end" and "progress" in kinds, kinds
+        states = [e["data"]["state"] for e in mine if e["data"]["run_id"] == rid and e["event"] == "state"]
+        assert states[-1] == "finished" and "running" in states, states
+        end = next(e["data"] for e in mine if e["data"]["run_id"] == rid and e["event"] == "end")
+        assert end["state"] == "finished" and end["metrics"]["bars_processed"] == 80
+
+
 def test_cancel_a_running_run(client):
     rid = submit(client, slow(3000))["run_id"]
     wait_state(client, rid, ("running",))
-    r = client.post(f"/results/{rid}/cancel")
+    r = client.post(f"/results/{rid}/cancel", json={})
     assert r.status_code == 202 and r.json()["state"] == "running"
     t0 = time.monotonic()
     run = wait_state(client, rid, timeout=10)
-    assert run["state"] == "cancelled" and "cancel" in run["error"]
+    assert run["state"] == "cancelled" and "cancel" in run["error"] and run["failure"] == "cancelled"
     assert time.monotonic() - t0 < 3
     assert 0 <= run["progress"]["bar"] < 2999
-    assert client.post(f"/results/{rid}/cancel").status_code == 409
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 409
 
 
 def test_a_crashed_worker_fails_its_run_not_the_server(client):
     rid = submit(client, {"type": "synthetic", "symbols": ["CRASHUSDT"], "bars": 100})["run_id"]
     run = wait_state(client, rid)
-    assert run["state"] == "failed" and "worker process died" in run["error"]
+    assert run["state"] == "failed" and "worker process died" in run["error"] and run["failure"] == "worker_died"
     after = submit(client, {"scenario_name": FLASH, "bars": 80})["run_id"]
     assert wait_state(client, after)["state"] == "finished"
     assert client.get("/status").json()["available"] is True
@@ -302,7 +385,7 @@ def test_a_crashed_worker_fails_its_run_not_the_server(client):
 def test_a_trader_error_fails_the_run_with_its_traceback(client):
     rid = submit(client, {"type": "synthetic", "symbols": ["RAISEUSDT"], "bars": 50})["run_id"]
     run = wait_state(client, rid)
-    assert run["state"] == "failed" and run["metrics"] is None
+    assert run["state"] == "failed" and run["metrics"] is None and run["failure"] == "trader_error"
     assert run["error"].startswith("ValueError: the trader's own bug") and "svc_traders.py" in run["error"]
     assert "bar 3" in run["error"]
     assert client.get(f"/results/{rid}/report").status_code == 409   # no result to report
@@ -360,7 +443,7 @@ def test_each_limit_has_its_status(client):
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
     states = {}
     for i in ids:
-        r = client.post(f"/results/{i}/cancel")
+        r = client.post(f"/results/{i}/cancel", json={})
         assert r.status_code == 202, r.text
         states[i] = r.json()["state"]
     assert "cancelled" in states.values()   # the queued ones at once
@@ -372,6 +455,38 @@ def test_the_host_header_is_checked(server):
     r = httpx.get(server.base + API + "/status", headers={"Host": "rebind.example.com"})
     assert r.status_code == 400
     assert httpx.get(server.base + API + "/status", headers={"Host": f"localhost:{server.port}"}).status_code == 200
+
+
+def test_non_finite_numbers_are_422_not_500_or_429(client):
+    for raw, field in [('{"scenario_name": "%s", "seed": NaN}' % FLASH, "seed"),
+                       ('{"scenario_name": "%s", "bars": Infinity}' % FLASH, "bars"),
+                       ('{"type": "flash_crash", "parameters": {"drop_pct": 1e400}}', "parameters"),
+                       ('{"type": "flash_crash", "parameters": {"duration_bars": -Infinity}}', "parameters")]:
+        r = client.post("/scenarios/run", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 422 and "retry-after" not in r.headers, (raw, r.status_code, r.text)
+        (err,) = r.json()["detail"]
+        assert field in err["loc"] and "finite" in err["msg"], err
+
+
+def test_ipv6_loopback_host_and_a_cross_origin_post_is_refused(server, client):
+    url = server.base + API + "/status"
+    assert httpx.get(url, headers={"Host": f"[::1]:{server.port}"}).status_code == 200   # the docs list ::1
+    assert httpx.get(url, headers={"Host": "[::1]"}).status_code == 200
+    assert httpx.get(url, headers={"Host": f"[::2]:{server.port}"}).status_code == 400
+    rid = submit(client, slow(3000))["run_id"]
+    wait_state(client, rid, ("running",))
+    # what a page on another origin can make a browser send without asking (no-cors): no body,
+    # or text/plain or a form; none of them cancels
+    for headers in ({}, {"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"},
+                    {"content-type": "multipart/form-data; boundary=x"}):
+        r = client.post(f"/results/{rid}/cancel", headers={"Origin": "https://evil.example", **headers})
+        assert r.status_code == 415 and "application/json" in r.json()["detail"], (headers, r.text)
+    r = client.post("/scenarios/run", content=json.dumps(slow(10)), headers={"content-type": "text/plain"})
+    assert r.status_code == 415
+    assert client.get(f"/results/{rid}").json()["state"] == "running"
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 202
+    assert client.post(f"/results/{rid}/cancel", headers={"content-type": "application/json"}).status_code in (202, 409)
+    assert wait_state(client, rid, timeout=10)["state"] == "cancelled"
 
 
 def test_a_token_is_required_when_configured(tmp_path):
@@ -482,7 +597,7 @@ def test_a_breaking_point_run_can_be_cancelled_mid_search(client):
     while client.get(f"/results/{rid}").json()["progress"]["bar"] < 60:    # into its second path
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert client.post(f"/results/{rid}/cancel").status_code == 202
+    assert client.post(f"/results/{rid}/cancel", json={}).status_code == 202
     run = wait_state(client, rid, timeout=10)
     assert run["state"] == "cancelled" and "breaking_point" not in run
 
@@ -521,7 +636,7 @@ def test_history_with_a_regression_check(client):
     name = "sol-volatility-explosion"
     a = submit(client, {"scenario_name": name, "bars": 200, "seed": 1})["run_id"]
     wait_state(client, a)
-    b = submit(client, {"scenario_name": name, "bars": 200, "seed": 2})["run_id"]
+    b = submit(client, {"scenario_name": name, "bars": 200, "seed": 1})["run_id"]
     wait_state(client, b)
     h = client.get(f"/scenarios/{name}/history", params={"threshold": "total_pnl:0"}).json()
     assert [r["run_id"] for r in h["runs"]][:2] == [b, a]
@@ -537,12 +652,74 @@ def test_history_with_a_regression_check(client):
     assert client.get(f"/scenarios/{name}/history", params={"threshold": "nope:1"}).status_code == 422
 
 
+def test_the_regression_check_compares_only_runs_made_under_the_same_settings(client):
+    name = "eth-liquidity-collapse"   # no other test runs it: its history is this test's
+    same = {"scenario_name": name, "bars": 200, "seed": 1}
+    first = submit(client, same)["run_id"]
+    longer = submit(client, {**same, "bars": 300})["run_id"]
+    harsher = submit(client, {**same, "exchange": "stressed", "account": "perpetual:leverage=10"})["run_id"]
+    reseeded = submit(client, {**same, "seed": 2})["run_id"]
+    again = submit(client, same)["run_id"]
+    for rid in (first, longer, harsher, reseeded, again):
+        assert wait_state(client, rid)["state"] == "finished"
+    reg = client.get(f"/scenarios/{name}/history", params={"threshold": "total_pnl:0"}).json()["regression"]
+    assert reg["latest_run_id"] == again and reg["against_run_id"] == first   # not the newer unlike runs
+    assert reg["checked"] and reg["passed"] and reg["regressions"] == []     # the same trader, the same run
+    assert reg["baseline"]["run_id"] == first and "same settings" in reg["baseline"]["why"]
+    assert reg["settings"]["scenario"]["bars"] == 200 and reg["settings"]["exchange"] == "calm"
+    assert reg["settings"]["trader"] == "svc_traders:make" and reg["comparable_run_ids"] == [first]
+    unlike = {u["run_id"]: u for u in reg["not_comparable"]}
+    assert set(unlike) == {longer, harsher, reseeded}
+    assert unlike[longer]["differs"] == {"bars": [300, 200]}
+    assert set(unlike[harsher]["differs"]) == {"exchange", "account"} and "stressed" in unlike[harsher]["why"]
+    assert unlike[reseeded]["differs"] == {"seed": [2, 1]}
+    # against a pinned baseline: only a later run made as the baseline was is checked
+    assert client.put(f"/scenarios/{name}/baseline", json={"run_id": longer}).status_code == 200
+    pinned = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
+    assert pinned["against_run_id"] == longer and pinned["checked"] is False and pinned["latest_run_id"] is None
+    assert "since the baseline" in pinned["detail"] and again in {u["run_id"] for u in pinned["not_comparable"]}
+    later = submit(client, {**same, "bars": 300})["run_id"]
+    wait_state(client, later)
+    pinned = client.get(f"/scenarios/{name}/history", params={"against": "baseline"}).json()["regression"]
+    assert pinned["checked"] and pinned["latest_run_id"] == later and pinned["against_run_id"] == longer
+    assert pinned["baseline"]["why"] == "the pinned baseline"
+
+
+def test_library_and_custom_scenarios_and_non_ascii_names_never_share_an_id(client):
+    lib = submit(client, {"scenario_name": FLASH, "bars": 60, "seed": 11})["run_id"]
+    wait_state(client, lib)
+    impostor = submit(client, {"name": "BTC Flash Crash 2021", "type": "synthetic", "bars": 40})["run_id"]
+    wait_state(client, impostor)
+    assert client.get(f"/results/{FLASH}").json()["run_id"] == lib   # the library's latest run is its own
+    assert client.get("/results/BTC Flash Crash 2021").json()["run_id"] == lib
+    own = client.get(f"/results/{impostor}").json()["scenario_id"]
+    assert own.startswith("custom.") and client.get(f"/results/{own}").json()["run_id"] == impostor
+    assert impostor not in {r["run_id"] for r in client.get(f"/scenarios/{FLASH}/history").json()["runs"]}
+    names = ["中文场景", "Сценарий краха", "Crash ä", "crash Ä"]
+    ids = {n: submit(client, {"name": n, "type": "synthetic", "bars": 40})["run_id"] for n in names}
+    runs = {n: wait_state(client, rid) for n, rid in ids.items()}
+    assert len({r["scenario_id"] for r in runs.values()}) == len(names)
+    for n, rid in ids.items():
+        assert client.get(f"/results/{n}").json()["run_id"] == rid
+        assert [r["run_id"] for r in client.get(f"/scenarios/{n}/history").json()["runs"]] == [rid]
+    assert client.delete("/results/🙂").status_code == 404   # was: deleted every non-ASCII run
+    assert client.delete("/results/中文场景").status_code == 204
+    assert client.get(f"/results/{ids['中文场景']}").status_code == 404
+    assert all(client.get(f"/results/{ids[n]}").status_code == 200 for n in names[1:])
+
+
 def test_report_of_a_stored_run(client):
     rid = submit(client, {"scenario_name": FLASH, "bars": 120})["run_id"]
     wait_state(client, rid)
     r = client.get(f"/results/{rid}/report")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "BTC Flash Crash 2021" in r.text and "<svg" in r.text
+    # built once: the same page again, faster, and 304 for a client that has it
+    t0 = time.perf_counter()
+    again = client.get(f"/results/{rid}/report")
+    assert again.text == r.text and again.headers["etag"] == r.headers["etag"]
+    assert time.perf_counter() - t0 < 0.5
+    assert client.get(f"/results/{rid}/report", headers={"If-None-Match": r.headers["etag"]}).status_code == 304
 
 
 def test_dashboard_is_one_page_without_external_resources(server):
@@ -574,7 +751,7 @@ def test_an_idle_stream_gets_keep_alives_then_a_timeout_event(tmp_path):
             assert lines.count(": keep-alive") >= 2
             assert "event: state" in lines and lines[-1] == "event: timeout"
             for rid in (waiting, busy):
-                assert c.post(f"/results/{rid}/cancel").status_code == 202
+                assert c.post(f"/results/{rid}/cancel", json={}).status_code == 202
     finally:
         srv.stop()
 
@@ -602,10 +779,145 @@ def test_results_survive_a_restart_and_a_run_in_flight_is_failed(request, backen
             after = c.get(f"/results/{done}").json()
             assert after["metrics"] == before["metrics"] and after["summary"]["report"] == before["summary"]["report"]
             lost = c.get(f"/results/{busy}").json()
-            assert lost["state"] == "failed" and "server stopped" in lost["error"]
+            assert lost["state"] == "failed" and "server stopped" in lost["error"] and lost["failure"] == "interrupted"
             assert lost["progress"]["bar"] >= 20   # its progress is kept
             events = read_events(c, busy)
             assert [e for e in events if e.get("event") == "progress"] and events[-1]["data"]["state"] == "failed"
             assert wait_state(c, submit(c, {"scenario_name": FLASH, "bars": 60})["run_id"])["state"] == "finished"
     finally:
         second.stop()
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live process under ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat_ = Path(f"/proc/{d}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat_.rpartition(")")[2].split()[1])
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.add(c)
+            todo.append(c)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_die_with_a_server_killed_alone(tmp_path):
+    srv = Server(tmp_path, tmp_path / "o.db").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            ids = [submit(c, slow(3000))["run_id"] for _ in range(2)]   # 30 s each: both workers busy
+            for rid in ids:
+                wait_state(c, rid, ("running",))
+        procs = _descendants(srv.proc.pid)
+        assert len(procs) >= 3   # the fork server and two workers
+        os.kill(srv.proc.pid, signal.SIGKILL)   # the server alone, not its process group
+        srv.proc.wait(10)
+        deadline = time.monotonic() + 5
+        while [p for p in procs if _alive(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = {p: Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")[:150] for p in procs if _alive(p)}
+        assert not left, f"orphaned workers still running: {left}"
+    finally:
+        srv.kill()
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.fixture()
+def own_postgres():
+    """A PostgreSQL server of this test's own (it is restarted: the session's is shared)."""
+    from pg_server import SKIP_REASON, PgServer
+
+    bindir = PgServer.find_bin()
+    if bindir is None:
+        if os.environ.get("CI"):
+            pytest.fail(SKIP_REASON)
+        pytest.skip(SKIP_REASON)
+    pg = PgServer(bindir).start()
+    yield pg
+    pg.stop()
+
+
+def test_a_postgresql_restart_leaves_no_run_stuck(own_postgres, tmp_path):
+    db = own_postgres.new_database()
+    srv = Server(tmp_path, db, "--max-active", "4", "--db-reconnect", "0.5").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            # a short restart while two runs are running and one is queued
+            ids = [submit(c, slow(300))["run_id"] for _ in range(3)]
+            for rid in ids[:2]:
+                wait_state(c, rid, ("running",))
+            down = own_postgres.restart(0.2)
+            runs = [wait_state(c, rid, timeout=30) for rid in ids]
+            assert [r["state"] for r in runs] == ["finished"] * 3, (down, [r["error"] for r in runs])
+            # down longer than the server's reconnect time (0.5 s) while runs end: their results are kept
+            # and written once the database is back, and nothing counts against the active-run limit
+            ids = [submit(c, slow(200))["run_id"] for _ in range(2)]   # 2 s each: they end while it is down
+            for rid in ids:
+                wait_state(c, rid, ("running",))
+            with ThreadPoolExecutor(1) as ex:
+                down = ex.submit(own_postgres.restart, 4.0)
+                seen = {}
+                while not down.done():   # meanwhile: 503 with Retry-After, never a 500
+                    if 503 not in seen:
+                        r = c.get("/status")
+                        seen[r.status_code] = r
+                    time.sleep(0.2)
+                down.result()
+            assert set(seen) <= {200, 503} and 503 in seen, seen
+            assert "unreachable" in seen[503].json()["detail"] and seen[503].headers["retry-after"]
+            runs = [wait_state(c, rid, timeout=30) for rid in ids]
+            assert [r["state"] for r in runs] == ["finished"] * 2, [r["error"] for r in runs]
+            assert all(r["metrics"]["bars_processed"] == 200 for r in runs)
+            assert "is written when the store is back" in (tmp_path / f"server-{srv.port}.log").read_text()
+            st = c.get("/status").json()
+            assert st["running_tests"] == st["queued_tests"] == 0
+            assert c.delete(f"/results/{ids[0]}").status_code == 204
+            new = [submit(c, slow(20))["run_id"] for _ in range(4)]   # the whole limit is free again
+            assert {wait_state(c, rid)["state"] for rid in new} == {"finished"}
+            # a run the store says is running that no worker runs (its outcome lost) is failed
+            import psycopg
+
+            with psycopg.connect(db, autocommit=True) as conn:
+                conn.execute("UPDATE runs SET state = 'running', finished = NULL WHERE id = %s", (new[0],))
+            lost = wait_state(c, new[0], ("failed",), timeout=10)
+            assert "state was lost while the run store was unreachable" in lost["error"]
+            assert lost["failure"] == "state_lost"
+    finally:
+        srv.stop()
+
+
+def test_a_sigterm_stops_the_server_without_leaking_semaphores(tmp_path):
+    srv = Server(tmp_path, tmp_path / "t.db").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            rid = submit(c, slow(2000))["run_id"]
+            wait_state(c, rid, ("running",))
+        os.kill(srv.proc.pid, signal.SIGTERM)   # the server alone, as a service manager stops it
+        srv.proc.wait(20)
+        time.sleep(0.5)   # the resource tracker reports after the server's end
+        text = (tmp_path / f"server-{srv.port}.log").read_text()
+        assert "server stopping: 1 running run(s) marked failed" in text and "leaked" not in text, text
+    finally:
+        srv.kill()
+        try:
+            os.killpg(srv.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

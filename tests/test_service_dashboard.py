@@ -142,3 +142,40 @@ def test_dashboard_submits_a_run_and_shows_it_finish(tmp_path, browser):
         assert [e["params"].get("entry", e["params"]) for e in browser.errors()] == []
     finally:
         srv.stop()
+
+
+def test_dashboard_stays_answered_with_many_runs_active(tmp_path, browser):
+    """Eight runs queued or running: the page follows them on one event stream, so its own
+    requests still get a connection (a browser allows 6 per host: one stream per run left none)."""
+    srv = Server(tmp_path, tmp_path / "m.db", "--max-active", "12").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            ids = []
+            for _ in range(8):
+                r = c.post("/scenarios/run", json={"name": "slow", "type": "synthetic", "symbols": ["SLOWUSDT"],
+                                                   "bars": 3000})
+                assert r.status_code == 202, r.text
+                ids.append(r.json()["run_id"])
+            wait_state(c, ids[0], ("running",))
+            browser.call("Page.navigate", url=srv.base + "/")
+            browser.wait_for(f"document.querySelectorAll('[data-state]').length >= 8")
+            took = browser.js("""(async () => {
+                const out = [];
+                for (let i = 0; i < 5; i++) {
+                  const t0 = performance.now();
+                  const r = await Promise.race([fetch(API + "/status").then(r => r.status),
+                                                new Promise(ok => setTimeout(() => ok("no answer in 3 s"), 3000))]);
+                  out.push([r, Math.round(performance.now() - t0)]);
+                }
+                return out;
+            })()""")
+            assert [r for r, _ in took] == [200] * 5, took
+            # live progress reaches the page on the one stream
+            first = f"document.querySelector('[data-progress=\"{ids[0]}\"]').value"
+            start = browser.js(first)
+            assert browser.wait_for(f"{first} > {start} + 20", timeout=10)
+            for rid in ids:
+                c.post(f"/results/{rid}/cancel", json={})
+        assert [e["params"].get("entry", e["params"]) for e in browser.errors()] == []
+    finally:
+        srv.stop()

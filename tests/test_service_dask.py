@@ -31,7 +31,7 @@ def test_runs_go_to_a_dask_cluster(tmp_path, monkeypatch):
                 assert len({r["metrics"]["final_equity"] for r in runs}) == 3
                 long = submit(c, slow(3000))["run_id"]
                 wait_state(c, long, ("running",))
-                assert c.post(f"/results/{long}/cancel").status_code == 202
+                assert c.post(f"/results/{long}/cancel", json={}).status_code == 202
                 assert wait_state(c, long, timeout=10)["state"] == "cancelled"
                 assert c.get(f"/results/{ids[0]}/report").status_code == 200
         finally:

@@ -17,7 +17,7 @@ import pytest
 from pg_server import BACKENDS, database, postgres   # noqa: F401  (SQLite and a real PostgreSQL server)
 
 from pytest_stress.service.database import dialect_of
-from pytest_stress.service.store import RunStore
+from pytest_stress.service.store import RunStore, TooManyActive
 
 CLIENTS = 12
 
@@ -68,7 +68,7 @@ def test_one_idempotency_key_raced_by_every_client_makes_one_run(stores):
 
 def test_the_active_run_limit_holds_under_concurrent_submissions(stores):
     out = race(stores, lambda s, i: s.add(f"run-{i}", "X", "x", {}, 100, max_active=5))
-    refused = [o for o in out if isinstance(o, OverflowError)]
+    refused = [o for o in out if isinstance(o, TooManyActive)]
     assert len(refused) == CLIENTS - 5 and all(isinstance(o, tuple) for o in out if o not in refused), out
     assert stores[0].counts()["queued"] == 5
     rows, total = stores[0].page(100, 0)
@@ -172,5 +172,41 @@ def test_a_dropped_postgresql_connection_is_opened_again(postgres, caplog):
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         assert st.request_cancel("r") == ("queued", "cancelled")   # a write: its BEGIN retried
+    finally:
+        st.close()
+
+
+def test_runs_stored_under_a_slug_of_their_name_are_refiled_at_start(db):
+    from pytest_stress.service.app import _filed_under
+
+    st = RunStore(db)
+    try:   # as stored before library and custom scenarios had ids of their own (issue 30)
+        st.add("lib", "BTC Flash Crash 2021", "btc-flash-crash-2021", {"library": "BTC Flash Crash 2021"}, 100)
+        st.add("own", "BTC Flash Crash 2021", "btc-flash-crash-2021", {"library": None, "name": "x"}, 100)
+        st.add("cn", "中文场景", "", {"library": None}, 100)
+        st.pin("btc-flash-crash-2021", "own")
+        assert st.refile(_filed_under) == 2 and st.refile(_filed_under) == 0
+        assert [r["id"] for r in st.history("btc-flash-crash-2021")] == ["lib"]
+        own = st.get("own")["slug"]
+        assert own.startswith("custom.btc-flash-crash-2021-") and st.pinned(own) == "own"
+        assert st.pinned("btc-flash-crash-2021") is None and st.get("cn")["slug"].startswith("custom.")
+    finally:
+        st.close()
+
+
+def test_a_store_made_before_the_failure_column_gets_it(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    st = RunStore(path)
+    st.add("old", "X", "x", {}, 100)
+    st.close()
+    with sqlite3.connect(path) as conn:   # as an earlier version made it
+        conn.execute("ALTER TABLE runs DROP COLUMN failure")
+    st = RunStore(path)
+    try:
+        assert st.get("old")["failure"] is None and st.start("old", 1)
+        assert st.set_state("old", "failed", error="e", failure="worker_died")
+        assert st.get("old")["failure"] == "worker_died"
     finally:
         st.close()

@@ -18,7 +18,7 @@ from .faults import Faults
 from .kinds import BASE_PARAMS, kind_of, params_for
 from .types import ScenarioType
 
-__all__ = ["Scenario", "DEFAULT_SEED", "derive_seed", "name_seed", "slug"]
+__all__ = ["Scenario", "DEFAULT_SEED", "derive_seed", "name_seed", "slug", "exact_slug"]
 
 #: The seed of ``pytest-stress demo`` (every stress on one market). A ``Scenario`` given no
 #: seed takes ``name_seed(name)`` instead, so two scenarios never share a base market by default.
@@ -37,17 +37,39 @@ def derive_seed(seed: int, *path: int) -> int:
     return int(np.random.SeedSequence([seed, *path]).generate_state(1, np.uint32)[0])
 
 
-def slug(name: str) -> str:
-    """A scenario's shell-friendly id: 'Pump & Dump Mania' -> 'pump-dump-mania'."""
+def _ascii_slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def exact_slug(name: str) -> str:
+    """An id that only ``name`` itself has: its ASCII letters and digits as in ``slug``, then the
+    first 8 hex digits of the SHA-256 of the exact name (UTF-8): 'my crash' -> 'my-crash-6e951093',
+    'My Crash' -> 'my-crash-9b3ddd81', '🙂' -> 'd06f1525' (the service files custom scenarios under it)."""
+    base = _ascii_slug(name)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{base}-{digest}" if base else digest
+
+
+def slug(name: str) -> str:
+    """A scenario's shell-friendly id: 'Pump & Dump Mania' -> 'pump-dump-mania'.
+
+    A name with characters outside ASCII, or with no ASCII letter or digit ('!!!'), gets
+    ``exact_slug(name)`` instead: what it has of
+    ASCII letters and digits, then a hash of the whole name ('Crash ä' -> 'crash-HASH', '中文场景'
+    -> 'HASH'). Dropping the other characters alone gave every such name the same id (all of
+    '中文场景', 'Сценарий краха' and '🙂' were ''). An ASCII name's id is as it always was.
+    """
+    base = _ascii_slug(name)
+    return base if name.isascii() and base else exact_slug(name)
 
 
 def name_seed(name: str) -> int:
     """The seed of a scenario named ``name`` when none is given: the first 4 bytes (big-endian)
-    of the SHA-256 of its id ``slug(name)`` (of the name itself when the id is empty), so
-    a 32-bit integer, the same in every process and on every platform (not ``hash()``).
-    Names with the same id ('Pump & Dump Mania', 'pump-dump-mania') have the same seed."""
-    key = slug(name) or name
+    of the SHA-256 of its ASCII id (what ``slug(name)`` is for an ASCII name; of the name itself
+    when that is empty), so a 32-bit integer, the same in every process and on every platform
+    (not ``hash()``). Names with the same id ('Pump & Dump Mania', 'pump-dump-mania') have the
+    same seed. (Computed as before ``slug`` gave non-ASCII names a hash suffix: seeds unchanged.)"""
+    key = _ascii_slug(name) or name
     return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:4], "big")
 
 

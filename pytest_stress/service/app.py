@@ -12,16 +12,20 @@ import asyncio
 import datetime as _dt
 import json
 import logging
+import math
 import secrets
+import threading
 import time
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator, Literal, Union
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__, library
 from ..errors import StressError, close_matches
@@ -30,16 +34,19 @@ from ..result.jsonform import decode_metrics, encode
 from ..claims import MAX_CLAUSES
 from .dashboard import DASHBOARD_HTML
 from .pool import WorkerPool
-from .security import BearerToken, BodyLimit
+from .security import BearerToken, BodyLimit, JsonOnly, TrustedHost
 from .settings import LOOPBACK, Settings
-from .specs import SpecError, planned_bars, resolve
-from .store import ACTIVE, STATES, TERMINAL, RunStore
+from .specs import (CUSTOM, SpecError, custom_id, differences, planned_bars, resolve, run_settings, scenario_id,
+                    settings_of)
+from .store import ACTIVE, STATES, TERMINAL, RunStore, TooManyActive
 
 __all__ = ["create_app", "PREFIX"]
 
 log = logging.getLogger("pytest_stress")
 
 PREFIX = "/api/stress-testing"
+#: Report pages kept in memory (each 0.1 to 1 MB), the least recently used dropped first.
+REPORTS_KEPT = 32
 
 Scalar = Union[bool, int, float, str]
 
@@ -102,13 +109,36 @@ class BatchRequest(BaseModel):
     account: str | None = Field(None, max_length=200)
 
 
+class BatchSubmit(BaseModel):
+    """A batch of library scenarios, run as the workers allow (``POST /batches``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    bars: int | None = Field(None, ge=2)
+    seed: int | None = Field(None, ge=0, le=2**63 - 1)
+    exchange: str | None = Field(None, max_length=64)
+    account: str | None = Field(None, max_length=200)
+
+
 class BaselineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     run_id: str = Field(..., max_length=64)
 
 
 def _iso(t: float | None) -> str | None:
-    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="seconds") if t else None
+    return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds") if t else None
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with each non-finite float as the text JSON would have had (``NaN``, ``Infinity``):
+    a 422 that echoes the input ``{"seed": NaN}`` could not be written as JSON, and became a 500."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _error(status: int, detail: Any, **extra: Any) -> JSONResponse:
@@ -128,10 +158,12 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     total = row["bars_total"]
     bar = row["bar"]
     out = {"run_id": rid, "scenario_name": row["scenario"], "scenario_id": row["slug"], "state": row["state"],
-           "error": row["error"], "created_at": _iso(row["created"]), "started_at": _iso(row["started"]),
-           "finished_at": _iso(row["finished"]),
+           "error": row["error"], "failure": row.get("failure"), "created_at": _iso(row["created"]),
+           "started_at": _iso(row["started"]), "finished_at": _iso(row["finished"]),
+           "duration_s": round(row["finished"] - row["started"], 3) if row["finished"] and row["started"] else None,
            "progress": {"bar": bar, "bars": total, "fraction": round(max(bar + 1, 0) / total, 4) if total else None,
-                        "equity": row["equity"], "drawdown": row["drawdown"]},
+                        "equity": row["equity"], "drawdown": row["drawdown"],
+                        "max_drawdown": row.get("max_drawdown")},
            "spec": json.loads(row["spec"]),
            "metrics": (summary or {}).get("metrics"),
            "result_url": f"{PREFIX}/results/{rid}", "events_url": f"{PREFIX}/results/{rid}/events",
@@ -146,12 +178,20 @@ def present(row: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
     return out
 
 
+def _filed_under(scenario: str, spec: dict[str, Any]) -> str:
+    """The id a stored run belongs under (``specs.scenario_id``), from its stored name and request."""
+    return library.slug(scenario) if spec.get("library") else custom_id(scenario)
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The application for ``settings`` (its worker pool starts with it and stops with it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store = RunStore(settings.db)
+        store = RunStore(settings.db, reconnect_s=settings.db_reconnect_s)
+        moved = store.refile(_filed_under)
+        if moved:
+            log.warning("%d stored run(s) filed under another scenario's id moved to their own (issue 30)", moved)
         lost = store.fail_interrupted(f"the server stopped while this run was running (found at restart, "
                                       f"{_iso(time.time())}); submit it again")
         if lost:
@@ -176,6 +216,8 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Background stress-scenario runs against the trader this server was started with.")
     limits = settings.limits
     api = PREFIX
+    reports: OrderedDict[str, str] = OrderedDict()   # ETag -> the report page, the newest used last
+    reports_lock = threading.Lock()
 
     def store(request: Request) -> RunStore:
         return request.app.state.store
@@ -187,19 +229,26 @@ def create_app(settings: Settings) -> FastAPI:
         """A run by its id, or the latest run of a scenario (name or id)."""
         row = store(request).get(name)
         if row is None:
-            row = store(request).latest_of(_slug_of(name))
+            row = store(request).latest_of(_slug_of(request, name))
         return row
 
-    def _slug_of(name: str) -> str:
+    def _slug_of(request: Request, name: str) -> str:
+        """The id of the scenario ``name`` names: a library scenario (name or id), a custom
+        scenario's id (``custom.…``) with runs stored, or else a custom scenario's name. Library
+        and custom scenarios never share an id (``specs.custom_id``)."""
         try:
             return library.slug(library.get(name).name)
         except StressError:
-            return library.slug(name)
+            pass
+        if name.startswith(CUSTOM) and store(request).latest_of(name) is not None:
+            return name
+        return custom_id(name)
 
     def submit(request: Request, fields: dict[str, Any], idem: str | None) -> tuple[dict[str, Any], bool]:
         scenario, spec = resolve(fields, limits)
+        spec["settings"] = run_settings(scenario, spec, settings.trader_label, settings.trader_version)
         body = json.dumps(fields, sort_keys=True)
-        row, created = store(request).add(secrets.token_hex(8), scenario.name, library.slug(scenario.name), spec,
+        row, created = store(request).add(secrets.token_hex(8), scenario.name, scenario_id(spec, scenario), spec,
                                           planned_bars(scenario, spec), idem_key=idem, idem_body=body,
                                           max_active=limits.max_active)
         if created:
@@ -219,7 +268,7 @@ def create_app(settings: Settings) -> FastAPI:
             row, created = submit(request, req.model_dump(), idempotency_key)
         except SpecError as exc:
             return _spec_error(exc)
-        except OverflowError:
+        except TooManyActive:
             return too_busy()
         except KeyError:
             return _error(409, f"Idempotency-Key {idempotency_key!r} was already used with a different request "
@@ -233,7 +282,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "events_url": shown["events_url"], "report_url": shown["report_url"]}
         return JSONResponse(body, status_code=202 if created else 200, headers={"Location": shown["result_url"]})
 
-    @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them")
+    @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them (POST /batches "
+                                                 "answers at once)")
     async def batch(request: Request, req: BatchRequest) -> Response:
         if len(req.scenario_names) > limits.max_batch:
             return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
@@ -245,16 +295,17 @@ def create_app(settings: Settings) -> FastAPI:
         except SpecError as exc:
             return _spec_error(exc)
         st = store(request)
-        if st.counts()["queued"] + st.counts()["running"] + len(req.scenario_names) > limits.max_active:
+        counts = await asyncio.to_thread(st.counts)
+        if counts["queued"] + counts["running"] + len(req.scenario_names) > limits.max_active:
             return too_busy()
         width = 1 if not req.parallel else (req.max_workers or len(req.scenario_names))
         gate = asyncio.Semaphore(width)
 
         async def one(name: str) -> str:
             async with gate:
-                row, _ = submit(request, {"scenario_name": name, **common}, None)
+                row, _ = await asyncio.to_thread(submit, request, {"scenario_name": name, **common}, None)
                 done = pool(request).finished_event(row["id"])
-                while st.get(row["id"])["state"] in ACTIVE:
+                while (await asyncio.to_thread(st.get, row["id"]))["state"] in ACTIVE:
                     try:
                         await asyncio.wait_for(done.wait(), 1.0)
                     except asyncio.TimeoutError:
@@ -263,19 +314,87 @@ def create_app(settings: Settings) -> FastAPI:
 
         try:
             ids = await asyncio.gather(*(one(n) for n in req.scenario_names))
-        except (SpecError, OverflowError):
+        except (SpecError, TooManyActive):
             return too_busy()
-        rows = [st.get(i) for i in ids]
+        rows = [await asyncio.to_thread(st.get, i) for i in ids]
         shown = [present(r) for r in rows if r is not None]
+        figures = aggregate(shown)
+        return JSONResponse({"status": "finished", **figures, "failed": len(shown) - figures["successful"],
+                             "results": shown})
+
+    def aggregate(shown: list[dict[str, Any]]) -> dict[str, Any]:
+        """A batch's figures: how many finished, the mean win rate and the worst drawdown of those."""
         ok = [r for r in shown if r["state"] == "finished"]
         metrics = [decode_metrics(r["metrics"] or {}, f"run {r['run_id']}") for r in ok]
         wins = [m["winrate"] for m in metrics
                 if isinstance(m.get("winrate"), (int, float)) and m["winrate"] == m["winrate"]]
-        return JSONResponse({"status": "finished", "total_scenarios": len(shown), "successful": len(ok),
-                             "failed": len(shown) - len(ok),
-                             "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
-                             "worst_drawdown": max((m.get("max_drawdown") or 0.0 for m in metrics), default=0.0),
-                             "results": shown})
+        return {"total_scenarios": len(shown), "successful": len(ok),
+                "avg_winrate": sum(wins) / len(wins) if wins else 0.0,
+                "worst_drawdown": max((m.get("max_drawdown") or 0.0 for m in metrics), default=0.0)}
+
+    def batch_view(batch_id: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        shown = [present(r) for r in rows]
+        states = [r["state"] for r in shown]
+        state = ("queued" if all(x == "queued" for x in states) else
+                 "running" if any(x in ACTIVE for x in states) else "finished")
+        counts = {k: states.count(k) for k in STATES}
+        return {"batch_id": batch_id, "state": state, **aggregate(shown), "failed": counts["failed"],
+                "cancelled": counts["cancelled"], "queued": counts["queued"], "running": counts["running"],
+                "created_at": _iso(min(r["created"] for r in rows)),
+                "finished_at": _iso(max(r["finished"] or 0 for r in rows)) if state == "finished" else None,
+                "batch_url": f"{api}/batches/{batch_id}", "results": shown}
+
+    @app.post(f"{api}/batches", status_code=202,
+              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)")
+    def submit_batch(request: Request, req: BatchSubmit,
+                     idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        if len(req.scenario_names) > limits.max_batch:
+            return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
+                               f"of {limits.max_batch} per batch", field="scenario_names")
+        common = {"bars": req.bars, "seed": req.seed, "exchange": req.exchange, "account": req.account}
+        items = []
+        try:   # every name checked before any is queued
+            for name in req.scenario_names:
+                scenario, spec = resolve({"scenario_name": name, **common}, limits)
+                spec["settings"] = run_settings(scenario, spec, settings.trader_label, settings.trader_version)
+                items.append((secrets.token_hex(8), scenario.name, scenario_id(spec, scenario), spec,
+                              planned_bars(scenario, spec)))
+        except SpecError as exc:
+            return _spec_error(exc)
+        st = store(request)
+        try:
+            batch_id, created = st.add_batch(secrets.token_hex(8), items, idem_key=idempotency_key,
+                                             idem_body=json.dumps(req.model_dump(), sort_keys=True),
+                                             max_active=limits.max_active)
+        except TooManyActive:
+            return too_busy()
+        except KeyError:
+            return _error(409, f"Idempotency-Key {idempotency_key!r} was already used with a different request "
+                               "body; use a new key for a new batch")
+        if created:
+            pool(request).notify()
+        view = batch_view(batch_id, st.batch_runs(batch_id))
+        return JSONResponse(view, status_code=202 if created else 200, headers={"Location": view["batch_url"]})
+
+    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs")
+    def get_batch(request: Request, batch_id: str) -> Response:
+        rows = store(request).batch_runs(batch_id)
+        if not rows:
+            return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
+        return JSONResponse(batch_view(batch_id, rows))
+
+    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs")
+    def cancel_batch(request: Request, batch_id: str) -> Response:
+        st = store(request)
+        rows = st.batch_runs(batch_id)
+        if not rows:
+            return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
+        active = [r["id"] for r in rows if r["state"] in ACTIVE]
+        if not active:
+            return _error(409, f"batch {batch_id} has no queued or running run")
+        for rid in active:
+            st.request_cancel(rid)
+        return JSONResponse(batch_view(batch_id, st.batch_runs(batch_id)), status_code=202)
 
     @app.get(f"{api}/scenarios/library", summary="The scenario library")
     def scenario_library() -> dict[str, Any]:
@@ -293,7 +412,7 @@ def create_app(settings: Settings) -> FastAPI:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
                                  f"{', '.join(STATES)}", "type": "value_error"}])
-        rows, total = store(request).page(limit, offset, state, _slug_of(scenario) if scenario else None)
+        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None)
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
     @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario")
@@ -313,7 +432,7 @@ def create_app(settings: Settings) -> FastAPI:
     def delete(request: Request, name: str) -> Response:
         st = store(request)
         row = st.get(name)
-        rows = [row] if row is not None else st.history(_slug_of(name), limit=1_000_000)
+        rows = [row] if row is not None else st.history(_slug_of(request, name), limit=1_000_000)
         if not rows:
             return _not_found(request, name)
         active = [r["id"] for r in rows if r["state"] in ACTIVE]
@@ -353,20 +472,23 @@ def create_app(settings: Settings) -> FastAPI:
         state = None
         idle_since = last_ping = time.monotonic()
         while True:
-            row = st.get(run_id)
+            row = await asyncio.to_thread(st.get, run_id)   # a thread: the loop never waits on the database
             if row is None:
                 yield ServerSentEvent(event="end", data={"run_id": run_id, "state": "deleted"})
                 return
-            if row["state"] != state:
-                state = row["state"]
-                idle_since = time.monotonic()
-                yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
-            for p in st.progress_after(run_id, seq):
+            # progress first, then the state: the state read before the progress, so a run's
+            # last progress row (written before its state moves) comes before its final state
+            for p in await asyncio.to_thread(st.progress_after, run_id, seq):
                 seq = p["seq"]
                 idle_since = last_ping = time.monotonic()
                 yield ServerSentEvent(event="progress", id=str(seq),
                                       data={"run_id": run_id, "bar": p["bar"], "bars": row["bars_total"],
-                                            "equity": p["equity"], "drawdown": p["drawdown"], "state": row["state"]})
+                                            "equity": p["equity"], "drawdown": p["drawdown"],
+                                            "max_drawdown": p["max_drawdown"], "state": row["state"]})
+            if row["state"] != state:
+                state = row["state"]
+                idle_since = time.monotonic()
+                yield ServerSentEvent(event="state", data={"run_id": run_id, "state": state})
             if state in TERMINAL:
                 yield ServerSentEvent(event="end", data={"run_id": run_id, "state": state, "error": row["error"],
                                                          "metrics": present(row)["metrics"]})
@@ -384,25 +506,95 @@ def create_app(settings: Settings) -> FastAPI:
                 return
             await asyncio.sleep(0.1)
 
+    @app.get(f"{api}/events", response_class=EventSourceResponse,
+             summary="Live progress of every queued or running run, in one stream (text/event-stream)")
+    async def all_events(request: Request) -> AsyncIterator[ServerSentEvent]:
+        """One stream for a page that follows many runs (a browser opens at most 6 connections to a
+        host: one stream per run froze the dashboard with 6 runs active). Each poll reads the runs
+        queued or running and those it follows, in one query, and sends, per run: ``state`` when
+        first seen or when its state changes, ``progress`` (its latest: bar, equity, drawdown,
+        max_drawdown) when it moved, and ``end`` when it ended. No resume: a reconnecting client is
+        sent the runs as they are now."""
+        st = store(request)
+        known: dict[str, tuple[str, int]] = {}   # run id -> (state, bar) as last sent
+        idle_since = last_ping = time.monotonic()
+        while True:
+            rows = await asyncio.to_thread(st.live, list(known))
+            for row in rows:
+                rid, state, bar = row["id"], row["state"], row["bar"]
+                before = known.get(rid)
+                if before is not None and before[1] != bar and bar >= 0:   # moved: progress, then its state
+                    yield ServerSentEvent(event="progress", data={
+                        "run_id": rid, "bar": bar, "bars": row["bars_total"], "equity": row["equity"],
+                        "drawdown": row["drawdown"], "max_drawdown": row.get("max_drawdown"), "state": state})
+                if before is None or before[0] != state:
+                    yield ServerSentEvent(event="state", data={
+                        "run_id": rid, "state": state, "scenario_name": row["scenario"], "bar": bar,
+                        "bars": row["bars_total"], "equity": row["equity"], "drawdown": row["drawdown"],
+                        "max_drawdown": row.get("max_drawdown")})
+                if before is None or before != (state, bar):
+                    idle_since = last_ping = time.monotonic()
+                if state in TERMINAL:
+                    if before is not None:
+                        shown = present(row)
+                        yield ServerSentEvent(event="end", data={"run_id": rid, "state": state, "error": row["error"],
+                                                                 "failure": row.get("failure"),
+                                                                 "metrics": shown["metrics"]})
+                    known.pop(rid, None)
+                else:
+                    known[rid] = (state, bar)
+            for rid in set(known) - {r["id"] for r in rows}:   # deleted meanwhile
+                known.pop(rid)
+                yield ServerSentEvent(event="end", data={"run_id": rid, "state": "deleted"})
+            now = time.monotonic()
+            if not known and now - idle_since > settings.sse_idle_timeout_s:
+                yield ServerSentEvent(event="timeout", data={"detail": "no run active for "
+                                                                       f"{settings.sse_idle_timeout_s:g} s"})
+                return
+            if now - last_ping >= settings.keepalive_s:
+                last_ping = now
+                yield ServerSentEvent(comment="keep-alive")
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.25)
+
     @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run")
-    def report(request: Request, name: str) -> Response:
+    def report(request: Request, name: str,
+               if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         row = find(request, name)
         if row is None:
             return _not_found(request, name)
         if not row.get("summary"):
             return _error(409, f"run {row['id']} is {row['state']}: it has no result to report")
-        try:
-            from ..report.html import build_report   # lazy: matplotlib only when a report is asked for
-        except ImportError as exc:
-            return _error(501, f"the HTML report is not available on this server: {exc}")
-        summary = json.loads(row["summary"])
-        try:
-            page = build_report({f"run[{row['slug']}][{row['id']}]": summary},
-                                options={"trader": settings.trader_label, **json.loads(row["spec"])},
-                                title=f"pytest-stress: {row['scenario']} (run {row['id']})")
-        except StressError as exc:   # matplotlib missing, say
-            return _error(501, f"the HTML report is not available on this server: {exc}")
-        return HTMLResponse(page)
+        # a stored result never changes: the page is built once (0.7 to 1.1 s of charts) and kept
+        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}"'
+        if if_none_match == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        with reports_lock:
+            page = reports.get(etag)
+            if page is not None:
+                reports.move_to_end(etag)
+        if page is None:
+            try:
+                from ..report.html import build_report   # lazy: matplotlib only when a report is asked for
+            except ImportError as exc:
+                return _error(501, f"the HTML report is not available on this server: {exc}")
+            summary = json.loads(row["summary"])
+            spec = json.loads(row["spec"])
+            shown = {k: v for k, v in spec.items() if k != "settings"}
+            try:
+                page = build_report({f"run[{row['slug']}][{row['id']}]": summary},
+                                    options={"trader": settings.trader_label,
+                                             "trader_version": (spec.get("settings") or {}).get("trader_version"),
+                                             **shown},
+                                    title=f"pytest-stress: {row['scenario']} (run {row['id']})")
+            except StressError as exc:   # matplotlib missing, say
+                return _error(501, f"the HTML report is not available on this server: {exc}")
+            with reports_lock:
+                reports[etag] = page
+                while len(reports) > REPORTS_KEPT:
+                    reports.popitem(last=False)
+        return HTMLResponse(page, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
     @app.get(f"{api}/status", summary="Is the service up, and how busy")
     def status(request: Request) -> dict[str, Any]:
@@ -428,36 +620,74 @@ def create_app(settings: Settings) -> FastAPI:
             thresholds = [parse_threshold(t) for t in (threshold or settings.compare_fail)]
         except StressError as exc:
             return _error(422, [{"loc": ["query", "threshold"], "msg": str(exc), "type": "value_error"}])
-        slug = _slug_of(name)
+        slug = _slug_of(request, name)
         st = store(request)
         rows = st.history(slug, limit)
         if not rows:
             return _not_found(request, name)
         # a breaking-point run's figures are one path at another severity: not compared with plain runs
-        done = [r for r in rows if r["state"] == "finished" and r["summary"]
-                and not json.loads(r["spec"]).get("breaking_point")]
+        def spec_of(r: dict[str, Any]) -> dict[str, Any]:
+            return json.loads(r["spec"])
+
+        done = [r for r in rows if r["state"] == "finished" and r["summary"] and not spec_of(r).get("breaking_point")]
         pinned = st.pinned(slug)
         out: dict[str, Any] = {"scenario_id": slug, "runs": [present(r) for r in rows], "baseline_run_id": pinned}
-        latest = done[0] if done else None
-        ref = None
+        latest: dict[str, Any] | None = None
+        ref: dict[str, Any] | None = None
+        anchor: dict[str, Any] | None = None
         if against == "baseline":
             ref = st.get(pinned) if pinned else None
             if ref is None:
                 return _error(404, f"no baseline pinned for {name!r}: PUT {api}/scenarios/{name}/baseline "
                                    '{"run_id": ...} pins one')
-        elif len(done) > 1:
-            ref = done[1]
+            anchor = ref   # the newest later run made as the baseline was
+            base_key = settings_of(spec_of(ref))
+            latest = next((r for r in done if r["n"] > anchor["n"]
+                           and not differences(settings_of(spec_of(r)), base_key)), None)
+            why = "the pinned baseline"
+        else:
+            anchor = latest = done[0] if done else None
+            if latest is not None:   # the newest earlier run made under the same settings
+                latest_key = settings_of(spec_of(latest))
+                ref = next((r for r in done[1:] if not differences(settings_of(spec_of(r)), latest_key)), None)
+            why = "the newest earlier finished run made under the same settings"
+        key = settings_of(spec_of(anchor)) if anchor is not None else None
+        comparable, unlike = [], []
+        for r in rows:   # the rest of the history, each comparable with the anchor or why not
+            if anchor is None or r["id"] == anchor["id"]:
+                continue
+            if spec_of(r).get("breaking_point"):
+                unlike.append({"run_id": r["id"], "why": "a breaking-point search (one path at another severity)"})
+            elif r["state"] != "finished" or not r["summary"]:
+                unlike.append({"run_id": r["id"], "why": f"{r['state']}: no result"})
+            else:
+                diff = differences(settings_of(spec_of(r)), key or {})
+                if diff:
+                    unlike.append({"run_id": r["id"], "differs": diff,
+                                   "why": "made under other settings: " + "; ".join(
+                                       f"{k} {json.dumps(v[0])} (not {json.dumps(v[1])})" for k, v in diff.items())})
+                else:
+                    comparable.append(r["id"])
         check_out: dict[str, Any] = {"against": against, "thresholds": [str(t) for t in thresholds],
-                                     "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"]}
+                                     "latest_run_id": latest and latest["id"], "against_run_id": ref and ref["id"],
+                                     "settings": key, "comparable_run_ids": comparable, "not_comparable": unlike}
+        if ref is not None:
+            check_out["baseline"] = {"run_id": ref["id"], "why": why, "finished_at": _iso(ref["finished"]),
+                                     "trader_version": settings_of(spec_of(ref)).get("trader_version")}
+        if latest is not None:
+            check_out["latest_trader_version"] = settings_of(spec_of(latest)).get("trader_version")
         if latest is None or ref is None or latest["id"] == ref["id"]:
-            check_out.update(checked=False, passed=None, regressions=[],
-                             detail="nothing to compare: needs two finished runs "
-                                    "(or a pinned baseline and a later run)")
+            check_out.update(checked=False, passed=None, regressions=[], detail=(
+                "nothing to compare: no finished run since the baseline was made under its settings "
+                "(see not_comparable)" if against == "baseline" else
+                "nothing to compare: needs two finished runs made under the same settings (scenario definition, "
+                "paths, exchange, account, trader; see not_comparable)"))
         else:
             now_m = decode_metrics(json.loads(latest["summary"])["metrics"], f"run {latest['id']}")
             ref_m = decode_metrics(json.loads(ref["summary"])["metrics"], f"run {ref['id']}")
             found = [r for r in (check(slug, ref_m, now_m, t) for t in thresholds) if r is not None]
             check_out.update(checked=True, passed=not found,
+                             detail=f"run {latest['id']} against {ref['id']}, {why}",
                              regressions=[{"metric": r.metric, "baseline": r.baseline, "now": r.now,
                                            "describe": r.describe()} for r in found])
         out["regression"] = check_out
@@ -467,7 +697,7 @@ def create_app(settings: Settings) -> FastAPI:
     def pin(request: Request, name: str, req: BaselineRequest) -> Response:
         st = store(request)
         row = st.get(req.run_id)
-        slug = _slug_of(name)
+        slug = _slug_of(request, name)
         if row is None or row["slug"] != slug:
             return _error(404, f"no run {req.run_id!r} of scenario {name!r}")
         if row["state"] != "finished":
@@ -489,10 +719,32 @@ def create_app(settings: Settings) -> FastAPI:
                                        "img-src 'self' data:; frame-ancestors 'none'",
             "X-Frame-Options": "DENY"})
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    async def store_unreachable(request: Request, exc: Exception) -> Response:
+        log.warning("%s %s: the run store is unreachable: %s: %s", request.method, request.url.path,
+                    type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        return JSONResponse({"detail": f"the run store is unreachable for now ({type(exc).__name__}); retry in "
+                                       f"{limits.retry_after_s} s"},
+                            status_code=503, headers={"Retry-After": str(limits.retry_after_s)})
+
+    import sqlite3   # lazy: the store's driver errors, to answer 503 while the database is unreachable
+
+    app.add_exception_handler(sqlite3.Error, store_unreachable)
+    try:
+        import psycopg   # lazy: as above, when installed
+    except ImportError:
+        pass
+    else:
+        app.add_exception_handler(psycopg.Error, store_unreachable)
+
+    app.add_middleware(JsonOnly)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
     hosts = list(dict.fromkeys([*LOOPBACK, *settings.allowed_hosts,
                                 *([settings.host] if settings.host not in ("0.0.0.0", "::") else [])]))
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(TrustedHost, allowed=hosts)
     return app

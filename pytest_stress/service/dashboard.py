@@ -2,7 +2,8 @@
 
 It lists the library, offers a form to submit a library scenario, shows the runs with
 their states and key metrics (polled from ``GET /results``), follows running runs with
-the same server-sent events as the API, and links each finished run's report. A breaking-point
+one server-sent-event stream for all of them (``GET /events``: a browser opens at most 6
+connections to a host, so one stream per run froze the page with 6 runs active), and links each finished run's report. A breaking-point
 run shows its answer in a few words under its scenario (``result.breaking.short_note``); its
 progress bar fills with the share of its budget of paths spent, and is full once it finished. A token,
 when the server needs one, is read from the page address (``/#token=...``).
@@ -40,7 +41,6 @@ th{background:#f4f4f4} .state{font-weight:600} .finished{color:#176b2c} .failed{
 const API = "/api/stress-testing";
 const TOKEN = (new URLSearchParams(location.hash.slice(1))).get("token");
 const HEAD = TOKEN ? {"Authorization": "Bearer " + TOKEN} : {};
-const streams = {};
 function el(tag, text, cls){const e=document.createElement(tag); if(text!==undefined&&text!==null) e.textContent=text; if(cls) e.className=cls; return e;}
 function num(v, d){ if(v===null||v===undefined) return ""; const x=Number(v); return isFinite(x)? x.toFixed(d): String(v); }
 async function get(path){ const r = await fetch(API + path, {headers: HEAD}); if(!r.ok) throw new Error(path + ": " + r.status); return r.json(); }
@@ -53,14 +53,19 @@ async function loadLibrary(){
     body.appendChild(tr);
   }
 }
-function follow(run){
-  if(streams[run.run_id]) return;
-  const url = run.events_url + (TOKEN ? "?token=" + encodeURIComponent(TOKEN) : "");
-  const es = new EventSource(url); streams[run.run_id] = es;
-  es.addEventListener("progress", ev => { const p = JSON.parse(ev.data); paintProgress(p.run_id, p.bar, p.bars, p.equity, p.drawdown); });
-  es.addEventListener("state", ev => { const p = JSON.parse(ev.data); const c = document.querySelector('[data-state="'+p.run_id+'"]'); if(c){c.textContent=p.state; c.className="state "+p.state;} });
-  const done = () => { es.close(); refresh(); };
-  es.addEventListener("end", done); es.addEventListener("timeout", done);
+let stream = null;
+function followAll(){
+  // one event stream for every active run: a browser opens at most 6 connections to a host,
+  // and one stream per run froze the page (its refreshes waited) with 6 runs active
+  if(stream) return;
+  const url = API + "/events" + (TOKEN ? "?token=" + encodeURIComponent(TOKEN) : "");
+  stream = new EventSource(url);   // it reconnects by itself when the server ends it
+  stream.addEventListener("progress", ev => { const p = JSON.parse(ev.data); paintProgress(p.run_id, p.bar, p.bars, p.equity, p.max_drawdown); });
+  stream.addEventListener("state", ev => {
+    const p = JSON.parse(ev.data); const c = document.querySelector('[data-state="'+p.run_id+'"]');
+    if(c){ c.textContent = p.state; c.className = "state " + p.state; } else { refresh(); }
+  });
+  stream.addEventListener("end", () => refresh());
 }
 function paintProgress(id, bar, bars, equity, dd){
   const pr = document.querySelector('[data-progress="'+id+'"]'); if(pr){ pr.max = bars; pr.value = bar + 1; }
@@ -81,13 +86,12 @@ async function refresh(){
     const s = el("td", r.state, "state " + r.state); s.dataset.state = r.run_id; tr.appendChild(s);
     const pt = el("td"), pr = el("progress"); pr.dataset.progress = r.run_id; pr.max = r.progress.bars; pr.value = r.state === "finished" ? r.progress.bars : Math.max(r.progress.bar + 1, 0); pt.appendChild(pr); tr.appendChild(pt);
     const eq = el("td", num(r.state === "finished" ? m.final_equity : r.progress.equity, 0)); eq.dataset.equity = r.run_id; tr.appendChild(eq);
-    const dd = el("td", num(r.state === "finished" ? m.max_drawdown : r.progress.drawdown, 1)); dd.dataset.dd = r.run_id; tr.appendChild(dd);
+    const dd = el("td", num(r.state === "finished" ? m.max_drawdown : r.progress.max_drawdown, 1)); dd.dataset.dd = r.run_id; tr.appendChild(dd);
     tr.appendChild(el("td", num(m.total_pnl, 2))); tr.appendChild(el("td", m.total_trades));
     const rep = el("td"); if(r.state === "finished"){ const a = el("a", "report"); a.href = r.report_url; a.target = "_blank"; rep.appendChild(a); } tr.appendChild(rep);
     const act = el("td");
     if(r.state === "queued" || r.state === "running"){
-      const b = el("button", "cancel"); b.onclick = async () => { await fetch(API + "/results/" + r.run_id + "/cancel", {method: "POST", headers: HEAD}); refresh(); }; act.appendChild(b);
-      follow(r);
+      const b = el("button", "cancel"); b.onclick = async () => { await fetch(API + "/results/" + r.run_id + "/cancel", {method: "POST", headers: {"Content-Type": "application/json", ...HEAD}}); refresh(); }; act.appendChild(b);
     } else if(r.error){ act.appendChild(el("div", r.error.split("\n")[0], "err")); }
     tr.appendChild(act); body.appendChild(tr);
   }
@@ -102,7 +106,7 @@ document.getElementById("submit").addEventListener("submit", async ev => {
   document.getElementById("submitted").textContent = r.ok ? "submitted run " + out.run_id : "refused (" + r.status + "): " + JSON.stringify(out.detail);
   await refresh();
 });
-loadLibrary().then(refresh).catch(e => { document.getElementById("status").textContent = "error: " + e.message; });
+loadLibrary().then(refresh).then(followAll).catch(e => { document.getElementById("status").textContent = "error: " + e.message; });
 setInterval(refresh, 2000);
 </script></body></html>
 """

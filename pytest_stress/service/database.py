@@ -31,6 +31,7 @@ import logging
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -102,12 +103,14 @@ class Database:
     """One connection to ``db`` (a SQLite path or a PostgreSQL URL), shared by the threads of
     this process under a lock, with ``execute``, ``write()``, ``snapshot()`` and ``script()``."""
 
-    def __init__(self, db: str | Path, *, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, db: str | Path, *, busy_timeout_ms: int = 5000, reconnect_s: float = 5.0) -> None:
         self.target = str(db)
+        self.reconnect_s = reconnect_s   # how long a unit of work keeps trying to reach a restarting server
         self.dialect = dialect_of(db)
         self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
-        self._depth = 0   # open transactions (0 or 1): a statement inside one is never retried
+        self._local = threading.local()   # .depth: this thread's open transactions (a statement inside one
+        # is never retried)
         if self.dialect is SQLITE:
             self.errors: tuple[type[Exception], ...] = (sqlite3.Error,)
         else:
@@ -152,40 +155,84 @@ class Database:
         with self._lock:
             return self._live().execute(_in_dialect(sql, self.dialect.placeholder), args)
 
+    def lost(self) -> bool:
+        """Whether the connection is gone (PostgreSQL dropped it): what failed may be run again."""
+        return self.dialect is POSTGRESQL and self._conn.closed
+
     def _first(self, sql: str, args: tuple | list = ()) -> Any:
-        """A statement that starts a unit of work (a transaction's ``BEGIN``, a read outside one):
-        if PostgreSQL had dropped the connection (a restarted or failed-over database server),
-        nothing was done yet, so it runs once more on a new connection."""
-        try:
-            return self.execute(sql, args)
-        except self.errors:
-            if self.dialect is SQLITE or not self._conn.closed:
+        """A statement that starts a unit of work (a transaction's ``BEGIN``, a read outside one),
+        its cursor, with the lock taken: the caller releases it. If PostgreSQL had dropped the
+        connection (a restarted or failed-over database server), nothing was done yet, so it runs
+        again on a new connection: once at once, then every 0.2 s for up to ``reconnect_s``
+        seconds (a server restarting refuses connections, then accepts them). It waits without
+        the lock, so that other threads' calls are not held up behind it (each makes its own
+        attempts and fails by its own deadline)."""
+        deadline = None
+        while True:
+            self._lock.acquire()
+            try:
+                return self.execute(sql, args)   # the lock stays taken
+            except self.errors:
+                self._lock.release()
+                if not self.lost():
+                    raise
+            except BaseException:
+                self._lock.release()
                 raise
-            log.warning("the connection to the run store %s was lost; opening it again", describe(self.target))
-            return self.execute(sql, args)
+            now = time.monotonic()
+            if deadline is None:   # the first time: once more at once, on a new connection
+                if self.reconnect_s > 0:   # (a worker's store, 0: its caller says it once)
+                    log.warning("the connection to the run store %s was lost; opening it again",
+                                describe(self.target))
+                deadline = now + self.reconnect_s
+                continue
+            if now >= deadline:
+                raise self._gone()
+            time.sleep(min(0.2, deadline - now))
+
+    def _gone(self) -> Exception:
+        """The error of a database that could not be reached again in time (a driver error, so
+        that callers catching ``errors`` catch it)."""
+        cls = self.errors[0]
+        if self.dialect is POSTGRESQL:
+            import psycopg   # lazy: only for a postgresql:// --db (imported already)
+
+            cls = psycopg.OperationalError
+        return cls(f"the run store {describe(self.target)} could not be reached again within "
+                   f"{self.reconnect_s:g} s")
+
+    def _nested(self) -> bool:
+        return getattr(self._local, "depth", 0) > 0
 
     def rows(self, sql: str, args: tuple | list = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            cur = self.execute(sql, args) if self._depth else self._first(sql, args)
+        if self._nested():   # inside this thread's transaction (the lock is this thread's)
+            with self._lock:
+                return [dict(r) for r in self.execute(sql, args).fetchall()]
+        cur = self._first(sql, args)
+        try:
             return [dict(r) for r in cur.fetchall()]
+        finally:
+            self._lock.release()
 
     @contextmanager
     def _transaction(self, begin: tuple[str, ...]) -> Iterator["Database"]:
-        with self._lock:
+        self._first(begin[0])   # the lock taken, for the whole transaction
+        try:
             try:
-                self._first(begin[0])
                 for stmt in begin[1:]:
                     self.execute(stmt)
-                self._depth += 1
+                self._local.depth = getattr(self._local, "depth", 0) + 1
                 try:
                     yield self
                 finally:
-                    self._depth -= 1
+                    self._local.depth -= 1
             except BaseException:
                 if self._in_transaction():
                     self.execute("ROLLBACK")
                 raise
             self.execute("COMMIT")
+        finally:
+            self._lock.release()
 
     def _in_transaction(self) -> bool:
         if self.dialect is SQLITE:

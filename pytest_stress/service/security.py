@@ -1,6 +1,8 @@
-"""Two small pure-ASGI guards: a request-body limit counted as the body streams in (a
+"""Small pure-ASGI guards: a request-body limit counted as the body streams in (a
 ``Content-Length`` check alone is bypassed by chunked bodies, and FastAPI reads the whole
-body before validating it), and a bearer token compared in constant time.
+body before validating it), a bearer token compared in constant time, the Host header
+checked (IPv6 literals included), and a JSON content type required on POST and PUT (what a
+page on another origin cannot send without the server's consent).
 """
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import json
 import secrets
 from typing import Any, Awaitable, Callable
 
-__all__ = ["BodyLimit", "BearerToken"]
+__all__ = ["BodyLimit", "BearerToken", "JsonOnly", "TrustedHost", "host_of"]
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -94,4 +96,70 @@ class BearerToken:
                                     "(the token the server printed or was started with)",
                          [(b"www-authenticate", b"Bearer")])
             return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v
+    return None
+
+
+class JsonOnly:
+    """415 for a POST or PUT whose ``Content-Type`` is not JSON (``application/json`` or
+    ``application/*+json``), body or no body. A page on another origin can make a browser send a
+    POST without asking the server (a "simple" request: ``mode: "no-cors"``, a form) only as
+    ``text/plain``, a form encoding, or with no body and no content type; anything else needs a
+    CORS preflight, which this server never grants. So a cancel (a POST with no body) from such a
+    page is refused here, before the app sees it. DELETE and PUT always need a preflight."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT"):
+            given = (_header(scope, b"content-type") or b"").decode("latin-1")
+            kind = given.split(";")[0].strip().lower()
+            if not (kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))):
+                await _reply(send, 415, f"{scope['method']} needs 'Content-Type: application/json' (got "
+                                        f"{given or 'none'!r}), with or without a body: a page on another origin "
+                                        "can send the other types without asking (curl: -H 'content-type: "
+                                        "application/json')")
+                return
+        await self.app(scope, receive, send)
+
+
+def host_of(header: str) -> str:
+    """The host of a ``Host`` header, without its port: ``[::1]:8000`` -> ``::1``, ``a.b:80`` -> ``a.b``."""
+    header = header.strip().lower()
+    if header.startswith("["):   # an IPv6 literal: [addr] or [addr]:port
+        end = header.find("]")
+        return header[1:end] if end > 0 else header
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+class TrustedHost:
+    """400 unless the ``Host`` header names one of ``allowed`` (a name or address; ``*.example.com``
+    for its subdomains; ``*`` for any). Starlette's ``TrustedHostMiddleware`` cuts the header at
+    its first ':', so ``[::1]:8000`` became ``[`` and was refused although ``::1`` is allowed."""
+
+    def __init__(self, app: Any, allowed: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.strip("[]").lower() for h in allowed}
+
+    def _ok(self, host: str) -> bool:
+        if "*" in self.allowed or host in self.allowed:
+            return True
+        return any(a.startswith("*.") and host.endswith(a[1:]) for a in self.allowed)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = host_of((_header(scope, b"host") or b"").decode("latin-1"))
+            if not self._ok(host):
+                if scope["type"] == "http":
+                    await _reply(send, 400, f"Host {host!r} is not one this server answers to (it answers to "
+                                            f"{', '.join(sorted(self.allowed))}; start it with --allowed-host to "
+                                            "add one)")
+                return
         await self.app(scope, receive, send)

@@ -33,9 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = Limits()
     p.add_argument("--trader", required=True, metavar="MODULE:FACTORY",
                    help="the trader every run uses, fixed for the server's life (no request can name code)")
+    p.add_argument("--trader-version", default=None, metavar="VERSION",
+                   help="the trader's version, recorded with each run and shown beside a regression check "
+                        "(default: the __version__ of the factory's module or its package, if it has one)")
     p.add_argument("--db", default="pytest-stress.db", metavar="FILE|URL",
                    help="where runs and results are kept: a SQLite file (default pytest-stress.db), or a "
                         "PostgreSQL URL such as postgresql://user@host:5432/stress (the README's \"The service\")")
+    p.add_argument("--db-reconnect", type=float, default=5.0, metavar="SECONDS",
+                   help="how long a call to a PostgreSQL --db that dropped the connection keeps trying to reach it "
+                        "(default 5 s); a run's outcome that still cannot be written is kept and written when the "
+                        "database is back")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=_positive, default=2, metavar="N", help="worker processes (default 2)")
@@ -74,6 +81,26 @@ def _token_file(db: str, token: str) -> Path:
     return path
 
 
+def trader_version(factory: Callable[[], Any]) -> str | None:
+    """The ``__version__`` of the factory's module, or of its top-level package, or that package's
+    installed version; None if none is known."""
+    import importlib.metadata   # lazy: once, at start
+    import sys   # lazy: as above
+
+    module = getattr(factory, "__module__", None) or ""
+    for name in dict.fromkeys([module, module.partition(".")[0]]):
+        version = getattr(sys.modules.get(name), "__version__", None)
+        if isinstance(version, str) and version:
+            return version
+    top = module.partition(".")[0]
+    for dist in importlib.metadata.packages_distributions().get(top, []) if top else []:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 def settings_from(args: argparse.Namespace, factory: Callable[[], Any]) -> Settings:
     """The server's settings from its command line (a token made up when binding beyond loopback)."""
     token = args.token
@@ -84,8 +111,11 @@ def settings_from(args: argparse.Namespace, factory: Callable[[], Any]) -> Setti
     limits = Limits(max_body_bytes=args.max_body, max_bars=args.max_bars, max_paths=args.max_paths,
                     max_symbols=args.max_symbols, max_active=args.max_active,
                     max_search_paths=args.max_search_paths)
-    return Settings(trader_factory=factory, trader_label=args.trader, db=args.db, workers=args.workers,
-                    host=args.host, allowed_hosts=tuple(args.allowed_host), token=token, limits=limits,
+    version = getattr(args, "trader_version", None) or trader_version(factory)
+    return Settings(trader_factory=factory, trader_label=args.trader, trader_version=version, db=args.db,
+                    db_reconnect_s=args.db_reconnect,
+                    workers=args.workers, host=args.host, allowed_hosts=tuple(args.allowed_host), token=token,
+                    limits=limits,
                     progress_every_s=args.progress_every, dask_scheduler=args.dask_scheduler,
                     keepalive_s=args.sse_keepalive, sse_idle_timeout_s=args.sse_idle_timeout,
                     compare_fail=tuple(args.compare_fail or Settings.compare_fail))

@@ -30,7 +30,9 @@ class Settings:
 
     trader_factory: Callable[[], Any]
     trader_label: str = "trader"
+    trader_version: str | None = None    #: recorded with each run (--trader-version, or the module's __version__)
     db: str = "pytest-stress.db"
+    db_reconnect_s: float = 5.0          #: how long the server's store calls keep trying a dropped database
     workers: int = 2
     host: str = "127.0.0.1"
     allowed_hosts: tuple[str, ...] = ()

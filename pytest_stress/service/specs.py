@@ -17,7 +17,7 @@ from .. import library
 from ..account.rules import account_from
 from ..errors import StressError, UnknownScenarioError, unknown_name_message
 from ..runner import exchange_config
-from ..scenario.definition import Scenario
+from ..scenario.definition import Scenario, exact_slug
 from ..scenario.kinds import kind_of
 from ..scenario.types import ScenarioType
 from ..severity import at_severity, resolve_parameter
@@ -25,7 +25,13 @@ from ..verdict import DEFAULT_RULE
 from ..claims import claims_from_request
 from .settings import Limits
 
-__all__ = ["SpecError", "resolve", "build_scenario", "planned_bars", "search_paths", "SEARCH_FIELDS"]
+__all__ = ["SpecError", "resolve", "build_scenario", "planned_bars", "search_paths", "SEARCH_FIELDS", "CUSTOM",
+           "custom_id", "scenario_id", "run_settings", "settings_of", "differences"]
+
+#: The prefix of a custom scenario's id: library ids are ``[a-z0-9-]`` only, so no custom
+#: scenario's id is ever a library scenario's (issue 30: a custom run named "BTC Flash Crash 2021"
+#: was filed as the library scenario's latest run).
+CUSTOM = "custom."
 
 #: The fields that shape a breaking-point search (each needs ``breaking_point``).
 SEARCH_FIELDS = ("search_range", "precision", "max_runs", "check")
@@ -50,6 +56,64 @@ def build_scenario(spec: dict[str, Any]) -> Scenario:
         return library.get(spec["library"], **overrides)
     return Scenario(spec["name"], spec["type"], dict(spec.get("parameters") or {}),
                     symbols=tuple(spec["symbols"]), bars=spec["bars"], seed=spec["seed"])
+
+
+def custom_id(name: str) -> str:
+    """The id runs of the custom scenario ``name`` are filed under: ``custom.`` and an id that only
+    this exact name has ('my crash' -> 'custom.my-crash-6e951093', '🙂' -> 'custom.d06f1525')."""
+    return CUSTOM + exact_slug(name)
+
+
+def scenario_id(spec: dict[str, Any], scenario: Scenario) -> str:
+    """The id a resolved run is filed under: a library scenario's own id, or ``custom_id``."""
+    return library.slug(scenario.name) if spec.get("library") else custom_id(scenario.name)
+
+
+#: What two runs must share to be compared: the scenario's definition (its name and description
+#: aside), paths, exchange, account and the trader. The trader's version is recorded and shown,
+#: not required to match: a new version of the trader is what a regression check is for.
+COMPARED = ("scenario", "paths", "exchange", "account", "trader")
+
+
+def run_settings(scenario: Scenario, spec: dict[str, Any], trader: str | None,
+                 trader_version: str | None) -> dict[str, Any]:
+    """The settings a run is made under (stored with it, so that a later change of a library
+    scenario's definition does not make old runs look comparable)."""
+    definition = {k: v for k, v in scenario.to_dict().items() if k not in ("name", "description")}
+    return {"scenario": definition, "paths": int(spec.get("paths") or 1), "exchange": spec.get("exchange") or "calm",
+            "account": spec.get("account"), "trader": trader, "trader_version": trader_version}
+
+
+def settings_of(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored run's settings: as recorded, or (a run stored before they were) rebuilt from its
+    request with today's library and no trader (so it compares with no run that names one)."""
+    if spec.get("settings"):
+        return spec["settings"]
+    try:
+        scenario = build_scenario(spec)
+    except (StressError, ValueError, TypeError, KeyError):
+        return {"scenario": None, "paths": spec.get("paths"), "exchange": spec.get("exchange"),
+                "account": spec.get("account"), "trader": None, "trader_version": None}
+    return run_settings(scenario, spec, None, None)
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> dict[str, list[Any]]:
+    """What differs between two runs' settings, ``{field: [a's, b's]}`` (a scenario's fields by
+    their own names: ``bars``, ``seed``, ``parameters.drop_pct``, ...); empty: comparable."""
+    out: dict[str, list[Any]] = {}
+    for key in COMPARED:
+        x, y = a.get(key), b.get(key)
+        if key == "scenario" and isinstance(x, dict) and isinstance(y, dict):
+            for k in sorted(set(x) | set(y)):
+                if k == "parameters" and isinstance(x.get(k), dict) and isinstance(y.get(k), dict):
+                    for pk in sorted(set(x[k]) | set(y[k])):
+                        if x[k].get(pk) != y[k].get(pk):
+                            out[f"parameters.{pk}"] = [x[k].get(pk), y[k].get(pk)]
+                elif x.get(k) != y.get(k):
+                    out[k] = [x.get(k), y.get(k)]
+        elif x != y:
+            out[key] = [x, y]
+    return out
 
 
 def _over(field: str, value: int, limit: int, what: str) -> SpecError:
@@ -90,6 +154,10 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
         if kind.needs_data:
             raise SpecError(422, "type", f"type = {fields['type']!r} replays given data, which a request cannot "
                             "name (no file paths); use a synthetic scenario type")
+        for key, value in (fields.get("parameters") or {}).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SpecError(422, "parameters", f"parameters: {key} = {value!r}; expected a finite number "
+                                "(JSON's NaN, Infinity and numbers too large for a float, such as 1e400, are not)")
         spec.update(library=None, name=fields.get("name") or str(fields["type"]), type=kind.type.value,
                     parameters=dict(fields.get("parameters") or {}), symbols=list(fields.get("symbols") or ["BTCUSDT"]),
                     bars=fields.get("bars") or 1000, seed=fields.get("seed"))   # None: from the name
@@ -101,7 +169,7 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
         raise _over("paths", spec["paths"], limits.max_paths, "paths")
     try:
         scenario = build_scenario(spec)
-    except (StressError, ValueError, TypeError) as exc:
+    except (StressError, ValueError, TypeError, OverflowError) as exc:
         text = str(exc).lower()
         field = ("bars" if "does not fit" in text or "bars =" in text else "parameters" if "param" in text
                  else "symbols" if "symbol" in text else "scenario")

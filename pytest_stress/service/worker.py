@@ -43,44 +43,135 @@ class RunCancelled(BaseException):
     nothing in the trader or the engine catches it)."""
 
 
-def init_worker(factory: Callable[[], Any]) -> None:
-    """The pool's initializer: the server's trader factory, fixed for this process's life."""
+def init_worker(factory: Callable[[], Any], server: int | None = None) -> None:
+    """The pool's initializer: the server's trader factory, fixed for this process's life; and
+    this process dies with the server (``server``, its pid), so that a server killed by SIGKILL
+    or the OOM killer does not leave its workers running and writing progress for runs nobody
+    will finish (issue 30). The kernel signals only the death of a parent (``PR_SET_PDEATHSIG``,
+    ``workers._bind_to_parent``), and under the forkserver context the parent is the fork server,
+    which the workers themselves keep alive (each holds a copy of its "alive" pipe); so the worker
+    also watches the server: a thread blocked on a pidfd of it (``os.pidfd_open``, Linux 5.3+; else
+    it looks every 0.5 s) SIGKILLs this process when the server ends. Then the fork server, its
+    pipe closed by all, exits too."""
     global _FACTORY
     _FACTORY = factory
+    from ..workers import _bind_to_parent   # lazy: only in a pool's worker process
+
+    _bind_to_parent(None, keep=())
+    if server is not None and server != os.getpid():
+        _die_with(server)
+
+
+def _die_with(pid: int) -> None:
+    """SIGKILL this process when process ``pid`` ends (a daemon thread that waits for it)."""
+    import select   # lazy: only in a pool's worker process
+    import signal   # lazy: as above
+    import threading   # lazy: as above
+
+    try:
+        fd: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):   # no pidfd (not Linux, an old kernel) or already gone: look instead
+        fd = None
+
+    def watch() -> None:
+        if fd is not None:
+            select.select([fd], [], [])   # readable once the process has ended
+        else:
+            while True:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:   # alive, someone else's (cannot be: it started us); keep looking
+                    pass
+                time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="pytest-stress server watch", daemon=True).start()
 
 
 def _store(path: str) -> RunStore:
+    """This process's store: a call to a database that dropped the connection tries to reach it
+    once, not for seconds (a progress row is skipped rather than the run held up)."""
     if path not in _STORES:
-        _STORES[path] = RunStore(path)
+        _STORES[path] = RunStore(path, reconnect_s=0.0)
     return _STORES[path]
 
 
-class Progress:
-    """The "bar" subscriber: throttled progress rows and the cancel check."""
+def _start(store: RunStore, run_id: str, wait_s: float = 10.0) -> bool:
+    """``store.start``, trying for up to ``wait_s`` while the database is unreachable."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return store.start(run_id, os.getpid())
+        except store.errors:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
 
-    def __init__(self, run_id: str, store: RunStore, every_s: float, every_bars: int, offset: int = 0) -> None:
+
+class Progress:
+    """The "bar" subscriber: throttled progress rows and the cancel check. The equity's peak and
+    the largest drawdown are followed on every bar (a comparison a bar), not only on the sampled
+    ones: a short run's only row, its last, used to show the drawdown from a peak of one sample (0)."""
+
+    def __init__(self, run_id: str, store: RunStore, every_s: float, every_bars: int, offset: int = 0,
+                 initial: float = float("-inf")) -> None:
         self.run_id, self.store, self.every_s, self.every_bars = run_id, store, every_s, every_bars
         self.offset = offset       # bars of the earlier paths
         self.seq = 0
-        self.peak = float("-inf")
+        self.unstored = 0          # progress rows skipped since the store became unreachable
+        self.peak = initial        # this path's (the metrics' drawdown starts from the initial equity)
+        self.max_dd = 0.0          # the largest drawdown of any path so far, percent
         self.next_at = time.monotonic() + every_s
         self.next_bar = every_bars or -1
 
-    def __call__(self, topic: str, ctx: Any) -> None:
-        t = ctx.t
-        if (self.every_bars and t >= self.next_bar) or time.monotonic() >= self.next_at:
-            self.emit(self.offset + t, ctx.equity)
+    def new_path(self, offset: int, initial: float) -> None:
+        """A path begins, after ``offset`` bars of earlier ones, from ``initial`` equity."""
+        self.offset, self.peak = offset, initial
 
-    def emit(self, bar: int, equity: float) -> None:
+    def __call__(self, topic: str, ctx: Any) -> None:
+        t, equity = ctx.t, ctx.equity
+        if equity > self.peak:
+            self.peak = equity
+        elif self.peak > 0 and (self.peak - equity) * 100.0 > self.max_dd * self.peak:
+            self.max_dd = (self.peak - equity) / self.peak * 100.0
+        if (self.every_bars and t >= self.next_bar) or time.monotonic() >= self.next_at:
+            self.emit(self.offset + t, equity)
+
+    def emit(self, bar: int, equity: float, max_drawdown: float | None = None) -> None:
+        """A progress row at ``bar`` (``max_drawdown``: the run's own figure, at its end)."""
         self.peak = max(self.peak, equity)
         dd = (1.0 - equity / self.peak) * 100.0 if self.peak > 0 else 0.0
+        if max_drawdown is not None:
+            self.max_dd = max_drawdown
+        self.max_dd = max(self.max_dd, dd)
         self.seq += 1
-        self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd))
         self.next_at = time.monotonic() + self.every_s
         if self.every_bars:
             self.next_bar = bar - self.offset + self.every_bars
-        if self.store.cancel_requested(self.run_id):
+        try:   # progress is a sample: with the store unreachable (a database restart) the run goes on
+            self.store.add_progress(self.run_id, self.seq, int(bar), float(equity), float(dd), float(self.max_dd))
+            cancelled = self.store.cancel_requested(self.run_id)
+        except self.store.errors as exc:
+            if not self.unstored:   # once per outage
+                log.warning("run %s: the run store is unreachable; progress from bar %d is not stored until it is "
+                            "back, the run goes on (%s)", self.run_id, bar, type(exc).__name__)
+            self.unstored += 1
+            self.seq -= 1
+            return
+        if self.unstored:
+            log.warning("run %s: the run store is back (%d progress rows skipped)", self.run_id, self.unstored)
+            self.unstored = 0
+        if cancelled:
             raise RunCancelled(self.run_id)
+
+
+def _run_drawdown(result: Any) -> float | None:
+    """A single run's max_drawdown metric (percent), or None."""
+    metrics = getattr(result, "metrics", None)
+    value = (metrics() if callable(metrics) else metrics or {}).get("max_drawdown")
+    return float(value) if isinstance(value, (int, float)) and value == value else None
 
 
 def _attach(trader: Any, progress: Progress) -> bool:
@@ -108,8 +199,8 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
     if make is None:
         raise RuntimeError("worker process without a trader factory (init_worker was not called)")
     store = _store(db)
-    if not store.start(run_id, os.getpid()):
-        return {"state": "cancelled", "error": "cancelled before it started"}
+    if not _start(store, run_id):
+        return {"state": "cancelled", "error": "cancelled before it started", "failure": "cancelled"}
     scenario = build_scenario(spec)
     exchange, account, paths = spec.get("exchange") or "calm", spec.get("account"), int(spec.get("paths") or 1)
     progress = Progress(run_id, store, every_s, every_bars)
@@ -121,7 +212,7 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
         for i, seed in enumerate(seeds):
             sc = scenario if paths == 1 else scenario.replace(seed=seed)
             trader = make()
-            progress.offset, progress.peak = i * scenario.bars, float("-inf")
+            progress.new_path(i * scenario.bars, scenario.initial_equity)
             _attach(trader, progress)
             views = sc.build_market()
             last = run_scenario(sc, trader, exchange, account=account, market=views)
@@ -133,20 +224,22 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
 
         result = last if paths == 1 else PathsResult(scenario, table=chunk.table, sketches=chunk.sketches,
                                                      rerun=rerun)
-        progress.emit(paths * scenario.bars - 1, float(last.final_equity))
+        progress.emit(paths * scenario.bars - 1, float(last.final_equity),
+                      _run_drawdown(last) if paths == 1 else None)
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running"}
+        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("run %s (%s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
     summary = summarize(result)
     summary["outcome"] = "passed" if result.success else "failed"
     config = exchange_config(exchange)   # the single run's market is reused, not built again
     summary["report"] = (run_payload(result, views if result.success else None, config) if paths == 1
                          else case_payload(result, scenario, config))
     if not result.success:
-        return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary}
+        return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary,
+                "failure": "run_error"}
     return {"state": "finished", "summary": summary}
 
 
@@ -162,7 +255,7 @@ def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[],
     def traders() -> Any:   # a fresh trader per path, its bus carrying the progress subscriber
         nonlocal ran
         trader = make()
-        progress.offset, progress.peak = ran * scenario.bars, float("-inf")
+        progress.new_path(ran * scenario.bars, scenario.initial_equity)
         ran += 1
         _attach(trader, progress)
         return trader
@@ -174,11 +267,11 @@ def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[],
         result, _ = run_where_it_held(bp, scenario, traders, exchange_config(exchange), account=account)
         progress.emit(ran * scenario.bars - 1, float(result.final_equity))
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running"}
+        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
         detail = "".join(traceback.format_exception(exc)).rstrip()
         log.error("run %s (breaking point of %s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}"}
+        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
     log.info("run %s: %s", run_id, bp.headline())
     summary = summarize(BreakingCase(result, bp))
     summary["check"] = search["describe"]
