@@ -201,10 +201,9 @@ class StressSession:
             self.compared += 1
             if now.get("breaking_point") or base.get("breaking_point"):
                 before = len(self.regressions)
-                self._compare_breaking(test, base.get("breaking_point"), now.get("breaking_point"))
+                status = self._compare_breaking(test, base.get("breaking_point"), now.get("breaking_point"))
                 regs = [r.describe() for r in self.regressions[before:]]
-                self.comparisons[test] = {"status": "regressed" if regs else "breaking point", "changes": [],
-                                          "regressions": regs, "key": {}}
+                self.comparisons[test] = {"status": status, "changes": [], "regressions": regs, "key": {}}
                 continue
             regressions, self.comparisons[test] = self._check_case(test, base, now)
             self.regressions.extend(regressions)
@@ -232,26 +231,28 @@ class StressSession:
         return regressions, case_comparison(base_metrics, now_metrics, [r.describe() for r in regressions],
                                             [t.metric for t in thresholds])
 
-    def _compare_breaking(self, test: str, base: dict[str, Any] | None, now: dict[str, Any] | None) -> None:
+    def _compare_breaking(self, test: str, base: dict[str, Any] | None, now: dict[str, Any] | None) -> str:
         """A breaking-point case: its answer against the baseline's (``compare_breaking``), never its
         one path's metrics. A move is a regression under ``--stress-compare-fail`` (any threshold:
-        each end of a bracket is already a verdict), a warning otherwise."""
+        each end of a bracket is already a verdict), a warning otherwise. Returns the comparison's
+        status: "regressed", "changed", "not comparable" or "unchanged"."""
         from .compare_breaking import check_breaking, comparable   # lazy: only when comparing
 
         if base is None or now is None:
             self.breaking_notes.append(f"{test}: a breaking point on one side only (not compared)")
-            return
+            return "not comparable"
         why = comparable(base, now)
         if why is not None:
             self.breaking_notes.append(f"{test}: breaking points not comparable ({why})")
-            return
+            return "not comparable"
         move = check_breaking(test, base, now)
         if move is None:
-            return
+            return "unchanged"
         if self.options.compare_fail:
             self.regressions.append(move)     # type: ignore[arg-type]   # describes itself as a Regression does
-        else:
-            self.breaking_notes.append(f"{test}: {move.describe()} (fails the session with --stress-compare-fail)")
+            return "regressed"
+        self.breaking_notes.append(f"{test}: {move.describe()} (fails the session with --stress-compare-fail)")
+        return "changed"
 
     def _thresholds(self, summary: dict[str, Any]) -> list[Threshold]:
         from .compare import parse_threshold   # lazy: the metric table, only when comparing
@@ -283,7 +284,7 @@ class StressSession:
         if self.unsaved:
             lines.append(f"not saved (no result): {', '.join(self.unsaved)}")
         if self.options.compare:
-            moved = sum(c["status"] != "unchanged" for c in self.comparisons.values())
+            moved = sum(c["status"] in ("regressed", "changed") for c in self.comparisons.values())
             lines.append(f"compared {self.compared} case(s) with {self.options.compare}"
                          + (f"; thresholds: {', '.join(map(str, self.options.compare_fail))}"
                             if self.options.compare_fail else "; no --stress-compare-fail thresholds given"))
