@@ -1,6 +1,7 @@
 """The HTML report, its data and the results as DataFrames: extremes kept, self-contained,
 a chart per case, rendered by a real browser; from the plugin (-n 0 and -n 2) and pytest-html."""
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -513,26 +514,20 @@ def _render_breaking_page(path, saved, tmp_path) -> None:
 
 
 # -- what a risk reader needs at a glance (issue 29) ------------------------------------------
-RISK_CONFTEST = textwrap.dedent('''
-    import os
-    import pytest
-    from pytest_stress import buy
+def _screenshot_module():
+    """benchmarks/report_screenshot.py, which draws docs/report.png from the same project."""
+    import importlib.util
 
-    class Naive:
-        """README's trader without its guard: a timed-out exit that fills late leaves it short."""
-        def __init__(self):
-            self.size = float(os.environ.get("RISK_SIZE", "0.3"))
+    path = pathlib.Path(__file__).resolve().parent.parent / "benchmarks" / "report_screenshot.py"
+    spec = importlib.util.spec_from_file_location("report_screenshot", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-        def on_bar(self, ctx):
-            if ctx.position() == 0 and ctx.price > ctx.close[-24:].mean():
-                return buy(self.size * ctx.equity / ctx.price)
-            if ctx.position() > 0 and ctx.price < ctx.close[-24:].mean():
-                return ctx.close_position()
 
-    @pytest.fixture(scope="session")
-    def trader_factory():
-        return Naive
-''')
+#: The README's trader without its guard (a timed-out exit that fills late leaves it short): the
+#: screenshot's project, so that the page tested is the page shown.
+RISK_CONFTEST = _screenshot_module().CONFTEST
 
 RISK_TESTS = textwrap.dedent('''
     from hypothesis import Phase, given, settings
