@@ -94,9 +94,11 @@ def levels_of(search_range: tuple[float, float] | None, precision: float | None,
     """About how many levels a breaking-point search evaluates (``breaking.py``: bisection to the
     precision, then the bracket's ends confirmed on independent paths): the bar's total, an
     estimate that the bar extends when a search needs more."""
+    from .breaking import DEFAULT_HIGH, DEFAULT_PRECISION   # lazy: the search's own defaults, only for a search
+
     if parameter is None:
-        low, high = search_range or (0.0, 4.0)
-        steps = abs(high - low) / (precision or 0.05)
+        low, high = search_range or (0.0, DEFAULT_HIGH)
+        steps = abs(high - low) / (precision or DEFAULT_PRECISION)
     elif precision is None:
         steps = 100.0          # 1% of the parameter's range
     elif search_range is not None:

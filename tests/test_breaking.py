@@ -113,9 +113,12 @@ def test_severity_search_of_a_library_scenario_is_deterministic_whatever_runs_th
     assert one.summary() == two.summary()
     assert one.status == FOUND and 0 < one.severity < 1   # a 30% crash liquidates a 5x long
     assert one.bracket[1] - one.bracket[0] <= 0.1
-    # levels are decided on the same main paths: the first level's paths are path 0, 1, ... of
-    # the scenario at that severity, whose base market is the scenario's own path's
-    assert {level.path_set for level in one.levels} <= {0, 1, 2, 3}
+    # the bisection's levels are on the main paths; the last two levels re-decide the final
+    # bracket's two ends on an independent path set, and agree with them
+    assert one.levels[0].path_set == 0 and one.levels[0].x == 1.0     # the first bisection: the range's middle
+    last_pass, last_fail = one.levels[-2], one.levels[-1]
+    assert last_pass.path_set == last_fail.path_set >= 1
+    assert (last_pass.x, last_fail.x) == one.bracket and last_pass.passed and not last_fail.passed
 
 
 def test_a_check_may_assert_instead_of_returning_a_bool():

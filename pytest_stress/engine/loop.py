@@ -286,13 +286,13 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                     else:
                         more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx) if hooks else None
                 except Exception as exc:
-                    errors.handle(exc, t, _hook_name(r, on_liquidation, hooks), rec)
+                    errors.handle(exc, t, _hook_name(r, on_liquidation), rec)
                     more = None
                 if more is not None:
                     try:
                         _submit(orders_of(more), submit, rec, bus, errors, t)
                     except Exception as exc:      # what it returned is not orders: named as the hook's
-                        errors.handle(exc, t, f"{_hook_name(r, on_liquidation, hooks)} (its return value)", rec)
+                        errors.handle(exc, t, f"{_hook_name(r, on_liquidation)} (its return value)", rec)
         if bus.active and bus.wants("bar"):
             _publish(bus, "bar", ctx, errors, t, rec)
         try:
@@ -323,7 +323,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     return rec
 
 
-def _hook_name(r: Any, on_liquidation: Any, hooks: bool) -> str:
+def _hook_name(r: Any, on_liquidation: Any) -> str:
     if r.status == "liquidation" and on_liquidation is not None:
         return "on_liquidation hook"
     return "on_fill hook" if r.filled_qty > 0 else "on_rejection hook"

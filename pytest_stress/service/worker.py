@@ -227,11 +227,9 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
         progress.emit(paths * scenario.bars - 1, float(last.final_equity),
                       _run_drawdown(last) if paths == 1 else None)
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
+        return dict(_CANCELLED)
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
-        detail = "".join(traceback.format_exception(exc)).rstrip()
-        log.error("run %s (%s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
+        return _trader_failed(run_id, scenario.name, exc)
     summary = summarize(result)
     summary["outcome"] = "passed" if result.success else "failed"
     config = exchange_config(exchange)   # the single run's market is reused, not built again
@@ -241,6 +239,17 @@ def execute(run_id: str, spec: dict[str, Any], db: str, every_s: float, every_ba
         return {"state": "failed", "error": summary.get("error") or "the run failed", "summary": summary,
                 "failure": "run_error"}
     return {"state": "finished", "summary": summary}
+
+
+#: The outcome of a run cancelled while it ran.
+_CANCELLED = {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
+
+
+def _trader_failed(run_id: str, what: str, exc: Exception) -> dict[str, Any]:
+    """The outcome of a run whose trader raised: failed, with its traceback (logged too)."""
+    detail = "".join(traceback.format_exception(exc)).rstrip()
+    log.error("run %s (%s) failed: %s", run_id, what, detail)
+    return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
 
 
 def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[], Any],
@@ -267,11 +276,9 @@ def _search(run_id: str, scenario: Any, spec: dict[str, Any], make: Callable[[],
         result, _ = run_where_it_held(bp, scenario, traders, exchange_config(exchange), account=account)
         progress.emit(ran * scenario.bars - 1, float(result.final_equity))
     except RunCancelled:
-        return {"state": "cancelled", "error": "cancelled while running", "failure": "cancelled"}
+        return dict(_CANCELLED)
     except Exception as exc:   # the user's trader failed: a failed run with its traceback, never a lost server
-        detail = "".join(traceback.format_exception(exc)).rstrip()
-        log.error("run %s (breaking point of %s) failed: %s", run_id, scenario.name, detail)
-        return {"state": "failed", "error": f"{type(exc).__name__}: {exc}\n{detail}", "failure": "trader_error"}
+        return _trader_failed(run_id, f"breaking point of {scenario.name}", exc)
     log.info("run %s: %s", run_id, bp.headline())
     summary = summarize(BreakingCase(result, bp))
     summary["check"] = search["describe"]
