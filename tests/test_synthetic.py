@@ -70,9 +70,10 @@ def test_garch_clusters_volatility_and_constant_vol_does_not():
     flat = _log_returns(generate_market(("X",), 200_000, "1h", np.random.default_rng(4), garch=False, **kw))[0]
     assert _acf_sq(garch) > 0.05
     assert abs(_acf_sq(flat)) < 4 / np.sqrt(len(flat))
-    # the long-run variance is the target in both cases
+    # the long-run variance is the target in both cases (the slow factor's regimes make 200k hours'
+    # sample variance scatter by about 6% over seeds, mean 1.00: 3 sd)
     target = 0.36 * 3600 / SECONDS_PER_YEAR
-    assert garch.var() == pytest.approx(target, rel=0.1)
+    assert garch.var() == pytest.approx(target, rel=0.2)
 
 
 def test_sample_correlation_matches_target():

@@ -100,15 +100,18 @@ class MarketModel:
     """
 
     tail_nu: float = 5.0
-    jump_rate_per_day: float = 0.08
-    jump_size: float = 6.0
+    jump_rate_per_day: float = 3.0
+    jump_size: float = 2.5
+    jump_hours: float = 1.0
+    jump_echo: float = 0.2
+    jump_echo_hours: float = 4.0
     slow_half_life_days: float = 17.0
-    slow_vol: float = 0.7
-    volume_memory_hours: float = 12.0
-    volume_memory_vol: float = 0.3
+    slow_vol: float = 0.9
+    volume_memory_hours: float = 48.0
+    volume_memory_vol: float = 0.6
     volume_season: float = 0.3
     volume_peak_hour: float = 15.0
-    volume_noise: float = 0.3
+    volume_noise: float = 0.15
     spread_noise: float = 0.1
     volume_elasticity: float = 0.5
 
@@ -117,6 +120,9 @@ class MarketModel:
         _check(owner, "tail_nu", self.tail_nu, 2.0, math.inf, low_open=True)
         _check(owner, "jump_rate_per_day", self.jump_rate_per_day, 0.0, 24.0)
         _check(owner, "jump_size", self.jump_size, 0.0, 50.0)
+        _check(owner, "jump_hours", self.jump_hours, 0.0, 24.0)
+        _check(owner, "jump_echo", self.jump_echo, 0.0, 10.0)
+        _check(owner, "jump_echo_hours", self.jump_echo_hours, 0.0, 8760.0, low_open=True)
         _check(owner, "slow_half_life_days", self.slow_half_life_days, 0.0, 3650.0, low_open=True)
         _check(owner, "slow_vol", self.slow_vol, 0.0, 2.0)
         _check(owner, "volume_memory_hours", self.volume_memory_hours, 0.0, 8760.0, low_open=True)

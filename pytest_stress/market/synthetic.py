@@ -392,13 +392,17 @@ def generate_market(
     # and wicks), so a seed is one market everywhere.
     bar_h = bar_s / 3600.0
     kappa = model.jump_rate_per_day / 24.0 * model.jump_size ** 2   # the jumps' variance share
+    jump_size = model.jump_size
     gauss_corr = corr
     if kappa > 0 and k > 1:
+        full = kappa
+        kappa = _absorbable_share(corr, kappa)
+        if kappa < full:
+            _log.debug("generate_market: correlation %s absorbs a jump share of %.3g of %.3g; jumps scaled down",
+                       corr.tolist(), kappa, full)
+            jump_size *= math.sqrt(kappa / full)
         gauss_corr = (1.0 + kappa) * corr - kappa
         np.fill_diagonal(gauss_corr, 1.0)
-        if float(np.linalg.eigvalsh(gauss_corr).min()) < -1e-10:
-            _log.debug("generate_market: correlation %s cannot absorb common jumps; none drawn", corr.tolist())
-            kappa, gauss_corr = 0.0, corr
     shocks = rng.standard_normal((k, n))
     if k > 1:
         shocks = _cholesky_psd(gauss_corr) @ shocks
@@ -412,7 +416,8 @@ def generate_market(
             np.sqrt(mix, out=mix)
             shocks[:, start:start + _BLOCK] *= mix
         del mix
-    hit = jumps = None
+    hit = jumps = echo = None
+    echo_mean = 0.0
     if kappa > 0:
         # common jumps: a Poisson count per bar (rate per day), each N(0, size^2) hourly sigmas;
         # added per symbol below, after the fast variance has seen the continuous shocks only
@@ -424,9 +429,15 @@ def generate_market(
             hits.append(at + start)
             sizes.append(counts[at])
         hit, size = np.concatenate(hits), np.concatenate(sizes)
-        jumps = rng.standard_normal(len(hit))
-        jumps *= np.sqrt(size) * (model.jump_size / math.sqrt(bar_h))
-        del counts, hits, sizes, size
+        del counts, hits, sizes
+        hit, jumps, last, energy = _jump_pieces(hit, size, jump_size, n, bar_s, model.jump_hours, rng)
+        if model.jump_echo > 0 and garch:
+            echo = _jump_echo(last, energy, n, bar_h, model)
+            # the echo's mean: f + echo is divided by 1 + it (below, or in the shared slow factor),
+            # so the variance keeps its long-run mean
+            echo_mean = model.jump_echo * jump_size ** 2 * rate / (1.0 - 0.5 ** (bar_h / model.jump_echo_hours))
+        jumps *= 1.0 / math.sqrt(bar_h)             # hourly sigmas to bar sigmas
+        del last, energy
     slow = None
     if garch and model.slow_vol > 0:
         eta = model.slow_vol
@@ -436,6 +447,8 @@ def generate_market(
         _ar1_in_place(slow, phi, eta * float(rng.standard_normal()))
         slow -= 0.5 * eta * eta                     # E[exp(x)] = exp(eta^2 / 2): g has mean 1
         np.exp(slow, out=slow)
+        if echo_mean:
+            slow *= 1.0 / (1.0 + echo_mean)         # g / (1 + the echo's mean), once for all symbols
     mean_abs_z = _mean_abs_t(nu)
     values = np.empty((len(FIELDS), k, n))
 
@@ -456,8 +469,12 @@ def generate_market(
             b_h = prof.garch_beta if garch_beta is None else garch_beta
             alpha, beta = bar_garch(a_h, b_h, bar_s)
             rel = garch_variance(z, 1.0 - alpha - beta, alpha, beta)   # f: mean 1
+            if echo is not None:
+                rel += echo                         # f + echo: mean 1 + echo_mean
             if slow is not None:
-                rel *= slow
+                rel *= slow                         # (f + echo) g / (1 + echo_mean): mean 1
+            elif echo_mean:
+                rel *= 1.0 / (1.0 + echo_mean)
         else:
             rel = np.ones(n)
         if hit is not None:
@@ -500,6 +517,76 @@ def generate_market(
                            vmem is not None, block_tick, sigma, prof, model, mean_abs_z, bar_s)
         del rel, vmem
     return MarketData(symbols, owned(timestamps), owned(values), timeframe)
+
+
+def _absorbable_share(corr: np.ndarray, kappa: float) -> float:
+    """The largest jump variance share, at most ``kappa``, that the correlation matrix can absorb.
+
+    Common jumps add kappa to every pairwise covariance, so the Gaussian part must have the
+    correlation (1 + kappa) C - kappa (diagonal 1), which must be positive semi-definite. Its
+    smallest eigenvalue is concave in kappa and >= 0 at 0 (C is valid), so the shares that work
+    are an interval [0, kappa_max]: the full share if it works, else kappa_max by bisection
+    (negative correlations near their limit absorb little or nothing).
+    """
+    def ok(x: float) -> bool:
+        return float(np.linalg.eigvalsh((1.0 + x) * corr - x).min()) >= -1e-10
+
+    if ok(kappa):
+        return kappa
+    lo, hi = 0.0, kappa
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    return lo
+
+
+def _jump_echo(last: np.ndarray, energy: np.ndarray, n: int, bar_h: float, model: MarketModel) -> np.ndarray:
+    """The variance common jumps leave behind, relative to the long-run variance, per bar.
+
+    A jump whose squared moves sum to ``energy`` (hourly sigmas squared) and whose last bar is
+    ``last`` adds ``jump_echo`` x energy to the relative variance from the bar after it, decaying
+    with half-life ``jump_echo_hours`` in calendar time: the aftermath is the same on every
+    timeframe, and a jump's own bars are not amplified by it. The caller scales f + echo by
+    1 / (1 + its mean).
+    """
+    phi = 0.5 ** (bar_h / model.jump_echo_hours)
+    echo = np.zeros(n)
+    at = last + 1
+    keep = at < n
+    np.add.at(echo, at[keep], model.jump_echo * energy[keep])
+    _ar1_in_place(echo, phi)
+    return echo
+
+
+def _jump_pieces(hit: np.ndarray, count: np.ndarray, size: float, n: int, bar_s: int, hours: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bars common jumps move and by how much (hourly sigmas), each jump over ``hours``.
+
+    A jump (``count`` of them in the bar ``hit``) is N(0, count x size^2) in hourly sigmas. On a bar
+    of at least ``hours`` it lands in its bar. On a shorter bar it is a burst over the
+    K = round(hours / bar) bars from its own: its variance is shared out by uniform random
+    shares w (K exponential draws, normalised: Dirichlet(1)) and bar i moves by
+    sqrt(count w_i) x size x eps_i, eps_i standard normal. The burst's sum over its K bars is again
+    N(0, count x size^2), so the hour holds the same jump on every timeframe while no bar holds it
+    all. Pieces past the series' end are dropped; overlapping bursts add up.
+    Returns the bars moved and their moves, and per jump its last bar and the sum of its squared
+    moves (for ``_jump_echo``).
+    """
+    k = int(round(hours * 3600.0 / bar_s))
+    if k <= 1 or len(hit) == 0:
+        jumps = rng.standard_normal(len(hit))
+        jumps *= np.sqrt(count) * size
+        return hit, jumps, hit, jumps * jumps
+    w = rng.standard_exponential((len(hit), k))
+    w *= (count / w.sum(axis=1))[:, None]
+    np.sqrt(w, out=w)
+    w *= rng.standard_normal((len(hit), k))
+    w *= size
+    at = hit[:, None] + np.arange(k)
+    keep = at < n
+    bars, where = np.unique(at[keep], return_inverse=True)
+    return (bars, np.bincount(where, weights=w[keep], minlength=len(bars)), hit + (k - 1),
+            np.einsum("ij,ij->i", w, w))
 
 
 def _closes_and_opens(rows: np.ndarray, z: np.ndarray, rel: np.ndarray, prev_close: float | None, carry: float,
