@@ -107,11 +107,11 @@ class MarketModel:
     jump_echo_hours: float = 4.0
     slow_half_life_days: float = 17.0
     slow_vol: float = 0.9
-    volume_memory_hours: float = 48.0
-    volume_memory_vol: float = 0.6
+    volume_memory_hours: float = 6.0
+    volume_memory_vol: float = 0.65
     volume_season: float = 0.3
     volume_peak_hour: float = 15.0
-    volume_noise: float = 0.15
+    volume_noise: float = 0.1
     spread_noise: float = 0.1
     volume_elasticity: float = 0.5
 
