@@ -2,8 +2,9 @@
 
 The model (docs/market.md has it written out with its sources): per bar and symbol,
 r = sigma * sqrt(f * g) * z - h / 2 + mu * dt with z Student-t of unit variance (one
-chi-square draw per bar shared by all symbols) plus common jumps (tail dependence), f a fast GARCH(1,1)
-factor with hourly figures converted to the bar length, g a slow log-variance AR(1)
+chi-square draw per bar shared by all symbols) plus common jumps (tail dependence; spread over
+an hour of bars on shorter timeframes), f a fast GARCH(1,1) factor with hourly figures
+converted to the bar length plus the variance echo of past jumps, g a slow log-variance AR(1)
 shared by all symbols with a half-life in days. Volume follows a daily profile, the
 conditional volatility and the bar's shock, scaled to the bar length; spreads scale with
 the conditional volatility; depth near the touch is volume over volatility.
@@ -383,18 +384,21 @@ def generate_market(
 
     - close: log return sigma_t z - h_t / 2 + mu dt, with z Student-t of unit variance
       (``model.tail_nu``; one chi-square per bar shared by all symbols) plus common jumps
-      (``model.jump_rate_per_day``, ``model.jump_size``), scaled to unit variance, and conditional
+      (``model.jump_rate_per_day``, ``model.jump_size``; on bars shorter than ``model.jump_hours``
+      a burst over that many hours of bars), scaled to unit variance, and conditional
       variance h_t = sigma^2 dt f_t g_t: f a fast GARCH(1,1) on z with hourly figures
       ``garch_alpha``, ``garch_beta`` (default: the asset's profile; converted to the bar
-      by ``bar_garch``; it sees the continuous shocks, not the jumps, so a jump's aftermath
-      does not depend on the bar length), g a slow factor exp(AR(1)) shared by all symbols with half-life
-      ``model.slow_half_life_days``. Both have mean 1, so ``annual_vol`` is the long-run
-      volatility. ``garch=False`` gives constant volatility (no f, no g).
+      by ``bar_garch``; it sees the continuous shocks, not the jumps) plus each jump's echo
+      (``model.jump_echo`` x its size^2, half-life ``model.jump_echo_hours``), so a jump's
+      aftermath does not depend on the bar length; g a slow factor exp(AR(1)) shared by all
+      symbols with half-life ``model.slow_half_life_days``. Both have mean 1, so ``annual_vol``
+      is the long-run volatility. ``garch=False`` gives constant volatility (no f, no echo, no g).
     - drift: ``annual_drift`` is the arithmetic drift mu: the log drift is mu dt - h_t / 2
       (Ito), so E[P_t] = P_0 exp(mu t) to second order and mu = 0 is a martingale.
     - open: the previous close times a small gap; high and low: wicks beyond the body.
     - volume: hourly profile volume x bar length x daily profile x (sigma_t/sigma)^e x
-      the bar's shock size x log-normal noise. Spread: calm spread x sigma_t/sigma x noise.
+      the bar's shock size (over its mean, jumps included) x log-normal noise.
+      Spread: calm spread x sigma_t/sigma x noise.
       Depth: calm depth x daily profile x (sigma_t/sigma)^(e - 1) (volume over volatility).
     - several symbols: Gaussian parts correlated by ``correlation``.
     - ticks: prices round to the asset's tick, or a finer power of ten on very low prices
