@@ -74,7 +74,8 @@ class MarketModel:
     - ``jump_rate_per_day``, ``jump_size``: common jumps, a Poisson number of Gaussian jumps
       per bar hitting every symbol at once, at this rate per day, each with standard deviation
       ``jump_size`` hourly sigmas. They are what makes the worst bars of different symbols
-      coincide (10 October 2025: correlations to 1; 12 March 2020: about -22% in an hour).
+      coincide (10 October 2025: correlations went to about 1; the crashes themselves are the
+      scenarios' job).
       Their variance share kappa = rate/24 x size^2 (0.78) is the same on every timeframe;
       shocks are divided by sqrt(1 + kappa) and the Gaussian correlation is lowered to
       ((1 + kappa) C - kappa) so the overall correlation stays C. Calibrated (design choice, no
