@@ -367,7 +367,7 @@ def test_hourly_facts_sit_in_the_real_range(correlation, tail_range):
 def test_sub_hour_tails_are_realistic():
     # Real BTCUSDT 5m in 2025 (issue #26): excess kurtosis about 87, under one 5-minute move above 5% a year.
     # Before common jumps were spread over an hour (40 one-year seeds): 5m kurtosis 42-380 (p5-p95), 4.1
-    # moves above 5% a year, up to 15% in 5 minutes; 1m kurtosis 160-860 over 139 days, 1-10% candles.
+    # moves above 5% a year, up to 15% in 5 minutes; 1m kurtosis 160-860 over 139 days, 5-10% candles.
     # Now (20 seeds): 5m kurtosis 19-34 (median year), 0-2 moves above 5% a year; 1m kurtosis 15-32, under 3.2%.
     r5 = _log_returns(generate_market(("BTCUSDT",), 4 * 105_120 + 1, "5m", np.random.default_rng(41)))[0]
     move = np.abs(np.expm1(r5))

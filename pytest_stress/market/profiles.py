@@ -88,7 +88,7 @@ class MarketModel:
     - ``jump_hours``: on bars shorter than this a jump is a burst over round(jump_hours / bar)
       bars: its variance shared out by Dirichlet(1) shares, each bar's piece Gaussian, so the
       burst's sum is the hourly jump while no 1m or 5m bar holds it whole (a jump landing in
-      one 1m bar made 1m excess kurtosis about 2,700 and one-minute candles of 10-16%).
+      one 1m bar made 1m excess kurtosis 1,400-2,700 and one-minute candles of 14-19%).
     - ``jump_echo``, ``jump_echo_hours``: the variance a jump leaves behind: jump_echo x s^2
       (s its size in hourly sigmas) added to the relative variance after its last bar, decaying
       with this half-life in calendar time. Real hourly BTC: the hour after a 5-12 sigma hour
