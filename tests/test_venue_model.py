@@ -186,11 +186,12 @@ def test_a_metaorder_over_many_bars_moves_the_price_by_the_square_root_law_of_it
 
 
 def test_market_order_beyond_the_band_fills_to_the_band_and_the_rest_expires():
-    m = flat_market(100, volume=1000.0, depth=50.0)       # a thin book
-    ex = SimulatedExchange(QUIET, m, np.random.default_rng(0))
+    m = flat_market(100, volume=1000.0, depth=50.0)       # a thin book that does not refill in the bar
+    cfg = QUIET.replace(book_refill_s=math.inf)
+    ex = SimulatedExchange(cfg, m, np.random.default_rng(0))
     res, resting = ex.process(60, [Ticket(1, sell(50_000.0, "X"), "X")], {"X": 0})
     r = res[0]
-    c = market_conditions(m, QUIET)
+    c = market_conditions(m, cfg)
     ys = c.sigma[0, 60]
     assert c.liquidity[0, 60] == 50.0
     assert r.status == "band_limited" and resting == []
@@ -217,9 +218,9 @@ def test_a_marketable_limit_walks_no_further_than_its_limit_and_the_rest_rests()
     t = 60
     o = m.open[0, t]
     ex = SimulatedExchange(QUIET.replace(charge_spread=False), m, np.random.default_rng(0))
-    res, resting = ex.process(t, [Ticket(1, buy(1000.0, "X", limit=o * 1.01), "X")], {"X": 0})
+    res, resting = ex.process(t, [Ticket(1, buy(1000.0, "X", limit=o * 1.001), "X")], {"X": 0})
     assert res[0].status == "partial" and 0 < res[0].filled_qty < 1000
-    assert res[0].fill_price <= o * 1.01
+    assert res[0].fill_price <= o * 1.001
     assert resting and resting[0].quantity == pytest.approx(1000 - res[0].filled_qty)
 
 
