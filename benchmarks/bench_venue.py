@@ -1,11 +1,12 @@
 """The venue table: what one market order costs, how long it takes and how often it fails,
 per library scenario and order size, beside the square-root law (issue #11).
 
-Run: python benchmarks/bench_venue.py [--draws 200] [--exchange calm]
+Run: python benchmarks/bench_venue.py [--draws 200] [--seeds 20] [--exchange calm]
+     [--only table,exits,failures,relaxation]
 
 For each library scenario the bar is the scenario's worst one for the venue (highest
-stress, then highest realised sigma); the first row is a typical bar of a calm market. At that bar, ``draws`` independent exchanges (seeds
-0..draws-1) each receive one market sell of the given size, by calling
+stress, then highest realised sigma); the first row is a typical bar of a calm market. At that
+bar, ``draws`` independent exchanges (seeds 0..draws-1) each receive one market sell of the given size, by calling
 ``SimulatedExchange.process`` directly. Sizes: 0.01%, 0.1%, 1%, 10% of the bar's volume,
 and 10% of *normal* volume (the trailing reference volume before the stress).
 
@@ -238,9 +239,9 @@ def print_failures(seeds: int) -> None:
             cells.append(100 * window_failures(name, cfg, window, seeds if window is CRASH else max(seeds // 20, 2)))
         print(f"{name:<18} {described:>9} {cells[0]:>8.1f}% {cells[1]:>11.1f}% {cells[2]:>12.1f}% "
               f"{cells[3]:>15.1f}%")
-    print(f"Black Swan Combo's window at full stress, expected: calm {100 * expected_crisis_failure(preset('calm')):.1f}%, "
-          f"stressed {100 * expected_crisis_failure(preset('stressed')):.1f}% (outage share + the rest's timeouts, "
-          f"closed form)")
+    calm, stressed = (100 * expected_crisis_failure(preset(p)) for p in ("calm", "stressed"))
+    print(f"Black Swan Combo's window at full stress, expected: calm {calm:.1f}%, stressed {stressed:.1f}% "
+          f"(outage share + the rest's timeouts, closed form)")
 
 
 def expected_crisis_failure(config, extra: float = 0.3, latency_mult: float = 10.0) -> float:
