@@ -164,3 +164,64 @@ def test_faults_multiply_latency():
                            Faults(latency_mult=10))
     res, _ = ex.process(100, [Ticket(1, Order("buy", 0.01, "X"), "X")], {"X": 0})
     assert res[0].latency_ms == pytest.approx(500.0)
+
+
+# -- the failures a scenario describes are the failures a steady trader sees (issue #27) ------
+
+FAILED = ("rejected", "timeout", "partial_cancel")
+
+
+def _run_failure_share(name, config):
+    """One run (the scenario's seed), an order every bar: the share of orders failed on arrival."""
+    sc = library.get(name)
+    script = {b: (buy if b % 2 else sell)(0.01, sc.symbols[0]) for b in range(1, sc.bars - 1)}
+    res = run_scenario(sc, Scripted(script), config)
+    first = {}
+    for e in res.executions:
+        first.setdefault(e.order_id, e)
+    return sum(e.status in FAILED for e in first.values()) / len(first)
+
+
+def _window_failure_share(name, config, window, seeds):
+    """An order at every bar of ``window`` on ``seeds`` venues over the scenario's market."""
+    sc = library.get(name)
+    true = sc.build_market().true
+    sym = true.symbols[0]
+    failed = n = 0
+    for seed in range(seeds):
+        ex = SimulatedExchange(preset(config), true, np.random.default_rng(seed), sc.faults)
+        for t in window:
+            res, _ = ex.process(t, [Ticket(t, (buy if t % 2 else sell)(0.01, sym), sym)], {sym: 0})
+            first = [r for r in res if not r.late]
+            failed += sum(r.status in FAILED for r in first)
+            n += len(first)
+    return failed / n
+
+
+@pytest.mark.parametrize("config, run, window", [("calm", 34, 63), ("stressed", 39, 99)])
+def test_black_swan_describes_the_failures_a_steady_trader_sees(config, run, window):
+    description = library.get("Black Swan Combo").description
+    stated = f"{run}% of its orders fail over the run and {window}% in the window" if config == "calm" \
+        else f"stressed preset: {run}% and {window}%"
+    assert stated in description
+    assert 100 * _run_failure_share("Black Swan Combo", config) == pytest.approx(run, abs=3)
+    # the window's expected share (one run's 38 orders meet a few 25-minute outages: +-15 points)
+    assert 100 * _window_failure_share("Black Swan Combo", config, range(500, 538), 60) == pytest.approx(window, abs=3)
+
+
+def test_black_swans_window_share_is_the_budget_in_closed_form():
+    """At full stress (calm): the budget p = 1 - 0.7 x 0.7 (venue's crisis rate, scenario's 30%); half of
+    it is outage time, and of the rest the latency (median 1 s x 10 = the 10 s timeout) times out half:
+    0.255 + 0.745 / 2 = 0.6275."""
+    cfg = preset("calm")
+    p = 1 - (1 - cfg.crisis_failure_rate) * (1 - 0.3)
+    down = cfg.outage_share * p
+    assert cfg.crisis_latency_ms * 10 == cfg.timeout_ms
+    assert down + (1 - down) * 0.5 == pytest.approx(0.6275)
+    assert _window_failure_share("Black Swan Combo", "calm", range(500, 538), 60) == pytest.approx(0.6275, abs=0.03)
+
+
+@pytest.mark.parametrize("config", ["calm", "stressed"])
+def test_execution_crisis_fails_what_its_description_says(config):
+    assert "40% of orders fail" in library.get("Execution Crisis").description
+    assert 100 * _run_failure_share("Execution Crisis", config) == pytest.approx(40, abs=3)

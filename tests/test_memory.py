@@ -3,6 +3,8 @@ that must equal the plain formulas bit for bit. No timing or memory thresholds h
 are printed by benchmarks/bench_memory.py."""
 import gc
 
+import math
+
 import numpy as np
 import pytest
 
@@ -295,12 +297,15 @@ def test_liquidity_of_one_bar_equals_the_conditions_array_bit_for_bit():
     market = generate_market(("BTCUSDT",), len(v), rng=1)
     values = market.values.copy()
     values[4, 0], values[6, 0] = v, d
-    liq = market_conditions(market.replace(values=values), preset("calm")).liquidity[0]
-    assert [liquidity_at(a, b) for a, b in zip(v.tolist(), d.tolist())] == liq.tolist()
+    for cfg in (preset("calm"), preset("calm").replace(book_refill_s=0.0), preset("calm").replace(book_refill_s=math.inf)):
+        refill = cfg.refill(market.bar_seconds)          # the book's refills within a bar (issue #27)
+        liq = market_conditions(market.replace(values=values), cfg).liquidity[0]
+        assert [liquidity_at(a, b, refill) for a, b in zip(v.tolist(), d.tolist())] == liq.tolist()
     real = generate_market(("BTCUSDT", "ETHUSDT"), 3000, rng=2)
     c = market_conditions(real, preset("calm"))
+    refill = preset("calm").refill(real.bar_seconds)
     for s in range(2):
-        assert [liquidity_at(a, b) for a, b in zip(real.volume[s].tolist(), real.depth[s].tolist())] \
+        assert [liquidity_at(a, b, refill) for a, b in zip(real.volume[s].tolist(), real.depth[s].tolist())] \
             == c.liquidity[s].tolist()
     assert market_conditions(real, preset("calm"), liquidity=False).liquidity is None
 

@@ -118,3 +118,56 @@ def test_no_split_of_any_order_fills_at_or_below_zero(name, config, start, bars,
         assert inside_the_band(r, true, cfg.price_band), r
     path = ex.impact_path()
     assert np.all(np.isfinite(path)) and np.all(1.0 + path > 0)
+
+
+# -- exits in a depth-drained crash (issue #27) ----------------------------------------------
+
+CRASH = range(500, 538)          # Black Swan Combo's window: every stress is anchored to it
+
+
+def crash_exit(share, seeds=3, config="calm"):
+    """A market sell of ``share`` of each crash bar's volume at every bar of the window, a fresh
+    venue per bar and seed: the fills and the quantity the venue took (not failed on arrival)."""
+    sc = library.get("Black Swan Combo")
+    true = true_market("Black Swan Combo")
+    sym = true.symbols[0]
+    fills, taken = [], 0.0
+    for seed in range(seeds):
+        for t in CRASH:
+            ex = SimulatedExchange(preset(config), true, np.random.default_rng([seed, t]), sc.faults)
+            res, _ = ex.process(t, [Ticket(1, sell(share * true.volume[0, t], sym), sym)], {sym: 0})
+            r = res[0]
+            if r.status not in ("rejected", "timeout"):
+                taken += r.requested_qty
+            if r.filled_qty > 0:
+                fills.append(r)
+    return fills, taken
+
+
+def test_a_crash_exit_pays_the_square_root_law_on_the_bars_traded_volume():
+    """A sell of 1% of a crash bar's volume: its own impact is the walk through the refilled book,
+    2/3 Y sigma sqrt(Q / L) with L = min(V, D (1 + 3600 / 2)) (plain formula, each fill), and over
+    the window it is the square-root law on the bar's traded volume, 2/3 Y sigma sqrt(1%) with Y = 1
+    (scenario-calibration.md: Y of order 1; median ratio 1.0-1.3); nearly all of it fills."""
+    true = true_market("Black Swan Combo")
+    cfg = preset("calm")
+    c = market_conditions(true, cfg)
+    fills, taken = crash_exit(0.01)
+    ratios = []
+    for r in fills:
+        t = r.bar
+        liq = min(true.volume[0, t], true.depth[0, t] * (1 + 3600 / cfg.book_refill_s))
+        assert c.liquidity[0, t] == pytest.approx(liq, rel=1e-12)
+        if r.status == "filled":
+            own = (2 / 3) * c.sigma[0, t] * math.sqrt(r.filled_qty / liq)
+            assert r.impact_bps == pytest.approx(1e4 * own, rel=1e-9)
+        ratios.append(r.impact_bps / (1e4 * (2 / 3) * c.sigma[0, t] * math.sqrt(0.01)))
+    assert 1.0 <= np.median(ratios) <= 1.3
+    assert sum(r.filled_qty for r in fills) / taken > 0.95
+
+
+@pytest.mark.parametrize("share, low, high", [(1e-3, 0.99, 1.0), (1e-1, 0.6, 0.95)])
+def test_what_a_crash_exit_fills(share, low, high):
+    """0.1% of a crash bar's volume fills whole; 10% fills up to the 5% band (83% over the window)."""
+    fills, taken = crash_exit(share)
+    assert low <= sum(r.filled_qty for r in fills) / taken <= high

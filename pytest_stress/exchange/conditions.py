@@ -10,9 +10,13 @@ Removing bars >= k changes nothing before k (tests/test_venue_causality.py).
 - ``spread``: the quoted spread; while a symbol's spread has been constant since bar 0
   (data without a spread column gets a constant), the OHLC estimate of ``spreads.py``
   (Corwin & Schultz 2012; Abdi & Ranaldo 2017), floored at that constant.
-- ``liquidity``: what the book can give near the touch: min(bar volume, book depth), at least 0
-  (NaN: 0). ``liquidity_at`` is the same for one bar (the venue reads it per order instead of
-  keeping a bar-length array: issue #16).
+- ``liquidity``: what the book can give near the touch over the bar: min(bar volume, book depth x
+  refill), at least 0 (NaN: 0), where ``refill = 1 + bar seconds / book_refill_s`` counts the
+  standing depth and the times it refills within the bar (resilience, Obizhaeva & Wang 2013:
+  a trade spread over T against a book of depth D that refills in tau meets about D T / tau;
+  issue #27: without it a depth-drained crash bar's book was its standing depth, a few BTC
+  against thousands traded). ``liquidity_at`` is the same for one bar (the venue reads it per
+  order instead of keeping a bar-length array: issue #16).
 - ``stress`` in [0, 1]: the largest of four distances from a fixed reference (the
   trailing reference of ``smoothing.trailing_reference``, bars before t only): sigma up,
   spread up, volume abnormal in either direction, depth down. A ratio within x2 of
@@ -54,11 +58,15 @@ class Conditions:
     venue: np.ndarray
 
 
-def liquidity_at(volume: float, depth: float) -> float:
-    """One bar's ``liquidity`` from its volume and depth: bit for bit the element of
-    ``market_conditions(...).liquidity`` (min, at least 0, NaN -> 0, inf -> the largest float)."""
+def liquidity_at(volume: float, depth: float, refill: float = 1.0) -> float:
+    """One bar's ``liquidity`` from its volume, its depth and the book's ``refill`` factor
+    (``ExchangeConfig.refill``; 1: the standing depth only): bit for bit the element of
+    ``market_conditions(...).liquidity`` (min(volume, depth x refill), at least 0, NaN -> 0, inf -> the
+    largest float)."""
     if volume != volume or depth != depth:
         return 0.0
+    if refill != 1.0 and depth > 0.0:
+        depth = depth * refill
     x = volume if volume < depth else depth
     if not x > 0.0:
         return 0.0
@@ -212,7 +220,12 @@ def market_conditions(true: MarketData, config: ExchangeConfig, *, liquidity: bo
     np.clip(stress, 0.0, 1.0, out=stress)
     liq = None
     if liquidity:
-        liq = np.minimum(true.volume, true.depth)
+        refill = config.refill(true.bar_seconds)
+        if refill != 1.0:
+            liq = np.multiply(true.depth, refill, where=true.depth > 0.0, out=np.array(true.depth, dtype=np.float64))
+            np.minimum(true.volume, liq, out=liq)
+        else:
+            liq = np.minimum(true.volume, true.depth)
         np.maximum(liq, 0.0, out=liq)
         np.nan_to_num(liq, copy=False, nan=0.0)
     if stress.shape[0] == 1:

@@ -45,6 +45,10 @@ class ExchangeConfig:
     outage_share: float = 0.5            #: share of the failure probability that comes as venue outages
     outage_mean_s: float = 1500.0        #: mean outage length (about 25 min, 13 March 2020)
     late_fill_prob: float = 0.5          #: probability that a timed-out order fills late anyway
+    #: the book near the touch refills once every this many seconds within a bar (resilience,
+    #: exchange/conditions.py: a bar's liquidity is min(volume, depth x (1 + bar / refill)));
+    #: inf: never (the standing depth only), 0: at once (the bar's volume)
+    book_refill_s: float = 2.0
 
     def __post_init__(self) -> None:
         checks = {
@@ -54,7 +58,7 @@ class ExchangeConfig:
             "participation": (0.0, math.inf), "stress_spread_mult": (1.0, 1e6), "stress_vol_mult": (1.0, 1e6),
             "stress_volume_drop": (0.0, 0.999999), "price_band": (0.0, math.inf), "permanent_impact": (0.0, 1.0),
             "outage_share": (0.0, 1.0), "outage_mean_s": (0.0, 1e9),
-            "late_fill_prob": (0.0, 1.0),
+            "late_fill_prob": (0.0, 1.0), "book_refill_s": (0.0, math.inf),
         }
         for name, (lo, hi) in checks.items():
             v = getattr(self, name)
@@ -74,6 +78,13 @@ class ExchangeConfig:
     def latency_at(self, stress: float, mult: float = 1.0) -> float:
         """Median latency (ms) at a stress level in [0, 1]: geometric between calm and crisis."""
         return _between(self.latency_ms, self.crisis_latency_ms, stress) * mult
+
+    def refill(self, bar_seconds: float) -> float:
+        """How many times the book near the touch is there to take within a bar of ``bar_seconds``:
+        the standing depth and its refills, ``1 + bar_seconds / book_refill_s`` (inf if it refills at once)."""
+        if self.book_refill_s == 0:
+            return math.inf
+        return 1.0 + bar_seconds / self.book_refill_s
 
     def failure_rate_at(self, stress: float) -> float:
         """Probability that an order fails at a stress level in [0, 1]."""
@@ -104,7 +115,7 @@ PRESETS: dict[str, ExchangeConfig] = {
                                    failure_rate=0.0, crisis_failure_rate=0.0, participation=math.inf),
     "calm": ExchangeConfig(),
     "stressed": ExchangeConfig(taker_fee=0.0007, impact_coef=1.5, latency_ms=200.0, crisis_latency_ms=3000.0,
-                               failure_rate=0.01, crisis_failure_rate=0.5, price_band=0.03),
+                               failure_rate=0.01, crisis_failure_rate=0.5, price_band=0.03, book_refill_s=5.0),
 }
 
 

@@ -2,7 +2,8 @@
 
 Inside bar t the book behind the touch is a latent order book whose cumulative quantity
 within a relative distance x of the touch is ``L (x / (Y sigma))^2`` (L the bar's
-liquidity, sigma its volatility). Taking q from it moves the marginal price by a factor
+liquidity: its volume, or its depth with the depth's refills within the bar where that is less,
+``conditions.py``; sigma its volatility). Taking q from it moves the marginal price by a factor
 ``1 + Y sigma sqrt(q / L)`` (up for buys, down for sells: a sell walks to ``start / (1 + m)``,
 never to zero): the square-root law (Toth et al. 2011; Donier & Bonart 2015 on Bitcoin: it
 "holds on four decades"), Y of order 1 (``impact_coef``). Impact is on the trader's

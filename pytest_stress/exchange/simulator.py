@@ -125,6 +125,7 @@ class SimulatedExchange:
         self._disp = config.latency_dispersion
         self._impact_coef, self._band, self._taker_fee = config.impact_coef, config.price_band, config.taker_fee
         self._capped = not math.isinf(config.participation)
+        self._refill = config.refill(true.bar_seconds)       # the book's refills within a bar (resilience)
         self._acked: dict[int, float] = {}       # order id -> latency drawn on its first bar
         self._partial: set[int] = set()          # orders doomed to a partial fill then cancel
         self._late: list[_Late] = []             # timed-out orders that will still fill
@@ -158,9 +159,10 @@ class SimulatedExchange:
         self._lat, self._rest = memoryview(stress), memoryview(rest)   # stress now holds the median latency (ms)
 
     def _liq(self, s: int, t: int) -> float:
-        """The book's liquidity near the touch for symbol ``s`` at bar ``t`` (``conditions.liquidity_at``)."""
+        """The book's liquidity near the touch over bar ``t`` for symbol ``s``, its refills included
+        (``conditions.liquidity_at``)."""
         bars = self._bars
-        return liquidity_at(bars[VOLUME, s, t], bars[DEPTH, s, t])
+        return liquidity_at(bars[VOLUME, s, t], bars[DEPTH, s, t], self._refill)
 
     def _rest_of_budget(self, stress: np.ndarray, down: np.ndarray) -> np.ndarray:
         """Per (symbol, bar): the probability of an i.i.d. failure for an order that met neither an
