@@ -298,3 +298,27 @@ def test_bad_adl_parameters_are_named():
     assert "ADL below an insurance fund of 3.0% of open interest" in Account.perpetual().describe()
     with pytest.raises(ScenarioError, match="insurance_fund = 2"):
         account_from("perpetual:insurance_fund=2")
+
+
+class Watches:
+    """Buys 10 units at bar 0 and records ``ctx.account.adl_quantile()`` at every bar."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_bar(self, ctx):
+        self.seen.append(ctx.account.adl_quantile())
+        return buy(10.0) if ctx.t == 0 else None
+
+
+def test_the_trader_sees_its_place_in_the_queue():
+    """A 6.5x long at 100 marked at 130, against a crowd that entered at 100 (the day's closes): it
+    outranks the crowd's leverage points below 6.5x, 26 of 32 (the fund here is never drained)."""
+    trader = Watches()
+    r = run(SPIKE, None, Account.perpetual(leverage=6.5, funding=None, insurance_fund=1.0), trader=trader)
+    assert r.adl_events == 0
+    assert trader.seen[:30] == [None] * 30            # flat, then not in profit at 100
+    assert trader.seen[30] == pytest.approx(26 / 32)
+    off = Watches()
+    run(SPIKE, None, Account.perpetual(leverage=6.5, adl=False), trader=off)
+    assert off.seen[30] is None

@@ -22,7 +22,7 @@ from ..result.models import ExecutionResult
 from ..trader.orders import BUY, STOP
 from .portfolio import Portfolio
 from .rules import FUNDING_CAP, FUNDING_CLAMP, FUNDING_INTEREST, FUNDING_PREMIUM_BETA, Account
-from .adl import adl_events, leverage_pnl
+from .adl import adl_events, crowd_scores, leverage_pnl, queue_quantile, window_bars
 from .tiers import TierTable, isolated_liquidation_price, tiers_for
 
 __all__ = ["Ledger", "funding_schedule"]
@@ -98,7 +98,7 @@ class Ledger:
                  "_events", "borrowing", "can_borrow", "_single", "_iso", "_iso_single",
                  "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss",
-                 "adl_events", "adl_bars", "_adl", "_adl_rng")
+                 "adl_events", "adl_bars", "_adl", "_adl_rng", "_adl_window")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float,
                  adl_rng: np.random.Generator | None = None) -> None:
@@ -148,6 +148,7 @@ class Ledger:
         self._adl = adl_events(true, account.insurance_fund) if (self.perp and account.adl and adl_rng is not None) \
             else {}
         self._adl_rng = adl_rng
+        self._adl_window = window_bars(true.bar_seconds)
         #: the bars with an ADL event in some symbol, sorted (the engine makes them full bars when a position is open)
         self.adl_bars = sorted(self._adl)
 
@@ -539,9 +540,7 @@ class Ledger:
                 continue
             qty = abs(q)
             sign = -1 if q > 0 else 1
-            self.apply(s, sign, qty, event.price, 0.0, t, "adl")
-            if self._iso:
-                self.iso_margin[s] = 0.0
+            self.apply(s, sign, qty, event.price, 0.0, t, "adl")     # isolated: its margin goes back to the wallet
             self.adl_events += 1
             out.append(ExecutionResult(-1, pf.symbols[s], "buy" if sign > 0 else "sell", "market", t, "adl",
                                        qty, qty, event.price, event.price, 0.0, 0.0, 0.0, 0.0,
@@ -549,6 +548,21 @@ class Ledger:
                                        f"at the bankrupt side's price (queue quantile {quantile:.2f}, "
                                        f"{event.share:.0%} of the queue closed)"))
         return out
+
+    def adl_quantile(self, s: int, t: int) -> float | None:
+        """The position in symbol ``s``'s place in its side's ADL queue at bar ``t``'s close: the share
+        of the modelled crowd's profitable positions on its side that it outranks (Binance shows it as
+        the ADL indicator's lights). None when ADL is off, the position flat or not in profit."""
+        q = self.pf.qty[s]
+        if not (self.perp and self.account.adl and q):
+            return None
+        price = self._bar[CLOSE, s, t]
+        if q * (price - self.pf.avg[s]) <= 0:
+            return None
+        closes = self._values[CLOSE, s]
+        entries = closes[max(t - self._adl_window, 0):t] if t else self._values[OPEN, s, :1]
+        side = 1 if q > 0 else -1
+        return queue_quantile(self.adl_score(s, price, t), crowd_scores(entries, price, side))
 
     # -- a view for the trader --------------------------------------------------------------
     def liquidation_price(self, s: int) -> float | None:
