@@ -126,25 +126,114 @@ def trailing_max(x: np.ndarray, window: int) -> np.ndarray:
     n = len(m)
     p = 1
     while 2 * p <= window and p < n:
-        nxt = m.copy()
-        np.maximum(m[p:], m[:-p], out=nxt[p:])
-        m = nxt
+        np.maximum(m[p:], m[:-p].copy(), out=m[p:])   # the copy: the two slices overlap
         p *= 2
     if p >= window or p >= n:
         return m
     shift = window - p
-    y = m.copy()
     if shift < n:
-        np.maximum(m[shift:], m[:-shift], out=y[shift:])
-    return y
+        np.maximum(m[shift:], m[:-shift].copy(), out=m[shift:])
+    return m
 
 
-def _previous(x: np.ndarray, window: int, first: float) -> np.ndarray:
-    """``max(x[t - window .. t - 1])`` (``first`` at bar 0): the window before bar t."""
-    out = np.empty_like(x)
-    out[0] = first
-    out[1:] = trailing_max(x, window)[:-1]
+def average_entry(close: np.ndarray, open_: np.ndarray, window: int) -> np.ndarray:
+    """The crowd's average entry at each bar: the mean of the ``window`` closes before it (fewer at
+    the start; bar 0: its open)."""
+    n = len(close)
+    total = np.empty(n + 1)
+    total[0] = 0.0
+    np.add.accumulate(close, out=total[1:])            # sequential: the same to the bit anywhere
+    out = np.empty(n)
+    out[0] = open_[0]
+    k = min(window, n)
+    out[1:k] = total[1:k] / np.arange(1, k)
+    if n > window:
+        np.subtract(total[window:n], total[:n - window], out=out[window:])
+        out[window:] /= window
     return out
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One side of the crowd on the bars where it has liquidations (``bars``, sorted)."""
+
+    bars: np.ndarray
+    liquidated: np.ndarray   #: share of the side's open interest liquidated in the bar
+    flow: np.ndarray         #: the fund's change from those liquidations
+    loss: np.ndarray         #: what the bankrupt ones cost the fund (gross)
+    bankrupt: np.ndarray     #: their notional
+    price: np.ndarray        #: their mean bankruptcy price, within the bar's range
+
+
+def _side(entry: np.ndarray, extreme: np.ndarray, side: int, window: int, low: np.ndarray,
+          high: np.ndarray) -> _Side:
+    """The crowd's ``side`` (+1 longs against the bar's low, -1 shorts against its high) on the bars
+    where it has liquidations: the share liquidated, the fund's change, the gross loss of bankrupt
+    positions, their notional and their mean bankruptcy price."""
+    move = np.subtract(entry, extreme) if side > 0 else np.subtract(extreme, entry)
+    move /= entry                                             # the adverse move from the entry
+    np.clip(move, 0.0, CROWD_DEPTH, out=move)
+    deepest = np.empty_like(move)                             # the deepest of the window before the bar
+    deepest[0] = 0.0
+    deepest[1:] = trailing_max(move, window)[:-1]
+    band = np.subtract(move, deepest, out=deepest)            # the newly reached liquidation distances
+    bars = np.flatnonzero(band > 0)
+    b = band[bars]
+    ref = entry[bars]
+    liquidated = b / CROWD_DEPTH
+    flow = liquidated * (CROWD_MMR - FILL_LAG * b / 2.0)
+    y0 = CROWD_MMR / FILL_LAG                                  # triggers this far above the low go bankrupt
+    over = np.maximum(b - y0, 0.0)
+    loss = liquidated * FILL_LAG * over * over / (2.0 * b)
+    bankrupt = liquidated * over / b
+    price = extreme[bars] + side * ((y0 + b) / 2.0 - CROWD_MMR) * ref
+    np.clip(price, low[bars], high[bars], out=price)
+    return _Side(bars, liquidated, flow, loss, bankrupt, price)
+
+
+@dataclass(frozen=True)
+class _Fund:
+    """The fund on the bars where something happens (``bars``, sorted), and each side's ADL notional
+    there: the bankrupt longs' uncovered share is closed against the profitable shorts, and back."""
+
+    bars: np.ndarray
+    fund: np.ndarray
+    longs: _Side
+    shorts: _Side
+    adl_shorts: np.ndarray   #: on ``longs.bars``
+    adl_longs: np.ndarray    #: on ``shorts.bars``
+
+
+def _fund(high: np.ndarray, low: np.ndarray, close: np.ndarray, open_: np.ndarray, window: int,
+          insurance_fund: float) -> _Fund:
+    """The fund follows ``F_t = max(0, F_(t-1) + flow_t)`` (a Lindley recursion: the running sum less
+    its running minimum below 0), over the bars with liquidations only (the others add 0.0, which
+    changes no bit). What the floor adds at bar t is the bar's uncovered loss, shared between the
+    sides in proportion to their losses."""
+    entry = average_entry(close, open_, window)
+    longs = _side(entry, low, 1, window, low, high)
+    shorts = _side(entry, high, -1, window, low, high)
+    bars = np.union1d(longs.bars, shorts.bars)
+    il = np.searchsorted(bars, longs.bars)
+    is_ = np.searchsorted(bars, shorts.bars)
+    flow = np.zeros(len(bars))
+    flow[il] = longs.flow
+    flow[is_] += shorts.flow                                  # longs first, then shorts: a fixed order
+    losses = np.zeros(len(bars))
+    losses[il] = longs.loss
+    losses[is_] += shorts.loss
+    level = np.add.accumulate(flow)
+    level += insurance_fund
+    floor = np.minimum(np.minimum.accumulate(level), 0.0) if len(level) else level
+    fund = level - floor
+    uncovered = np.empty_like(floor)
+    if len(floor):
+        uncovered[0] = -floor[0]
+        uncovered[1:] = floor[:-1] - floor[1:]
+    share = np.zeros(len(bars))
+    hit = losses > 0
+    share[hit] = np.minimum(uncovered[hit] / losses[hit], 1.0)
+    return _Fund(bars, fund, longs, shorts, longs.bankrupt * share[il], shorts.bankrupt * share[is_])
 
 
 @dataclass(frozen=True)
@@ -159,66 +248,24 @@ class FundPath:
     price_shorts: np.ndarray
 
 
-def _side(ref: np.ndarray, extreme: np.ndarray, side: int, window: int) -> tuple[np.ndarray, ...]:
-    """The crowd's ``side`` (+1 longs, -1 shorts) against its average entry ``ref``: per bar the share
-    liquidated, the fund's change, the gross loss of bankrupt positions, their notional and their mean
-    bankruptcy price."""
-    move = np.maximum(side * (ref - extreme) / ref, 0.0)      # the adverse move from the entry
-    np.minimum(move, CROWD_DEPTH, out=move)
-    deepest = _previous(move, window, 0.0)
-    band = np.maximum(move - deepest, 0.0)                    # the newly reached liquidation distances
-    liquidated = band / CROWD_DEPTH
-    flow = liquidated * (CROWD_MMR - FILL_LAG * band / 2.0)
-    y0 = CROWD_MMR / FILL_LAG                                  # triggers this far above the low go bankrupt
-    safe = np.where(band > 0, band, 1.0)
-    over = np.maximum(band - y0, 0.0)
-    loss = liquidated * FILL_LAG * over * over / (2.0 * safe)  # what the bankrupt ones cost the fund
-    bankrupt = liquidated * over / safe                        # their notional
-    price = extreme + side * ((y0 + band) / 2.0 - CROWD_MMR) * ref
-    return liquidated, flow, loss, bankrupt, price
-
-
-def average_entry(close: np.ndarray, open_: np.ndarray, window: int) -> np.ndarray:
-    """The crowd's average entry at each bar: the mean of the ``window`` closes before it (fewer at
-    the start; bar 0: its open)."""
-    n = len(close)
-    total = np.concatenate(([0.0], np.add.accumulate(close)))
-    t = np.arange(n)
-    start = np.maximum(t - window, 0)
-    count = t - start
-    out = np.array(open_, dtype=np.float64, copy=True)
-    has = count > 0
-    out[has] = (total[t[has]] - total[start[has]]) / count[has]
-    return out
-
-
 def fund_path(high: np.ndarray, low: np.ndarray, open_: np.ndarray, close: np.ndarray, window: int,
               insurance_fund: float) -> FundPath:
-    """The crowd, its insurance fund and the ADL notional of one symbol, bar by bar (module docstring).
-
-    The fund follows ``F_t = max(0, F_{t-1} + flow_t)`` (a Lindley recursion, computed as the running
-    sum less its running minimum below 0); what the floor adds at bar t is the bar's uncovered loss,
-    shared between the sides in proportion to their losses. That share of a side's bankrupt notional
-    is closed by ADL against the other side."""
-    entry = average_entry(close, open_, window)
-    liq_l, flow_l, loss_l, bank_l, price_l = _side(entry, low, 1, window)
-    liq_s, flow_s, loss_s, bank_s, price_s = _side(entry, high, -1, window)
-    level = np.add.accumulate(flow_l + flow_s)                 # sequential: the same to the bit anywhere
-    level += insurance_fund
-    floor = np.minimum(np.minimum.accumulate(level), 0.0)
-    fund = level - floor
-    uncovered = np.empty_like(floor)
-    uncovered[0] = -floor[0]
-    uncovered[1:] = floor[:-1] - floor[1:]
-    losses = loss_l + loss_s
-    covered = np.where(losses > 0, np.minimum(uncovered / np.where(losses > 0, losses, 1.0), 1.0), 0.0)
-    # the crowd's bankrupt longs are closed against the profitable shorts, and the other way round
-    adl_shorts = bank_l * covered
-    adl_longs = bank_s * covered
-    nan = np.full_like(fund, math.nan)
-    price_shorts = np.where(adl_shorts > 0, np.clip(price_l, low, high), nan)
-    price_longs = np.where(adl_longs > 0, np.clip(price_s, low, high), nan)
-    return FundPath(fund, liq_l + liq_s, adl_longs, adl_shorts, price_longs, price_shorts)
+    """The crowd, its insurance fund and the ADL notional of one symbol, bar by bar (module docstring;
+    ``adl_events`` reads the same numbers on the bars where something happens)."""
+    f = _fund(high, low, close, open_, window, insurance_fund)
+    n = len(close)
+    at = np.searchsorted(f.bars, np.arange(n), side="right") - 1     # the last bar with a change, <= t
+    fund = np.where(at >= 0, f.fund[np.maximum(at, 0)] if len(f.bars) else 0.0, insurance_fund)
+    liquidated = np.zeros(n)
+    liquidated[f.longs.bars] += f.longs.liquidated
+    liquidated[f.shorts.bars] += f.shorts.liquidated
+    adl_shorts, adl_longs = np.zeros(n), np.zeros(n)
+    adl_shorts[f.longs.bars] = f.adl_shorts
+    adl_longs[f.shorts.bars] = f.adl_longs
+    price_shorts, price_longs = np.full(n, math.nan), np.full(n, math.nan)
+    price_shorts[f.longs.bars] = np.where(f.adl_shorts > 0, f.longs.price, math.nan)
+    price_longs[f.shorts.bars] = np.where(f.adl_longs > 0, f.shorts.price, math.nan)
+    return FundPath(fund, liquidated, adl_longs, adl_shorts, price_longs, price_shorts)
 
 
 @dataclass(frozen=True)
@@ -257,15 +304,17 @@ def adl_events(market: MarketData, insurance_fund: float) -> dict[int, list[AdlE
     window = window_bars(market.bar_seconds)
     out: dict[int, list[AdlEvent]] = {}
     for s in range(v.shape[1]):
-        path = fund_path(v[HIGH, s], v[LOW, s], v[OPEN, s], v[CLOSE, s], window, insurance_fund)
         close = v[CLOSE, s]
-        for side, notional, prices in ((1, path.adl_longs, path.price_longs), (-1, path.adl_shorts, path.price_shorts)):
-            for t in np.flatnonzero(notional > 0).tolist():
-                price = float(prices[t])
+        f = _fund(v[HIGH, s], v[LOW, s], close, v[OPEN, s], window, insurance_fund)
+        # the bankrupt shorts' ADL closes profitable longs (+1), the bankrupt longs' closes shorts (-1)
+        for side, crowd, notional in ((1, f.shorts, f.adl_longs), (-1, f.longs, f.adl_shorts)):
+            for i in np.flatnonzero(notional > 0).tolist():
+                t = int(crowd.bars[i])
+                price = float(crowd.price[i])
                 entries = close[max(t - window, 0):t] if t else v[OPEN, s, :1]
-                entries = entries[side * (price - entries) > 0]
-                if not len(entries):
+                profitable = entries[side * (price - entries) > 0]
+                if not len(profitable):
                     continue
-                share = min(float(notional[t]) / (len(entries) / max(min(t, window), 1)), 1.0)
-                out.setdefault(t, []).append(AdlEvent(t, s, side, price, share, np.array(entries, copy=True)))
+                share = min(float(notional[i]) * len(entries) / len(profitable), 1.0)
+                out.setdefault(t, []).append(AdlEvent(t, s, side, price, share, np.array(profitable, copy=True)))
     return out

@@ -13,6 +13,7 @@ whole on bars where more than one position is open.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -101,9 +102,9 @@ class Ledger:
                  "adl_events", "adl_bars", "_adl", "_adl_rng", "_adl_window")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float,
-                 adl_rng: np.random.Generator | None = None) -> None:
-        """``adl_rng``: the run's generator for auto-deleveraging draws; without it (or with an account
-        whose ``adl`` is off) no ADL is modelled."""
+                 adl_rng: Callable[[], np.random.Generator] | None = None) -> None:
+        """``adl_rng``: makes the run's generator for auto-deleveraging draws (called only when the market
+        has an ADL event); without it (or with an account whose ``adl`` is off) no ADL is modelled."""
         self.account = account
         self.pf = portfolio
         self.kind = account.kind
@@ -147,7 +148,7 @@ class Ledger:
         self.adl_events = 0
         self._adl = adl_events(true, account.insurance_fund) if (self.perp and account.adl and adl_rng is not None) \
             else {}
-        self._adl_rng = adl_rng
+        self._adl_rng = adl_rng() if self._adl and adl_rng is not None else None
         self._adl_window = window_bars(true.bar_seconds)
         #: the bars with an ADL event in some symbol, sorted (the engine makes them full bars when a position is open)
         self.adl_bars = sorted(self._adl)
@@ -536,6 +537,7 @@ class Ledger:
                 continue                 # flat, on the other side, or not in profit: not in this queue
             score = self.adl_score(s, event.price, t)
             quantile = event.quantile(score)
+            assert self._adl_rng is not None          # made with the events
             if not event.reaches(quantile, self._adl_rng):
                 continue
             qty = abs(q)
