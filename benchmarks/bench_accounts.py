@@ -54,42 +54,45 @@ class ShortIntoTheCrash:
         return None
 
 
-def adl_section(paths: int = 20) -> None:
+def adl_section(paths: int = 20, repeats: int = 5) -> None:
     """Auto-deleveraging, before (``adl=False``, what the package did) and after (the default): a short
     of 1 x equity through Black Swan Combo's crash on a 20x isolated perpetual, over ``paths`` seeds; the
-    outcome and the cost of a run (best of three, in this process), and the model's own cost."""
+    outcome, and the cost of a run (the best of ``repeats``, before and after interleaved on each path,
+    so that the machine's load falls on both alike), and the market model's own cost."""
     base = library.get("Black Swan Combo")
-    seeds = path_seeds(base.seed, paths)
     print(f"\nauto-deleveraging: Black Swan Combo, {paths} paths, a short of 1 x equity before the crash, "
           "20x isolated perpetual")
-    outcome = {}
-    for label, adl in (("before (adl=False)", False), ("after (adl=True)", True)):
-        account = Account.perpetual(leverage=20, adl=adl)
-        results, best = [], []
-        for seed in seeds:
-            sc = library.get("Black Swan Combo", seed=seed)
-            market = sc.build_market()
-            times = []
-            for _ in range(3):
+    labels = {False: "before (adl=False)", True: "after (adl=True)"}
+    accounts = {adl: Account.perpetual(leverage=20, adl=adl) for adl in labels}
+    results: dict[bool, list] = {False: [], True: []}
+    best: dict[bool, list[float]] = {False: [], True: []}
+    for seed in path_seeds(base.seed, paths):
+        sc = library.get("Black Swan Combo", seed=seed)
+        market = sc.build_market()
+        times: dict[bool, list[float]] = {False: [], True: []}
+        last = {}
+        for _ in range(repeats):
+            for adl in labels:
                 t0 = time.perf_counter()
-                r = run_scenario(sc, ShortIntoTheCrash(), "calm", account=account, market=market)
-                times.append(time.perf_counter() - t0)
-            results.append(r)
-            best.append(min(times))
-        outcome[label] = sum(best)
-        closed = [r for r in results if r.adl_events]
-        ret = np.array([r.total_return_pct for r in results])
-        print(f"  {label:<19} paths with ADL {len(closed):2d}/{paths}; mean return {ret.mean():7.1f}%; "
-              f"median {np.median(ret):7.1f}%; liquidated {sum(r.liquidations > 0 for r in results):2d}; "
-              f"run time {1e3 * sum(best) / paths:6.2f} ms/path")
-    ratio = outcome["after (adl=True)"] / outcome["before (adl=False)"]
-    market = library.get("Black Swan Combo").build_market().true
+                last[adl] = run_scenario(sc, ShortIntoTheCrash(), "calm", account=accounts[adl], market=market)
+                times[adl].append(time.perf_counter() - t0)
+        for adl in labels:
+            results[adl].append(last[adl])
+            best[adl].append(min(times[adl]))
+    for adl, label in labels.items():
+        rs = results[adl]
+        ret = np.array([r.total_return_pct for r in rs])
+        liquidated = sum(r.liquidations > 0 for r in rs)
+        print(f"  {label:<19} paths with ADL {sum(r.adl_events > 0 for r in rs):2d}/{paths}; mean return "
+              f"{ret.mean():7.1f}%; median {np.median(ret):7.1f}%; liquidated {liquidated:2d}; "
+              f"run time {1e3 * sum(best[adl]) / paths:6.2f} ms/path")
+    market = base.build_market().true
     t0 = time.perf_counter()
     for _ in range(20):
         adl_events(market, 0.03)
     model = (time.perf_counter() - t0) / 20
-    print(f"  run time after / before: {ratio:.3f}; the market model alone (adl_events, {market.n_bars} bars): "
-          f"{1e3 * model:.2f} ms")
+    print(f"  run time after / before: {sum(best[True]) / sum(best[False]):.3f}; the market model alone "
+          f"(adl_events, {market.n_bars} bars): {1e3 * model:.2f} ms")
 
 
 if __name__ == "__main__":
