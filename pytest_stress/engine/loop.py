@@ -3,7 +3,9 @@ the account (ledger and portfolio) and the order book.
 
 At bar t: (1) funding or interest due at the bar's open is paid; the exchange handles the
 orders submitted up to bar t - 1 against bar t of the true market; the account admits
-each fill by its rules; positions whose liquidation price the bar reaches are closed;
+each fill by its rules; positions whose liquidation price the bar reaches are closed, and on
+a bar where the modelled market's insurance fund runs dry a profitable perpetual position
+may be closed by auto-deleveraging (``Ledger.deleverage``);
 (2) the trader sees the feed up to bar t and decides; (3) its orders go to the book and
 reach the exchange at bar t + 1. Bars on which (1) has nothing to do (no order working,
 nothing due, at most one position, not reached) run in a tighter loop of their own: the
