@@ -300,7 +300,8 @@ def test_bad_adl_parameters_are_named():
         account_from("margin:adl=1")
     assert account_from("perpetual:adl=0").adl is False
     assert account_from("perpetual:adl=false,insurance_fund=0.05").insurance_fund == 0.05
-    assert Account.perpetual().adl is True and Account.margin().adl is False
+    assert Account.perpetual().adl is True and Account.margin().adl is False and Account.cash().adl is False
+    assert Account(kind="perpetual").adl is True and Account(kind="perpetual", adl=False).adl is False
     assert "ADL below an insurance fund of 3.0% of open interest" in Account.perpetual().describe()
     with pytest.raises(ScenarioError, match="insurance_fund = 2"):
         account_from("perpetual:insurance_fund=2")

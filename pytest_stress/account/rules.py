@@ -74,8 +74,9 @@ class Account:
     #: "extremes": a long is liquidated when the bar's low reaches its liquidation price, a
     #: short when the high does (pessimistic, intrabar); "close": only the close counts
     check: str = "extremes"
-    #: perpetual: auto-deleveraging when the modelled insurance fund runs dry (docs/accounts.md)
-    adl: bool = False
+    #: perpetual: auto-deleveraging when the modelled insurance fund runs dry (docs/accounts.md);
+    #: None: on for perpetual accounts, off for the others
+    adl: bool | None = None
     #: perpetual: the modelled insurance fund at the start, as a share of one side's open interest
     insurance_fund: float = 0.03
 
@@ -124,10 +125,12 @@ class Account:
             _check_funding_series(f)
 
     def _check_adl(self) -> None:
-        """``adl``: a bool (0/1 and 'true'/'false' from a preset string too), on perpetuals only;
-        ``insurance_fund``: a share of open interest in (0, 1]."""
+        """``adl``: None (on for perpetuals), a bool (0/1 and 'true'/'false' from a preset string too),
+        True on perpetuals only; ``insurance_fund``: a share of open interest in (0, 1]."""
         a = self.adl
-        if isinstance(a, str) and a.strip().lower() in ("true", "false"):
+        if a is None:
+            a = self.kind == "perpetual"
+        elif isinstance(a, str) and a.strip().lower() in ("true", "false"):
             a = a.strip().lower() == "true"
         elif is_number(a) and not isinstance(a, bool) and a in (0, 1):
             a = bool(a)
