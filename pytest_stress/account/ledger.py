@@ -13,6 +13,7 @@ whole on bars where more than one position is open.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from ..result.models import ExecutionResult
 from ..trader.orders import BUY, STOP
 from .portfolio import Portfolio
 from .rules import FUNDING_CAP, FUNDING_CLAMP, FUNDING_INTEREST, FUNDING_PREMIUM_BETA, Account
+from .adl import adl_events, crowd_scores, leverage_pnl, queue_quantile, window_bars
 from .tiers import TierTable, isolated_liquidation_price, tiers_for
 
 __all__ = ["Ledger", "funding_schedule"]
@@ -96,9 +98,13 @@ class Ledger:
                  "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes",
                  "_events", "borrowing", "can_borrow", "_single", "_iso", "_iso_single",
                  "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
-                 "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss")
+                 "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss",
+                 "adl_events", "adl_bars", "_adl", "_adl_rng", "_adl_window")
 
-    def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float) -> None:
+    def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float,
+                 adl_rng: Callable[[], np.random.Generator] | None = None) -> None:
+        """``adl_rng``: makes the run's generator for auto-deleveraging draws (called only when the market
+        has an ADL event); without it (or with an account whose ``adl`` is off) no ADL is modelled."""
         self.account = account
         self.pf = portfolio
         self.kind = account.kind
@@ -138,6 +144,14 @@ class Ledger:
         self.borrow_cost = 0.0
         self.liquidation_fees = 0.0
         self.insurance_fund_loss = 0.0
+        # auto-deleveraging: the market's events, computed once (``adl.adl_events``), and the run's generator
+        self.adl_events = 0
+        self._adl = adl_events(true, account.insurance_fund) if (self.perp and account.adl and adl_rng is not None) \
+            else {}
+        self._adl_rng = adl_rng() if self._adl and adl_rng is not None else None
+        self._adl_window = window_bars(true.bar_seconds)
+        #: the bars with an ADL event in some symbol, sorted (the engine makes them full bars when a position is open)
+        self.adl_bars = sorted(self._adl)
 
     def drop_market(self) -> None:
         """The run is over: let go of the true market (the counters and ``margin_curves`` remain)."""
@@ -493,6 +507,65 @@ class Ledger:
         self.refresh()
         return out
 
+    # -- auto-deleveraging -----------------------------------------------------------------
+    def adl_score(self, s: int, price: float, t: int) -> float:
+        """Binance's ADL score (``adl.leverage_pnl``) of the position in symbol ``s`` marked at ``price``:
+        isolated, the position's own margin, profit and maintenance; cross, the wallet's, with the
+        other positions marked at bar ``t``'s close."""
+        pf = self.pf
+        q = pf.qty[s]
+        table = self.tables[s]
+        assert table is not None
+        if self._iso:
+            return leverage_pnl(q * (price - pf.avg[s]), self.iso_margin[s], table.maintenance(abs(q) * price))
+        marks = [price if j == s else self._bar[CLOSE, j, t] for j in range(len(pf.qty))]
+        wallet = pf.cash + sum(qj * a for qj, a in zip(pf.qty, pf.avg) if qj)
+        upnl = sum(qj * (m - a) for qj, m, a in zip(pf.qty, marks, pf.avg) if qj)
+        return leverage_pnl(upnl, wallet, self.maintenance_at(marks))
+
+    def deleverage(self, t: int) -> list[ExecutionResult]:
+        """The ADL events of bar ``t`` (``adl.adl_events``): each profitable position on the side an event
+        closes is ranked (``adl_score``) and, with one draw from the run's generator, reached or not;
+        a position reached is closed whole at the event's price (the bankrupt counterparties'), with
+        no fee (Binance: "no trading fee will be charged")."""
+        pf = self.pf
+        out: list[ExecutionResult] = []
+        for event in self._adl.get(t, ()):
+            s = event.symbol
+            q = pf.qty[s]
+            if not q or (q > 0) != (event.side > 0) or q * (event.price - pf.avg[s]) <= 0:
+                continue                 # flat, on the other side, or not in profit: not in this queue
+            score = self.adl_score(s, event.price, t)
+            quantile = event.quantile(score)
+            assert self._adl_rng is not None          # made with the events
+            if not event.reaches(quantile, self._adl_rng):
+                continue
+            qty = abs(q)
+            sign = -1 if q > 0 else 1
+            self.apply(s, sign, qty, event.price, 0.0, t, "adl")     # isolated: its margin goes back to the wallet
+            self.adl_events += 1
+            out.append(ExecutionResult(-1, pf.symbols[s], "buy" if sign > 0 else "sell", "market", t, "adl",
+                                       qty, qty, event.price, event.price, 0.0, 0.0, 0.0, 0.0,
+                                       f"auto-deleveraging: the insurance fund ran dry; position closed by the venue "
+                                       f"at the bankrupt side's price (queue quantile {quantile:.2f}, "
+                                       f"{event.share:.0%} of the queue closed)"))
+        return out
+
+    def adl_quantile(self, s: int, t: int) -> float | None:
+        """The position in symbol ``s``'s place in its side's ADL queue at bar ``t``'s close: the share
+        of the modelled crowd's profitable positions on its side that it outranks (Binance shows it as
+        the ADL indicator's lights). None when ADL is off, the position flat or not in profit."""
+        q = self.pf.qty[s]
+        if not (self.perp and self.account.adl and q):
+            return None
+        price = self._bar[CLOSE, s, t]
+        if q * (price - self.pf.avg[s]) <= 0:
+            return None
+        closes = self._values[CLOSE, s]
+        entries = closes[max(t - self._adl_window, 0):t] if t else self._values[OPEN, s, :1]
+        side = 1 if q > 0 else -1
+        return queue_quantile(self.adl_score(s, price, t), crowd_scores(entries, price, side))
+
     # -- a view for the trader --------------------------------------------------------------
     def liquidation_price(self, s: int) -> float | None:
         """The price at which the position in symbol ``s`` would be force-closed (None: never / flat)."""
@@ -546,4 +619,5 @@ class Ledger:
         return {"liquidations": self.liquidations, "margin_calls": self.margin_calls,
                 "margin_rejections": self.margin_rejections, "ruined": self.ruined, "ruin_bar": self.ruin_bar,
                 "funding_paid": self.funding_paid, "borrow_cost": self.borrow_cost,
-                "liquidation_fees": self.liquidation_fees, "insurance_fund_loss": self.insurance_fund_loss}
+                "liquidation_fees": self.liquidation_fees, "insurance_fund_loss": self.insurance_fund_loss,
+                "adl_events": self.adl_events}

@@ -38,7 +38,7 @@ class Portfolio:
         """Apply a fill of ``qty`` units (``sign`` +1 buy, -1 sell) at ``price`` paying ``fee``.
 
         ``reason`` becomes the exit reason of any trade this fill closes: "signal" (the
-        trader's order), "stop", "liquidation" or "margin_call"."""
+        trader's order), "stop", "liquidation", "margin_call" or "adl"."""
         self.cash -= sign * qty * price + fee
         qtys, avgs = self.qty, self.avg
         pos = qtys[s]

@@ -74,6 +74,11 @@ class Account:
     #: "extremes": a long is liquidated when the bar's low reaches its liquidation price, a
     #: short when the high does (pessimistic, intrabar); "close": only the close counts
     check: str = "extremes"
+    #: perpetual: auto-deleveraging when the modelled insurance fund runs dry (docs/accounts.md);
+    #: None: on for perpetual accounts, off for the others
+    adl: bool | None = None
+    #: perpetual: the modelled insurance fund at the start, as a share of one side's open interest
+    insurance_fund: float = 0.03
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -101,6 +106,7 @@ class Account:
                 raise ScenarioError(f"Account.cash: {k} = {v!r} does not apply to a cash account (no borrowing, no "
                                     "shorting, no funding); use Account.margin(max_leverage=...) or "
                                     "Account.perpetual(...) for leverage")
+        self._check_adl()
         self._check_tiers()
         if self.kind == "perpetual":
             self._check_leverage_against_tiers()
@@ -117,6 +123,28 @@ class Account:
             object.__setattr__(self, "funding", float(f))      # np.float32(0.0001) too
         elif _is_series(f):
             _check_funding_series(f)
+
+    def _check_adl(self) -> None:
+        """``adl``: None (on for perpetuals), a bool (0/1 and 'true'/'false' from a preset string too),
+        True on perpetuals only; ``insurance_fund``: a share of open interest in (0, 1]."""
+        a = self.adl
+        if a is None:
+            a = self.kind == "perpetual"
+        elif isinstance(a, str) and a.strip().lower() in ("true", "false"):
+            a = a.strip().lower() == "true"
+        elif is_number(a) and not isinstance(a, bool) and a in (0, 1):
+            a = bool(a)
+        if not isinstance(a, bool):
+            raise ScenarioError(f"Account: adl = {self.adl!r}; expected True or False")
+        object.__setattr__(self, "adl", a)
+        if a and self.kind != "perpetual":
+            raise ScenarioError(f"Account.{self.kind}: adl = True applies to perpetual accounts only "
+                                "(auto-deleveraging closes profitable perpetual positions); use Account.perpetual(...)")
+        f = self.insurance_fund
+        if not is_number(f) or isinstance(f, bool) or not (0.0 < f <= 1.0):
+            raise ScenarioError(f"Account: insurance_fund = {f!r}; expected a share of open interest in (0, 1], "
+                                "e.g. 0.03 (3%)")
+        object.__setattr__(self, "insurance_fund", float(f))
 
     def _check_tiers(self) -> None:
         """``tiers``: None or a mapping of symbol -> ``TierTable`` (``account.tiers``)."""
@@ -171,10 +199,13 @@ class Account:
     @classmethod
     def perpetual(cls, leverage: float = 5.0, mode: str = "isolated", tiers: Mapping[str, TierTable] | None = None,
                   funding: Any = "model", *, funding_interval_hours: float = 8.0, liquidation_fee: float = 0.015,
-                  check: str = "extremes") -> "Account":
-        """Linear (USDⓈ-M) perpetuals at ``leverage``, ``mode`` isolated or cross, tiered maintenance."""
+                  check: str = "extremes", adl: bool = True, insurance_fund: float = 0.03) -> "Account":
+        """Linear (USDⓈ-M) perpetuals at ``leverage``, ``mode`` isolated or cross, tiered maintenance;
+        ``adl``: auto-deleveraging when the modelled insurance fund (``insurance_fund`` of one side's
+        open interest at the start) runs dry (docs/accounts.md, "Auto-deleveraging")."""
         return cls(kind="perpetual", max_leverage=leverage, mode=mode, tiers=tiers, funding=funding,
-                   funding_interval_hours=funding_interval_hours, liquidation_fee=liquidation_fee, check=check)
+                   funding_interval_hours=funding_interval_hours, liquidation_fee=liquidation_fee, check=check,
+                   adl=adl, insurance_fund=insurance_fund)
 
     def replace(self, **changes: Any) -> "Account":
         return dataclasses.replace(self, **changes)
@@ -190,8 +221,9 @@ class Account:
         funding = ("no funding" if self.funding is None else "funding model" if self.funding == "model"
                    else f"funding {self.funding:.4%}/{self.funding_interval_hours:g}h"
                    if isinstance(self.funding, (int, float)) else "funding schedule")
+        adl = f", ADL below an insurance fund of {self.insurance_fund:.1%} of open interest" if self.adl else ""
         return (f"perpetual {self.max_leverage:g}x {self.mode} (tiered maintenance, liquidation fee "
-                f"{self.liquidation_fee:.2%}, {funding}, checked at bar {self.check})")
+                f"{self.liquidation_fee:.2%}, {funding}, checked at bar {self.check}{adl})")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-compatible form (custom tier tables and funding series are named, not stored)."""
@@ -233,7 +265,8 @@ _CASH_FIELDS = {"max_leverage": 1.0, "borrow_rate": 0.0, "short_borrow_rate": 0.
 _KIND_KEYS = {
     "cash": ("check",),
     "margin": ("max_leverage", "maintenance_margin", "borrow_rate", "short_borrow_rate", "liquidation_fee", "check"),
-    "perpetual": ("max_leverage", "mode", "funding", "funding_interval_hours", "liquidation_fee", "check"),
+    "perpetual": ("max_leverage", "mode", "funding", "funding_interval_hours", "liquidation_fee", "check", "adl",
+                  "insurance_fund"),
 }
 
 #: The account a run uses when none is chosen: 1x margin, so an insolvent account is impossible.

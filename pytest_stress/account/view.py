@@ -67,6 +67,13 @@ class AccountView:
         s = 0 if symbol is None else self._ctx._symbol(symbol)
         return self._ledger.liquidation_price(s)
 
+    def adl_quantile(self, symbol: str | None = None) -> float | None:
+        """The position's place in its side's auto-deleveraging queue at the current close: the share
+        of the market's profitable positions on its side it outranks (near 1: closed first when the
+        insurance fund runs dry). None when flat, not in profit, or ADL is off (docs/accounts.md)."""
+        s = 0 if symbol is None else self._ctx._symbol(symbol)
+        return self._ledger.adl_quantile(s, self._ctx.t)
+
     @property
     def ruined(self) -> bool:
         return self._ledger.ruined

@@ -3,7 +3,9 @@ the account (ledger and portfolio) and the order book.
 
 At bar t: (1) funding or interest due at the bar's open is paid; the exchange handles the
 orders submitted up to bar t - 1 against bar t of the true market; the account admits
-each fill by its rules; positions whose liquidation price the bar reaches are closed;
+each fill by its rules; positions whose liquidation price the bar reaches are closed, and on
+a bar where the modelled market's insurance fund runs dry a profitable perpetual position
+may be closed by auto-deleveraging (``Ledger.deleverage``);
 (2) the trader sees the feed up to bar t and decides; (3) its orders go to the book and
 reach the exchange at bar t + 1. Bars on which (1) has nothing to do (no order working,
 nothing due, at most one position, not reached) run in a tighter loop of their own: the
@@ -142,6 +144,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     update, policy, check, generate = roles if roles is not None else (None, None, None, None)
     fault_bars = sorted(model_faults) if model_faults else []
     funding_bars = sorted(finance_bars)
+    adl_bars = ledger.adl_bars                         # bars with a market-wide ADL event (rare: crashes)
 
     financed = -1                                      # the bar whose funding the quiet path paid
     t = 0
@@ -152,6 +155,10 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 i = bisect_left(fault_bars, t)
                 if i < len(fault_bars):
                     stop = fault_bars[i]
+            if adl_bars and stop > t and any(qty):     # an ADL event may close a position: a full bar
+                i = bisect_left(adl_bars, t)
+                if i < len(adl_bars) and adl_bars[i] < stop:
+                    stop = adl_bars[i]
             if stop > t and financing and (ledger.borrowing or any(qty)):
                 if ledger.borrowing:
                     stop = t                           # interest is due every bar
@@ -272,6 +279,17 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                 if bus.active:
                     for r in forced:
                         _publish(bus, "margin_call" if ledger.kind == "margin" else "liquidation", r, errors, t, rec)
+        if adl_bars and any(qty):
+            deleveraged = ledger.deleverage(t)        # nothing unless bar t has an ADL event
+            if deleveraged:
+                changed = True
+                for r in deleveraged:
+                    book.cancel_symbol(r.symbol)
+                executions.extend(deleveraged)
+                results = (results or []) + deleveraged
+                if bus.active:
+                    for r in deleveraged:
+                        _publish(bus, "adl", r, errors, t, rec)
         if changed:
             snap_bar(t)
             snap_cash(portfolio.cash)
@@ -281,7 +299,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
         if results and (hooks or on_liquidation is not None):
             for r in results:
                 try:
-                    if r.status == "liquidation":
+                    if r.status == "liquidation" or r.status == "adl":
                         more = on_liquidation(r, ctx) if on_liquidation is not None else None
                     else:
                         more = (on_fill if r.filled_qty > 0 else on_rejection)(r, ctx) if hooks else None
@@ -324,7 +342,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
 
 
 def _hook_name(r: Any, on_liquidation: Any) -> str:
-    if r.status == "liquidation" and on_liquidation is not None:
+    if (r.status == "liquidation" or r.status == "adl") and on_liquidation is not None:
         return "on_liquidation hook"
     return "on_fill hook" if r.filled_qty > 0 else "on_rejection hook"
 

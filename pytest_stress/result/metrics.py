@@ -140,6 +140,9 @@ METRICS: tuple[Metric, ...] = (
     _m("liquidation_fees", "liq fees", "{:.2f}", HIGHER, "fees charged on forced closes"),
     _m("insurance_fund_loss", "insurance", "{:.2f}", HIGHER,
        "losses beyond a position's margin (or the account's equity) that the insurance fund absorbed"),
+    _m("adl_events", "adl", "{:d}", HIGHER,
+       "profitable perpetual positions the venue closed by auto-deleveraging when the modelled insurance fund "
+       "ran dry (status adl)", explain=True),
     _m("max_margin_usage_pct", "margin %", "{:.0f}", HIGHER,
        "max over bars of initial margin used / equity at the close, in percent"),
     _m("min_margin_ratio", "min m-ratio", "{:.2f}", LOWER,

@@ -45,7 +45,7 @@ class TradeRecord:
     pnl: float                #: net of the entry and exit fees attributed to this quantity
     return_pct: float         #: pnl over the entry notional
     fees: float
-    exit_reason: str = "signal"   #: signal, stop, liquidation, margin_call or end_of_run (still open, marked)
+    exit_reason: str = "signal"   #: signal, stop, liquidation, margin_call, adl or end_of_run (still open, marked)
 
 
 @dataclasses.dataclass(slots=True)
@@ -58,7 +58,7 @@ class ExecutionResult:
     order_type: str           #: "market", "limit" or "stop"
     bar: int                  #: the bar the exchange handled it on
     #: filled, partial, band_limited, rejected, timeout, late_fill, partial_cancel, cancelled, expired,
-    #: insufficient_margin, liquidation (README.md lists them; tests/test_readme.py checks the list)
+    #: insufficient_margin, liquidation, adl (README.md lists them; tests/test_readme.py checks the list)
     status: str
     requested_qty: float
     filled_qty: float
@@ -141,6 +141,7 @@ class ScenarioResult:
     borrow_cost: float = 0.0
     liquidation_fees: float = 0.0
     insurance_fund_loss: float = 0.0
+    adl_events: int = 0
     max_margin_usage_pct: float = 0.0
     min_margin_ratio: float | None = None
     account: str = ""                     #: the account the run traded in (``Account.describe()``)

@@ -28,7 +28,7 @@ _MAX_SEED = 2**63 - 1
 SYNTHETIC_TIMEFRAME = "1h"
 #: What to do with invalid data: raise with the report (None), drop bad rows, or fill them.
 REPAIR_POLICIES = (None, "drop", "fill")
-_STREAMS = ("market", "stress", "exchange", "faults")
+_STREAMS = ("market", "stress", "exchange", "faults", "adl")   # appended: the others keep their spawn keys
 
 
 def derive_seed(seed: int, *path: int) -> int:
@@ -182,13 +182,13 @@ class Scenario:
         return kind_of(self.type).faults(self.own_parameters())
 
     def rng(self, stream: str) -> np.random.Generator:
-        """The run's generator for one stream ('market', 'stress', 'exchange', 'faults').
+        """The run's generator for one stream ('market', 'stress', 'exchange', 'faults', 'adl').
 
         Streams are independent children of the seed, so the exchange's draws do not
         change when, say, the corruption draws more numbers.
         """
-        # the child SeedSequence(seed).spawn(4)[i] would be, built alone (a run asks for four
-        # streams: spawning all four children each time cost a fifth of the market's build)
+        # the child SeedSequence(seed).spawn(5)[i] would be, built alone (a run asks for four or five
+        # streams: spawning all the children each time cost a fifth of the market's build)
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_STREAMS.index(stream),)))
 
     def base_market(self) -> MarketData:
