@@ -258,17 +258,17 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
                         _publish(bus, "rejection", refusal, errors, t, rec)
         if pending or late:
             # the account takes each fill as the venue makes it (``Ledger.take``: admitted, booked)
-            more, resting = exchange.process(t, pending, sym_index, take)
-            results = results + more if results else more
-            for r in more:
+            handled, resting = exchange.process(t, pending, sym_index, take)
+            results = results + handled if results else handled
+            for r in handled:
                 if r.filled_qty > 0:
                     changed = True
                     if bus.active:
                         _publish(bus, "fill", r, errors, t, rec)
                 elif bus.active:
                     _publish(bus, "rejection" if r.status in _REJECTIONS else "failure", r, errors, t, rec)
-            executions.extend(more)
-            book.settle(more, resting)
+            executions.extend(handled)
+            book.settle(handled, resting)
         if ledger.at_risk and (not single or low_row[t] <= liq_below[0] or high_row[t] >= liq_above[0]):
             closes = ledger.check(t)
             if closes:
