@@ -352,8 +352,10 @@ def test_bad_parameters_name_the_value_and_the_range(params, named):
 
 def test_a_faults_object_out_of_range_is_refused_when_the_venue_is_built():
     true = Scenario("s", "synthetic", bars=20).build_market().true
-    with pytest.raises(ScenarioError, match=r"Faults: stale_book_bars = 0 is invalid; expected an integer in \[1, 1000\]"):
-        SimulatedExchange(preset("calm"), true, np.random.default_rng(0), Faults(stale_book_bars=0, stale_book_share=0.1))
+    bad = Faults(stale_book_bars=0, stale_book_share=0.1)
+    named = r"Faults: stale_book_bars = 0 is invalid; expected an integer in \[1, 1000\]"
+    with pytest.raises(ScenarioError, match=named):
+        SimulatedExchange(preset("calm"), true, np.random.default_rng(0), bad)
 
 
 # -- the library --------------------------------------------------------------------------

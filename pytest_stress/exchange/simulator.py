@@ -255,8 +255,6 @@ class SimulatedExchange:
             if outcome is None:
                 resting.append(order)
                 continue
-            if venue is not None and venue.stale is not None and venue.stale[t]:
-                outcome.reason = venue.stale_note(t) + (f"; {outcome.reason}" if outcome.reason else "")
             # what rests is decided on the venue's own outcome: a fill the account cut is final
             status, filled = outcome.status, outcome.filled_qty
             results.append(self._settle(outcome, s, t, take))
@@ -273,6 +271,9 @@ class SimulatedExchange:
         """The account takes a fill (``take``), then the book records what was taken."""
         if take is not None and outcome.filled_qty > 0:
             outcome = take(outcome, s, t)
+        venue = self.venue
+        if venue is not None and venue.stale is not None and venue.stale[t] and outcome.filled_qty > 0:
+            outcome.reason = venue.stale_note(t) + (f"; {outcome.reason}" if outcome.reason else "")
         unbooked, self._unbooked = self._unbooked, None
         if unbooked is not None and outcome.filled_qty > 0:
             sym, buy, ys, liq = unbooked
