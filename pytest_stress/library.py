@@ -91,12 +91,17 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "prices, zero volume, duplicated or out-of-order timestamps). Fills stay on the true "
                     "market. Design choice."),
     Scenario(
-        "Execution Crisis", "execution_crisis", {"failure_rate": 0.4, "latency_mult": 10.0, "base_vol": 0.9},
+        "Execution Crisis", "execution_crisis", {"failure_rate": 0.4, "latency_mult": 10.0, "base_vol": 0.9,
+                                                 "orders_per_10s": 300, "orders_per_minute": 1200,
+                                                 "stale_book_share": 0.05, "cancel_ack_mult": 1.0},
         symbols=("BTCUSDT",),
         description="A normal-to-volatile market (90% annualised) on a failing venue: 40% of orders fail "
                     "(what a steady trader, an order every bar, measures with the calm or the stressed preset), "
                     "latency x10. Informed by the matching-engine lags and venue outages of March 2020 and "
-                    "May 2021."),
+                    "May 2021. Binance's order rate limits apply (300 per 10 s, 1,200 per minute: more get a 429 "
+                    "with a retry-after), the lagging engine's book is a bar stale 5% of the time (fills at the "
+                    "previous bar's prices while the feed moves on), and cancels take effect as late as orders "
+                    "arrive (docs/venue.md, Fault kinds)."),
     Scenario(
         "Correlation Breakdown", "correlation_breakdown",
         {"target_correlation": -0.5, "duration_bars": 168, "relax_bars": 24, "start": 0.5,
@@ -128,7 +133,9 @@ _BUILTIN: tuple[Scenario, ...] = (
          "spread_mult": 20.0, "spread_duration_bars": 38, "spread_relax_bars": 12, "spread_start": 0.5,
          "liquidity_drop_pct": 0.99, "liquidity_volume_mult": 1.0, "liquidity_duration_bars": 38,
          "liquidity_relax_bars": 24, "liquidity_start": 0.5,
-         "execution_failure_rate": 0.3, "execution_latency_mult": 10.0},
+         "execution_failure_rate": 0.3, "execution_latency_mult": 10.0,
+         "execution_orders_per_10s": 300, "execution_orders_per_minute": 1200,
+         "execution_stale_book_share": 0.05, "execution_cancel_ack_mult": 1.0},
         symbols=("BTCUSDT",),
         description="Black Thursday (BTC -50% in 24h, order books empty, engines lagging by minutes) and "
                     "10 October 2025 ($19bn liquidated) together, all stresses anchored to one 38-bar window: "
@@ -136,10 +143,11 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "lower close in the window, and ends the window exactly 40% below the pre-crash close (20% "
                     "of the drop won back); realised volatility about x16 calm in the window (p5-p95 x8-x30 "
                     "over seeds), spreads x20 calm, book depth -99.8%, volume about x6; a failing venue: latency "
-                    "x10 and 30% of orders failing on top of the venue's own failures. A steady trader (an order "
-                    "every bar) sees 34% of its orders fail over the run and 63% in the window, where the "
-                    "venue's own crisis failures add theirs and latency x10 puts the median at the 10 s timeout "
-                    "(stressed preset: 39% and 99%). After the window every stress relaxes as a power law "
+                    "x10 and 30% of orders failing on top of the venue's own failures; Binance's order rate limits, "
+                    "a book a bar stale 5% of the time, cancels as late as orders (docs/venue.md, Fault kinds). "
+                    "A steady trader (an order every bar) sees 34% of its orders fail over the run and 63% in the "
+                    "window, where the venue's own crisis failures add theirs and latency x10 puts the median at "
+                    "the 10 s timeout (stressed preset: 39% and 99%). After the window every stress relaxes as a power law "
                     "(volatility still about x4 over the next week). "
                     "Differs from the event (Binance BTCUSDT 1h, Black Thursday 12-13 March 2020; medians over 40 "
                     "seeds, docs/fidelity.md): 70% of the fall in 3 bars, not 14; the worst 5 hours -59.4%, not "

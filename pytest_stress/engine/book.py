@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from ..errors import ScenarioError, is_integer, unknown_name_message
+from ..exchange.faults import VenueFaults
 from ..result.models import ExecutionResult
 from ..trader.orders import Order
 
@@ -95,12 +96,26 @@ class OrderBook:
         self.cancels.extend(i for i, tk in self._by_id.items() if tk.symbol == symbol)
 
     # -- the engine's side -----------------------------------------------------------
-    def apply_cancels(self, t: int, executions: list[ExecutionResult]) -> None:
-        """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``."""
+    def apply_cancels(self, t: int, executions: list[ExecutionResult], venue: VenueFaults | None = None
+                      ) -> list[ExecutionResult]:
+        """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``.
+
+        With the venue's fault kinds (``venue``): a cancel still under way stays asked for (the
+        ticket keeps working and may fill) until the bar it takes effect; a refused cancel is
+        recorded (``cancel_rejected``) and returned, for the trader's ``on_rejection``."""
         if not self.cancels:
-            return
-        ids = set(self.cancels)
-        self.cancels.clear()
+            return []
+        refused: list[ExecutionResult] = []
+        if venue is not None:
+            now, later, refused = venue.cancels(t, self.cancels, self._by_id)
+            executions.extend(refused)
+            self.cancels[:] = later
+            ids = set(now)
+            if not ids:
+                return refused
+        else:
+            ids = set(self.cancels)
+            self.cancels.clear()
         keep = []
         for ticket in self.pending:
             if ticket.id in ids:
@@ -109,6 +124,7 @@ class OrderBook:
             else:
                 keep.append(ticket)
         self.pending[:] = keep
+        return refused
 
     def settle(self, results: list[ExecutionResult], resting: list[Ticket]) -> None:
         """After the exchange's turn: ``resting`` stay pending, the others are done."""

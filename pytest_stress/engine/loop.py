@@ -38,6 +38,9 @@ __all__ = ["LoopRecord", "bar_loop", "ErrorPolicy"]
 
 log = logging.getLogger("pytest_stress")
 
+#: statuses published on the bus as "rejection" (the others without a fill: "failure")
+_REJECTIONS = frozenset(("rejected", "rate_limited", "cancel_rejected", "insufficient_margin"))
+
 
 @dataclass
 class LoopRecord:
@@ -123,6 +126,7 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
     submit = book.submit
     pending, cancels = book.pending, book.cancels   # the book changes both lists in place
     late = exchange.late_pending                    # timed-out orders that may still fill (changed in place)
+    venue = exchange.venue                          # the venue's fault kinds (cancels may be delayed or refused)
     # one symbol: the liquidation check is two comparisons here, against prices the ledger
     # computes when the position changes (a long's is below, a short's above; the other is 0 or
     # inf), read from the true market's adverse rows (memoryviews: a float per index, no copy)
@@ -251,22 +255,27 @@ def bar_loop(feed: MarketData, decider: Any, exchange: SimulatedExchange, portfo
             changed = True                             # paid above; the liquidation check follows
         else:
             changed = financing and (t in finance_bars or ledger.borrowing) and ledger.finance(t)
-        if cancels:
-            book.apply_cancels(t, executions)
         results = None
+        if cancels:
+            refused = book.apply_cancels(t, executions, venue)
+            if refused:                                # a submit-only window: the trader is told
+                results = refused
+                if bus.active:
+                    for refusal in refused:
+                        _publish(bus, "rejection", refusal, errors, t, rec)
         if pending or late:
             # the account takes each fill as the venue makes it (``Ledger.take``: admitted, booked)
-            results, resting = exchange.process(t, pending, sym_index, take)
-            for r in results:
+            handled, resting = exchange.process(t, pending, sym_index, take)
+            results = results + handled if results else handled
+            for r in handled:
                 if r.filled_qty > 0:
                     changed = True
                     if bus.active:
                         _publish(bus, "fill", r, errors, t, rec)
                 elif bus.active:
-                    _publish(bus, "rejection" if r.status in ("rejected", "insufficient_margin") else "failure", r,
-                             errors, t, rec)
-            executions.extend(results)
-            book.settle(results, resting)
+                    _publish(bus, "rejection" if r.status in _REJECTIONS else "failure", r, errors, t, rec)
+            executions.extend(handled)
+            book.settle(handled, resting)
         if ledger.at_risk and (not single or low_row[t] <= liq_below[0] or high_row[t] >= liq_above[0]):
             closes = ledger.check(t)
             if closes:

@@ -33,6 +33,7 @@ from ..scenario.faults import NO_FAULTS, Faults
 from ..trader.orders import BUY, LIMIT, MARKET, STOP
 from .conditions import BLOCK_BARS, liquidity_at, market_conditions
 from .config import ExchangeConfig
+from .faults import VenueFaults
 from .impact import ImpactState
 from .outages import OutageSchedule, draw_outages
 
@@ -118,7 +119,9 @@ class SimulatedExchange:
         self._n = true.n_bars
         self._bars = memoryview(true.values)   # [field, symbol, bar] -> a float, no copy
         self._bar_ms = true.bar_seconds * 1000.0
-        self._frictionless = config.frictionless and faults.exchange_failure_rate == 0
+        self._frictionless = config.frictionless and faults.exchange_failure_rate == 0 and not faults.venue_faults
+        #: the venue's fault kinds beyond outages (``faults.py``; None: none): the engine asks it about cancels
+        self.venue: VenueFaults | None = None
         self._extra_fail = faults.exchange_failure_rate
         self._latency_mult = faults.latency_mult
         self._charge_spread = config.charge_spread
@@ -141,6 +144,9 @@ class SimulatedExchange:
             return
         outage_rng, order_rng = rng.spawn(2)
         self._draws = _Draws(order_rng)
+        if faults.venue_faults:             # a third stream: the two above draw the same with or without it
+            self.venue = VenueFaults(faults, self._n, self._bar_ms, true.symbols, rng.spawn(1)[0])
+            self._bars = memoryview(self.venue.book(true.values))     # a stale book: earlier bars' prices
         c = market_conditions(true, config, liquidity=False)
         # kept for the orders, read as scalars through memoryviews ([symbol, bar] -> float, no copy):
         # sigma, spread (the market's own array), median latency, the rest of the failure budget;
@@ -157,6 +163,8 @@ class SimulatedExchange:
         rest = self._rest_of_budget(stress, down)
         del down                                                           # (one symbol: rest is down's memory)
         self._lat, self._rest = memoryview(stress), memoryview(rest)   # stress now holds the median latency (ms)
+        if self.venue is not None:
+            self.venue.lat, self.venue.dispersion = self._lat, config.latency_dispersion
 
     def _liq(self, s: int, t: int) -> float:
         """The book's liquidity near the touch over bar ``t`` for symbol ``s``, its refills included
@@ -216,10 +224,12 @@ class SimulatedExchange:
         orders the engine has already closed as timed out (see ``late_due``)."""
         results: list[ExecutionResult] = []
         resting: list[Any] = []
+        venue = self.venue
+        halted = venue is not None and venue.cancel_only_at(t)     # cancel-only: nothing matches
         if not self._frictionless:
             if self.impact._t != t:
                 self.impact.begin(t)
-            if self._late and self._late[0].due <= t:
+            if self._late and self._late[0].due <= t and not halted:
                 self._deliver_late(t, sym_index, results, take)
         if len(orders) > 1:
             orders = sorted(orders, key=lambda o: _PRIORITY[o.type])
@@ -240,6 +250,9 @@ class SimulatedExchange:
                     results.append(failed)
                     continue
                 fresh = True
+            if halted:
+                resting.append(order)
+                continue
             outcome = self._try_fill(t, s, order, fresh)
             if outcome is None:
                 resting.append(order)
@@ -260,6 +273,9 @@ class SimulatedExchange:
         """The account takes a fill (``take``), then the book records what was taken."""
         if take is not None and outcome.filled_qty > 0:
             outcome = take(outcome, s, t)
+        venue = self.venue
+        if venue is not None and venue.stale is not None and venue.stale[t] and outcome.filled_qty > 0:
+            outcome.reason = venue.stale_note(t) + (f"; {outcome.reason}" if outcome.reason else "")
         unbooked, self._unbooked = self._unbooked, None
         if unbooked is not None and outcome.filled_qty > 0:
             sym, buy, ys, liq = unbooked
@@ -293,6 +309,10 @@ class SimulatedExchange:
             known = self.outages.known_end(now) or end
             return self._failure(t, order, "timeout", cfg.timeout_ms,
                                  f"venue outage until {(known - now) / 1000:.0f} s after the bar's open: no answer")
+        if self.venue is not None:
+            refused = self.venue.admit(t, order)      # a rate limit, a cancel-only window
+            if refused is not None:
+                return refused
         timeout = cfg.timeout_ms
         if latency > timeout:
             if u < cfg.late_fill_prob:

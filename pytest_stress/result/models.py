@@ -57,8 +57,9 @@ class ExecutionResult:
     side: str                 #: "buy" or "sell"
     order_type: str           #: "market", "limit" or "stop"
     bar: int                  #: the bar the exchange handled it on
-    #: filled, partial, band_limited, rejected, timeout, late_fill, partial_cancel, cancelled, expired,
-    #: insufficient_margin, liquidation, adl (README.md lists them; tests/test_readme.py checks the list)
+    #: filled, partial, band_limited, rejected, rate_limited, timeout, late_fill, partial_cancel, cancelled,
+    #: cancel_rejected, expired, insufficient_margin, liquidation, adl (README.md lists them;
+    #: tests/test_readme.py checks the list)
     status: str
     requested_qty: float
     filled_qty: float
@@ -71,8 +72,12 @@ class ExecutionResult:
     reason: str = ""
     #: the trader's own impact in this fill (part of slippage_bps): earlier fills' + this bar's
     impact_bps: float = 0.0
-    outside_bar: bool = False  #: the fill price is outside the true bar's [low, high], which only own impact can do
+    #: the fill price is outside the true bar's [low, high] (a stale book's: the earlier bar's), which only own
+    #: impact can do
+    outside_bar: bool = False
     late: bool = False        #: a fill of an order already reported as timed out (status late_fill)
+    #: rate_limited: the seconds to wait before sending again (the venue's Retry-After); 0 otherwise
+    retry_after_s: float = 0.0
 
 
 @dataclasses.dataclass
