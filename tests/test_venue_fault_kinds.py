@@ -368,3 +368,32 @@ def test_the_library_scenarios_use_them_as_described(name, prefix):
     assert sc.faults.stale_book_share == 0.05 and sc.faults.cancel_ack_mult == 1.0
     assert _run_venue(sc).stale.mean() == pytest.approx(0.05, abs=0.025)     # "a bar stale 5% of the time"
     assert "Binance's order rate limits" in sc.description and "stale 5% of the time" in sc.description
+
+
+class LongWithATakeProfit:
+    """A 4.9x long on the first bar and a far take-profit resting above it; never cancels anything."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def on_bar(self, ctx):
+        self.sent += 1
+        if self.sent == 1:
+            return buy(4.9 * ctx.equity / ctx.price)
+        if self.sent == 3:
+            return sell(ctx.position(), limit=ctx.price * 10)
+        return None
+
+
+def test_a_liquidation_cancels_resting_orders_even_when_the_venue_refuses_cancels():
+    sc = Scenario("liq", "mixed_custom", {"flash_crash_drop_pct": 0.5, "flash_crash_start": 0.5,
+                                          "execution_failure_rate": 0.0, "execution_latency_mult": 1.0,
+                                          "execution_submit_only_share": 1.0}, bars=300)
+    inside = bars_in(_run_venue(sc).submit_only, sc.bars, 3600_000.0)
+    res = run_scenario(sc, LongWithATakeProfit(), "frictionless", account="perpetual:leverage=5")
+    liquidated = [e for e in res.executions if e.status == "liquidation"]
+    take_profit = [e for e in res.executions if e.order_type == "limit"]
+    assert liquidated and [e.status for e in take_profit] == ["cancelled"]
+    assert take_profit[0].bar == liquidated[0].bar + 1                 # the venue's own cancel: at once
+    assert inside[take_profit[0].bar] and inside.mean() > 0.99         # though the venue refuses cancels
+    assert not any(e.status == "cancel_rejected" for e in res.executions)

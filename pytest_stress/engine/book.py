@@ -37,7 +37,7 @@ class Ticket:
 class OrderBook:
     """Working orders of one run, in submission order, and the trader's cancel requests."""
 
-    __slots__ = ("_symbols", "_known", "_next_id", "pending", "_by_id", "_by_order", "cancels")
+    __slots__ = ("_symbols", "_known", "_next_id", "pending", "_by_id", "_by_order", "cancels", "_forced")
 
     def __init__(self, symbols: tuple[str, ...]) -> None:
         self._symbols = symbols
@@ -47,6 +47,7 @@ class OrderBook:
         self._by_id: dict[int, Ticket] = {}      # working tickets by id, in submission order
         self._by_order: dict[int, Ticket] = {}   # working tickets by id() of the trader's Order
         self.cancels: list[int] = []             # ids the trader asked to cancel, applied at the next bar
+        self._forced: set[int] = set()           # of those, the ids a liquidation cancels (the venue's own)
 
     # -- the trader's side (through BarContext) --------------------------------
     def submit(self, order: Order) -> Ticket | None:
@@ -92,30 +93,38 @@ class OrderBook:
         self.cancels.extend(self._by_id)
 
     def cancel_symbol(self, symbol: str) -> None:
-        """Cancel every working order in ``symbol`` (a liquidation cancels them first)."""
-        self.cancels.extend(i for i, tk in self._by_id.items() if tk.symbol == symbol)
+        """Cancel every working order in ``symbol`` (a liquidation cancels them first: the venue's own
+        cancels, which its fault kinds neither refuse nor delay)."""
+        ids = [i for i, tk in self._by_id.items() if tk.symbol == symbol]
+        self.cancels.extend(ids)
+        self._forced.update(ids)
 
     # -- the engine's side -----------------------------------------------------------
     def apply_cancels(self, t: int, executions: list[ExecutionResult], venue: VenueFaults | None = None
                       ) -> list[ExecutionResult]:
         """Remove the tickets the trader asked to cancel, recording each as cancelled at bar ``t``.
 
-        With the venue's fault kinds (``venue``): a cancel still under way stays asked for (the
-        ticket keeps working and may fill) until the bar it takes effect; a refused cancel is
-        recorded (``cancel_rejected``) and returned, for the trader's ``on_rejection``."""
+        With the venue's fault kinds (``venue``): a cancel the trader asked for and still under way
+        stays asked for (the ticket keeps working and may fill) until the bar it takes effect; a
+        refused one is recorded (``cancel_rejected``) and returned, for the trader's ``on_rejection``.
+        A liquidation's cancels (``cancel_symbol``) take effect at once."""
         if not self.cancels:
             return []
         refused: list[ExecutionResult] = []
         if venue is not None:
-            now, later, refused = venue.cancels(t, self.cancels, self._by_id)
+            forced = self._forced
+            asked = [i for i in self.cancels if i not in forced] if forced else self.cancels
+            now, later, refused = venue.cancels(t, asked, self._by_id)
             executions.extend(refused)
+            ids = set(now) | forced
+            forced.clear()
             self.cancels[:] = later
-            ids = set(now)
             if not ids:
                 return refused
         else:
             ids = set(self.cancels)
             self.cancels.clear()
+            self._forced.clear()
         keep = []
         for ticket in self.pending:
             if ticket.id in ids:

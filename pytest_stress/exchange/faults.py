@@ -37,7 +37,7 @@ from ..result.models import ExecutionResult
 from ..scenario.faults import VENUE_FAULT_PARAMS, Faults
 from .outages import OutageSchedule, draw_outages
 
-__all__ = ["VenueFaults", "RATE_WINDOWS", "BAN_FIRST_S", "BAN_MAX_S"]
+__all__ = ["VenueFaults", "bars_in", "RATE_WINDOWS", "BAN_FIRST_S", "BAN_MAX_S"]
 
 #: (parameter, window length in ms) of the order rate limits (Binance USD-M futures: 300 per 10 s,
 #: 1,200 per minute per account; "Rate Limits on Binance Futures", Binance FAQ, updated 27 Dec 2024)

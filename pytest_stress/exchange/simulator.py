@@ -6,6 +6,8 @@ reaches the venue: if the venue is in an outage (``outages.py``) it gets no answ
 may fail on its own (``rejected``, or ``partial_cancel``: part fills, the rest is
 cancelled; larger orders are likelier to be cut). A timed-out order may still fill
 later (``late_fill``, ``late=True``) with probability ``late_fill_prob``.
+The fault kinds a scenario adds (``faults.py``: rate limits, cancel-only windows, a
+stale book, slow or refused cancels) act at arrival, on the book and on the trader's cancels.
 
 A market order, a triggered stop, and a limit order that crosses the spread when it
 arrives are takers: half the spread, adverse drift during latency (both kept inside
