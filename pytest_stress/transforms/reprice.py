@@ -233,9 +233,11 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[Segment],
     ``exponent`` shapes the way there
     (1 linear, 2 parabolic: accelerating; -2: front-loaded, 1 - (1 - u) ** 2, steepest first),
     or is the way itself: an array of ``bars`` cumulative shares of the move (the last one 1).
-    The base path's own noise stays on top of the shape. After
-    the last segment the shift is held. Segments cut by the end of the series stop there.
-    ``plus``: the path is ``log_close + plus`` (only the columns read are added: no array of it).
+    The base path's own noise stays on top of the shape. With an exponent, the base's own drift
+    over the segment is taken out along the shape; with an array, along a straight line (a
+    bridge), so that the array's steps (a lumpy fall, ``crash_shape.fall_shape``) are kept as
+    drawn. After the last segment the shift is held. Segments cut by the end of the series stop
+    there. ``plus``: the path is ``log_close + plus`` (only the columns read are added: no array of it).
     """
     s, n = log_close.shape
 
@@ -245,6 +247,7 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[Segment],
     delta = np.zeros((s, n))
     pre = close_at(i0 - 1)
     start_shift = np.zeros(s)
+    start_target: float | np.ndarray = 0.0
     pos = i0
     for bars, target, exponent in segments:
         bars = max(int(bars), 1)
@@ -253,13 +256,18 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[Segment],
         end_shift = pre + target - anchor_c
         stop = min(pos + bars, n)
         if stop > pos:
+            progress = (np.arange(pos, stop) - pos + 1) / bars
             if isinstance(exponent, np.ndarray):
-                shape = exponent[:stop - pos]
+                # the move along the array, the base's drift (anchor_c - close_at(pos - 1)) along a line
+                move = np.asarray(target - start_target, dtype=np.float64).reshape(-1)
+                drift = anchor_c - close_at(pos - 1)
+                delta[:, pos:stop] = (start_shift[:, None] + move[:, None] * exponent[None, :stop - pos]
+                                      - drift[:, None] * progress)
             else:
-                progress = (np.arange(pos, stop) - pos + 1) / bars
                 shape = progress ** exponent if exponent > 0 else 1.0 - (1.0 - progress) ** -exponent
-            delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * shape
+                delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * shape
         start_shift = end_shift
+        start_target = target
         pos += bars
         if pos >= n:
             break
