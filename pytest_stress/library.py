@@ -21,7 +21,7 @@ __all__ = ["get", "names", "all", "register", "unregister", "slug"]
 _BUILTIN: tuple[Scenario, ...] = (
     Scenario(
         "BTC Flash Crash 2021", "flash_crash",
-        {"drop_pct": 0.21, "duration_bars": 24, "recovery_pct": 0.65, "recovery_bars": 24, "front": 1.0,
+        {"drop_pct": 0.21, "duration_bars": 24, "recovery_pct": 0.65, "recovery_bars": 24, "front": 0.5,
          "lumpiness": 2.5, "wick_share": 0.4, "noise_mult": 2.0, "spread_mult": 20.0, "pre_vol_mult": 2.3,
          "pre_bars": 168, "relax_bars": 12, "start": 0.5},
         symbols=("BTCUSDT",),
@@ -29,36 +29,38 @@ _BUILTIN: tuple[Scenario, ...] = (
                     "30,000.00 in the 13:00 bar; 22% close to close), 70% of the fall within 12 bars, a third of it "
                     "in wicks, after a week at 121% annualised volatility, and won back 64% of it within a day. "
                     "Here: the week before is already volatile (the base's returns x2.3), then the close falls "
-                    "exactly 21% in 24 hourly bars, unevenly (the steepest bar about a third of the fall, p5-p95 a "
-                    "fifth to two thirds), with no lower close; the trough bar's low lies below its close by 40% of "
+                    "exactly 21% in 24 hourly bars, unevenly and gathering pace (the steepest bar about a third of the "
+                    "fall, p5-p95 a fifth to three quarters), with no lower close; the trough bar's low lies "
+                    "below its close by 40% of "
                     "the log fall (the capitulation wick); 65% of the fall is won back over the next 24 bars "
                     "(ending 7.35% below the pre-crash close). Spreads reach x20 the week before's at the steepest "
-                    "bar; over the 48 bars volume is about x1.6 and depth x0.64 the week before's, realised "
-                    "volatility about x1.9 (p5-p95 x1.4-2.9); all relax after (half-life 12 bars). Measured as "
+                    "bar; over the 48 bars volume is about x1.6 and depth x0.65 the week before's, realised "
+                    "volatility about x1.9 (p5-p95 x1.4-2.8); all relax after (half-life 12 bars). Measured as "
                     "docs/fidelity.md measures the event (40 seeds), its medians match every figure of it within "
                     "the stated tolerances. Run on more symbols, each falls to its own depth: ETH about 1.36x and "
                     "SOL 1.65x BTC's high-to-low drop, 19 May 2021's ratios (transforms/crash_shape.py)."),
     Scenario(
         "ETH Liquidity Collapse", "mixed_custom",
-        {"liquidity_drop_pct": 0.95, "liquidity_volume_mult": 2.0, "liquidity_duration_bars": 96,
+        {"liquidity_drop_pct": 0.95, "liquidity_volume_mult": 2.5, "liquidity_duration_bars": 96,
          "liquidity_start": 0.4, "liquidity_relax_bars": 24,
          "spread_mult": 13.0, "spread_duration_bars": 96, "spread_start": 0.4, "spread_relax_bars": 24,
          "flash_crash_drop_pct": 0.49, "flash_crash_duration_bars": 36, "flash_crash_recovery_pct": 0.37,
-         "flash_crash_recovery_bars": 24, "flash_crash_front": 1.0, "flash_crash_lumpiness": 2.25,
-         "flash_crash_wick_share": 0.12, "flash_crash_noise_mult": 4.0, "flash_crash_spread_mult": 13.0,
+         "flash_crash_recovery_bars": 24, "flash_crash_front": 0.5, "flash_crash_lumpiness": 2.5,
+         "flash_crash_wick_share": 0.12, "flash_crash_noise_mult": 3.0, "flash_crash_spread_mult": 13.0,
          "flash_crash_pre_vol_mult": 1.3, "flash_crash_pre_bars": 168, "flash_crash_relax_bars": 24,
          "flash_crash_start": 0.4},
         symbols=("ETHUSDT",),
         description="Black Thursday (12-13 March 2020) on ETH: order books emptied and cross-venue spreads passed "
                     "$500 while volume set records, and ETHUSDT on Binance fell 56% high to low (50% close to "
                     "close; 70% of the fall within 17 bars; the worst hour -23%) and won back 37% of it within a "
-                    "day. Here, from 40% of the run: the close falls exactly 49% in 36 bars, unevenly (the steepest "
-                    "bar about 28% of the fall), with no lower close; the trough bar's low lies below its close by "
+                    "day. Here, from 40% of the run: the close falls exactly 49% in 36 bars, unevenly and "
+                    "gathering pace (the steepest bar about 28% of the fall), with no lower close; the trough "
+                    "bar's low lies below its close by "
                     "12% of the log fall; 37% of the fall is won back over the next 24 bars (ending 30.9% below "
                     "the pre-crash close). The week before and the crash run at x1.3 the base's volatility, the "
-                    "crash's noise x4 that. For 4 days book depth -95% (about -97.6% with the crash's own "
-                    "response), traded volume x2 (about x4 the week before's with the crash), spreads at least x13 "
-                    "calm; all relax after (half-life 24 bars). Measured as docs/fidelity.md measures the event "
+                    "crash's noise x3 that. For 4 days book depth -95% (about -97.2% with the crash's own "
+                    "response), traded volume x2.5 (about x4.5 the week before's with the crash), spreads at least "
+                    "x13 calm; all relax after (half-life 24 bars). Measured as docs/fidelity.md measures the event "
                     "(40 seeds), its medians match every figure of it within the stated tolerances."),
     Scenario(
         "SOL Volatility Explosion", "volatility_spike",
@@ -124,7 +126,7 @@ _BUILTIN: tuple[Scenario, ...] = (
     Scenario(
         "Black Swan Combo", "mixed_custom",
         {"flash_crash_drop_pct": 0.47, "flash_crash_duration_bars": 32, "flash_crash_recovery_pct": 0.35,
-         "flash_crash_recovery_bars": 24, "flash_crash_front": 1.0, "flash_crash_lumpiness": 2.0,
+         "flash_crash_recovery_bars": 24, "flash_crash_front": 0.5, "flash_crash_lumpiness": 2.0,
          "flash_crash_wick_share": 0.1, "flash_crash_noise_mult": 1.0, "flash_crash_spread_mult": 20.0,
          "flash_crash_relax_bars": 24, "flash_crash_start": 0.5,
          "volatility_multiplier": 5.0, "volatility_duration_bars": 56, "volatility_relax_bars": 12,
@@ -137,12 +139,13 @@ _BUILTIN: tuple[Scenario, ...] = (
         description="Black Thursday (12-13 March 2020: BTC fell 53% high to low and 48% close to close, 70% of "
                     "the fall within 14 bars, the worst hour -20%, after a calm week; order books empty, engines "
                     "lagging by minutes) and 10 October 2025 ($19bn liquidated) together, all stresses anchored to "
-                    "one 56-bar window: the close falls exactly 47% in 32 bars, unevenly (the steepest bar about a "
-                    "quarter of the fall), with no lower close in the window; the trough bar's low lies below its "
+                    "one 56-bar window: the close falls exactly 47% in 32 bars, unevenly and gathering pace (the "
+                    "steepest bar about a third of the fall), with no lower close in the window; the trough "
+                    "bar's low lies below its "
                     "close by 10% of the log fall; the window ends exactly 30.6% below the pre-crash close (35% of "
-                    "the fall won back over 24 bars). Realised volatility about x7.7 the week before's in the "
-                    "window (p5-p95 x4.4-10.3; the base's returns x5), spreads x20 calm, book depth -99.7%, volume "
-                    "about x4.9; a failing venue (30% order failures, latency x10). After the window every stress "
+                    "the fall won back over 24 bars). Realised volatility about x7.5 the week before's in the "
+                    "window (p5-p95 x5.1-10.6; the base's returns x5), spreads x20 calm, book depth -99.7%, volume "
+                    "about x4.7; a failing venue (30% order failures, latency x10). After the window every stress "
                     "relaxes as a power law (volatility still about x3 over the next day). Measured as "
                     "docs/fidelity.md measures the event (40 seeds), its medians match every figure of BTC's within "
                     "the stated tolerances."),

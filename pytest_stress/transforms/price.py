@@ -28,7 +28,8 @@ _SPREAD = dict(doc="spreads at the steepest bar of the forced move, as a multipl
                    "proportion to their move); volume and depth answer the same level", low=1.0, high=1000.0,
                scale="factor")
 _FRONT = dict(doc="front-loading of the fall: its shape is 1 - (1 - u) ** front (1: linear; 2: the first "
-                  "bar takes about 2 / bars of it)", low=1.0, high=10.0)
+                  "bar takes about 2 / bars of it; below 1: back-loaded, the fall gathers pace)", low=0.25,
+              high=10.0)
 _LUMPY = dict(doc="unevenness of the fall: each bar's share of the front-loaded shape is multiplied by an "
                   "exponential draw to this power (0: an even fall; 2: a few bars carry most of it, as in the "
                   "crashes of 19 May 2021 and 12-13 March 2020)", low=0.0, high=4.0)
