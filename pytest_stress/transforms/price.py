@@ -264,6 +264,9 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
                   low_inclusive=False, scale="share"),
     dump_bars=dict(doc="bars of the collapse", kind="int", low=1, high=100_000),
     front=_FRONT,
+    lumpiness=_LUMPY,
+    wick_share=dict(_WICK, doc="share of the log fall from the peak close to the dump's last bar's low that lies "
+                               "below that bar's close (0: none beyond the bar's own)"),
     noise_mult=_NOISE,
     spread_mult=_SPREAD,
     relax_bars=RELAX_DOC,
@@ -271,21 +274,27 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
 )
 def pump_and_dump(market: MarketData, rng: np.random.Generator | None = None, *, pump_pct: float = 1.2,
                   pump_bars: int = 72, dump_pct: float = 0.65, dump_bars: int = 12, front: float = 2.0,
-                  noise_mult: float = 3.0, spread_mult: float = 15.0, relax_bars: int = 12,
+                  lumpiness: float = 0.0, wick_share: float = 0.0, noise_mult: float = 3.0,
+                  spread_mult: float = 15.0, relax_bars: int = 12,
                   start: float = 0.4) -> MarketData:
     """A parabolic rise of ``pump_pct`` over ``pump_bars``, then a front-loaded, noisy collapse of ``dump_pct``.
 
     The peak close and the dump's last close are exact; no close of the dump is below its
     last one (dips are mirrored into wicks). The noise is raised to ``noise_mult`` x calm in
     the dump and relaxes after; spreads reach ``spread_mult`` x calm at the steepest dump bar
-    (the late pump bars widen them in proportion), volume and depth answer the same level. The
-    defaults end the dump below the start: (1 + 1.2) * (1 - 0.65) = 0.77.
+    (the late pump bars widen them in proportion), volume and depth answer the same level.
+    ``lumpiness`` makes the dump uneven and ``wick_share`` leaves that share of it in its last
+    bar's wick, as in ``flash_crash``. The defaults end the dump below the start:
+    (1 + 1.2) * (1 - 0.65) = 0.77.
     """
     rng = np.random.default_rng() if rng is None else rng
     i0, _ = stress_window(market.n_bars, start, None)
     peak = float(np.log1p(pump_pct))
     bottom = peak + float(np.log1p(-dump_pct))
     a = i0 + pump_bars
-    values = _anchored_move(market, rng, i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, -front)],
+    shape = fall_shape(rng, dump_bars, front, lumpiness) if lumpiness > 0 else -front
+    values = _anchored_move(market, rng, i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, shape)],
                             (a, a + dump_bars), (a, a + dump_bars, bottom), noise_mult, spread_mult, relax_bars)
+    if a - 1 < market.n_bars:
+        capitulation_wick(values, a + dump_bars - 1, values[CLOSE, :, a - 1], wick_share)
     return market.replace(values=frozen(values))
