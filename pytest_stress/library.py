@@ -129,27 +129,28 @@ _BUILTIN: tuple[Scenario, ...] = (
          "flash_crash_recovery_bars": 24, "flash_crash_front": 0.5, "flash_crash_lumpiness": 2.0,
          "flash_crash_wick_share": 0.1, "flash_crash_noise_mult": 1.0, "flash_crash_spread_mult": 20.0,
          "flash_crash_relax_bars": 24, "flash_crash_start": 0.5,
-         "volatility_multiplier": 5.0, "volatility_duration_bars": 56, "volatility_relax_bars": 12,
+         "volatility_multiplier": 5.0, "volatility_duration_bars": 48, "volatility_relax_bars": 12,
          "volatility_start": 0.5,
-         "spread_mult": 20.0, "spread_duration_bars": 56, "spread_relax_bars": 12, "spread_start": 0.5,
-         "liquidity_drop_pct": 0.99, "liquidity_volume_mult": 1.5, "liquidity_duration_bars": 56,
+         "spread_mult": 20.0, "spread_duration_bars": 48, "spread_relax_bars": 12, "spread_start": 0.5,
+         "liquidity_drop_pct": 0.99, "liquidity_volume_mult": 1.5, "liquidity_duration_bars": 48,
          "liquidity_relax_bars": 24, "liquidity_start": 0.5,
          "execution_failure_rate": 0.3, "execution_latency_mult": 10.0},
         symbols=("BTCUSDT",),
         description="Black Thursday (12-13 March 2020: BTC fell 53% high to low and 48% close to close, 70% of "
                     "the fall within 14 bars, the worst hour -20%, after a calm week; order books empty, engines "
-                    "lagging by minutes) and 10 October 2025 ($19bn liquidated) together, all stresses anchored to "
-                    "one 56-bar window: the close falls exactly 47% in 32 bars, unevenly and gathering pace (the "
-                    "steepest bar about a third of the fall), with no lower close in the window; the trough "
-                    "bar's low lies below its "
-                    "close by 10% of the log fall; the window ends exactly 30.6% below the pre-crash close (35% of "
-                    "the fall won back over 24 bars). Realised volatility about x7.5 the week before's in the "
-                    "window (p5-p95 x5.1-10.6; the base's returns x5), spreads x20 calm, book depth -99.7%, volume "
-                    "about x4.7; a failing venue (30% order failures, latency x10). After the window every stress "
-                    "relaxes as a power law (volatility still about x3 over the next day). Measured as "
-                    "docs/fidelity.md measures the event (40 seeds), its medians match every figure of BTC's within "
-                    "the stated tolerances."),
+                    "lagging by minutes) and 10 October 2025 ($19bn liquidated) together, every stress starting in "
+                    "one bar: the close falls exactly 47% in 32 bars, unevenly and gathering pace (the steepest bar "
+                    "about a third of the fall), with no lower close until the recovery's end; the trough bar's low "
+                    "lies below its close by 10% of the log fall; 24 bars after the trough the close is exactly "
+                    "30.6% below the pre-crash close (35% of the fall won back). For the first 48 bars the base's "
+                    "returns x5, spreads x20 calm, book depth -99%, volume x1.5; over the crash and its recovery "
+                    "(56 bars) realised volatility about x7.5 the week before's (p5-p95 x5.1-10.5), book depth "
+                    "-99.6%, volume about x4.7; a failing venue (30% order failures, latency x10). After the "
+                    "window every stress relaxes as a power law (volatility still about x2.3 over the next day). "
+                    "Measured as docs/fidelity.md measures the event (40 seeds), its medians match every figure of "
+                    "BTC's within the stated tolerances."),
 )
+
 
 #: What every replay's description says about its paths and its bars (``docs/events.md``).
 _REPLAY_NOTE = ("One market path: Monte Carlo paths and verdicts vary only the venue's and the faults' draws, never "

@@ -54,6 +54,8 @@ def _median(figs, key):
 
 def test_btc_flash_crash_2021():
     figs = [_crash_figures(v, 0.5, 24, 24) for v in views("BTC Flash Crash 2021")]
+    rvs = [f["rv"] for f in figs]
+    assert 1.2 < np.percentile(rvs, 5) < 1.6 and 2.5 < np.percentile(rvs, 95) < 3.1        # "p5-p95 x1.4-2.8"
     for f in figs:
         assert f["pre_rv"] == pytest.approx(2.3, rel=1e-9)          # the week before: the base's returns x2.3
         assert f["trough"] == pytest.approx(-0.21, abs=1e-9)
@@ -97,9 +99,11 @@ def test_black_swan_combo():
         assert f["depth"] < 0.01 and f["volume"] > 2.0
     assert 0.27 < _median(figs, "steepest_share") < 0.4             # "about a third of the fall"
     assert 6.5 < _median(figs, "rv") < 8.5                          # "about x7.5"
-    assert 0.0025 < _median(figs, "depth") < 0.0035                 # "-99.7%"
+    assert 4.5 < np.percentile([f["rv"] for f in figs], 5) < 5.6    # "p5-p95 x5.1-10.5"
+    assert 9.5 < np.percentile([f["rv"] for f in figs], 95) < 11.5
+    assert 0.003 < _median(figs, "depth") < 0.0042                  # "-99.6%"
     assert 4.0 < _median(figs, "volume") < 5.5                      # "about x4.7"
-    assert 2.4 < _median(figs, "rv_next_day") < 3.6                 # "still about x3 over the next day"
+    assert 1.9 < _median(figs, "rv_next_day") < 2.8                 # "still about x2.3 over the next day"
 
 
 def test_eth_liquidity_collapse_crash_with_depth_gone_and_volume_up():
