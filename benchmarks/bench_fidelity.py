@@ -11,7 +11,9 @@ them; market builds only, no trading). Printed as markdown, the tables of ``docs
 2. per citing scenario: the event's figure, the scenario's p5 / p50 / p95, and the mark:
    ``matches`` (the median within the figure's tolerance of the event's), ``differs`` (a design
    choice its description states, with the median it states), or ``no data`` (the cited event
-   ships no bars).
+   ships no bars);
+3. per multi-symbol crash (``CROSS_SYMBOL``): each alt's drop as a multiple of the first
+   symbol's, on the event and on the scenario run on those symbols (p5 / p50 / p95).
 
 ``--sentences`` also prints the "Differs from the event" sentence each description carries.
 ``tests/test_fidelity.py`` holds the medians at 40 seeds.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import time
+
+import numpy as np
 
 
 def real_table() -> list[str]:
@@ -65,8 +69,29 @@ def scenario_table(citation, seeds: int) -> tuple[list[str], float]:
     return lines, took
 
 
+def ratio_table(cross, seeds: int) -> list[str]:
+    from pytest_stress import derive_seed, library
+    from pytest_stress.market.fidelity import RATIO_TOLERANCES, drop_ratios, real_figures, scenario_figures
+
+    sc = library.get(cross.scenario, symbols=cross.symbols)
+    seed_list = [derive_seed(sc.seed, i) for i in range(seeds)]
+    ours = drop_ratios({s: scenario_figures(sc, seed_list, s) for s in cross.symbols}, cross.symbols)
+    real = drop_ratios({s: real_figures(cross.event, s) for s in cross.symbols}, cross.symbols)
+    first = cross.symbols[0][:-4]
+    lines = [f"| drop as a multiple of {first}'s | {cross.event} | {cross.scenario}: p5 / p50 / p95 | |",
+             "|---|---|---|---|"]
+    for sym in cross.symbols[1:]:
+        for key, label in (("drop_hl", "high to low"), ("drop_cc", "close to close")):
+            p5, p50, p95 = np.percentile(ours[sym][key], (5, 50, 95))
+            tol = RATIO_TOLERANCES[key]
+            mark = f"matches ({tol})" if tol.holds(float(p50), float(real[sym][key])) else f"**off** ({tol})"
+            lines.append(f"| {sym[:-4]}, {label} | {float(real[sym][key]):.2f} | {p5:.2f} / {p50:.2f} / {p95:.2f} "
+                         f"| {mark} |")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
-    from pytest_stress.market.fidelity import CITATIONS, real_figures
+    from pytest_stress.market.fidelity import CITATIONS, CROSS_SYMBOL, real_figures
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=40, help="seeds per scenario (default 40)")
@@ -80,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(lines))
         if args.sentences and c.event:
             print("\n" + c.differs_sentence(real_figures(c.event, c.symbol)))
+    for x in CROSS_SYMBOL:
+        print(f"\n{x.scenario} on {', '.join(x.symbols)} (cites {x.event}; {args.seeds} seeds):\n")
+        print("\n".join(ratio_table(x, args.seeds)))
     return 0
 
 

@@ -121,13 +121,13 @@ def scenario_stats(seeds: int) -> None:
             c = t.close[0]
             f: dict[str, float] = {}
             if name == "BTC Flash Crash 2021":
-                crash(t, 500, 5, 12, f)
+                crash(t, 500, 24, 24, f)
             elif name == "Black Swan Combo":
-                crash(t, 500, 14, 24, f)
+                crash(t, 500, 32, 24, f)
             elif name == "ETH Liquidity Collapse":
-                f["close at window end vs before"] = c[495] / c[399] - 1
-                f["median depth / calm"] = np.median(t.depth[0, 400:496]) / calm(t.depth, 400)
-                f["median volume / calm"] = np.median(t.volume[0, 400:496]) / calm(t.volume, 400)
+                crash(t, 400, 36, 24, f)
+                f["median depth / calm, 4 days"] = np.median(t.depth[0, 400:496]) / calm(t.depth, 400)
+                f["median volume / calm, 4 days"] = np.median(t.volume[0, 400:496]) / calm(t.volume, 400)
                 f["min spread / calm"] = t.spread[0, 400:496].min() / calm(t.spread, 400)
                 f["spread / calm, 24 bars after"] = t.spread[0, 519] / calm(t.spread, 400)
             elif name == "SOL Volatility Explosion":

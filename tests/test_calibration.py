@@ -34,63 +34,105 @@ def _crash_figures(v, start, down, up):
     i0 = round(start * t.n_bars)
     end = i0 + down + up
     pre = c[i0 - 1]
+    tb = i0 + down - 1                       # the trough bar
+    steps = np.diff(np.log(c[i0 - 1:tb + 1]))
     return dict(
-        trough=c[i0 + down - 1] / pre - 1, lowest=c[i0:end].min() / pre - 1, first=c[i0] / pre - 1,
-        window_end=c[end - 1] / pre - 1, rv=rv(c, i0, end) / rv(c, i0 - 168, i0),
-        rv_next_day=rv(c, end, end + 24) / rv(c, i0 - 168, i0),
+        trough=c[tb] / pre - 1, lowest=c[i0:end].min() / pre - 1, window_end=c[end - 1] / pre - 1,
+        steepest_share=steps.min() / np.log(c[tb] / pre),
+        wick=np.log(c[tb] / t.low[0, tb]) / np.log(pre / t.low[0, tb]),
+        rv=rv(c, i0, end) / rv(c, i0 - 168, i0), rv_next_day=rv(c, end, end + 24) / rv(c, i0 - 168, i0),
+        pre_rv=rv(c, i0 - 168, i0) / rv(v.base.close[0], i0 - 168, i0),
         spread_max=t.spread[0, i0:end].max() / calm(t.spread, i0),
         spread_after=t.spread[0, end] / calm(t.spread, i0),
         volume=np.median(t.volume[0, i0:end]) / calm(t.volume, i0),
-        depth=np.median(t.depth[0, i0:end]) / calm(t.depth, i0),
-        wick=np.max(1 - t.low[0, i0:end] / np.minimum(t.open[0, i0:end], c[i0:end])))
+        depth=np.median(t.depth[0, i0:end]) / calm(t.depth, i0))
+
+
+def _median(figs, key):
+    return float(np.median([f[key] for f in figs]))
 
 
 def test_btc_flash_crash_2021():
-    figs = [_crash_figures(v, 0.5, 5, 12) for v in views("BTC Flash Crash 2021")]
+    figs = [_crash_figures(v, 0.5, 24, 24) for v in views("BTC Flash Crash 2021")]
+    rvs = [f["rv"] for f in figs]
+    assert 1.2 < np.percentile(rvs, 5) < 1.6 and 2.5 < np.percentile(rvs, 95) < 3.1        # "p5-p95 x1.4-2.8"
     for f in figs:
-        assert f["trough"] == pytest.approx(-0.30, abs=1e-9)
-        assert f["lowest"] == pytest.approx(-0.30, abs=1e-9)       # no close below the trough
-        assert f["first"] < -0.06                                   # front-loaded: the first bar about -12%
-        assert f["window_end"] == pytest.approx(-0.30 * 0.4, abs=1e-9)
-        assert f["spread_max"] == pytest.approx(15.0, rel=0.05)
-        assert f["spread_after"] > 2.0                             # relaxes, not off in one bar
-        assert f["rv"] > 3.0 and f["depth"] < 0.7
-        assert f["wick"] > 0.01
-    assert 1.2 < np.median([f["volume"] for f in figs]) < 3.0
-    assert np.median([f["first"] for f in figs]) == pytest.approx(-0.12, abs=0.02)
+        assert f["pre_rv"] == pytest.approx(2.3, rel=1e-9)          # the week before: the base's returns x2.3
+        assert f["trough"] == pytest.approx(-0.21, abs=1e-9)
+        assert f["lowest"] == pytest.approx(-0.21, abs=1e-9)        # no close below the trough
+        assert f["wick"] >= 0.4 - 1e-9                              # 40% of the log fall below the trough close
+        assert f["window_end"] == pytest.approx(-0.21 * 0.35, abs=1e-9)
+        assert f["spread_max"] == pytest.approx(20.0, rel=1e-9)     # x20 the week before's at the steepest bar
+        assert f["spread_after"] > 1.5                             # relaxes, not off in one bar
+    assert _median(figs, "wick") == pytest.approx(0.4, abs=1e-9)
+    assert 0.28 < _median(figs, "steepest_share") < 0.42            # "about a third of the fall"
+    assert 0.15 < np.percentile([f["steepest_share"] for f in figs], 5) < 0.27          # "p5-p95 a fifth
+    assert 0.65 < np.percentile([f["steepest_share"] for f in figs], 95) < 0.85         # to three quarters"
+    assert 1.4 < _median(figs, "volume") < 1.9                      # "about x1.6"
+    assert 0.57 < _median(figs, "depth") < 0.72                     # "x0.65"
+    assert 1.6 < _median(figs, "rv") < 2.2                          # "about x1.9"
+
+
+def test_btc_flash_crash_2021_on_three_symbols_falls_to_each_ones_depth():
+    """ETH's and SOL's log falls are 1.53x and 2.03x BTC's (crash_shape.CRASH_DEPTH), each exact."""
+    sc = library.get("BTC Flash Crash 2021", symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"), bars=400)
+    for i in range(3):
+        t = sc.replace(seed=derive_seed(sc.seed, i)).build_market().true
+        fall = np.log(t.close[:, 200 + 23] / t.close[:, 199])
+        np.testing.assert_allclose(fall, np.log(0.79) * np.array([1.0, 1.53, 2.03]), rtol=1e-9)
+        assert np.all(t.close[:, 200:248].min(axis=1) >= t.close[:, 223] * (1 - 1e-9))   # each one's trough
+    same = library.get("BTC Flash Crash 2021", symbols=("BTCUSDT", "ETHUSDT"), bars=400,
+                       parameters={**sc.parameters, "depth_spread": 0.0}).build_market().true
+    np.testing.assert_allclose(same.close[:, 223] / same.close[:, 199], 0.79, rtol=1e-9)
 
 
 def test_black_swan_combo():
-    figs = [_crash_figures(v, 0.5, 14, 24) for v in views("Black Swan Combo")]
+    figs = [_crash_figures(v, 0.5, 32, 24) for v in views("Black Swan Combo")]
     for f in figs:
-        assert f["trough"] == pytest.approx(-0.50, abs=1e-9)
-        assert f["lowest"] == pytest.approx(-0.50, abs=1e-9)       # the path falls 50%, not more
-        assert f["window_end"] == pytest.approx(-0.40, abs=1e-9)    # below the pre-crash close on every seed
-        assert 19.0 <= f["spread_max"] <= 30.0                     # x20, not compounded to x800
+        assert f["trough"] == pytest.approx(-0.47, abs=1e-9)
+        assert f["lowest"] == pytest.approx(-0.47, abs=1e-9)       # the path falls 47%, not more
+        assert f["wick"] >= 0.1 - 1e-9
+        assert f["window_end"] == pytest.approx(-0.47 * 0.65, abs=1e-9)   # below the pre-crash close on every seed
+        assert 19.0 <= f["spread_max"] <= 30.0                     # x20, not compounded to x400
         assert f["spread_after"] > 10.0                            # stresses relax after the window
-        assert f["rv"] > 7.0 and f["rv_next_day"] > 2.0
+        assert f["rv"] > 3.0 and f["rv_next_day"] > 1.0
         assert f["depth"] < 0.01 and f["volume"] > 2.0
-    assert 11.0 < np.median([f["rv"] for f in figs]) < 19.0
+    assert 0.27 < _median(figs, "steepest_share") < 0.4             # "about a third of the fall"
+    assert 6.5 < _median(figs, "rv") < 8.5                          # "about x7.5"
+    assert 4.5 < np.percentile([f["rv"] for f in figs], 5) < 5.6    # "p5-p95 x5.1-10.5"
+    assert 9.5 < np.percentile([f["rv"] for f in figs], 95) < 11.5
+    assert 0.003 < _median(figs, "depth") < 0.0042                  # "-99.6%"
+    assert 4.0 < _median(figs, "volume") < 5.5                      # "about x4.7"
+    assert 1.9 < _median(figs, "rv_next_day") < 2.8                 # "still about x2.3 over the next day"
 
 
-def test_eth_liquidity_collapse_depth_gone_volume_up():
+def test_eth_liquidity_collapse_crash_with_depth_gone_and_volume_up():
+    figs = []
     for v in views("ETH Liquidity Collapse"):
         t = v.true
         i0, i1 = 400, 496
-        assert t.close[0, i1 - 1] / t.close[0, i0 - 1] - 1 == pytest.approx(-0.15, abs=1e-9)
-        assert np.median(t.depth[0, i0:i1]) / calm(t.depth, i0) < 0.07
-        assert np.median(t.volume[0, i0:i1]) / calm(t.volume, i0) > 1.2
+        f = _crash_figures(v, 0.4, 36, 24)
+        figs.append(f)
+        assert f["pre_rv"] == pytest.approx(1.3, rel=1e-9)
+        assert f["trough"] == pytest.approx(-0.49, abs=1e-9)
+        assert f["lowest"] == pytest.approx(-0.49, abs=1e-9)
+        assert f["wick"] >= 0.12 - 1e-9
+        assert f["window_end"] == pytest.approx(-0.49 * 0.63, abs=1e-9)
+        assert np.median(t.depth[0, i0:i1]) / calm(t.depth, i0) < 0.05
         assert np.all(t.spread[0, i0:i1] >= 13.0 * calm(t.spread, i0) * (1 - 1e-12))
-        assert 5.5 < t.spread[0, i1 + 23] / calm(t.spread, i0) < 8.5   # half the gap left after 24 bars
+    assert 0.22 < _median(figs, "steepest_share") < 0.34             # "about 28% of the fall"
+    assert 0.024 < _median(figs, "depth") < 0.032                     # "about -97.2%"
+    assert 3.9 < _median(figs, "volume") < 5.1                        # "about x4.5"
 
 
 def test_sol_volatility_explosion():
-    figs = []
+    figs, annual = [], []
     for v in views("SOL Volatility Explosion"):
         t = v.true
         c = t.close[0]
         i0, i1 = 500, 572
         figs.append(rv(c, i0, i1) / rv(c, i0 - 168, i0))
+        annual.append(np.diff(np.log(c[i0 - 1:i1])).std() * np.sqrt(8760))
         assert 3.0 < figs[-1] < 20.0        # against the calm week before: regimes differ by seed
         assert rv(c, i1, i1 + 24) / rv(c, i0 - 168, i0) > 1.5
         b = v.base
@@ -99,6 +141,8 @@ def test_sol_volatility_explosion():
         np.testing.assert_allclose(t.depth[0, i0:i1] / b.depth[0, i0:i1], 1 / np.sqrt(8.0), rtol=1e-9)
         assert np.all(t.spread[0, i0:i1] >= 8.0 * calm(t.spread, i0) * (1 - 1e-12))
     assert 6.5 < np.median(figs) < 9.5
+    assert 6.0 < np.median(annual) < 8.0                              # "about 700% annualised"
+    assert 4.0 < np.percentile(annual, 5) < 5.8 and 9.0 < np.percentile(annual, 95) < 12.5   # "490-1090%"
 
 
 def test_mixed_regime_chaos():

@@ -59,7 +59,7 @@ def test_list_shows_names_ids_types_and_figures(capsys):
     out = capsys.readouterr().out
     for sc in library.all():
         assert f"{sc.name}  [{library.slug(sc.name)}]  {sc.type.value}" in out
-    assert "drop_pct=0.3" in out
+    assert "drop_pct=0.21" in out
     assert "BTCUSDT, 1000 x 1h, seed" in out and "None" not in out   # the timeframe a synthetic market has
     assert main(["list", "-v"]) == 0
     assert "19 May 2021" in capsys.readouterr().out
@@ -153,7 +153,7 @@ def test_bad_input_is_one_clear_line(project, capsys, argv, expected):
 
 
 def test_run_finds_a_breaking_point_and_saves_it(project, capsys):
-    code = main(["run", "BTC Flash Crash 2021", "--trader", "traders:LeveredLong", "--account", "perpetual:leverage=5",
+    code = main(["run", "BTC Flash Crash 2021", "--trader", "traders:LeveredLong2x", "--account", "perpetual:leverage=2",
                  "--exchange", "frictionless", "--bars", "60", "--breaking-point", "drop_pct", "--search-range",
                  "0.05", "0.5", "--precision", "0.02", "--check", "liquidations == 0", "--workers", "1",
                  "--json", "bp.json"])
@@ -288,16 +288,16 @@ def test_progress_callbacks_count_every_case_and_path_and_change_no_result():
 
 def test_a_breaking_point_search_shows_each_level_on_a_terminal(project):
     out, err = _run_on(project, stderr_tty=True, args=(
-        "--trader", "traders:LeveredLong", "--bars", "60", "--account", "perpetual:leverage=5", "--exchange",
+        "--trader", "traders:LeveredLong2x", "--bars", "60", "--account", "perpetual:leverage=2", "--exchange",
         "frictionless", "--breaking-point", "drop_pct", "--search-range", "0.05", "0.5", "--precision", "0.05",
         "--check", "liquidations == 0"))
     assert "level/s" in err and re.search(r"drop_pct 0\.\d+: (pass|fail) \(\d+ of \d+ paths failed\)", err), err
     assert "breaks at drop_pct" in out and "level/s" not in out
     seen = []
     from pytest_stress.breaking import find_breaking_point
-    from traders import LeveredLong
+    from traders import LeveredLong2x
 
-    bp = find_breaking_point(library.get("BTC Flash Crash 2021", bars=60), LeveredLong, lambda r: r.liquidations == 0,
+    bp = find_breaking_point(library.get("BTC Flash Crash 2021", bars=60), LeveredLong2x, lambda r: r.liquidations == 0,
                              parameter="drop_pct", low=0.05, high=0.5, precision=0.05, exchange="frictionless",
-                             account="perpetual:leverage=5", workers=1, on_level=seen.append)
+                             account="perpetual:leverage=2", workers=1, on_level=seen.append)
     assert tuple(seen) == bp.levels

@@ -44,12 +44,14 @@ def test_each_library_scenario_has_its_own_base_market():
 def test_calibrations():
     crash = library.get("BTC Flash Crash 2021").build_market()
     c, b = crash.true.close[0], crash.base.close[0]
-    assert c[504] / b[499] == pytest.approx(0.70, rel=1e-9)
+    assert c[523] / c[499] == pytest.approx(0.79, rel=1e-9)         # 21% in 24 bars
+    r, rb = np.diff(np.log(c[331:500])), np.diff(np.log(b[331:500]))
+    np.testing.assert_allclose(r, 2.3 * rb, rtol=1e-9, atol=1e-12)   # after a week at x2.3 the base's volatility
     for seed in (None, 0, 11, 14):     # spreads x20 calm (the median of the week before) at every seed
         bs = library.get("Black Swan Combo", seed=seed).build_market()
-        assert bs.true.close[0, 513] / bs.base.close[0, 499] == pytest.approx(0.5, rel=1e-9)
+        assert bs.true.close[0, 531] / bs.base.close[0, 499] == pytest.approx(0.53, rel=1e-9)
         calm = np.median(bs.base.spread[0, 500 - 168:500])
-        np.testing.assert_allclose(bs.true.spread[0, 500:538] / calm, 20.0, rtol=1e-9)
+        np.testing.assert_allclose(bs.true.spread[0, 500:548] / calm, 20.0, rtol=1e-9)
     pump = library.get("Pump & Dump Mania").build_market()
     assert pump.true.close[0, 400 + 71] / pump.base.close[0, 399] == pytest.approx(2.2, rel=1e-9)
     assert library.get("Execution Crisis").faults.exchange_failure_rate == 0.4

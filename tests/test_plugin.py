@@ -381,8 +381,8 @@ def test_a_failed_run_is_a_failed_test_not_an_error(project, mode):
     # the messages the setup errors had: the trader's traceback, the paths' account, the scenario's one line
     assert "pytest-stress: in scenario 'BTC Flash Crash 2021' at bar 20" in out
     assert "2 of 2 Monte Carlo paths of 'BTC Flash Crash 2021' failed; path 0" in out
-    assert ("\nScenario 'Black Swan Combo' (mixed_custom): the volatility window (38 bars from 50% of the run) does "
-            "not fit in 60 bars; it needs at least 76 bars (or an earlier start, or a shorter window)\n") in out
+    assert ("\nScenario 'Black Swan Combo' (mixed_custom): the volatility window (48 bars from 50% of the run) does "
+            "not fit in 60 bars; it needs at least 96 bars (or an earlier start, or a shorter window)\n") in out
 
 
 def test_output_paths_are_checked_at_start_up(project, tmp_path):

@@ -248,3 +248,37 @@ def test_mixed_kind_keeps_two_views():
     assert not np.array_equal(views.true.values, views.feed.values)
     assert_ohlc_valid(views.true, BASE)
     assert views.base is BASE
+
+
+def test_a_lumpy_crash_keeps_its_drawn_steps_its_wick_and_its_volatile_week():
+    """lumpiness: the fall's steps are the drawn shape's (the base's drift bridged along a line);
+    wick_share: the trough bar's low; pre_vol_mult: the week before has the base's returns x that."""
+    kw = dict(drop_pct=0.3, duration_bars=20, recovery_bars=10, front=1.0, noise_mult=1.0, start=0.5)
+    out = T.flash_crash(BASE, rng(7), lumpiness=2.5, wick_share=0.4, pre_vol_mult=2.0, pre_bars=100, **kw)
+    c, b = out.close[0], BASE.close[0]
+    pre, trough = c[299], c[319]
+    assert trough == pytest.approx(0.7 * pre, rel=1e-9) and c[300:330].min() >= trough * (1 - 1e-12)
+    assert np.log(trough / out.low[0, 319]) / np.log(pre / out.low[0, 319]) == pytest.approx(0.4, abs=1e-9)
+    r_out, r_base = np.diff(np.log(c)), np.diff(np.log(b))
+    np.testing.assert_allclose(r_out[199:299], 2.0 * r_base[199:299], rtol=1e-9, atol=1e-12)   # bars 200-299
+    np.testing.assert_array_equal(out.values[:, :, :200], BASE.values[:, :, :200])
+    steps = np.sort(-r_out[299:319])[::-1]
+    assert steps[:3].sum() > 0.5 * np.log(1 / 0.7)          # a few bars carry most of the fall
+    even = T.flash_crash(BASE, rng(7), **kw)
+    assert np.sort(-np.diff(np.log(even.close[0, 299:320])))[-1] < steps[0] / 3   # the even fall has no such step
+
+
+def test_a_crash_on_two_symbols_gives_each_its_own_depth():
+    out = T.flash_crash(PAIR, rng(3), drop_pct=0.3, duration_bars=8, start=0.5)
+    fall = np.log(out.close[:, 307] / out.close[:, 299])
+    np.testing.assert_allclose(fall, np.log(0.7) * np.array([1.0, 1.53]), rtol=1e-9)    # ETH 1.53x BTC's log fall
+    alike = T.flash_crash(PAIR, rng(3), drop_pct=0.3, duration_bars=8, start=0.5, depth_spread=0.0)
+    np.testing.assert_allclose(alike.close[:, 307] / alike.close[:, 299], 0.7, rtol=1e-9)
+
+
+def test_a_lumpy_dump_with_a_wick_keeps_its_exact_closes():
+    out = T.pump_and_dump(BASE, rng(2), pump_pct=1.0, pump_bars=20, dump_pct=0.5, dump_bars=10, lumpiness=2.0,
+                          wick_share=0.3, start=0.5)
+    c = out.close[0]
+    assert c[319] / c[299] == pytest.approx(2.0, rel=1e-9) and c[329] / c[299] == pytest.approx(1.0, rel=1e-9)
+    assert np.log(c[329] / out.low[0, 329]) / np.log(c[319] / out.low[0, 329]) >= 0.3 - 1e-9

@@ -85,3 +85,11 @@ class LeveredLong:
             self.opened = True
             return buy(self.multiple * ctx.equity / ctx.price)
         return None
+
+
+class LeveredLong2x(LeveredLong):
+    """``LeveredLong`` at 1.9x: a 2x isolated perpetual's whole margin (liquidated by a fall of
+    about half; BTC Flash Crash 2021's noise alone, at 121% volatility, liquidates a 5x one)."""
+
+    def __init__(self):
+        super().__init__(1.9)

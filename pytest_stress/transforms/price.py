@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..market.data import HIGH, LOW, MarketData
+from ..market.data import CLOSE, HIGH, LOW, MarketData
 from ..parameters import with_params
-from .reprice import (RELAX_DOC, anchored_delta, calm_sigma, frozen, log_returns, reflect_below,
+from .crash_shape import capitulation_wick, depth_exponents, fall_shape
+from .reprice import (RELAX_DOC, Segment, anchored_delta, calm_sigma, frozen, log_returns, reflect_below,
                       relaxation, reprice, respond, stress_window)
 
 __all__ = ["flash_crash", "volatility_spike", "trend_shift", "pump_and_dump"]
@@ -27,7 +28,21 @@ _SPREAD = dict(doc="spreads at the steepest bar of the forced move, as a multipl
                    "proportion to their move); volume and depth answer the same level", low=1.0, high=1000.0,
                scale="factor")
 _FRONT = dict(doc="front-loading of the fall: its shape is 1 - (1 - u) ** front (1: linear; 2: the first "
-                  "bar takes about 2 / bars of it)", low=1.0, high=10.0)
+                  "bar takes about 2 / bars of it; below 1: back-loaded, the fall gathers pace)", low=0.25,
+              high=10.0)
+_LUMPY = dict(doc="unevenness of the fall: each bar's share of the front-loaded shape is multiplied by an "
+                  "exponential draw to this power (0: an even fall; 2: a few bars carry most of it, as in the "
+                  "crashes of 19 May 2021 and 12-13 March 2020)", low=0.0, high=4.0)
+_WICK = dict(doc="share of the log fall from the pre-crash close to the trough bar's low that lies below the "
+                 "trough close (the capitulation wick; 0: none beyond the bar's own)", low=0.0, high=0.9)
+_PRE_VOL = dict(doc="volatility of the bars before the crash and through it, as a multiple of the base's "
+                    "(returns, gaps and wicks scaled; the book answers it; relaxing after): real crashes came "
+                    "after an already volatile week", low=1.0, high=20.0, scale="factor")
+_PRE_BARS = dict(doc="bars before the crash's start that pre_vol_mult already acts on", kind="int", low=0,
+                 high=100_000)
+_DEPTH_SPREAD = dict(doc="how much deeper alts fall than the first symbol: each symbol's log fall is the first's "
+                         "times (its crash_shape.CRASH_DEPTH / the first's) ** this (0: every symbol falls the "
+                         "same; 1: ETH 1.53x and SOL 2.03x BTC's log fall, 19 May 2021)", low=0.0, high=3.0)
 
 
 def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
@@ -43,8 +58,8 @@ def _trailing_rms(r: np.ndarray, window: int) -> np.ndarray:
     return np.sqrt(out, out=out)
 
 
-def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segments: list[tuple[int, float, float]],
-                   noisy: tuple[int, int], floor_segment: tuple[int, int, float] | None, noise_mult: float,
+def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segments: list[Segment],
+                   noisy: tuple[int, int], floor_segment: tuple[int, int, float | np.ndarray] | None, noise_mult: float,
                    spread_mult: float, relax_bars: int) -> np.ndarray:
     """New values for a move pinned to target closes, noisy inside ``noisy`` (bars [a, b)).
 
@@ -129,38 +144,54 @@ def _anchored_move(market: MarketData, rng: np.random.Generator, i0: int, segmen
 
 
 @with_params(
-    drop_pct=dict(doc="fall of the close from the pre-crash close to the trough (its lowest close)", low=0.0,
-                  high=0.99, low_inclusive=False, scale="share"),
+    drop_pct=dict(doc="fall of the close from the pre-crash close to the trough (its lowest close); of the first "
+                      "symbol (the others: depth_spread)", low=0.0, high=0.99, low_inclusive=False, scale="share"),
     duration_bars=dict(doc="bars from the start to the trough", kind="int", low=1, high=10_000),
     recovery_pct=dict(doc="share of the drop won back by the end of the recovery", low=0.0, high=1.0),
     recovery_bars=dict(doc="bars from the trough to the end of the recovery", kind="int", low=1, high=10_000),
     front=_FRONT,
+    lumpiness=_LUMPY,
+    wick_share=_WICK,
     noise_mult=_NOISE,
     spread_mult=_SPREAD,
+    pre_vol_mult=_PRE_VOL,
+    pre_bars=_PRE_BARS,
+    depth_spread=_DEPTH_SPREAD,
     relax_bars=RELAX_DOC,
     start=_START,
 )
 def flash_crash(market: MarketData, rng: np.random.Generator | None = None, *, drop_pct: float = 0.3,
                 duration_bars: int = 5, recovery_pct: float = 0.5, recovery_bars: int = 24, front: float = 2.0,
-                noise_mult: float = 3.0, spread_mult: float = 15.0, relax_bars: int = 12,
-                start: float = 0.5) -> MarketData:
+                lumpiness: float = 0.0, wick_share: float = 0.0, noise_mult: float = 3.0,
+                spread_mult: float = 15.0, pre_vol_mult: float = 1.0, pre_bars: int = 168, depth_spread: float = 1.0,
+                relax_bars: int = 12, start: float = 0.5) -> MarketData:
     """Drop by ``drop_pct`` over ``duration_bars``, front-loaded and noisy, then win back ``recovery_pct``.
 
     The close at the trough bar (``duration_bars - 1`` after the start) is exactly
     (1 - drop_pct) times the pre-crash close and no close of the crash or the recovery is
     lower (dips below are mirrored and left as wicks); the recovery's last close is exactly
-    the recovered level. The base noise is raised to ``noise_mult`` x calm volatility in the
-    crash and the recovery and relaxes after; spreads widen to ``spread_mult`` x calm at the steepest bar
-    (in proportion to the move elsewhere), volume surges and depth thins with them. After
-    the recovery the market goes on from there.
+    the recovered level. ``lumpiness`` makes the fall uneven (a few steep hours), ``wick_share``
+    leaves that share of the fall in the trough bar's wick (``crash_shape``). Other symbols
+    fall to their own depth (``depth_spread``; ``crash_shape.CRASH_DEPTH``), each exactly, and
+    win back the same share. Before the crash (``pre_bars``) and through it the base's
+    volatility is raised to ``pre_vol_mult`` x (relaxing after); on top of that level the noise
+    is raised to ``noise_mult`` x in the crash and the recovery and relaxes after; spreads widen to
+    ``spread_mult`` x the week before's at the steepest bar (in proportion to the move
+    elsewhere), volume surges and depth thins with them. After the recovery the market goes on
+    from there.
     """
     rng = np.random.default_rng() if rng is None else rng
     i0, _ = stress_window(market.n_bars, start, None)
-    trough = float(np.log1p(-drop_pct))
-    recovered = float(np.log1p(-drop_pct * (1.0 - recovery_pct)))
     end = i0 + duration_bars + recovery_bars
-    values = _anchored_move(market, rng, i0, [(duration_bars, trough, -front), (recovery_bars, recovered, 1.0)],
+    if pre_vol_mult > 1.0:
+        market = _spike(market, max(i0 - pre_bars, 1), min(end, market.n_bars), pre_vol_mult, relax_bars)
+    beta = depth_exponents(market.symbols, depth_spread)
+    trough = beta * float(np.log1p(-drop_pct))
+    recovered = np.log1p(np.expm1(trough) * (1.0 - recovery_pct))
+    shape = fall_shape(rng, duration_bars, front, lumpiness) if lumpiness > 0 else -front
+    values = _anchored_move(market, rng, i0, [(duration_bars, trough, shape), (recovery_bars, recovered, 1.0)],
                             (i0, end), (i0, end, trough), noise_mult, spread_mult, relax_bars)
+    capitulation_wick(values, i0 + duration_bars - 1, values[CLOSE, :, i0 - 1], wick_share)
     return market.replace(values=frozen(values))
 
 
@@ -180,8 +211,13 @@ def volatility_spike(market: MarketData, rng: np.random.Generator | None = None,
     the calm spread times the factor, volume is multiplied by factor ** e and depth by
     factor ** (e - 1) (``reprice.respond``; e = 0.5: x2.8 volume, /2.8 depth at x8).
     """
+    i0, i1 = stress_window(market.n_bars, start, duration_bars)
+    return _spike(market, i0, i1, multiplier, relax_bars)
+
+
+def _spike(market: MarketData, i0: int, i1: int, multiplier: float, relax_bars: int) -> MarketData:
+    """``volatility_spike`` on bars ``[i0, i1)`` (``i0`` >= 1), relaxing after."""
     n = market.n_bars
-    i0, i1 = stress_window(n, start, duration_bars)
     k = 1.0 + (multiplier - 1.0) * relaxation(n, i0, i1, relax_bars)
     r = log_returns(market.close)
     delta = np.cumsum((k - 1.0)[None, :] * r, axis=1)
@@ -228,6 +264,9 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
                   low_inclusive=False, scale="share"),
     dump_bars=dict(doc="bars of the collapse", kind="int", low=1, high=100_000),
     front=_FRONT,
+    lumpiness=_LUMPY,
+    wick_share=dict(_WICK, doc="share of the log fall from the peak close to the dump's last bar's low that lies "
+                               "below that bar's close (0: none beyond the bar's own)"),
     noise_mult=_NOISE,
     spread_mult=_SPREAD,
     relax_bars=RELAX_DOC,
@@ -235,21 +274,27 @@ def trend_shift(market: MarketData, rng: np.random.Generator | None = None, *, t
 )
 def pump_and_dump(market: MarketData, rng: np.random.Generator | None = None, *, pump_pct: float = 1.2,
                   pump_bars: int = 72, dump_pct: float = 0.65, dump_bars: int = 12, front: float = 2.0,
-                  noise_mult: float = 3.0, spread_mult: float = 15.0, relax_bars: int = 12,
+                  lumpiness: float = 0.0, wick_share: float = 0.0, noise_mult: float = 3.0,
+                  spread_mult: float = 15.0, relax_bars: int = 12,
                   start: float = 0.4) -> MarketData:
     """A parabolic rise of ``pump_pct`` over ``pump_bars``, then a front-loaded, noisy collapse of ``dump_pct``.
 
     The peak close and the dump's last close are exact; no close of the dump is below its
     last one (dips are mirrored into wicks). The noise is raised to ``noise_mult`` x calm in
     the dump and relaxes after; spreads reach ``spread_mult`` x calm at the steepest dump bar
-    (the late pump bars widen them in proportion), volume and depth answer the same level. The
-    defaults end the dump below the start: (1 + 1.2) * (1 - 0.65) = 0.77.
+    (the late pump bars widen them in proportion), volume and depth answer the same level.
+    ``lumpiness`` makes the dump uneven and ``wick_share`` leaves that share of it in its last
+    bar's wick, as in ``flash_crash``. The defaults end the dump below the start:
+    (1 + 1.2) * (1 - 0.65) = 0.77.
     """
     rng = np.random.default_rng() if rng is None else rng
     i0, _ = stress_window(market.n_bars, start, None)
     peak = float(np.log1p(pump_pct))
     bottom = peak + float(np.log1p(-dump_pct))
     a = i0 + pump_bars
-    values = _anchored_move(market, rng, i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, -front)],
+    shape = fall_shape(rng, dump_bars, front, lumpiness) if lumpiness > 0 else -front
+    values = _anchored_move(market, rng, i0, [(pump_bars, peak, 2.0), (dump_bars, bottom, shape)],
                             (a, a + dump_bars), (a, a + dump_bars, bottom), noise_mult, spread_mult, relax_bars)
+    if a - 1 < market.n_bars:
+        capitulation_wick(values, a + dump_bars - 1, values[CLOSE, :, a - 1], wick_share)
     return market.replace(values=frozen(values))

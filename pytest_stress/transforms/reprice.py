@@ -12,7 +12,7 @@ from ..market.data import CLOSE, DEPTH, HIGH, LOW, OPEN, SPREAD, VOLUME, MarketD
 from ..market.profiles import MARKET_MODEL
 
 __all__ = ["stress_window", "reprice", "anchored_delta", "log_returns", "relaxation", "calm_sigma", "calm_level",
-           "respond", "raise_spreads", "reflect_below", "PRICE_BOUNDS", "CALM_BARS", "RELAX_DOC"]
+           "respond", "raise_spreads", "reflect_below", "Segment", "PRICE_BOUNDS", "CALM_BARS", "RELAX_DOC"]
 
 #: Bars before a stress from which its calm reference levels are measured (one week of 1h bars).
 CALM_BARS = 168
@@ -219,17 +219,25 @@ def _reprice_block(src: np.ndarray, out: np.ndarray, delta: np.ndarray, i0: int,
     np.exp(down, out=out[LOW, :, i0:i1])
 
 
-def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, float, float]],
+#: One leg of ``anchored_delta``: (bars, target log change, exponent or cumulative shape).
+Segment = tuple[int, float | np.ndarray, float | np.ndarray]
+
+
+def anchored_delta(log_close: np.ndarray, i0: int, segments: list[Segment],
                    plus: np.ndarray | None = None) -> np.ndarray:
     """A log-close shift that walks the close to target levels, segment by segment.
 
     ``segments`` are ``(bars, target_log_change, exponent)``: over ``bars`` bars the shift
     moves so that the close at the segment's last bar is exactly the pre-stress close
-    (bar ``i0 - 1``) times ``exp(target_log_change)``; ``exponent`` shapes the way there
-    (1 linear, 2 parabolic: accelerating; -2: front-loaded, 1 - (1 - u) ** 2, steepest first).
-    The base path's own noise stays on top of the shape. After
-    the last segment the shift is held. Segments cut by the end of the series stop there.
-    ``plus``: the path is ``log_close + plus`` (only the columns read are added: no array of it).
+    (bar ``i0 - 1``) times ``exp(target_log_change)`` (a number, or one per symbol, shape (S,));
+    ``exponent`` shapes the way there
+    (1 linear, 2 parabolic: accelerating; -2: front-loaded, 1 - (1 - u) ** 2, steepest first),
+    or is the way itself: an array of ``bars`` cumulative shares of the move (the last one 1).
+    The base path's own noise stays on top of the shape. With an exponent, the base's own drift
+    over the segment is taken out along the shape; with an array, along a straight line (a
+    bridge), so that the array's steps (a lumpy fall, ``crash_shape.fall_shape``) are kept as
+    drawn. After the last segment the shift is held. Segments cut by the end of the series stop
+    there. ``plus``: the path is ``log_close + plus`` (only the columns read are added: no array of it).
     """
     s, n = log_close.shape
 
@@ -239,6 +247,7 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
     delta = np.zeros((s, n))
     pre = close_at(i0 - 1)
     start_shift = np.zeros(s)
+    start_target: float | np.ndarray = 0.0
     pos = i0
     for bars, target, exponent in segments:
         bars = max(int(bars), 1)
@@ -248,9 +257,17 @@ def anchored_delta(log_close: np.ndarray, i0: int, segments: list[tuple[int, flo
         stop = min(pos + bars, n)
         if stop > pos:
             progress = (np.arange(pos, stop) - pos + 1) / bars
-            shape = progress ** exponent if exponent > 0 else 1.0 - (1.0 - progress) ** -exponent
-            delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * shape
+            if isinstance(exponent, np.ndarray):
+                # the move along the array, the base's drift (anchor_c - close_at(pos - 1)) along a line
+                move = np.asarray(target - start_target, dtype=np.float64).reshape(-1)
+                drift = anchor_c - close_at(pos - 1)
+                delta[:, pos:stop] = (start_shift[:, None] + move[:, None] * exponent[None, :stop - pos]
+                                      - drift[:, None] * progress)
+            else:
+                shape = progress ** exponent if exponent > 0 else 1.0 - (1.0 - progress) ** -exponent
+                delta[:, pos:stop] = start_shift[:, None] + (end_shift - start_shift)[:, None] * shape
         start_shift = end_shift
+        start_target = target
         pos += bars
         if pos >= n:
             break
