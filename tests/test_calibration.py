@@ -55,7 +55,7 @@ def _median(figs, key):
 def test_btc_flash_crash_2021():
     figs = [_crash_figures(v, 0.5, 24, 24) for v in views("BTC Flash Crash 2021")]
     rvs = [f["rv"] for f in figs]
-    assert 1.2 < np.percentile(rvs, 5) < 1.6 and 2.5 < np.percentile(rvs, 95) < 3.1        # "p5-p95 x1.4-2.8"
+    assert 1.2 < np.percentile(rvs, 5) < 1.6 and 3.0 < np.percentile(rvs, 95) < 3.8        # "p5-p95 x1.4-3.4"
     for f in figs:
         assert f["pre_rv"] == pytest.approx(2.3, rel=1e-9)          # the week before: the base's returns x2.3
         assert f["trough"] == pytest.approx(-0.21, abs=1e-9)
@@ -70,7 +70,7 @@ def test_btc_flash_crash_2021():
     assert 0.65 < np.percentile([f["steepest_share"] for f in figs], 95) < 0.85         # to three quarters"
     assert 1.4 < _median(figs, "volume") < 1.9                      # "about x1.6"
     assert 0.57 < _median(figs, "depth") < 0.72                     # "x0.65"
-    assert 1.6 < _median(figs, "rv") < 2.2                          # "about x1.9"
+    assert 1.8 < _median(figs, "rv") < 2.4                          # "about x2.1"
 
 
 def test_btc_flash_crash_2021_on_three_symbols_falls_to_each_ones_depth():
@@ -95,14 +95,14 @@ def test_black_swan_combo():
         assert f["window_end"] == pytest.approx(-0.47 * 0.65, abs=1e-9)   # below the pre-crash close on every seed
         assert 19.0 <= f["spread_max"] <= 30.0                     # x20, not compounded to x400
         assert f["spread_after"] > 10.0                            # stresses relax after the window
-        assert f["rv"] > 3.0 and f["rv_next_day"] > 1.0
+        assert f["rv"] > 3.0
         assert f["depth"] < 0.01 and f["volume"] > 2.0
     assert 0.27 < _median(figs, "steepest_share") < 0.4             # "about a third of the fall"
-    assert 6.5 < _median(figs, "rv") < 8.5                          # "about x7.5"
-    assert 4.5 < np.percentile([f["rv"] for f in figs], 5) < 5.6    # "p5-p95 x5.1-10.5"
-    assert 9.5 < np.percentile([f["rv"] for f in figs], 95) < 11.5
+    assert 7.0 < _median(figs, "rv") < 9.0                          # "about x8"
+    assert 5.0 < np.percentile([f["rv"] for f in figs], 5) < 6.4    # "p5-p95 x5.7-15"
+    assert 13.0 < np.percentile([f["rv"] for f in figs], 95) < 17.0
     assert 0.003 < _median(figs, "depth") < 0.0042                  # "-99.6%"
-    assert 4.0 < _median(figs, "volume") < 5.5                      # "about x4.7"
+    assert 4.3 < _median(figs, "volume") < 5.7                      # "about x5"
     assert 1.9 < _median(figs, "rv_next_day") < 2.8                 # "still about x2.3 over the next day"
 
 
@@ -126,23 +126,26 @@ def test_eth_liquidity_collapse_crash_with_depth_gone_and_volume_up():
 
 
 def test_sol_volatility_explosion():
-    figs, annual = [], []
+    figs, annual, next_day = [], [], []
     for v in views("SOL Volatility Explosion"):
         t = v.true
         c = t.close[0]
         i0, i1 = 500, 572
         figs.append(rv(c, i0, i1) / rv(c, i0 - 168, i0))
         annual.append(np.diff(np.log(c[i0 - 1:i1])).std() * np.sqrt(8760))
-        assert 3.0 < figs[-1] < 20.0        # against the calm week before: regimes differ by seed
-        assert rv(c, i1, i1 + 24) / rv(c, i0 - 168, i0) > 1.5
+        assert 3.0 < figs[-1] < 25.0        # against the calm week before: regimes differ by seed
+        next_day.append(rv(c, i1, i1 + 24) / rv(c, i0 - 168, i0))
+        assert next_day[-1] > 1.5
         b = v.base
-        assert rv(c, i0, i1) / rv(b.close[0], i0, i1) == pytest.approx(8.0, rel=1e-6)   # returns x8
-        np.testing.assert_allclose(t.volume[0, i0:i1] / b.volume[0, i0:i1], np.sqrt(8.0), rtol=1e-9)
-        np.testing.assert_allclose(t.depth[0, i0:i1] / b.depth[0, i0:i1], 1 / np.sqrt(8.0), rtol=1e-9)
-        assert np.all(t.spread[0, i0:i1] >= 8.0 * calm(t.spread, i0) * (1 - 1e-12))
-    assert 6.5 < np.median(figs) < 9.5
-    assert 6.0 < np.median(annual) < 8.0                              # "about 700% annualised"
-    assert 4.0 < np.percentile(annual, 5) < 5.8 and 9.0 < np.percentile(annual, 95) < 12.5   # "490-1090%"
+        assert rv(c, i0, i1) / rv(b.close[0], i0, i1) == pytest.approx(10.0, rel=1e-6)   # returns x10
+        np.testing.assert_allclose(t.volume[0, i0:i1] / b.volume[0, i0:i1], np.sqrt(10.0), rtol=1e-9)
+        np.testing.assert_allclose(t.depth[0, i0:i1] / b.depth[0, i0:i1], 1 / np.sqrt(10.0), rtol=1e-9)
+        assert np.all(t.spread[0, i0:i1] >= 10.0 * calm(t.spread, i0) * (1 - 1e-12))
+    assert 9.5 < np.median(figs) < 12.5      # "about x11"
+    assert 6.0 < np.percentile(figs, 5) < 8.0 and 13.0 < np.percentile(figs, 95) < 17.0   # "p5-p95 x7-x15"
+    assert 5.0 < np.median(next_day) < 7.5                            # "still about x6 over the next day"
+    assert 6.4 < np.median(annual) < 8.0                              # "about 720% annualised"
+    assert 4.0 < np.percentile(annual, 5) < 5.2 and 13.5 < np.percentile(annual, 95) < 17.5   # "460-1550%"
 
 
 def test_mixed_regime_chaos():
