@@ -22,9 +22,11 @@ def test_a_5x_liquidation_costs_only_its_margin(stress_result):
 
 
 # On one seed the system was never liquidated at 5x; over the scenario's paths a Black Swan
-# liquidates it on about 45% of them (and a BTC flash crash on about 12%): the crash outruns
-# the governor's flatten. Kept as a strict xfail so that an improvement is noticed.
-@pytest.mark.xfail(strict=True, reason="liquidated on about 45% of Black Swan paths at 5x")
+# liquidates it on about 8% of them (16 of 200; a BTC flash crash on 2%): the crash outruns the
+# governor's flatten on its steepest bars. 8% lies inside the verdict's indifference zone (1%-10%),
+# where either verdict is allowed; on its paths it is decided FAIL. Kept as a strict xfail so that
+# an improvement is noticed.
+@pytest.mark.xfail(strict=True, reason="liquidated on about 8% of Black Swan paths at 5x")
 @stress("Black Swan Combo", account=PERP_5X)
 def test_never_liquidated_on_5x_in_a_black_swan(stress_result):
     assert stress_result.liquidations == 0
