@@ -110,7 +110,8 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
         indicators = {}
     portfolio = Portfolio(true.symbols, scenario.initial_equity, true.close)
     book = OrderBook(true.symbols)
-    ledger = Ledger(rules, portfolio, true, config.taker_fee)
+    ledger = Ledger(rules, portfolio, true, config.taker_fee,
+                    scenario.rng("funding") if rules.kind == "perpetual" else None)
     ctx = BarContext(feed, portfolio, book, decider.policy, decider.bus, indicators)
     del indicators        # the context holds the one copy it reads from
     decider.policy.follow(ctx)     # policy changes are recorded at the run's bar
