@@ -88,7 +88,8 @@ def _stats(rates: np.ndarray, real: np.ndarray | None = None) -> dict[str, float
 
 def real_figures(seeds: int = 20) -> dict[str, dict[str, dict[str, float]]]:
     """Per symbol and period (fit: to 2025-09-14; held out: after; all: Jan 2025 - Feb 2026): the
-    prints' figures, the model before #27 and after (the median over ``seeds`` noise draws), computed
+    prints' figures, the model before #27 and after (the median over ``seeds`` noise draws; and
+    without its noise: what the closes explain), computed
     on the real closes with each print's bar as the payment bar (the premium sees closes up to the
     bar before)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -102,13 +103,15 @@ def real_figures(seeds: int = 20) -> dict[str, dict[str, dict[str, float]]]:
                                       np.random.default_rng(seed).standard_normal((2, len(prev))))
                           for seed in range(seeds)])
         before = before_rates(close, prev)
+        quiet = model_rates(model, close, 3600, prev, 8.0)      # the part the closes explain
         when = prints.index[keep]
         for period, mask in (("fit", when < FIT_END), ("held out", when >= FIT_END),
                              ("all", np.ones(len(when), bool))):
             key = f"{symbol} {period}"
             after_stats = [_stats(a[mask], real[mask]) for a in after]
             out[key] = {"real": _stats(real[mask]), "before": _stats(before[mask], real[mask]),
-                        "after": {k: float(np.median([s[k] for s in after_stats])) for k in after_stats[0]}}
+                        "after": {k: float(np.median([s[k] for s in after_stats])) for k in after_stats[0]},
+                        "no noise": _stats(quiet[mask], real[mask])}
     return out
 
 
@@ -147,7 +150,7 @@ def funding_section(seeds: int = 200, noise_seeds: int = 20) -> dict:
     print(f"{'':<18}{'':<8}{'mean':>11}{'sd':>11}{'max':>11}{'min':>11}{'at 0.01%':>9}{'corr':>7}{'carry/y':>9}")
     figures = real_figures(noise_seeds)
     for key, rows in figures.items():
-        for who in ("real", "before", "after"):
+        for who in ("real", "before", "after", "no noise"):
             s = rows[who]
             corr = f"{s['corr']:7.2f}" if "corr" in s else " " * 7
             print(f"{key if who == 'real' else '':<18}{who:<8}{pct(s['mean'] * 100):>11}{pct(s['sd'] * 100):>11}"
