@@ -124,7 +124,9 @@ def premium_trend(close: "np.ndarray", bar_seconds: float, half_life_hours: floa
 
     from ..market.synthetic import ar1_scan
 
-    lc = np.log(np.asarray(close, dtype=np.float64))
+    # math.log, not np.log: the platform's libm, the same to the last bit in every process (numpy's
+    # log may take a SIMD path that depends on the CPU)
+    lc = np.fromiter(map(math.log, np.asarray(close, dtype=np.float64).tolist()), np.float64, len(close))
     phi = 0.5 ** (bar_seconds / (half_life_hours * 3600.0))
     base = lc[0] if len(lc) else 0.0
     ema = ar1_scan((1.0 - phi) * (lc - base), phi, 0.0) + base
