@@ -1,5 +1,7 @@
 """Perpetual funding (issue #27): Binance's formula against a plain loop, the fitted model against
 the real prints it was fitted to, real prints replayed as data, causality, seeds, bad input."""
+import gzip
+import hashlib
 import math
 from pathlib import Path
 
@@ -16,6 +18,8 @@ from pytest_stress.market.synthetic import generate_market
 
 PERP_DATA = (Path(__file__).resolve().parent.parent / "benchmarks" / "data"
              / "binance_usdm_perp_1h_2025-01_to_2026-02.csv.gz")
+#: SHA-256 of ../shared/data/binance_usdm_funding_2025-01_to_2025-09-14.csv
+PRINTS_SHA256 = "9fe06fc778a4e37f4bf136848efcf3bfa629008bd965f2cde15af192aa1dfb3c"
 NO_NOISE = dict(noise_sd=0.0, jitter_sd=0.0)
 
 
@@ -157,7 +161,11 @@ def test_a_replay_with_real_prints_pays_those_prints():
 
 
 def test_real_prints_are_the_shared_files():
-    """The shipped prints are ../shared/data's (README: BTC mean 0.0049% sd 0.0041%; SOL min -0.071%)."""
+    """The shipped prints are ../shared/data's, byte for byte (README: BTC mean 0.0049% sd 0.0041%;
+    SOL min -0.071%)."""
+    raw = (Path(__file__).resolve().parent.parent / "pytest_stress" / "market" / "event_data"
+           / "binance_usdm_funding_2025-01_to_2025-09-14.csv.gz").read_bytes()
+    assert hashlib.sha256(gzip.decompress(raw)).hexdigest() == PRINTS_SHA256
     btc, sol = binance_funding_prints("BTCUSDT"), binance_funding_prints("SOLUSDT")
     assert len(btc) == len(sol) == 774 and btc.index[0] == pd.Timestamp("2024-12-31", tz="UTC")
     assert round(btc.mean() * 100, 4) == 0.0049 and round(btc.std(ddof=0) * 100, 4) == 0.0041
