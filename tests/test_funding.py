@@ -160,6 +160,19 @@ def test_a_replay_with_real_prints_pays_those_prints():
         (opens[b] - 100.0) * prints[w] for b, w in zip(bars, when)), rel=1e-12)
 
 
+def test_prints_of_another_period_are_refused_and_a_partial_cover_is_logged(caplog):
+    prints = binance_funding_prints("BTCUSDT")
+    acct = Account.perpetual(funding=prints)
+    with pytest.raises(ScenarioError, match=r"the Series covers 2024-12-31 00:00 .. 2025-09-14 16:00 UTC, the "
+                                            r"market's 8 payments fall in 2020-03-12 08:00 .. 2020-03-14 16:00 UTC: "
+                                            "none is covered"):
+        funding_schedule(acct, hourly(np.full(72, 100.0), start="2020-03-12"))
+    with caplog.at_level("WARNING", logger="pytest_stress"):
+        bars, rates = funding_schedule(acct, hourly(np.full(72, 100.0), start="2025-09-13"))
+    assert "2 payment(s) outside it" in caplog.text      # 15 Sep 08:00 and 16:00
+    assert [r[0] for r in rates][-3:] == [prints.iloc[-1]] * 3      # the last print, held
+
+
 def test_real_prints_are_the_shared_files():
     """The shipped prints are ../shared/data's, byte for byte (README: BTC mean 0.0049% sd 0.0041%;
     SOL min -0.071%)."""

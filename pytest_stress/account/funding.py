@@ -21,6 +21,7 @@ figure comes from which data).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,8 @@ if TYPE_CHECKING:          # numpy and the market only when a schedule is comput
 
     from ..market.data import MarketData
     from .rules import Account
+
+_log = logging.getLogger("pytest_stress")
 
 __all__ = ["FundingModel", "FUNDING_MODELS", "funding_model_for", "funding_schedule", "model_rates",
            "premium_trend", "binance_funding_prints"]
@@ -221,9 +224,30 @@ def funding_schedule(account: "Account", market: "MarketData",
     index = pd.DatetimeIndex(series.index)
     index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
     at = pd.Series(series.to_numpy(dtype=float), index=index.as_unit("ns"))
-    picked = at.reindex(pd.DatetimeIndex(market.timestamps[bars].astype("datetime64[ns]"), tz="UTC"), method="ffill")
+    when = pd.DatetimeIndex(market.timestamps[bars].astype("datetime64[ns]"), tz="UTC")
+    _check_coverage(at.index, when, account.funding_interval_hours)
+    picked = at.reindex(when, method="ffill")
     rates1 = np.nan_to_num(picked.to_numpy(dtype=float), nan=0.0)
     return bars.tolist(), [[float(r)] * k for r in rates1]
+
+
+def _check_coverage(index: Any, when: Any, interval_hours: float) -> None:
+    """A Series of rates is paid as given: payments before its first rate pay 0, payments after its
+    last rate pay that rate. None covered is an error (prints of another period); some: a warning."""
+    import pandas as pd
+
+    if not len(when) or not len(index):
+        return
+    first, last = index[0], index[-1] + pd.Timedelta(hours=interval_hours)
+    outside = int(((when < first) | (when > last)).sum())
+    span = f"the Series covers {first:%Y-%m-%d %H:%M} .. {index[-1]:%Y-%m-%d %H:%M} UTC, the market's " \
+           f"{len(when)} payments fall in {when[0]:%Y-%m-%d %H:%M} .. {when[-1]:%Y-%m-%d %H:%M} UTC"
+    if outside == len(when):
+        raise ScenarioError(f"Account: funding Series: {span}: none is covered; give rates for the market's "
+                            "dates (a Series is paid as given), a constant, or 'model'")
+    if outside:
+        _log.warning("funding Series: %s: %d payment(s) outside it pay 0 before its first rate and its last "
+                     "rate after it", span, outside)
 
 
 def binance_funding_prints(symbol: str = "BTCUSDT") -> Any:
