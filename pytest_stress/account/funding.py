@@ -91,13 +91,13 @@ class FundingModel:
         return dataclasses.replace(self, **changes)
 
 
-#: Fitted to the Binance USDⓈ-M prints of 2025-01-01 .. 2025-09-14 (``../shared/data``'s
+#: Fitted to the Binance USDⓈ-M prints of 2024-12-31 .. 2025-09-14 (``../shared/data``'s
 #: ``binance_usdm_funding_2025-01_to_2025-09-14.csv``) on that period's perpetual hourly closes
 #: (Harthor/marketlab @ 6135a753, ``*_USDT_USDT-1h-futures.feather``): the trend part (half-life,
 #: beta) by least squares of the model without noise against the prints; then the noise and the
 #: base level so that the mean, sd, share of prints at exactly 0.0100% and autocorrelations at
-#: lags 1 and 21 payments of the simulated rates are those of the prints. docs/accounts.md
-#: and benchmarks/bench_accounts.py print model against prints.
+#: lags 1 and 21 payments of the simulated rates are those of the prints (benchmarks/fit_funding.py
+#: re-runs the fit). docs/accounts.md and benchmarks/bench_accounts.py print model against prints.
 FUNDING_MODELS: dict[str, FundingModel] = {
     "BTCUSDT": FundingModel(),
     "ETHUSDT": FundingModel(premium_base=-0.00044, trend_beta=0.0004, trend_half_life_hours=72.0,
