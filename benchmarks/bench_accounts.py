@@ -87,7 +87,7 @@ def _stats(rates: np.ndarray, real: np.ndarray | None = None) -> dict[str, float
 
 
 def real_figures(seeds: int = 20) -> dict[str, dict[str, dict[str, float]]]:
-    """Per symbol and period (fit: to 2025-09-14; held out: after; all: Jan 2025 - Feb 2026): the
+    """Per symbol and period (fit: to 2025-09-14; held out: after; all: 2024-12-31 .. 2026-02-19): the
     prints' figures, the model before #27 and after (the median over ``seeds`` noise draws; and
     without its noise: what the closes explain), computed
     on the real closes with each print's bar as the payment bar (the premium sees closes up to the
@@ -146,7 +146,7 @@ def funding_section(seeds: int = 200, noise_seeds: int = 20) -> dict:
     """Prints the funding figures: model before/after against the real prints."""
     pct = "{:+.4f}%".format
     print("\nFunding per 8 h, Binance USDⓈ-M prints vs the model on the same perpetual closes "
-          "(fit = 2025-01-01..09-14, the shared file; held out = 2025-09-15..2026-02-19; all = both)")
+          "(fit = the shared file's prints, 2024-12-31..2025-09-14; held out = 2025-09-15..2026-02-19; all = both)")
     print(f"{'':<18}{'':<8}{'mean':>11}{'sd':>11}{'max':>11}{'min':>11}{'at 0.01%':>9}{'corr':>7}{'carry/y':>9}")
     figures = real_figures(noise_seeds)
     for key, rows in figures.items():

@@ -4,12 +4,12 @@ the shipped parameters. A few minutes on one core.
     python benchmarks/fit_funding.py
 
 Data: the prints of the shared file (2024-12-31 08:00 .. 2025-09-14 16:00; the first has no close
-before it) and the perpetual hourly closes of the same period (``bench_accounts.PERP_DATA``). Step 1, the trend part: least squares of
-the model without noise against the prints, over half-lives 24 h .. 21 d and a grid of betas and
-base levels. Step 2, the noise: a grid over the slow noise's sd and half-life and the jitter's sd,
-each with the base level that matches the mean, scored by the simulated rates' (64 draws) distance
-to the prints' mean, sd, share at exactly 0.0100% (in units of sd, sd, 0.05) and autocorrelation
-at lags 1 and 21 (in units of 0.2).
+before it) and the perpetual hourly closes of the same period (``bench_accounts.PERP_DATA``). Step
+1, the trend part: least squares of the model without noise against the prints, over half-lives 24 h
+.. 21 d and a grid of betas and base levels. Step 2, the noise: a grid over the slow noise's sd and
+half-life and the jitter's sd, each with the base level that matches the mean, scored by the
+simulated rates' (64 draws) distance to the prints' mean, sd, share at exactly 0.0100% (in units of
+sd, sd, 0.05) and autocorrelation at lags 1 and 21 (in units of 0.2).
 """
 from __future__ import annotations
 

@@ -101,9 +101,9 @@ class FundingModel:
 FUNDING_MODELS: dict[str, FundingModel] = {
     "BTCUSDT": FundingModel(),
     "ETHUSDT": FundingModel(premium_base=-0.00044, trend_beta=0.0004, trend_half_life_hours=72.0,
-                            noise_sd=0.00005, noise_half_life_days=1.0, jitter_sd=0.000025),
+                            noise_sd=0.00005, noise_half_life_days=3.0, jitter_sd=0.000025),
     "SOLUSDT": FundingModel(premium_base=-0.00047, trend_beta=0.0008, trend_half_life_hours=24.0,
-                            noise_sd=0.000075, noise_half_life_days=3.0, jitter_sd=0.000075),
+                            noise_sd=0.000075, noise_half_life_days=3.0, jitter_sd=0.00005),
 }
 #: Symbols without a fit of their own take SOLUSDT's (the widest of the three, as the tier
 #: tables fall back on SOLUSDT's, the strictest).
