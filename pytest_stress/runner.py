@@ -111,7 +111,8 @@ def run_scenario(scenario: Scenario | str, trader: Any, exchange: ExchangeConfig
     portfolio = Portfolio(true.symbols, scenario.initial_equity, true.close)
     book = OrderBook(true.symbols)
     ledger = Ledger(rules, portfolio, true, config.taker_fee,
-                    partial(scenario.rng, "adl") if rules.kind == "perpetual" and rules.adl else None)
+                    partial(scenario.rng, "adl") if rules.kind == "perpetual" and rules.adl else None,
+                    scenario.rng("funding") if rules.kind == "perpetual" else None)
     ctx = BarContext(feed, portfolio, book, decider.policy, decider.bus, indicators)
     del indicators        # the context holds the one copy it reads from
     decider.policy.follow(ctx)     # policy changes are recorded at the run's bar

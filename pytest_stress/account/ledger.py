@@ -22,8 +22,9 @@ from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData
 from ..result.models import ExecutionResult
 from ..trader.orders import BUY, STOP
 from .portfolio import Portfolio
-from .rules import FUNDING_CAP, FUNDING_CLAMP, FUNDING_INTEREST, FUNDING_PREMIUM_BETA, Account
 from .adl import adl_events, crowd_scores, leverage_pnl, queue_quantile, window_bars
+from .funding import funding_schedule
+from .rules import Account
 from .tiers import TierTable, isolated_liquidation_price, tiers_for
 
 __all__ = ["Ledger", "funding_schedule"]
@@ -35,59 +36,6 @@ _EPS = 1e-9
 #: exactly the equity was refused with "initial margin 250,000.00 above equity 250,000.00").
 _REL = 1e-9
 INF = math.inf
-
-
-def funding_schedule(account: Account, market: MarketData) -> tuple[list[int], list[float]]:
-    """The bars at which funding is paid and the rate of each payment, computed once per run.
-
-    Funding instants are the multiples of the interval in UTC (00:00, 08:00, 16:00 for 8 h).
-    A payment is applied at the first bar whose timestamp is at or after its instant,
-    to the positions held then, at that bar's open. The modelled rate is Binance's
-    ``F = P + clamp(I - P, -0.05%, +0.05%)`` with ``I = 0.01%`` per 8 h (scaled to the
-    interval) and a premium ``P`` that follows the market's log return over the previous
-    interval (up to the previous close: no later bar), capped at +-0.75%.
-    """
-    f = account.funding
-    if account.kind != "perpetual" or f is None:
-        return [], []
-    ts = market.timestamps
-    step = int(account.funding_interval_hours * 3600 * 1_000_000_000)
-    first = -(-int(ts[0]) // step) * step
-    if first == int(ts[0]):
-        first += step                       # a run starts after the payment at its first instant
-    instants = np.arange(first, int(ts[-1]) + 1, step, dtype=np.int64)
-    bars = np.searchsorted(ts, instants, side="left")
-    bars = bars[bars < len(ts)]
-    if len(bars):                           # sorted: keep the first of each run of equal bars
-        bars = bars[np.concatenate(([True], bars[1:] != bars[:-1]))]
-    if isinstance(f, (int, float)):
-        return bars.tolist(), [float(f)] * len(bars)
-    if f == "model":
-        scale = account.funding_interval_hours / 8.0
-        per = max(int(round(step / 1e9 / market.bar_seconds)), 1)
-        close = market.values[CLOSE, 0]
-        prev = np.maximum(bars - 1, 0)
-        start = np.maximum(prev - per, 0)
-        now, then = close[prev], close[start]
-        valid = then > 0
-        # math.log, not np.log: the platform's libm, the same to the last bit in every process
-        # (mapped in C over the bars with a previous price; the others have no premium)
-        premium = np.zeros(len(bars))
-        premium[valid] = np.fromiter(map(math.log, (now[valid] / then[valid]).tolist()), np.float64, int(valid.sum()))
-        premium *= FUNDING_PREMIUM_BETA
-        interest = FUNDING_INTEREST * scale
-        clamp = FUNDING_CLAMP * scale
-        rates = premium + np.minimum(np.maximum(interest - premium, -clamp), clamp)
-        return bars.tolist(), np.minimum(np.maximum(rates, -FUNDING_CAP), FUNDING_CAP).tolist()
-    import pandas as pd   # lazy: only a user-given funding Series needs it
-
-    series = pd.Series(f).sort_index()
-    index = pd.DatetimeIndex(series.index)
-    index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
-    at = pd.Series(series.to_numpy(dtype=float), index=index.as_unit("ns"))
-    picked = at.reindex(pd.DatetimeIndex(ts[bars].astype("datetime64[ns]"), tz="UTC"), method="ffill")
-    rates = np.nan_to_num(picked.to_numpy(dtype=float), nan=0.0)
-    return bars.tolist(), rates.tolist()
 
 
 class Ledger:
@@ -102,9 +50,11 @@ class Ledger:
                  "adl_events", "adl_bars", "_adl", "_adl_rng", "_adl_window")
 
     def __init__(self, account: Account, portfolio: Portfolio, true: MarketData, taker_fee: float,
-                 adl_rng: Callable[[], np.random.Generator] | None = None) -> None:
+                 adl_rng: Callable[[], np.random.Generator] | None = None,
+                 funding_rng: np.random.Generator | None = None) -> None:
         """``adl_rng``: makes the run's generator for auto-deleveraging draws (called only when the market
-        has an ADL event); without it (or with an account whose ``adl`` is off) no ADL is modelled."""
+        has an ADL event); without it (or with an account whose ``adl`` is off) no ADL is modelled.
+        ``funding_rng``: the run's generator for the funding model's noise (perpetual accounts)."""
         self.account = account
         self.pf = portfolio
         self.kind = account.kind
@@ -125,7 +75,7 @@ class Ledger:
         self._open0 = memoryview(true.values[OPEN, 0])   # [bar] -> the first symbol's open (1-D: cheaper)
         self._bar_years = true.bar_seconds / _YEAR_S
         self._use_extremes = account.check == "extremes"
-        fb, fr = funding_schedule(account, true)
+        fb, fr = funding_schedule(account, true, funding_rng)     # rates per symbol
         self._events = dict(zip(fb, fr))
         self.borrowing = False
         #: interest can be due at all (a margin account with a rate): the engine checks every bar only then
@@ -376,22 +326,22 @@ class Ledger:
         """Funding (perpetuals) or interest (margin) due at bar ``t``; True if the cash changed."""
         pf = self.pf
         if self._iso_single:           # one isolated perpetual: funding only (no borrowing)
-            rate = self._events.get(t)
+            rates = self._events.get(t)
             q = pf.qty[0]
-            if rate is None or not q:
+            if rates is None or not q:
                 return False
-            pay = q * self._open0[t] * rate
+            pay = q * self._open0[t] * rates[0]
             pf.cash -= pay
             self.funding_paid += pay
             self.iso_margin[0] -= pay
             self.refresh()
             return True
         changed = False
-        rate = self._events.get(t)
-        if rate is not None and any(pf.qty):
+        rates = self._events.get(t)
+        if rates is not None and any(pf.qty):
             for s, q in enumerate(pf.qty):
                 if q:
-                    pay = q * self._bar[OPEN, s, t] * rate          # longs pay a positive rate
+                    pay = q * self._bar[OPEN, s, t] * rates[s]      # longs pay a positive rate
                     pf.cash -= pay
                     self.funding_paid += pay
                     if self._iso:

@@ -27,6 +27,7 @@ from typing import Any
 
 
 from ..errors import ScenarioError, is_number, unknown_name_message
+from .funding import FundingModel
 from .tiers import TierTable
 
 __all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from"]
@@ -34,18 +35,6 @@ __all__ = ["Account", "DEFAULT_ACCOUNT", "ACCOUNT_PRESETS", "account_from"]
 KINDS = ("cash", "margin", "perpetual")
 MODES = ("isolated", "cross")
 CHECKS = ("extremes", "close")
-
-#: Binance's default funding interest component: 0.01% per 8 hours (0.03% a day).
-FUNDING_INTEREST = 0.0001
-#: Premium clamp of Binance's funding formula: F = P + clamp(I - P, -0.05%, +0.05%).
-FUNDING_CLAMP = 0.0005
-#: Cap on the modelled funding rate per interval (a design choice between the common
-#: +-0.3%..0.75% caps and the +-3% announced for some small contracts).
-FUNDING_CAP = 0.0075
-#: How strongly the modelled premium follows the last interval's return (design choice:
-#: a 10% fall over 8 hours gives about -0.5% funding, the order of real crash prints).
-FUNDING_PREMIUM_BETA = 0.05
-
 
 @dataclass(frozen=True)
 class Account:
@@ -65,8 +54,9 @@ class Account:
     mode: str = "isolated"
     #: perpetual: tier tables by symbol (None: the shipped Binance USDⓈ-M tables)
     tiers: Mapping[str, TierTable] | None = field(default=None, compare=False)
-    #: perpetual: None (no funding), a constant rate per interval, "model" (Binance's formula
-    #: with a premium that follows the market), or a pandas Series of rates indexed by UTC time
+    #: perpetual: None (no funding), a constant rate per interval, "model" (Binance's formula with
+    #: each symbol's fitted premium model, ``funding.FUNDING_MODELS``), a ``FundingModel`` (that
+    #: model for every symbol), or a pandas Series of rates indexed by UTC time (paid as given)
     funding: Any = "model"
     funding_interval_hours: float = 8.0
     #: fee on the notional of a liquidation (or a margin call's forced close)
@@ -114,11 +104,11 @@ class Account:
             raise ScenarioError(f"Account.margin: maintenance_margin = {self.maintenance_margin:g} must be below the "
                                 f"initial margin 1 / max_leverage = {1.0 / self.max_leverage:g}")
         f = self.funding
-        if not (f is None or (isinstance(f, str) and f == "model")
+        if not (f is None or (isinstance(f, str) and f == "model") or isinstance(f, FundingModel)
                 or (is_number(f) and math.isfinite(f) and abs(f) < 0.1)
                 or _is_series(f)):      # a str has an .index method too: 'modle' is refused here
             raise ScenarioError(f"Account: funding = {f!r}; expected None, 'model', a rate per interval in "
-                                "(-0.1, 0.1), or a pandas Series of rates indexed by time")
+                                "(-0.1, 0.1), a FundingModel, or a pandas Series of rates indexed by time")
         if is_number(f):
             object.__setattr__(self, "funding", float(f))      # np.float32(0.0001) too
         elif _is_series(f):
@@ -218,7 +208,9 @@ class Account:
         if self.kind == "margin":
             return (f"margin {self.max_leverage:g}x (maintenance {self.maintenance_margin:.0%}, "
                     f"borrow {self.borrow_rate:.2%}/y, short borrow {self.short_borrow_rate:.2%}/y)")
-        funding = ("no funding" if self.funding is None else "funding model" if self.funding == "model"
+        funding = ("no funding" if self.funding is None
+                   else "funding model" if isinstance(self.funding, str) and self.funding == "model"
+                   else "funding model (custom)" if isinstance(self.funding, FundingModel)
                    else f"funding {self.funding:.4%}/{self.funding_interval_hours:g}h"
                    if isinstance(self.funding, (int, float)) else "funding schedule")
         adl = f", ADL below an insurance fund of {self.insurance_fund:.1%} of open interest" if self.adl else ""
@@ -229,7 +221,9 @@ class Account:
         """A JSON-compatible form (custom tier tables and funding series are named, not stored)."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         d["tiers"] = None if self.tiers is None else sorted(self.tiers)
-        if self.funding is not None and not isinstance(self.funding, (str, int, float)):
+        if isinstance(self.funding, FundingModel):
+            d["funding"] = {"model": dataclasses.asdict(self.funding)}
+        elif self.funding is not None and not isinstance(self.funding, (str, int, float)):
             d["funding"] = "schedule"
         return d
 

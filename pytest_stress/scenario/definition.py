@@ -28,7 +28,7 @@ _MAX_SEED = 2**63 - 1
 SYNTHETIC_TIMEFRAME = "1h"
 #: What to do with invalid data: raise with the report (None), drop bad rows, or fill them.
 REPAIR_POLICIES = (None, "drop", "fill")
-_STREAMS = ("market", "stress", "exchange", "faults", "adl")   # appended: the others keep their spawn keys
+_STREAMS = ("market", "stress", "exchange", "faults", "adl", "funding")   # appended: earlier streams keep their keys
 
 
 def derive_seed(seed: int, *path: int) -> int:
@@ -182,7 +182,7 @@ class Scenario:
         return kind_of(self.type).faults(self.own_parameters())
 
     def rng(self, stream: str) -> np.random.Generator:
-        """The run's generator for one stream ('market', 'stress', 'exchange', 'faults', 'adl').
+        """The run's generator for one stream ('market', 'stress', 'exchange', 'faults', 'adl', 'funding').
 
         Streams are independent children of the seed, so the exchange's draws do not
         change when, say, the corruption draws more numbers.
