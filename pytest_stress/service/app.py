@@ -26,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__, library
 from ..errors import StressError, close_matches
@@ -33,6 +35,7 @@ from ..result.breaking import short_note
 from ..result.jsonform import decode_metrics, encode
 from ..claims import MAX_CLAUSES
 from .dashboard import DASHBOARD_HTML
+from .openapi import ACCOUNT_PATTERN, EXCHANGES, METRICS, SCENARIO_TYPES, THRESHOLD_PATTERN, enum, errors, refine
 from .pool import WorkerPool
 from .security import BearerToken, BodyLimit, JsonOnly, TrustedHost
 from .settings import LOOPBACK, Settings
@@ -60,7 +63,8 @@ class CheckClause(BaseModel):
     """One clause of what must hold on each path of a breaking-point search (``claims.py``)."""
 
     model_config = ConfigDict(extra="forbid")
-    metric: str = Field(..., max_length=64, description="a metric of the path's run (pytest-stress metrics lists them)")
+    metric: str = Field(..., max_length=64, description="a metric of the path's run (pytest-stress metrics lists them)",
+                        json_schema_extra=enum(METRICS))
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     value: float = Field(..., allow_inf_nan=False)
 
@@ -70,18 +74,22 @@ class RunRequest(BaseModel):
     with ``breaking_point``, a reverse stress test of it (docs/service.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario_name: str | None = Field(None, max_length=200, description="a library scenario name or id")
-    name: str | None = Field(None, max_length=200, description="custom scenario: its name")
-    type: str | None = Field(None, max_length=64,
-                             description="custom scenario: its type (pytest-stress types lists them)")
+    # not nullable: exactly one of scenario_name and type is given (the schema's oneOf), so neither may be null
+    scenario_name: str = Field(None, min_length=1, max_length=200,  # type: ignore[assignment]
+                               description="a library scenario name or id (or give type, for a custom scenario)")
+    name: str | None = Field(None, max_length=200, description="custom scenario: its name (default: its type)")
+    type: str = Field(None, max_length=64, json_schema_extra=enum(SCENARIO_TYPES),  # type: ignore[assignment]
+                      description="custom scenario: its type (pytest-stress types lists them)")
     parameters: dict[str, Scalar] | None = Field(None, description="custom scenario: its parameters")
-    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = None
+    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(
+        None, min_length=1, json_schema_extra={"uniqueItems": True}, description="custom scenario: its symbols")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     bars: int | None = Field(None, ge=2)
     paths: int | None = Field(None, ge=1, description="Monte Carlo market paths (default 1)")
-    exchange: str | None = Field(None, max_length=64, description="exchange preset: frictionless, calm, stressed")
-    account: str | None = Field(None, max_length=200,
-                                description="account preset, e.g. margin or perpetual:leverage=10")
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES),  # type: ignore[assignment]
+                          description="exchange preset (default calm)")
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN,  # type: ignore[assignment]
+                         description="account preset, e.g. margin or perpetual:leverage=10 (default margin)")
     breaking_point: bool | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="search the mildest severity at which the check fails (true), or the mildest value of "
                           "this parameter (its name, e.g. drop_pct)")
@@ -99,30 +107,32 @@ class RunRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    """Library scenarios run together (``POST /scenarios/batch``, which waits for them)."""
+
     model_config = ConfigDict(extra="forbid")
-    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    scenario_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(..., min_length=1)
     parallel: bool = True
     max_workers: int | None = Field(None, ge=1)
     bars: int | None = Field(None, ge=2)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    exchange: str | None = Field(None, max_length=64)
-    account: str | None = Field(None, max_length=200)
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES))  # type: ignore[assignment]
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN)  # type: ignore[assignment]
 
 
 class BatchSubmit(BaseModel):
     """A batch of library scenarios, run as the workers allow (``POST /batches``)."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    scenario_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(..., min_length=1)
     bars: int | None = Field(None, ge=2)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    exchange: str | None = Field(None, max_length=64)
-    account: str | None = Field(None, max_length=200)
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES))  # type: ignore[assignment]
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN)  # type: ignore[assignment]
 
 
 class BaselineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run_id: str = Field(..., max_length=64)
+    run_id: str = Field(..., min_length=1, max_length=64)
 
 
 def _iso(t: float | None) -> str | None:
@@ -261,7 +271,11 @@ def create_app(settings: Settings) -> FastAPI:
                        f"retry in {limits.retry_after_s} s"},
             status_code=429, headers={"Retry-After": str(limits.retry_after_s)})
 
-    @app.post(f"{api}/scenarios/run", status_code=202, summary="Submit a run (answered at once)")
+    replayed: dict[int | str, dict[str, Any]] = {
+        200: {"description": "the Idempotency-Key was seen before with this body: the same one again"}}
+
+    @app.post(f"{api}/scenarios/run", status_code=202, summary="Submit a run (answered at once)",
+              responses={**replayed, **errors(404, 409, 413, 422, 429)})
     def run(request: Request, req: RunRequest,
             idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         try:
@@ -283,7 +297,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(body, status_code=202 if created else 200, headers={"Location": shown["result_url"]})
 
     @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them (POST /batches "
-                                                 "answers at once)")
+                                                 "answers at once)", responses=errors(404, 413, 422, 429))
     async def batch(request: Request, req: BatchRequest) -> Response:
         if len(req.scenario_names) > limits.max_batch:
             return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
@@ -345,7 +359,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "batch_url": f"{api}/batches/{batch_id}", "results": shown}
 
     @app.post(f"{api}/batches", status_code=202,
-              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)")
+              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)",
+              responses={**replayed, **errors(404, 409, 413, 422, 429)})
     def submit_batch(request: Request, req: BatchSubmit,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         if len(req.scenario_names) > limits.max_batch:
@@ -376,14 +391,15 @@ def create_app(settings: Settings) -> FastAPI:
         view = batch_view(batch_id, st.batch_runs(batch_id))
         return JSONResponse(view, status_code=202 if created else 200, headers={"Location": view["batch_url"]})
 
-    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs")
+    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs", responses=errors(404))
     def get_batch(request: Request, batch_id: str) -> Response:
         rows = store(request).batch_runs(batch_id)
         if not rows:
             return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
         return JSONResponse(batch_view(batch_id, rows))
 
-    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs")
+    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs",
+              responses=errors(404, 409))
     def cancel_batch(request: Request, batch_id: str) -> Response:
         st = store(request)
         rows = st.batch_runs(batch_id)
@@ -405,9 +421,10 @@ def create_app(settings: Settings) -> FastAPI:
                for s in library.all()]
         return {"scenarios": out, "total": len(out)}
 
-    @app.get(f"{api}/results", summary="Stored runs, newest first, paginated")
+    @app.get(f"{api}/results", summary="Stored runs, newest first, paginated", responses=errors(422))
     def results(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0, le=2**62)] = 0, state: Annotated[str | None, Query()] = None,
+                offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                state: Annotated[str, Query(json_schema_extra=enum(STATES))] = None,  # type: ignore[assignment]
                 scenario: Annotated[str | None, Query(max_length=200)] = None) -> Response:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
@@ -415,7 +432,8 @@ def create_app(settings: Settings) -> FastAPI:
         rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None)
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
-    @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario")
+    @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario",
+             responses=errors(404))
     def result(request: Request, name: str) -> Response:
         row = find(request, name)
         if row is None:
@@ -428,7 +446,8 @@ def create_app(settings: Settings) -> FastAPI:
                            + (f"; did you mean {' or '.join(map(repr, hints))}?" if hints else "")
                            + " (GET /results lists the stored runs)")
 
-    @app.delete(f"{api}/results/{{name}}", status_code=204, summary="Delete a run, or every stored run of a scenario")
+    @app.delete(f"{api}/results/{{name}}", status_code=204, summary="Delete a run, or every stored run of a scenario",
+                responses=errors(404, 409))
     def delete(request: Request, name: str) -> Response:
         st = store(request)
         row = st.get(name)
@@ -442,7 +461,8 @@ def create_app(settings: Settings) -> FastAPI:
         st.delete([r["id"] for r in rows])
         return Response(status_code=204)
 
-    @app.post(f"{api}/results/{{run_id}}/cancel", status_code=202, summary="Cancel a queued or running run")
+    @app.post(f"{api}/results/{{run_id}}/cancel", status_code=202, summary="Cancel a queued or running run",
+              responses=errors(404, 409))
     def cancel(request: Request, run_id: str) -> Response:
         moved = store(request).request_cancel(run_id)
         if moved is None:
@@ -461,7 +481,8 @@ def create_app(settings: Settings) -> FastAPI:
         return run_id
 
     @app.get(f"{api}/results/{{run_id}}/events", response_class=EventSourceResponse,
-             summary="Live progress as server-sent events (text/event-stream; resumable with Last-Event-ID)")
+             summary="Live progress as server-sent events (text/event-stream; resumable with Last-Event-ID)",
+             responses=errors(404))
     async def events(request: Request, last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                      run_id: str = Depends(existing_run)) -> AsyncIterator[ServerSentEvent]:
@@ -558,7 +579,8 @@ def create_app(settings: Settings) -> FastAPI:
                 return
             await asyncio.sleep(0.25)
 
-    @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run")
+    @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run",
+             responses=errors(304, 404, 409, 501))
     def report(request: Request, name: str,
                if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         row = find(request, name)
@@ -609,10 +631,12 @@ def create_app(settings: Settings) -> FastAPI:
                                                        "state": last["state"], "finished_at": _iso(last["finished"])},
                 "trader": settings.trader_label, "version": __version__}
 
-    @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest")
+    @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest",
+             responses=errors(404, 422))
     def history(request: Request, name: str,
-                against: Annotated[str, Query(pattern="^(previous|baseline)$")] = "previous",
-                threshold: Annotated[list[str] | None, Query(max_length=50)] = None,
+                against: Annotated[Literal["previous", "baseline"], Query()] = "previous",
+                threshold: Annotated[list[Annotated[str, Field(pattern=THRESHOLD_PATTERN)]] | None,
+                                     Query(max_length=50)] = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
         from ..plugin.compare import check, parse_threshold   # lazy: the plugin's thresholds, only for history
 
@@ -693,7 +717,8 @@ def create_app(settings: Settings) -> FastAPI:
         out["regression"] = check_out
         return JSONResponse(encode(out))
 
-    @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline")
+    @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline",
+             responses=errors(404, 409, 422))
     def pin(request: Request, name: str, req: BaselineRequest) -> Response:
         st = store(request)
         row = st.get(req.run_id)
@@ -719,6 +744,15 @@ def create_app(settings: Settings) -> FastAPI:
                                        "img-src 'self' data:; frame-ancestors 'none'",
             "X-Frame-Options": "DENY"})
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:   # every method the path takes (Starlette's names only its first route's)
+            methods = sorted({m for r in app.router.routes if r.matches(request.scope)[0] != Match.NONE
+                              for m in (getattr(r, "methods", None) or ())})
+            headers["Allow"] = ", ".join(methods)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
@@ -740,6 +774,16 @@ def create_app(settings: Settings) -> FastAPI:
     else:
         app.add_exception_handler(psycopg.Error, store_unreachable)
 
+    schema_of = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema with what it cannot know (``openapi.refine``), made once."""
+        if not getattr(app.state, "schema_refined", False):
+            refine(schema_of(), limits, token=bool(settings.token), prefix=api)
+            app.state.schema_refined = True
+        return schema_of()
+
+    app.openapi = openapi   # type: ignore[method-assign]
     app.add_middleware(JsonOnly)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
