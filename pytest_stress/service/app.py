@@ -23,7 +23,7 @@ from typing import Annotated, Any, AsyncIterator, Literal, Union
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +34,7 @@ from ..errors import StressError, close_matches
 from ..result.breaking import short_note
 from ..result.jsonform import decode_metrics, encode
 from ..claims import MAX_CLAUSES
+from .apidocs import docs_page
 from .dashboard import DASHBOARD_HTML
 from .openapi import ACCOUNT_PATTERN, EXCHANGES, METRICS, SCENARIO_TYPES, THRESHOLD_PATTERN, enum, errors, refine
 from .pool import WorkerPool
@@ -52,6 +53,12 @@ PREFIX = "/api/stress-testing"
 REPORTS_KEPT = 32
 
 Scalar = Union[bool, int, float, str]
+
+
+# a history's query (module level: the routes' annotations are strings, resolved in this module)
+Against = Annotated[Literal["previous", "baseline"], Query()]
+Thresholds = Annotated[list[Annotated[str, Field(pattern=THRESHOLD_PATTERN)]] | None, Query(max_length=50)]
+HistoryLimit = Annotated[int, Query(ge=1, le=1000)]
 
 
 def _as_list(value: Any) -> Any:
@@ -139,6 +146,13 @@ def _iso(t: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds") if t else None
 
 
+def _epoch(t: _dt.datetime | None) -> float | None:
+    """Seconds since the epoch of a query's time (UTC when it names no offset)."""
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)).timestamp()
+
+
 def _finite(value: Any) -> Any:
     """``value`` with each non-finite float as the text JSON would have had (``NaN``, ``Infinity``):
     a 422 that echoes the input ``{"seed": NaN}`` could not be written as JSON, and became a 500."""
@@ -222,7 +236,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await asyncio.to_thread(client.close)
             store.close()
 
-    app = FastAPI(title="pytest-stress service", version=__version__, lifespan=lifespan,
+    # no /docs nor /redoc of FastAPI's: their scripts come from a CDN, blank offline (apidocs.py serves /docs)
+    app = FastAPI(title="pytest-stress service", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Background stress-scenario runs against the trader this server was started with.")
     limits = settings.limits
     api = PREFIX
@@ -425,11 +440,16 @@ def create_app(settings: Settings) -> FastAPI:
     def results(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
                 state: Annotated[str, Query(json_schema_extra=enum(STATES))] = None,  # type: ignore[assignment]
-                scenario: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+                scenario: Annotated[str | None, Query(max_length=200)] = None,
+                since: Annotated[_dt.datetime | None, Query(description="submitted at or after (ISO 8601; UTC "
+                                                                        "when no offset is given)")] = None,
+                until: Annotated[_dt.datetime | None, Query(description="submitted before (ISO 8601)")] = None,
+                ) -> Response:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
                                  f"{', '.join(STATES)}", "type": "value_error"}])
-        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None)
+        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None,
+                                          _epoch(since), _epoch(until))
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
     @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario",
@@ -618,6 +638,52 @@ def create_app(settings: Settings) -> FastAPI:
                     reports.popitem(last=False)
         return HTMLResponse(page, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
+    charts: OrderedDict[str, str] = OrderedDict()   # run id, finish time and kind -> the SVG, the newest used last
+
+    @app.get(f"{api}/results/{{name}}/chart", response_class=Response,
+             summary="The chart of a run (SVG): its equity and drawdown, or its breaking-point search's levels",
+             responses={200: {"content": {"image/svg+xml": {}}, "description": "the chart"},
+                        **errors(304, 404, 409, 501)})
+    def run_chart(request: Request, name: str, of: Annotated[Literal["equity", "breaking"], Query()] = "equity",
+                  if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        row = find(request, name)
+        if row is None:
+            return _not_found(request, name)
+        if not row.get("summary"):
+            return _error(409, f"run {row['id']} is {row['state']}: it has no result to draw")
+        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}-{of}"'
+        if if_none_match == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        with reports_lock:
+            svg = charts.get(etag)
+            if svg is not None:
+                charts.move_to_end(etag)
+        if svg is None:
+            summary = json.loads(row["summary"])
+            title = f"{row['scenario']} (run {row['id']})"
+            try:
+                if of == "breaking":
+                    if not summary.get("breaking_point"):
+                        return _error(409, f"run {row['id']} is not a breaking-point search (of=equity draws it)")
+                    from ..report.breaking_chart import breaking_svg   # lazy: matplotlib only for a chart
+
+                    bp = summary["breaking_point"]
+                    svg = breaking_svg(bp, f"{title}: along {bp.get('axis', 'severity')}", gid=f"bp-{row['id']}")
+                else:
+                    if not summary.get("report"):
+                        return _error(409, f"run {row['id']} has no chart data")
+                    from ..report.charts import equity_svg   # lazy: matplotlib only for a chart
+
+                    svg = equity_svg(summary["report"], title)
+            except (ImportError, StressError) as exc:   # matplotlib missing
+                return _error(501, f"the chart is not available on this server: {exc}")
+            with reports_lock:
+                charts[etag] = svg
+                while len(charts) > 4 * REPORTS_KEPT:
+                    charts.popitem(last=False)
+        return Response(svg, media_type="image/svg+xml",
+                        headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+
     @app.get(f"{api}/status", summary="Is the service up, and how busy")
     def status(request: Request) -> dict[str, Any]:
         st, p = store(request), pool(request)
@@ -633,11 +699,44 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest",
              responses=errors(404, 422))
-    def history(request: Request, name: str,
-                against: Annotated[Literal["previous", "baseline"], Query()] = "previous",
-                threshold: Annotated[list[Annotated[str, Field(pattern=THRESHOLD_PATTERN)]] | None,
-                                     Query(max_length=50)] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+    def history(request: Request, name: str, against: Against = "previous", threshold: Thresholds = None,
+                limit: HistoryLimit = 50) -> Response:
+        out = history_view(request, name, against, threshold, limit)
+        return out if isinstance(out, Response) else JSONResponse(encode(out))
+
+    @app.get(f"{api}/scenarios/{{name}}/history/chart", response_class=Response,
+             summary="A scenario's key metrics run after run, its regressions marked (SVG)",
+             responses={200: {"content": {"image/svg+xml": {}}, "description": "the chart"},
+                        **errors(404, 422, 501)})
+    def history_chart(request: Request, name: str, against: Against = "previous", threshold: Thresholds = None,
+                      limit: HistoryLimit = 50) -> Response:
+        out = history_view(request, name, against, threshold, limit)
+        if isinstance(out, Response):
+            return out
+        try:
+            from ..report.history_chart import history_svg   # lazy: matplotlib only when a chart is asked for
+            from ..result.metrics import metric
+
+            check_out = out["regression"]
+            comparable = set(check_out["comparable_run_ids"]) | {check_out["latest_run_id"],
+                                                                 check_out["against_run_id"]}
+            runs = [{"run_id": r["run_id"], "comparable": r["run_id"] in comparable,
+                     "label": (r["created_at"] or "")[5:16].replace("T", " "),
+                     "metrics": decode_metrics(r["metrics"] or {}, f"run {r['run_id']}")}
+                    for r in reversed(out["runs"])]
+            names = list(dict.fromkeys([*(t.split(":")[0] for t in check_out["thresholds"]),
+                                        "max_drawdown", "total_pnl", "sharpe_ratio"]))[:4]
+            svg = history_svg(runs, [(n, metric(n).header) for n in names], latest=check_out["latest_run_id"],
+                              against=check_out["against_run_id"],
+                              regressed={r["metric"] for r in check_out["regressions"]}, passed=check_out["passed"],
+                              title=f"{out['scenario_id']}: {len(runs)} runs")
+        except (ImportError, StressError) as exc:   # matplotlib missing
+            return _error(501, f"the chart is not available on this server: {exc}")
+        return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, no-cache"})
+
+    def history_view(request: Request, name: str, against: str, threshold: list[str] | None,
+                     limit: int) -> dict[str, Any] | Response:
+        """A scenario's runs and the regression check of its latest (``GET /scenarios/{name}/history``)."""
         from ..plugin.compare import check, parse_threshold   # lazy: the plugin's thresholds, only for history
 
         try:
@@ -715,7 +814,7 @@ def create_app(settings: Settings) -> FastAPI:
                              regressions=[{"metric": r.metric, "baseline": r.baseline, "now": r.now,
                                            "describe": r.describe()} for r in found])
         out["regression"] = check_out
-        return JSONResponse(encode(out))
+        return out
 
     @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline",
              responses=errors(404, 409, 422))
@@ -737,12 +836,21 @@ def create_app(settings: Settings) -> FastAPI:
     def favicon() -> Response:   # pages without an icon link (the report) ask for it: no icon, no 404
         return Response(status_code=204)
 
+    page_headers = {"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src "
+                                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                    "X-Frame-Options": "DENY"}
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> Response:
-        return HTMLResponse(DASHBOARD_HTML, headers={
-            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                       "img-src 'self' data:; frame-ancestors 'none'",
-            "X-Frame-Options": "DENY"})
+        return HTMLResponse(DASHBOARD_HTML, headers=page_headers)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> Response:   # the API reference, rendered here from the schema: no CDN (apidocs.py)
+        return HTMLResponse(docs_page(app.openapi()), headers=page_headers)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:   # FastAPI's ReDoc page is not served (a CDN's script): the reference is /docs
+        return RedirectResponse("/docs", status_code=307)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
