@@ -55,7 +55,7 @@ table.nowrap td{white-space:nowrap} .check{padding:.3em .6em;border-radius:3px;d
  <label>state <select id="f-state"><option value="">any</option><option>queued</option><option>running</option><option>finished</option><option>failed</option><option>cancelled</option></select></label>
  <label>submitted from <input id="f-since" type="datetime-local"></label>
  <label>to <input id="f-until" type="datetime-local"></label>
- <label>per page <select id="f-limit"><option>25</option><option selected>50</option><option>100</option><option>200</option></select></label>
+ <label>per page <select id="f-limit"><option>10</option><option>25</option><option selected>50</option><option>100</option><option>200</option></select></label>
  <button type="button" id="f-clear">clear</button>
 </form>
 <div class="pager"><button type="button" id="newer">&larr; newer</button><span id="range"></span><button type="button" id="older">older &rarr;</button></div>
