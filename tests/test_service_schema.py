@@ -11,7 +11,8 @@ cannot state, given there in words), and a 413 (a limit the schema cannot state:
 paths). ``schemathesis.toml`` counts 413 as a rejection of a request the schema forbids (the
 limits are the schema's maxima).
 
-20 examples per operation (the issue's 100 took 96 s here with 0 failures, 25 took 26 to 36 s).
+15 examples per operation, every check: 0 failures; st's three phases take 18 s here, the whole test
+39 s at a load average of 7 (the issue's 100 examples: also 0 failures, in 96 s).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ pytest.importorskip("fastapi")
 from test_service import API, Server   # noqa: E402  (the same real server as the API tests)
 
 HERE = Path(__file__).resolve().parent
-EXAMPLES = 20
+EXAMPLES = 15
 
 
 def test_the_api_holds_to_its_schema(tmp_path):
@@ -47,7 +48,8 @@ def test_the_api_holds_to_its_schema(tmp_path):
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         out = done.stdout + done.stderr
         assert done.returncode == 0, out[-6000:]
-        assert "16 selected / 16 total" in out and "Coverage" in out and "Fuzzing" in out and "Stateful" in out, out
+        ops = sum(len(item) for item in httpx.get(srv.base + "/openapi.json").json()["paths"].values())
+        assert ops == 18 and f"{ops} selected / {ops} total" in out and "Coverage" in out and "Fuzzing" in out and "Stateful" in out, out
         assert " passed" in out and "failure" not in out.split("SUMMARY")[-1].lower(), out[-3000:]
     finally:
         srv.stop()

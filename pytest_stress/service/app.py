@@ -146,11 +146,21 @@ def _iso(t: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds") if t else None
 
 
-def _epoch(t: _dt.datetime | None) -> float | None:
-    """Seconds since the epoch of a query's time (UTC when it names no offset)."""
+#: An RFC 3339 date-time (OpenAPI's ``format: date-time``): the offset is required. (pydantic's own
+#: datetime also took numbers, 0.5 as a Unix time, and dates alone: not what the schema says.)
+DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+DATE_TIME_SCHEMA: dict[str, Any] = {"format": "date-time"}
+
+
+def _epoch(t: str | None) -> float | None:
+    """Seconds since the epoch of a query's RFC 3339 time (matched by ``DATE_TIME``); ValueError for
+    one that does not exist (a 13th month)."""
     if t is None:
         return None
-    return (t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)).timestamp()
+    try:
+        return _dt.datetime.fromisoformat(t.replace("z", "Z")).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"{t!r} is not a date and time that exists: {exc}") from None
 
 
 def _finite(value: Any) -> Any:
@@ -441,15 +451,23 @@ def create_app(settings: Settings) -> FastAPI:
                 offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
                 state: Annotated[str, Query(json_schema_extra=enum(STATES))] = None,  # type: ignore[assignment]
                 scenario: Annotated[str | None, Query(max_length=200)] = None,
-                since: Annotated[_dt.datetime | None, Query(description="submitted at or after (ISO 8601; UTC "
-                                                                        "when no offset is given)")] = None,
-                until: Annotated[_dt.datetime | None, Query(description="submitted before (ISO 8601)")] = None,
+                since: Annotated[str | None, Query(pattern=DATE_TIME, json_schema_extra=DATE_TIME_SCHEMA,
+                                                   description="submitted at or after, e.g. 2026-12-07T10:00:00Z "
+                                                               "(RFC 3339)")] = None,
+                until: Annotated[str | None, Query(pattern=DATE_TIME, json_schema_extra=DATE_TIME_SCHEMA,
+                                                   description="submitted before (RFC 3339)")] = None,
                 ) -> Response:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
                                  f"{', '.join(STATES)}", "type": "value_error"}])
+        times = []
+        for field, t in (("since", since), ("until", until)):
+            try:
+                times.append(_epoch(t))
+            except ValueError as exc:
+                return _error(422, [{"loc": ["query", field], "msg": f"{field}: {exc}", "type": "value_error"}])
         rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None,
-                                          _epoch(since), _epoch(until))
+                                          *times)
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
     @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario",
