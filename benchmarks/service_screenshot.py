@@ -165,7 +165,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default=str(ROOT / "docs" / "service-dashboard.png"))
     parser.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temporary one)")
-    parser.add_argument("--height", type=int, default=2300)
+    parser.add_argument("--height", type=int, default=1560)
     args = parser.parse_args()
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

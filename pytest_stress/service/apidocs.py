@@ -22,7 +22,8 @@ _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:1.5em;color:#222;max-w
 h1{font-size:1.3em} h2{font-size:1.05em;margin:1.6em 0 .3em;font-family:ui-monospace,monospace}
 h3{font-size:.9em;margin:.8em 0 .2em;color:#444} table{border-collapse:collapse;width:100%;margin:.2em 0}
 th,td{border-bottom:1px solid #ddd;padding:2px 6px;text-align:left;vertical-align:top;font-size:13px}
-th{background:#f4f4f4} code{font-size:12px;word-break:break-all} .m{display:inline-block;min-width:4.5em;color:#fff;
+th{background:#f4f4f4} td{overflow-wrap:anywhere} code{font-size:12px} td:first-child code{white-space:nowrap}
+.m{display:inline-block;min-width:4.5em;color:#fff;
 border-radius:3px;padding:0 .4em;font-size:12px;text-align:center} .get{background:#0b57d0} .post{background:#176b2c}
 .put{background:#8a6d00} .delete{background:#b3261e} .meta{color:#555}
 section{border-top:1px solid #ccd;margin-top:1em}"""
@@ -75,8 +76,9 @@ def _properties(schema: dict[str, Any], model: dict[str, Any]) -> str:
 def _operation(schema: dict[str, Any], path: str, method: str, op: dict[str, Any]) -> str:
     out = [f'<h2><span class="m {method}">{method.upper()}</span> {_e(path)}</h2>',
            f"<p>{_e(op.get('summary', ''))}</p>"]
-    if op.get("description"):
-        out.append(f"<p class='meta'>{_e(op['description'])}</p>")
+    about = (op.get("description") or "").split("Checked by the server")[0].strip()   # the rules: a table, below
+    if about:
+        out.append(f"<p class='meta'>{_e(about)}</p>")
     params = op.get("parameters", [])
     if params:
         out.append("<h3>parameters</h3><table><tr><th>name</th><th>in</th><th>type</th><th>what</th></tr>" + "".join(

@@ -36,7 +36,7 @@ th{background:#f4f4f4} .state{font-weight:600} .finished{color:#176b2c} .failed{
 #filters label{margin-right:.8em} #filters input,#filters select{font:inherit} .pager{margin:.4em 0} .pager span{margin:0 .6em;color:#555}
 button.open{font:inherit;font-family:ui-monospace,monospace;font-size:12px;border:0;background:none;color:#0b57d0;cursor:pointer;padding:0;text-decoration:underline}
 tr.selected{background:#eef4ff} .panel{border:1px solid #ccd;border-radius:4px;padding:.6em 1em;margin:1em 0;background:#fcfcff}
-.cols{display:flex;gap:1.5em;flex-wrap:wrap} .cols>div{flex:1 1 30em;min-width:0} .facts{display:flex;gap:1.2em;flex-wrap:wrap} .facts>div{flex:1 1 14em} .chart img{width:100%;height:auto;border:1px solid #eee}
+.cols{display:flex;gap:1.5em;flex-wrap:wrap} .cols>div{flex:1 1 30em;min-width:0} .cols>.narrow{flex:1 1 24em} .cols>.wide{flex:1.5 1 34em} .facts{display:flex;gap:1.2em;flex-wrap:wrap} .facts>div{flex:1 1 14em} .chart img{width:100%;height:auto;border:1px solid #eee}
 table.kv{width:auto} table.kv th{background:none;font-weight:500;color:#555;padding-right:1.2em} .pass{color:#176b2c;font-weight:600}
 .fail,.regressed{color:#b3261e;font-weight:600} tr.other td{color:#999} tr.latest td:first-child{border-left:3px solid #0b57d0}
 tr.against td:first-child{border-left:3px solid #9e9e9e} td.regressed{background:#fdecea} code{font-size:12px;word-break:break-all}
@@ -212,13 +212,13 @@ async function showHistory(sid, name, box){
   box.appendChild(line);
   const regressed = new Set(c.regressions.map(x => x.metric)), same = new Set([...c.comparable_run_ids, c.latest_run_id, c.against_run_id]);
   const why = Object.fromEntries(c.not_comparable.map(x => [x.run_id, x.why]));
-  const cols = el("div", null, "cols"), left = el("div"), right = el("div"); cols.appendChild(left); cols.appendChild(right); box.appendChild(cols);
+  const cols = el("div", null, "cols"), left = el("div", null, "narrow"), right = el("div", null, "wide"); cols.appendChild(left); cols.appendChild(right); box.appendChild(cols);
   if(h.runs.some(x => x.state === "finished")){
     const ch = el("div", null, "chart"), img = el("img"); img.alt = "key metrics run after run"; img.dataset.chart = "history";
     img.src = withToken(API + "/scenarios/" + encodeURIComponent(sid) + "/history/chart?limit=30"); ch.appendChild(img); left.appendChild(ch);
   }
   const t = el("table"); t.id = "history-runs"; const hr = el("tr");
-  for(const x of ["run", "submitted", "state", "compared", "max DD %", "PnL", "Sharpe", "trades", "took"]) hr.appendChild(el("th", x)); t.appendChild(hr); t.className = "nowrap";
+  for(const x of ["run", "submitted", "state", "compared", "max DD %", "PnL", "Sharpe", "trades"]) hr.appendChild(el("th", x)); t.appendChild(hr); t.className = "nowrap";
   for(const r of h.runs){
     const m = r.metrics || {}, tr = el("tr"); tr.dataset.hrun = r.run_id;
     const role = r.run_id === c.latest_run_id ? "latest" : r.run_id === c.against_run_id ? "against" : same.has(r.run_id) ? "same" : "other";
@@ -230,7 +230,7 @@ async function showHistory(sid, name, box){
     for(const [k, d] of [["max_drawdown", 2], ["total_pnl", 2], ["sharpe_ratio", 2], ["total_trades", 0]]){
       const cell = el("td", num(m[k], d)); if(role === "latest" && regressed.has(k)){ cell.className = "regressed"; cell.dataset.regressed = k; cell.title = "regressed beyond its threshold"; } tr.appendChild(cell);
     }
-    tr.appendChild(el("td", r.duration_s === null ? "" : num(r.duration_s, 2) + " s")); t.appendChild(tr);
+    t.appendChild(tr);
   }
   right.appendChild(t);
 }
