@@ -910,7 +910,11 @@ def create_app(settings: Settings) -> FastAPI:
         return schema_of()
 
     app.openapi = openapi   # type: ignore[method-assign]
-    app.add_middleware(JsonOnly)
+    def routed(scope: dict[str, Any]) -> bool:
+        """Whether a route takes this method at this path (a PUT to a GET-only path is then the router's 405)."""
+        return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
+
+    app.add_middleware(JsonOnly, routed=routed)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)

@@ -106,17 +106,6 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
     return None
 
 
-def _routed(scope: Scope) -> bool:
-    """Whether a route of the app takes this method at this path (else the router answers 404 or
-    405, which say more than a 415 would: a PUT to a GET-only path is 405 Method Not Allowed)."""
-    from starlette.routing import Match   # lazy: the service's own dependency, as the app's
-
-    router = getattr(scope.get("app"), "router", None)
-    if router is None:
-        return True
-    return any(route.matches(scope)[0] == Match.FULL for route in router.routes)
-
-
 class JsonOnly:
     """415 for a POST or PUT whose ``Content-Type`` is not JSON (``application/json`` or
     ``application/*+json``), body or no body. A page on another origin can make a browser send a
@@ -125,11 +114,12 @@ class JsonOnly:
     CORS preflight, which this server never grants. So a cancel (a POST with no body) from such a
     page is refused here, before the app sees it. DELETE and PUT always need a preflight."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, routed: Callable[[Scope], bool] = lambda scope: True) -> None:
+        self.app, self.routed = app, routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT") and _routed(scope):
+        # only where a route takes the method: elsewhere the router's 404 or 405 says more than a 415
+        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT") and self.routed(scope):
             given = (_header(scope, b"content-type") or b"").decode("latin-1")
             kind = given.split(";")[0].strip().lower()
             if not (kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))):
