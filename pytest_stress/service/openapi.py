@@ -51,7 +51,6 @@ RUN_CHECKS = {
     "precision": "with breaking_point only",
     "max_runs": "with breaking_point only",
     "paths": "1 (or none) with breaking_point: a search decides each level over as many paths as it needs",
-    "scenario": "the scenario as a whole is valid (pytest_stress.Scenario's own checks)",
 }
 #: The rules of the batch operations beyond their schema (each a 422 naming the field).
 BATCH_CHECKS = {k: RUN_CHECKS[k] for k in ("account", "bars")}
