@@ -245,7 +245,8 @@ def test_dashboard_shows_a_runs_charts_settings_history_and_filters(tmp_path, br
         # filters: scenario, state, time
         _set(browser, "f-scenario", "btc-flash-crash-2021")
         assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-3 of 3 matching'")
-        assert browser.js("[...document.querySelectorAll('#runs tr')].map(r => r.dataset.run)") == [latest, other, before]
+        rows = "[...document.querySelectorAll('#runs tr')].map(r => r.dataset.run)"
+        assert browser.js(rows) == [latest, other, before]
         _set(browser, "f-state", "cancelled")
         assert browser.wait_for("document.getElementById('range').textContent.startsWith('no runs match')")
         _set(browser, "f-state", "finished")
@@ -255,7 +256,8 @@ def test_dashboard_shows_a_runs_charts_settings_history_and_filters(tmp_path, br
         assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-3 of 3 matching'")
         # the latest run: settings, timing, metrics, its chart, its scenario's history with the regression marked
         browser.js(f"document.querySelector('[data-open=\"{latest}\"]').click(); true")
-        loaded = "[...document.querySelectorAll('#detail img[data-chart]')].every(i => i.complete && i.naturalWidth > 0)"
+        loaded = ("[...document.querySelectorAll('#detail img[data-chart]')]"
+                  ".every(i => i.complete && i.naturalWidth > 0)")
         browser.wait_for(f"document.querySelectorAll('#detail img[data-chart]').length === 2 && {loaded}")
         text = browser.js("document.getElementById('detail').innerText")
         for seen in (f"Run {latest}", "trader version\t2.0", "bars\t600", "flash_crash", "duration\t", "max DD %",

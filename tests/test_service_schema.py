@@ -11,6 +11,10 @@ cannot state, given there in words), and a 413 (a limit the schema cannot state:
 paths). ``schemathesis.toml`` counts 413 as a rejection of a request the schema forbids (the
 limits are the schema's maxima).
 
+Half the path parameters (and a baseline's ``run_id``) are drawn from real stored runs: two runs of a
+library scenario, a breaking-point search, a batch; else nearly every name is a 404 and the routes'
+own logic (reports, charts, history, cancel and pin of a finished run: 409) goes untested.
+
 15 examples per operation, every check: 0 failures; the test takes 15 to 39 s here, with the load average
 between 2 and 7 (the issue's 100 examples: also 0 failures, in 96 s).
 """
@@ -28,10 +32,45 @@ pytest.importorskip("schemathesis")
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("fastapi")
 
-from test_service import API, Server   # noqa: E402  (the same real server as the API tests)
+from test_service import API, LEVERED, NO_LIQUIDATION, Server, submit, wait_state   # noqa: E402  (the same server)
 
 HERE = Path(__file__).resolve().parent
 EXAMPLES = 15
+
+
+def _stored(srv: Server) -> dict[str, list[str]]:
+    """Real runs and a batch for schemathesis to use as path parameters (else nearly every name it makes
+    up is a 404, and the routes' own logic goes untested): two finished runs of a library scenario, a
+    breaking-point search, a custom run that only DELETE is given, a batch."""
+    with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+        flash = [submit(c, {"scenario_name": "btc-flash-crash-2021", "bars": 200})["run_id"] for _ in range(2)]
+        search = submit(c, {**LEVERED, "breaking_point": "drop_pct", "search_range": [0.1, 0.3], "precision": 0.05,
+                            "check": NO_LIQUIDATION})["run_id"]
+        doomed = submit(c, {"name": "doomed", "type": "synthetic", "bars": 50})["run_id"]
+        for rid in (*flash, search, doomed):   # (--max-active 4)
+            assert wait_state(c, rid)["state"] == "finished"
+        r = c.post("/batches", json={"scenario_names": ["eth-liquidity-collapse"], "bars": 200})
+        assert r.status_code == 202, r.text
+        return {"runs": [*flash, search], "names": [*flash, search, "btc-flash-crash-2021", "BTC Flash Crash 2021"],
+                "doomed": [doomed, "custom.doomed"], "batches": [r.json()["batch_id"]]}
+
+
+def _config(tmp_path: Path, data: dict[str, list[str]]) -> Path:
+    """tests/schemathesis.toml, and the stored names as dictionaries: half the path parameters drawn from
+    them (DELETE's from the doomed run's names, so that the others last longer; the stateful phase
+    still deletes runs it finds in GET /results)."""
+    lines = [(HERE / "schemathesis.toml").read_text()]
+    for name, values in data.items():
+        lines.append(f"[dictionaries.{name}]\nvalues = {json.dumps(values)}\n")
+    lines.append('[parameters]\n"path.name" = { dictionary = "names", probability = 0.5 }\n'
+                 '"path.run_id" = { dictionary = "runs", probability = 0.5 }\n'
+                 '"path.batch_id" = { dictionary = "batches", probability = 0.5 }\n'
+                 '"body.run_id" = { dictionary = "runs", probability = 0.5 }\n')
+    lines.append(f'[[operations]]\ninclude-name = "DELETE {API}/results/{{name}}"\n'
+                 'parameters = { "path.name" = { dictionary = "doomed", probability = 0.5 } }\n')
+    path = tmp_path / "schemathesis.toml"
+    path.write_text("\n".join(lines))
+    return path
 
 
 def test_the_api_holds_to_its_schema(tmp_path):
@@ -39,18 +78,22 @@ def test_the_api_holds_to_its_schema(tmp_path):
     srv = Server(tmp_path, tmp_path / "s.db", "--max-bars", "300", "--max-paths", "2", "--max-active", "4",
                  "--sse-idle-timeout", "0.3").start()
     try:
+        data = _stored(srv)
         env = {**os.environ, "SCHEMATHESIS_HOOKS": "schema_checks",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run(
-            [sys.executable, "-m", "schemathesis.cli", "--config-file", str(HERE / "schemathesis.toml"), "run",
+            [sys.executable, "-m", "schemathesis.cli", "--config-file", str(_config(tmp_path, data)), "run",
              srv.base + "/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance",
              "--max-examples", str(EXAMPLES), "--workers", "1", "--seed", "30", "--no-color"],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         out = done.stdout + done.stderr
         assert done.returncode == 0, out[-6000:]
         ops = sum(len(item) for item in httpx.get(srv.base + "/openapi.json").json()["paths"].values())
-        assert ops == 18 and f"{ops} selected / {ops} total" in out and "Coverage" in out and "Fuzzing" in out and "Stateful" in out, out
+        assert ops == 18 and f"{ops} selected / {ops} total" in out, out
+        assert all(f"{phase} (in" in out for phase in ("Coverage", "Fuzzing", "Stateful")), out
         assert " passed" in out and "failure" not in out.split("SUMMARY")[-1].lower(), out[-3000:]
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:   # the stored names were used
+            assert c.get(f"/results/{data['doomed'][0]}").status_code == 404   # deleted by a DELETE
     finally:
         srv.stop()
 
