@@ -3,8 +3,8 @@ rendered here, with no script and no external resource.
 
 FastAPI's ``/docs`` (Swagger UI) and ``/redoc`` load their JavaScript and CSS from a CDN
 (jsDelivr) and were blank offline (issue 30). No installed package carries those assets
-(swagger-ui-bundle, redoc), and vendoring them would add about 1.5 MB of third-party JavaScript
-to keep up to date for a page that only reads the schema; so this page shows what a reader needs
+(swagger-ui-bundle, redoc), and vendoring them would add over a megabyte of minified third-party
+JavaScript to keep up to date for a page that only reads the schema; so this page shows what a reader needs
 from it: each operation with its parameters, its request body's fields (type, enum, pattern,
 bounds, description) and every status it answers with why, and the rules beyond the schema
 (``x-server-checks``). It cannot send requests ("try it out"): curl does, with the examples in
