@@ -112,7 +112,11 @@ def test_the_schema_lists_every_status_and_the_rules_it_cannot_state(tmp_path):
                     assert "404" in op["responses"], (method, path)
                 assert "401" in op["responses"], (method, path)   # a server with a token
         body = spec["components"]["schemas"]["RunRequest"]
-        assert body["oneOf"] == [{"required": ["scenario_name"]}, {"required": ["type"]}]
+        forms = body["oneOf"]   # a library scenario, or a custom one with its type's parameters
+        assert forms[0]["required"] == ["scenario_name"] and all(f["required"] == ["type"] for f in forms[1:])
+        crash = next(f for f in forms if f["properties"]["type"] == {"const": "flash_crash"})
+        drop = crash["properties"]["parameters"]["anyOf"][0]["properties"]["drop_pct"]
+        assert drop["exclusiveMinimum"] == 0 and drop["maximum"] == 0.99
         assert body["properties"]["exchange"]["enum"] == ["frictionless", "calm", "stressed"]
         assert body["properties"]["bars"]["anyOf"][0]["maximum"] == 300   # this server's limit
         assert "historical_replay" not in body["properties"]["type"]["enum"]   # needs a file: not by request

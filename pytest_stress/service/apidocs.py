@@ -66,9 +66,14 @@ def _properties(schema: dict[str, Any], model: dict[str, Any]) -> str:
     rows = [f"<tr><td><code>{_e(k)}</code>{' (required)' if k in required else ''}</td><td>{_e(_type(v))}</td>"
             f"<td>{_e(v.get('description', ''))}</td></tr>" for k, v in model.get("properties", {}).items()]
     extra = ""
-    if model.get("oneOf"):
-        extra = "<p class='meta'>exactly one of: " + "; ".join(
-            " and ".join(b.get("required", [])) for b in model["oneOf"]) + "</p>"
+    if model.get("oneOf"):   # the request's forms: each with its required fields and its parameters
+        forms = []
+        for b in model["oneOf"]:
+            params = ((b.get("properties") or {}).get("parameters") or {}).get("anyOf", [{}])[0].get("properties")
+            forms.append(f"<li>{_e(b.get('title') or ' and '.join(b.get('required', [])))}"
+                         + (": parameters " + ", ".join(f"<code>{_e(k)}</code> ({_e(_type(v))})"
+                                                        for k, v in params.items()) if params else "") + "</li>")
+        extra = "<p class='meta'>exactly one of:</p><ul class='meta'>" + "".join(forms) + "</ul>"
     return ("<table><tr><th>field</th><th>type</th><th>what</th></tr>" + "".join(rows) + "</table>" + extra
             if rows else extra)
 

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from ..account.rules import ACCOUNT_PRESETS
 from ..exchange.config import PRESETS as EXCHANGE_PRESETS
 from ..result.metrics import METRIC_FIELDS
-from ..scenario.kinds import KINDS
+from ..parameters import Param
+from ..scenario.kinds import KINDS, params_for
 from .settings import Limits
 
 __all__ = ["ErrorBody", "enum", "errors", "refine", "SCENARIO_TYPES", "EXCHANGES", "ACCOUNT_PATTERN",
@@ -37,9 +38,8 @@ THRESHOLD_PATTERN = "^(" + "|".join(METRICS) + r"):[0-9]{1,12}(\.[0-9]{1,12})?%?
 
 #: The rules of ``POST /scenarios/run`` beyond its schema, each a 422 naming the field (``specs.resolve``).
 RUN_CHECKS = {
-    "parameters": "a custom scenario's parameters are those of its type, each within its range "
-                  "(pytest-stress types lists them); garch_alpha + garch_beta < 1; each stress window "
-                  "(start, duration) fits in bars",
+    "parameters": "garch_alpha + garch_beta < 1; each stress window (start, duration) fits in bars (the "
+                  "names and ranges of each type's parameters are in the schema)",
     "symbols": "as many symbols as the type needs (correlation_breakdown, and a mixed_custom scenario "
                "with correlation_ parameters: 2)",
     "account": "an account preset's options are key=value pairs of that preset's keys, with valid values",
@@ -103,6 +103,36 @@ def _error_response(status: int) -> dict[str, Any]:
 SEED_MAX = 2**63 - 1
 
 
+def _param(p: Param) -> dict[str, Any]:
+    """One scenario parameter's schema, as ``Param.validate`` takes it from a request (a scalar)."""
+    if p.kind == "bool":   # true or false, or 0 or 1
+        return {"anyOf": [{"type": "boolean"}, {"enum": [0, 1]}], "description": p.doc}
+    if p.kind in ("choice", "choices"):   # a request's parameters are scalars: one choice
+        return {"type": "string", "enum": list(p.choices), "description": p.doc}
+    out: dict[str, Any] = {"type": "integer" if p.kind == "int" else "number", "description": p.doc}
+    if p.low is not None:
+        out["minimum" if p.low_inclusive else "exclusiveMinimum"] = p.low
+    if p.high is not None:
+        out["maximum"] = p.high
+    return out
+
+
+def _run_forms() -> list[dict[str, Any]]:
+    """``RunRequest``'s ``oneOf``: a library scenario (``scenario_name``), or one branch per custom type with
+    that type's parameters, their names and ranges (``scenario.kinds.params_for``)."""
+    # each form forbids the other's key (a false schema): else a request with both keys whose custom part
+    # failed its branch would still match the library branch alone
+    forms: list[dict[str, Any]] = [{"title": "a library scenario", "required": ["scenario_name"],
+                                    "properties": {"type": False}}]
+    for t in SCENARIO_TYPES:
+        params = {name: _param(p) for name, p in params_for(t).items()}
+        forms.append({"title": f"a custom {t} scenario", "required": ["type"],
+                      "properties": {"type": {"const": t}, "scenario_name": False,
+                                     "parameters": {"anyOf": [{"type": "object", "properties": params,
+                                                               "additionalProperties": False}, {"type": "null"}]}}})
+    return forms
+
+
 def _limit(props: dict[str, Any], name: str, **bounds: int) -> None:
     """Set ``bounds`` (maximum, maxItems) on a property, nullable (anyOf) or not."""
     prop = props.get(name)
@@ -117,8 +147,8 @@ def refine(schema: dict[str, Any], limits: Limits, *, token: bool, prefix: str) 
     """``schema`` (FastAPI's, for this server) with the middleware's statuses, the limits and the rules."""
     comps = schema.setdefault("components", {}).setdefault("schemas", {})
     comps["ErrorBody"] = ErrorBody.model_json_schema()
-    if "RunRequest" in comps:   # a library scenario or a custom one: exactly one of the two
-        comps["RunRequest"]["oneOf"] = [{"required": ["scenario_name"]}, {"required": ["type"]}]
+    if "RunRequest" in comps:   # a library scenario or a custom one of a type: exactly one
+        comps["RunRequest"]["oneOf"] = _run_forms()
     for name in ("RunRequest", "BatchRequest", "BatchSubmit"):
         props = comps.get(name, {}).get("properties", {})
         _limit(props, "seed", maximum=SEED_MAX)
