@@ -285,6 +285,14 @@ def test_results_are_paginated_newest_first(client):
     assert client.get("/results", params={"offset": 2**63}).status_code == 422   # found by schemathesis: was a 500
     only = client.get("/results", params={"state": "finished", "limit": 1000}).json()
     assert only["results"] and {r["state"] for r in only["results"]} == {"finished"}
+    # by submission time (RFC 3339): since the second run, until the third
+    at = [client.get(f"/results/{i}").json()["created_at"] for i in ids]
+    window = client.get("/results", params={"since": at[1], "until": at[2], "scenario": FLASH}).json()
+    assert [r["run_id"] for r in window["results"]] == [ids[1]] and window["total"] == 1
+    later = client.get("/results", params={"since": at[1].replace("+00:00", "Z"), "scenario": FLASH}).json()
+    assert [r["run_id"] for r in later["results"]] == ids[:0:-1]
+    for bad in ("0.5", "2026-12-07", "2026-13-07T10:00:00Z"):   # a number, a date alone, no 13th month
+        assert client.get("/results", params={"since": bad}).status_code == 422, bad
 
 
 def test_delete_a_stored_run_but_not_a_running_one(client):

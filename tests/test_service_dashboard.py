@@ -179,3 +179,119 @@ def test_dashboard_stays_answered_with_many_runs_active(tmp_path, browser):
         assert [e["params"].get("entry", e["params"]) for e in browser.errors()] == []
     finally:
         srv.stop()
+
+
+def _screenshot_project():
+    """The trader and the breaking-point request of benchmarks/service_screenshot.py (one copy: the page
+    tested is the page in docs/service-dashboard.png)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "service_screenshot.py"
+    spec = importlib.util.spec_from_file_location("service_screenshot", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _set(browser, element_id: str, value: str) -> None:
+    browser.js(f"(() => {{ const e = document.getElementById({element_id!r}); e.value = {value!r};"
+               "e.dispatchEvent(new Event('change')); return true; })()")
+
+
+def test_dashboard_shows_a_runs_charts_settings_history_and_filters(tmp_path, browser, monkeypatch):
+    """Two releases of a trader on one store (the second with twice the size): the page shows the
+    latest run's settings, duration, equity and drawdown chart, its scenario's history with the
+    regression marked, a breaking-point search's levels and verdicts, filters, and pages of older runs."""
+    shot = _screenshot_project()
+    (tmp_path / "shot_traders.py").write_text(shot.TRADERS)
+    flash = {"scenario_name": "btc-flash-crash-2021", "bars": 600}
+    db = tmp_path / "h.db"
+    monkeypatch.setenv("RISK_SIZE", "0.3")
+    srv = Server(tmp_path, db, "--trader", "shot_traders:make", "--trader-version", "1.0").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            before = wait_state(c, c.post("/scenarios/run", json=flash).json()["run_id"])["run_id"]
+            other = wait_state(c, c.post("/scenarios/run", json={**flash, "bars": 500}).json()["run_id"])["run_id"]
+            bp_id = wait_state(c, c.post("/scenarios/run", json=shot.LEVERED).json()["run_id"])["run_id"]
+            calm = [c.post("/scenarios/run", json={"name": "calm", "type": "synthetic", "bars": 50, "seed": seed})
+                    for seed in range(8)]   # with the next one, 12 runs: two pages of 10
+            for r in calm:
+                wait_state(c, r.json()["run_id"])
+    finally:
+        srv.stop()
+    monkeypatch.setenv("RISK_SIZE", "0.6")
+    srv = Server(tmp_path, db, "--trader", "shot_traders:make", "--trader-version", "2.0").start()
+    try:
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            latest = wait_state(c, c.post("/scenarios/run", json=flash).json()["run_id"])["run_id"]
+            check = c.get("/scenarios/btc-flash-crash-2021/history").json()["regression"]
+            assert check["latest_run_id"] == latest and check["against_run_id"] == before, check
+            regressed = {r["metric"] for r in check["regressions"]}
+            assert "max_drawdown" in regressed, check   # twice the size: a deeper drawdown
+            r = c.get(f"/results/{latest}/chart")
+            assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml" and "<svg" in r.text
+            assert c.get(f"/results/{latest}/chart?of=breaking").status_code == 409   # not a search
+        browser.call("Page.navigate", url=f"{srv.base}/")
+        browser.wait_for("document.querySelectorAll('#runs tr').length === 12")
+        # pages: 10 a page, the older page holds the rest
+        _set(browser, "f-limit", "10")
+        assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-10 of 12'")
+        browser.js("document.getElementById('older').click(); true")
+        assert browser.wait_for("document.getElementById('range').textContent === 'runs 11-12 of 12'")
+        assert browser.js("[...document.querySelectorAll('#runs tr')].map(r => r.dataset.run)") == [other, before]
+        browser.js("document.getElementById('newer').click(); true")
+        assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-10 of 12'")
+        # filters: scenario, state, time
+        _set(browser, "f-scenario", "btc-flash-crash-2021")
+        assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-3 of 3 matching'")
+        rows = "[...document.querySelectorAll('#runs tr')].map(r => r.dataset.run)"
+        assert browser.js(rows) == [latest, other, before]
+        _set(browser, "f-state", "cancelled")
+        assert browser.wait_for("document.getElementById('range').textContent.startsWith('no runs match')")
+        _set(browser, "f-state", "finished")
+        _set(browser, "f-since", "2099-01-01T00:00")
+        assert browser.wait_for("document.getElementById('range').textContent.startsWith('no runs match')")
+        _set(browser, "f-since", "2000-01-01T00:00")
+        assert browser.wait_for("document.getElementById('range').textContent === 'runs 1-3 of 3 matching'")
+        # the latest run: settings, timing, metrics, its chart, its scenario's history with the regression marked
+        browser.js(f"document.querySelector('[data-open=\"{latest}\"]').click(); true")
+        loaded = ("[...document.querySelectorAll('#detail img[data-chart]')]"
+                  ".every(i => i.complete && i.naturalWidth > 0)")
+        browser.wait_for(f"document.querySelectorAll('#detail img[data-chart]').length === 2 && {loaded}")
+        text = browser.js("document.getElementById('detail').innerText")
+        for seen in (f"Run {latest}", "trader version\t2.0", "bars\t600", "flash_crash", "duration\t", "max DD %",
+                     "Equity and drawdown", "History of BTC Flash Crash 2021 (3 latest runs)", "REGRESSION"):
+            assert seen in text, (seen, text)
+        assert browser.js("document.querySelector('#history [data-check]').dataset.check") == "regressed"
+        marked = browser.js(f"[...document.querySelectorAll('tr[data-hrun=\"{latest}\"] td[data-regressed]')]"
+                            ".map(td => td.dataset.regressed)")
+        assert set(marked) == regressed & {"max_drawdown", "total_pnl", "sharpe_ratio", "total_trades"}, marked
+        roles = browser.js("Object.fromEntries([...document.querySelectorAll('#history-runs tr[data-hrun]')]"
+                           ".map(r => [r.dataset.hrun, r.className]))")
+        assert roles == {latest: "latest", before: "against", other: "other"}, roles
+        # the history chart marks the regression (an "x" with an SVG id per regressed metric)
+        with httpx.Client(base_url=srv.base + API, timeout=20) as c:
+            svg = c.get("/scenarios/btc-flash-crash-2021/history/chart").text
+        assert 'id="history-max_drawdown-regression"' in svg and 'id="history-max_drawdown-against"' in svg
+        # a breaking-point search: its answer, each level's verdict, its chart
+        _set(browser, "f-scenario", "")
+        browser.wait_for(f"!!document.querySelector('[data-open=\"{bp_id}\"]')")
+        browser.js(f"document.querySelector('[data-open=\"{bp_id}\"]').click(); true")
+        browser.wait_for(f"!!document.querySelector('[data-levels=\"{bp_id}\"]') && {loaded}")
+        verdicts = browser.js(f"[...document.querySelectorAll('[data-levels=\"{bp_id}\"] tr')].slice(1)"
+                              ".map(r => r.lastChild.textContent)")
+        assert "pass" in verdicts and "fail" in verdicts and set(verdicts) == {"pass", "fail"}, verdicts
+        assert "breaks at drop_pct" in browser.js("document.getElementById('detail').innerText")
+        assert browser.js("document.querySelector('#detail img[data-chart=\"breaking\"]').naturalWidth") > 0
+        # the API reference: served by the server itself, no script (FastAPI's needed a CDN)
+        browser.call("Page.navigate", url=f"{srv.base}/redoc")
+        browser.wait_for("document.readyState === 'complete' && location.pathname === '/docs'")
+        assert browser.js("document.scripts.length") == 0
+        assert browser.js("document.querySelectorAll('h2').length") >= 18
+        assert "/api/stress-testing/scenarios/run" in browser.js("document.body.innerText")
+        time.sleep(0.3)
+        browser.js("true")
+        assert [e["params"].get("entry", e["params"]) for e in browser.errors()] == []
+    finally:
+        srv.stop()

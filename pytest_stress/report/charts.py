@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import StressError
 
-__all__ = ["case_svg", "require_matplotlib", "distribution_svg"]
+__all__ = ["case_svg", "equity_svg", "require_matplotlib", "distribution_svg"]
 
 _COLORS = {"price": "#1f3b73", "equity": "#1565c0", "baseline": "#9e9e9e", "drawdown": "#c62828",
            "exposure": "#6a1b9a", "short": "#c62828", "stress": "#ffb74d", "window": "#7e57c2",
@@ -122,16 +122,16 @@ def _svg(fig: Any) -> str:
     return _compact(text[text.index("<svg"):])   # no XML prolog or doctype: the SVG goes inline in HTML
 
 
-def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> str:
+def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str, *, compact: bool = False) -> str:
     Figure = require_matplotlib()
-    panels = ["price"] if p.get("price") else []
-    panels += ["equity", "drawdown", "exposure"]
-    if p.get("positions"):
+    panels = ["price"] if p.get("price") and not compact else []
+    panels += ["equity", "drawdown"] if compact else ["equity", "drawdown", "exposure"]
+    if p.get("positions") and not compact:
         panels.append("position")
-    if p.get("symbol_pnl"):
+    if p.get("symbol_pnl") and not compact:
         panels.append("pnl")
     heights = {"price": 2.2, "equity": 1.8, "drawdown": 1.2, "exposure": 1.1, "position": 1.0, "pnl": 1.4}
-    fig = Figure(figsize=(10, sum(heights[k] for k in panels)), layout="constrained")
+    fig = Figure(figsize=(8 if compact else 10, sum(heights[k] for k in panels)), layout="constrained")
     axes = fig.subplots(len(panels), 1, sharex=True, height_ratios=[heights[k] for k in panels])
     axes = list(axes) if len(panels) > 1 else [axes]
     ax_of = dict(zip(panels, axes))
@@ -176,7 +176,8 @@ def _run_svg(p: dict[str, Any], baseline: dict[str, Any] | None, title: str) -> 
     ax.invert_yaxis()
     ax.set_ylabel("drawdown %")
     _mark_drawdown(ax_of["equity"], ax, p.get("extremes"))
-    _exposure(ax_of["exposure"], p)
+    if "exposure" in ax_of:
+        _exposure(ax_of["exposure"], p)
     if "position" in ax_of:
         ax = ax_of["position"]
         order = p.get("symbols") or list(p["positions"])
@@ -275,6 +276,18 @@ def case_svg(payload: dict[str, Any], title: str, baseline: dict[str, Any] | Non
         if payload.get("kind") == "paths":
             return _paths_svg(payload, title)
         return _run_svg(payload, baseline, title)
+
+
+def equity_svg(payload: dict[str, Any], title: str) -> str:
+    """One case's equity and drawdown only (a run's two panels, or a Monte Carlo fan and its worst
+    path's drawdown), 8 inches wide: the service dashboard's chart of a run."""
+    require_matplotlib()
+    import matplotlib   # lazy: the report is an optional extra
+
+    with matplotlib.rc_context(_RC):
+        if payload.get("kind") == "paths":
+            return _paths_svg(payload, title)
+        return _run_svg(payload, None, title, compact=True)
 
 
 def distribution_svg(series: dict[str, tuple[list[float], list[float]]], gid: str = "dist") -> str:

@@ -23,16 +23,20 @@ from typing import Annotated, Any, AsyncIterator, Literal, Union
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__, library
 from ..errors import StressError, close_matches
 from ..result.breaking import short_note
 from ..result.jsonform import decode_metrics, encode
 from ..claims import MAX_CLAUSES
+from .apidocs import docs_page
 from .dashboard import DASHBOARD_HTML
+from .openapi import ACCOUNT_PATTERN, EXCHANGES, METRICS, SCENARIO_TYPES, THRESHOLD_PATTERN, enum, errors, refine
 from .pool import WorkerPool
 from .security import BearerToken, BodyLimit, JsonOnly, TrustedHost
 from .settings import LOOPBACK, Settings
@@ -51,6 +55,12 @@ REPORTS_KEPT = 32
 Scalar = Union[bool, int, float, str]
 
 
+# a history's query (module level: the routes' annotations are strings, resolved in this module)
+Against = Annotated[Literal["previous", "baseline"], Query()]
+Thresholds = Annotated[list[Annotated[str, Field(pattern=THRESHOLD_PATTERN)]] | None, Query(max_length=50)]
+HistoryLimit = Annotated[int, Query(ge=1, le=1000)]
+
+
 def _as_list(value: Any) -> Any:
     """One clause of a check may come without its list."""
     return [value] if isinstance(value, dict) else value
@@ -60,7 +70,8 @@ class CheckClause(BaseModel):
     """One clause of what must hold on each path of a breaking-point search (``claims.py``)."""
 
     model_config = ConfigDict(extra="forbid")
-    metric: str = Field(..., max_length=64, description="a metric of the path's run (pytest-stress metrics lists them)")
+    metric: str = Field(..., max_length=64, description="a metric of the path's run (pytest-stress metrics lists them)",
+                        json_schema_extra=enum(METRICS))
     op: Literal["<", "<=", ">", ">=", "==", "!="]
     value: float = Field(..., allow_inf_nan=False)
 
@@ -70,18 +81,22 @@ class RunRequest(BaseModel):
     with ``breaking_point``, a reverse stress test of it (docs/service.md)."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario_name: str | None = Field(None, max_length=200, description="a library scenario name or id")
-    name: str | None = Field(None, max_length=200, description="custom scenario: its name")
-    type: str | None = Field(None, max_length=64,
-                             description="custom scenario: its type (pytest-stress types lists them)")
+    # not nullable: exactly one of scenario_name and type is given (the schema's oneOf), so neither may be null
+    scenario_name: str = Field(None, min_length=1, max_length=200,  # type: ignore[assignment]
+                               description="a library scenario name or id (or give type, for a custom scenario)")
+    name: str | None = Field(None, max_length=200, description="custom scenario: its name (default: its type)")
+    type: str = Field(None, max_length=64, json_schema_extra=enum(SCENARIO_TYPES),  # type: ignore[assignment]
+                      description="custom scenario: its type (pytest-stress types lists them)")
     parameters: dict[str, Scalar] | None = Field(None, description="custom scenario: its parameters")
-    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = None
+    symbols: list[Annotated[str, Field(min_length=1, max_length=32)]] | None = Field(
+        None, min_length=1, json_schema_extra={"uniqueItems": True}, description="custom scenario: its symbols")
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
     bars: int | None = Field(None, ge=2)
     paths: int | None = Field(None, ge=1, description="Monte Carlo market paths (default 1)")
-    exchange: str | None = Field(None, max_length=64, description="exchange preset: frictionless, calm, stressed")
-    account: str | None = Field(None, max_length=200,
-                                description="account preset, e.g. margin or perpetual:leverage=10")
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES),  # type: ignore[assignment]
+                          description="exchange preset (default calm)")
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN,  # type: ignore[assignment]
+                         description="account preset, e.g. margin or perpetual:leverage=10 (default margin)")
     breaking_point: bool | Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
         None, description="search the mildest severity at which the check fails (true), or the mildest value of "
                           "this parameter (its name, e.g. drop_pct)")
@@ -99,34 +114,53 @@ class RunRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
+    """Library scenarios run together (``POST /scenarios/batch``, which waits for them)."""
+
     model_config = ConfigDict(extra="forbid")
-    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    scenario_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(..., min_length=1)
     parallel: bool = True
     max_workers: int | None = Field(None, ge=1)
     bars: int | None = Field(None, ge=2)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    exchange: str | None = Field(None, max_length=64)
-    account: str | None = Field(None, max_length=200)
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES))  # type: ignore[assignment]
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN)  # type: ignore[assignment]
 
 
 class BatchSubmit(BaseModel):
     """A batch of library scenarios, run as the workers allow (``POST /batches``)."""
 
     model_config = ConfigDict(extra="forbid")
-    scenario_names: list[Annotated[str, Field(max_length=200)]] = Field(..., min_length=1)
+    scenario_names: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(..., min_length=1)
     bars: int | None = Field(None, ge=2)
     seed: int | None = Field(None, ge=0, le=2**63 - 1)
-    exchange: str | None = Field(None, max_length=64)
-    account: str | None = Field(None, max_length=200)
+    exchange: str = Field(None, json_schema_extra=enum(EXCHANGES))  # type: ignore[assignment]
+    account: str = Field(None, max_length=200, pattern=ACCOUNT_PATTERN)  # type: ignore[assignment]
 
 
 class BaselineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run_id: str = Field(..., max_length=64)
+    run_id: str = Field(..., min_length=1, max_length=64)
 
 
 def _iso(t: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).isoformat(timespec="milliseconds") if t else None
+
+
+#: An RFC 3339 date-time (OpenAPI's ``format: date-time``): the offset is required. (pydantic's own
+#: datetime also took numbers, 0.5 as a Unix time, and dates alone: not what the schema says.)
+DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+DATE_TIME_SCHEMA: dict[str, Any] = {"format": "date-time"}
+
+
+def _epoch(t: str | None) -> float | None:
+    """Seconds since the epoch of a query's RFC 3339 time (matched by ``DATE_TIME``); ValueError for
+    one that does not exist (a 13th month)."""
+    if t is None:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(t.replace("z", "Z")).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"{t!r} is not a date and time that exists: {exc}") from None
 
 
 def _finite(value: Any) -> Any:
@@ -212,7 +246,8 @@ def create_app(settings: Settings) -> FastAPI:
                 await asyncio.to_thread(client.close)
             store.close()
 
-    app = FastAPI(title="pytest-stress service", version=__version__, lifespan=lifespan,
+    # no /docs nor /redoc of FastAPI's: their scripts come from a CDN, blank offline (apidocs.py serves /docs)
+    app = FastAPI(title="pytest-stress service", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Background stress-scenario runs against the trader this server was started with.")
     limits = settings.limits
     api = PREFIX
@@ -261,7 +296,11 @@ def create_app(settings: Settings) -> FastAPI:
                        f"retry in {limits.retry_after_s} s"},
             status_code=429, headers={"Retry-After": str(limits.retry_after_s)})
 
-    @app.post(f"{api}/scenarios/run", status_code=202, summary="Submit a run (answered at once)")
+    replayed: dict[int | str, dict[str, Any]] = {
+        200: {"description": "the Idempotency-Key was seen before with this body: the same one again"}}
+
+    @app.post(f"{api}/scenarios/run", status_code=202, summary="Submit a run (answered at once)",
+              responses={**replayed, **errors(404, 409, 413, 422, 429)})
     def run(request: Request, req: RunRequest,
             idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         try:
@@ -283,7 +322,7 @@ def create_app(settings: Settings) -> FastAPI:
         return JSONResponse(body, status_code=202 if created else 200, headers={"Location": shown["result_url"]})
 
     @app.post(f"{api}/scenarios/batch", summary="Run several library scenarios and wait for them (POST /batches "
-                                                 "answers at once)")
+                                                 "answers at once)", responses=errors(404, 413, 422, 429))
     async def batch(request: Request, req: BatchRequest) -> Response:
         if len(req.scenario_names) > limits.max_batch:
             return _error(413, f"scenario_names has {len(req.scenario_names)} names: over this server's limit "
@@ -345,7 +384,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "batch_url": f"{api}/batches/{batch_id}", "results": shown}
 
     @app.post(f"{api}/batches", status_code=202,
-              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)")
+              summary="Submit a batch of library scenarios (answered at once; GET /batches/{id} follows it)",
+              responses={**replayed, **errors(404, 409, 413, 422, 429)})
     def submit_batch(request: Request, req: BatchSubmit,
                      idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         if len(req.scenario_names) > limits.max_batch:
@@ -376,14 +416,15 @@ def create_app(settings: Settings) -> FastAPI:
         view = batch_view(batch_id, st.batch_runs(batch_id))
         return JSONResponse(view, status_code=202 if created else 200, headers={"Location": view["batch_url"]})
 
-    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs")
+    @app.get(f"{api}/batches/{{batch_id}}", summary="A batch: its state, figures and runs", responses=errors(404))
     def get_batch(request: Request, batch_id: str) -> Response:
         rows = store(request).batch_runs(batch_id)
         if not rows:
             return _error(404, f"no batch {batch_id!r} (POST {api}/batches makes one)")
         return JSONResponse(batch_view(batch_id, rows))
 
-    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs")
+    @app.post(f"{api}/batches/{{batch_id}}/cancel", status_code=202, summary="Cancel a batch's queued and running runs",
+              responses=errors(404, 409))
     def cancel_batch(request: Request, batch_id: str) -> Response:
         st = store(request)
         rows = st.batch_runs(batch_id)
@@ -405,17 +446,32 @@ def create_app(settings: Settings) -> FastAPI:
                for s in library.all()]
         return {"scenarios": out, "total": len(out)}
 
-    @app.get(f"{api}/results", summary="Stored runs, newest first, paginated")
+    @app.get(f"{api}/results", summary="Stored runs, newest first, paginated", responses=errors(422))
     def results(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0, le=2**62)] = 0, state: Annotated[str | None, Query()] = None,
-                scenario: Annotated[str | None, Query(max_length=200)] = None) -> Response:
+                offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                state: Annotated[str, Query(json_schema_extra=enum(STATES))] = None,  # type: ignore[assignment]
+                scenario: Annotated[str | None, Query(max_length=200)] = None,
+                since: Annotated[str | None, Query(pattern=DATE_TIME, json_schema_extra=DATE_TIME_SCHEMA,
+                                                   description="submitted at or after, e.g. 2026-12-07T10:00:00Z "
+                                                               "(RFC 3339)")] = None,
+                until: Annotated[str | None, Query(pattern=DATE_TIME, json_schema_extra=DATE_TIME_SCHEMA,
+                                                   description="submitted before (RFC 3339)")] = None,
+                ) -> Response:
         if state is not None and state not in STATES:
             return _error(422, [{"loc": ["query", "state"], "msg": f"state = {state!r}; expected one of "
                                  f"{', '.join(STATES)}", "type": "value_error"}])
-        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None)
+        times = []
+        for field, t in (("since", since), ("until", until)):
+            try:
+                times.append(_epoch(t))
+            except ValueError as exc:
+                return _error(422, [{"loc": ["query", field], "msg": f"{field}: {exc}", "type": "value_error"}])
+        rows, total = store(request).page(limit, offset, state, _slug_of(request, scenario) if scenario else None,
+                                          *times)
         return JSONResponse({"results": [present(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
-    @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario")
+    @app.get(f"{api}/results/{{name}}", summary="One run: by run id, or the latest run of a scenario",
+             responses=errors(404))
     def result(request: Request, name: str) -> Response:
         row = find(request, name)
         if row is None:
@@ -428,7 +484,8 @@ def create_app(settings: Settings) -> FastAPI:
                            + (f"; did you mean {' or '.join(map(repr, hints))}?" if hints else "")
                            + " (GET /results lists the stored runs)")
 
-    @app.delete(f"{api}/results/{{name}}", status_code=204, summary="Delete a run, or every stored run of a scenario")
+    @app.delete(f"{api}/results/{{name}}", status_code=204, summary="Delete a run, or every stored run of a scenario",
+                responses=errors(404, 409))
     def delete(request: Request, name: str) -> Response:
         st = store(request)
         row = st.get(name)
@@ -442,7 +499,8 @@ def create_app(settings: Settings) -> FastAPI:
         st.delete([r["id"] for r in rows])
         return Response(status_code=204)
 
-    @app.post(f"{api}/results/{{run_id}}/cancel", status_code=202, summary="Cancel a queued or running run")
+    @app.post(f"{api}/results/{{run_id}}/cancel", status_code=202, summary="Cancel a queued or running run",
+              responses=errors(404, 409))
     def cancel(request: Request, run_id: str) -> Response:
         moved = store(request).request_cancel(run_id)
         if moved is None:
@@ -461,7 +519,8 @@ def create_app(settings: Settings) -> FastAPI:
         return run_id
 
     @app.get(f"{api}/results/{{run_id}}/events", response_class=EventSourceResponse,
-             summary="Live progress as server-sent events (text/event-stream; resumable with Last-Event-ID)")
+             summary="Live progress as server-sent events (text/event-stream; resumable with Last-Event-ID)",
+             responses=errors(404))
     async def events(request: Request, last_event_id: Annotated[str | None, Header()] = None,
                      after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
                      run_id: str = Depends(existing_run)) -> AsyncIterator[ServerSentEvent]:
@@ -558,7 +617,8 @@ def create_app(settings: Settings) -> FastAPI:
                 return
             await asyncio.sleep(0.25)
 
-    @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run")
+    @app.get(f"{api}/results/{{name}}/report", response_class=HTMLResponse, summary="The HTML report of a run",
+             responses=errors(304, 404, 409, 501))
     def report(request: Request, name: str,
                if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
         row = find(request, name)
@@ -596,6 +656,52 @@ def create_app(settings: Settings) -> FastAPI:
                     reports.popitem(last=False)
         return HTMLResponse(page, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
+    charts: OrderedDict[str, str] = OrderedDict()   # run id, finish time and kind -> the SVG, the newest used last
+
+    @app.get(f"{api}/results/{{name}}/chart", response_class=Response,
+             summary="The chart of a run (SVG): its equity and drawdown, or its breaking-point search's levels",
+             responses={200: {"content": {"image/svg+xml": {}}, "description": "the chart"},
+                        **errors(304, 404, 409, 501)})
+    def run_chart(request: Request, name: str, of: Annotated[Literal["equity", "breaking"], Query()] = "equity",
+                  if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
+        row = find(request, name)
+        if row is None:
+            return _not_found(request, name)
+        if not row.get("summary"):
+            return _error(409, f"run {row['id']} is {row['state']}: it has no result to draw")
+        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}-{of}"'
+        if if_none_match == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        with reports_lock:
+            svg = charts.get(etag)
+            if svg is not None:
+                charts.move_to_end(etag)
+        if svg is None:
+            summary = json.loads(row["summary"])
+            title = f"{row['scenario']} (run {row['id']})"
+            try:
+                if of == "breaking":
+                    if not summary.get("breaking_point"):
+                        return _error(409, f"run {row['id']} is not a breaking-point search (of=equity draws it)")
+                    from ..report.breaking_chart import breaking_svg   # lazy: matplotlib only for a chart
+
+                    bp = summary["breaking_point"]
+                    svg = breaking_svg(bp, f"{title}: along {bp.get('axis', 'severity')}", gid=f"bp-{row['id']}")
+                else:
+                    if not summary.get("report"):
+                        return _error(409, f"run {row['id']} has no chart data")
+                    from ..report.charts import equity_svg   # lazy: matplotlib only for a chart
+
+                    svg = equity_svg(summary["report"], title)
+            except (ImportError, StressError) as exc:   # matplotlib missing
+                return _error(501, f"the chart is not available on this server: {exc}")
+            with reports_lock:
+                charts[etag] = svg
+                while len(charts) > 4 * REPORTS_KEPT:
+                    charts.popitem(last=False)
+        return Response(svg, media_type="image/svg+xml",
+                        headers={"ETag": etag, "Cache-Control": "private, no-cache"})
+
     @app.get(f"{api}/status", summary="Is the service up, and how busy")
     def status(request: Request) -> dict[str, Any]:
         st, p = store(request), pool(request)
@@ -609,11 +715,46 @@ def create_app(settings: Settings) -> FastAPI:
                                                        "state": last["state"], "finished_at": _iso(last["finished"])},
                 "trader": settings.trader_label, "version": __version__}
 
-    @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest")
-    def history(request: Request, name: str,
-                against: Annotated[str, Query(pattern="^(previous|baseline)$")] = "previous",
-                threshold: Annotated[list[str] | None, Query(max_length=50)] = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> Response:
+    @app.get(f"{api}/scenarios/{{name}}/history", summary="A scenario's runs and a regression check of the latest",
+             responses=errors(404, 422))
+    def history(request: Request, name: str, against: Against = "previous", threshold: Thresholds = None,
+                limit: HistoryLimit = 50) -> Response:
+        out = history_view(request, name, against, threshold, limit)
+        return out if isinstance(out, Response) else JSONResponse(encode(out))
+
+    @app.get(f"{api}/scenarios/{{name}}/history/chart", response_class=Response,
+             summary="A scenario's key metrics run after run, its regressions marked (SVG)",
+             responses={200: {"content": {"image/svg+xml": {}}, "description": "the chart"},
+                        **errors(404, 422, 501)})
+    def history_chart(request: Request, name: str, against: Against = "previous", threshold: Thresholds = None,
+                      limit: HistoryLimit = 50) -> Response:
+        out = history_view(request, name, against, threshold, limit)
+        if isinstance(out, Response):
+            return out
+        try:
+            from ..report.history_chart import history_svg   # lazy: matplotlib only when a chart is asked for
+            from ..result.metrics import metric
+
+            check_out = out["regression"]
+            comparable = set(check_out["comparable_run_ids"]) | {check_out["latest_run_id"],
+                                                                 check_out["against_run_id"]}
+            runs = [{"run_id": r["run_id"], "comparable": r["run_id"] in comparable,
+                     "label": (r["created_at"] or "")[5:16].replace("T", " "),
+                     "metrics": decode_metrics(r["metrics"] or {}, f"run {r['run_id']}")}
+                    for r in reversed(out["runs"])]
+            names = list(dict.fromkeys([*(t.split(":")[0] for t in check_out["thresholds"]),
+                                        "max_drawdown", "total_pnl", "sharpe_ratio"]))[:4]
+            svg = history_svg(runs, [(n, metric(n).header) for n in names], latest=check_out["latest_run_id"],
+                              against=check_out["against_run_id"],
+                              regressed={r["metric"] for r in check_out["regressions"]}, passed=check_out["passed"],
+                              title=f"{out['scenario_id']}: {len(runs)} runs")
+        except (ImportError, StressError) as exc:   # matplotlib missing
+            return _error(501, f"the chart is not available on this server: {exc}")
+        return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "private, no-cache"})
+
+    def history_view(request: Request, name: str, against: str, threshold: list[str] | None,
+                     limit: int) -> dict[str, Any] | Response:
+        """A scenario's runs and the regression check of its latest (``GET /scenarios/{name}/history``)."""
         from ..plugin.compare import check, parse_threshold   # lazy: the plugin's thresholds, only for history
 
         try:
@@ -691,9 +832,10 @@ def create_app(settings: Settings) -> FastAPI:
                              regressions=[{"metric": r.metric, "baseline": r.baseline, "now": r.now,
                                            "describe": r.describe()} for r in found])
         out["regression"] = check_out
-        return JSONResponse(encode(out))
+        return out
 
-    @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline")
+    @app.put(f"{api}/scenarios/{{name}}/baseline", summary="Pin a finished run as the scenario's baseline",
+             responses=errors(404, 409, 422))
     def pin(request: Request, name: str, req: BaselineRequest) -> Response:
         st = store(request)
         row = st.get(req.run_id)
@@ -712,12 +854,30 @@ def create_app(settings: Settings) -> FastAPI:
     def favicon() -> Response:   # pages without an icon link (the report) ask for it: no icon, no 404
         return Response(status_code=204)
 
+    page_headers = {"Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src "
+                                               "'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+                    "X-Frame-Options": "DENY"}
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def dashboard() -> Response:
-        return HTMLResponse(DASHBOARD_HTML, headers={
-            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-                                       "img-src 'self' data:; frame-ancestors 'none'",
-            "X-Frame-Options": "DENY"})
+        return HTMLResponse(DASHBOARD_HTML, headers=page_headers)
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs() -> Response:   # the API reference, rendered here from the schema: no CDN (apidocs.py)
+        return HTMLResponse(docs_page(app.openapi()), headers=page_headers)
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> Response:   # FastAPI's ReDoc page is not served (a CDN's script): the reference is /docs
+        return RedirectResponse("/docs", status_code=307)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:   # every method the path takes (Starlette's names only its first route's)
+            methods = sorted({m for r in app.router.routes if r.matches(request.scope)[0] != Match.NONE
+                              for m in (getattr(r, "methods", None) or ())})
+            headers["Allow"] = ", ".join(methods)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
@@ -740,7 +900,21 @@ def create_app(settings: Settings) -> FastAPI:
     else:
         app.add_exception_handler(psycopg.Error, store_unreachable)
 
-    app.add_middleware(JsonOnly)
+    schema_of = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema with what it cannot know (``openapi.refine``), made once."""
+        if not getattr(app.state, "schema_refined", False):
+            refine(schema_of(), limits, token=bool(settings.token), prefix=api)
+            app.state.schema_refined = True
+        return schema_of()
+
+    app.openapi = openapi   # type: ignore[method-assign]
+    def routed(scope: dict[str, Any]) -> bool:
+        """Whether a route takes this method at this path (a PUT to a GET-only path is then the router's 405)."""
+        return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
+
+    app.add_middleware(JsonOnly, routed=routed)
     if settings.token:
         app.add_middleware(BearerToken, token=settings.token)
     app.add_middleware(BodyLimit, limit=limits.max_body_bytes)

@@ -114,11 +114,12 @@ class JsonOnly:
     CORS preflight, which this server never grants. So a cancel (a POST with no body) from such a
     page is refused here, before the app sees it. DELETE and PUT always need a preflight."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self, app: Any, routed: Callable[[Scope], bool] = lambda scope: True) -> None:
+        self.app, self.routed = app, routed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT"):
+        # only where a route takes the method: elsewhere the router's 404 or 405 says more than a 415
+        if scope["type"] == "http" and scope.get("method") in ("POST", "PUT") and self.routed(scope):
             given = (_header(scope, b"content-type") or b"").decode("latin-1")
             kind = given.split(";")[0].strip().lower()
             if not (kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))):

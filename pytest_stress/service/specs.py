@@ -129,7 +129,8 @@ def resolve(fields: dict[str, Any], limits: Limits) -> tuple[Scenario, dict[str,
         raise SpecError(422, "scenario_name", "give either scenario_name (a library scenario: see GET "
                         "/scenarios/library) or a custom scenario (name, type, parameters, symbols, ...), not "
                         + ("both" if name else "neither"))
-    spec: dict[str, Any] = {"paths": fields.get("paths") or 1, "exchange": fields.get("exchange") or "calm",
+    exchange = fields.get("exchange")   # "" is not a preset (422), not the default
+    spec: dict[str, Any] = {"paths": fields.get("paths") or 1, "exchange": "calm" if exchange is None else exchange,
                             "account": fields.get("account")}
     try:
         exchange_config(spec["exchange"])

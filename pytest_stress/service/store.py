@@ -224,16 +224,24 @@ class RunStore:
     def latest_of(self, slug: str) -> dict[str, Any] | None:
         return _one(self._rows("SELECT * FROM runs WHERE slug = ? ORDER BY n DESC LIMIT 1", (slug,)))
 
-    def page(self, limit: int, offset: int, state: str | None = None,
-             slug: str | None = None) -> tuple[list[dict[str, Any]], int]:
-        """Runs newest first, ``limit`` from ``offset``, and how many match in all (one snapshot)."""
-        where, args = [], []
+    def page(self, limit: int, offset: int, state: str | None = None, slug: str | None = None,
+             since: float | None = None, until: float | None = None) -> tuple[list[dict[str, Any]], int]:
+        """Runs newest first, ``limit`` from ``offset``, and how many match in all (one snapshot);
+        ``since``/``until``: submitted at or after / before these times (seconds since the epoch)."""
+        where: list[str] = []
+        args: list[Any] = []
         if state:
             where.append("state = ?")
             args.append(state)
         if slug:
             where.append("slug = ?")
             args.append(slug)
+        if since is not None:
+            where.append("created >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("created < ?")
+            args.append(until)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
         with self._db.snapshot() as db:
             rows = db.rows(f"SELECT * FROM runs{clause} ORDER BY n DESC LIMIT ? OFFSET ?", (*args, limit, offset))
