@@ -36,7 +36,7 @@ if TYPE_CHECKING:          # numpy and the market only when a schedule is comput
 
 _log = logging.getLogger("pytest_stress")
 
-__all__ = ["FundingModel", "FUNDING_MODELS", "funding_model_for", "funding_schedule", "model_rates",
+__all__ = ["FundingModel", "FUNDING_MODELS", "funding_model_for", "funding_schedule", "data_prints", "model_rates",
            "premium_trend", "binance_funding_prints"]
 
 #: Valid ranges of ``FundingModel``'s parameters (per 8 h where a rate).
@@ -194,6 +194,9 @@ def funding_schedule(account: "Account", market: "MarketData",
       for every symbol. The premium uses closes up to the bar before the payment's bar (no
       later bar); the noise is drawn from ``rng`` (the run's ``funding`` stream; None: a
       generator seeded 0), ``(symbols, 2, payments)`` standard normals in one draw.
+    - ``"model"`` on a market that carries funding prints (``MarketData.funding``, a replay of
+      perpetual data such as ``EventSource("2025-10-10")``): each print at its bar, for its symbol
+      (``data_prints``); a symbol without prints in the data keeps its model.
     """
     import numpy as np
 
@@ -202,6 +205,8 @@ def funding_schedule(account: "Account", market: "MarketData",
     f = account.funding
     if account.kind != "perpetual" or f is None or market.n_bars == 0:
         return [], []
+    if market.funding is not None and isinstance(f, str) and f == "model":
+        return data_prints(account, market, rng)
     bars = _payment_bars(market.timestamps, account.funding_interval_hours)
     k = len(market.symbols)
     if is_number(f):
@@ -229,6 +234,37 @@ def funding_schedule(account: "Account", market: "MarketData",
     picked = at.reindex(when, method="ffill")
     rates1 = np.nan_to_num(picked.to_numpy(dtype=float), nan=0.0)
     return bars.tolist(), [[float(r)] * k for r in rates1]
+
+
+def data_prints(account: "Account", market: "MarketData",
+                rng: "np.random.Generator | None" = None) -> tuple[list[int], list[list[float]]]:
+    """The funding a market's own prints pay (``MarketData.funding``): at each bar with a print, each
+    symbol pays its print there (0 for a symbol whose print is missing at that bar); a symbol
+    with no print anywhere pays its model's rates (``funding_schedule``'s ``"model"``) at the model's
+    payment bars. The prints are paid as given, whatever ``account.funding_interval_hours``."""
+    import numpy as np
+
+    prints = market.funding
+    assert prints is not None
+    given = ~np.isnan(prints)
+    has = given.any(axis=1)
+    bars = set(np.flatnonzero(given.any(axis=0)).tolist())
+    model: dict[int, list[float]] = {}
+    if not has.all():
+        mb, mr = funding_schedule(account, market.replace(funding=None), rng)
+        model = dict(zip(mb, mr))
+        bars.update(model)
+    out_bars = sorted(bars)
+    rates = []
+    for b in out_bars:
+        row = []
+        for s in range(len(market.symbols)):
+            if has[s]:
+                row.append(float(prints[s, b]) if given[s, b] else 0.0)
+            else:
+                row.append(model[b][s] if b in model else 0.0)
+        rates.append(row)
+    return out_bars, rates
 
 
 def _check_coverage(index: Any, when: Any, interval_hours: float) -> None:
