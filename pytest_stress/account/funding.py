@@ -123,9 +123,9 @@ def funding_model_for(symbol: str) -> FundingModel:
 def premium_trend(close: "np.ndarray", bar_seconds: float, half_life_hours: float) -> "np.ndarray":
     """``ln close - EMA(ln close)`` at every bar (the EMA starts at the first close; its
     half-life in calendar hours whatever the bar), computed once per run by ``ar1_scan``."""
-    import numpy as np
+    import numpy as np   # lazy: the plugin reads the account rules at start-up without numpy
 
-    from ..market.synthetic import ar1_scan
+    from ..market.synthetic import ar1_scan   # lazy: the market package only when a schedule is computed
 
     # math.log, not np.log: the platform's libm, the same to the last bit in every process (numpy's
     # log may take a SIMD path that depends on the CPU)
@@ -141,9 +141,9 @@ def model_rates(model: FundingModel, close: "np.ndarray", bar_seconds: float, pr
     """The model's rate at each payment: ``prev[n]`` is the last bar before payment ``n`` (the
     premium uses no later close); ``z`` is ``(2, len(prev))`` standard normals (the slow noise's
     shocks, then the jitter), or None for the model without noise."""
-    import numpy as np
+    import numpy as np   # lazy: as in premium_trend
 
-    from ..market.synthetic import ar1_scan
+    from ..market.synthetic import ar1_scan   # lazy: as in premium_trend
 
     prev = np.asarray(prev, dtype=np.int64)
     premium = np.full(len(prev), model.premium_base)
@@ -164,7 +164,7 @@ def model_rates(model: FundingModel, close: "np.ndarray", bar_seconds: float, pr
 
 def _payment_bars(timestamps: "np.ndarray", interval_hours: float) -> "np.ndarray":
     """The first bar at or after each multiple of the interval in UTC after the first bar."""
-    import numpy as np
+    import numpy as np   # lazy: as in premium_trend
 
     ts = timestamps
     step = int(interval_hours * 3600 * 1_000_000_000)
@@ -198,9 +198,9 @@ def funding_schedule(account: "Account", market: "MarketData",
       perpetual data such as ``EventSource("2025-10-10")``): each print at its bar, for its symbol
       (``data_prints``); a symbol without prints in the data keeps its model.
     """
-    import numpy as np
+    import numpy as np   # lazy: as in premium_trend
 
-    from ..market.data import CLOSE
+    from ..market.data import CLOSE   # lazy: the market package only when a schedule is computed
 
     f = account.funding
     if account.kind != "perpetual" or f is None or market.n_bars == 0:
@@ -242,7 +242,7 @@ def data_prints(account: "Account", market: "MarketData",
     symbol pays its print there (0 for a symbol whose print is missing at that bar); a symbol
     with no print anywhere pays its model's rates (``funding_schedule``'s ``"model"``) at the model's
     payment bars. The prints are paid as given, whatever ``account.funding_interval_hours``."""
-    import numpy as np
+    import numpy as np   # lazy: as in premium_trend
 
     prints = market.funding
     assert prints is not None
@@ -270,7 +270,7 @@ def data_prints(account: "Account", market: "MarketData",
 def _check_coverage(index: Any, when: Any, interval_hours: float) -> None:
     """A Series of rates is paid as given: payments before its first rate pay 0, payments after its
     last rate pay that rate. None covered is an error (prints of another period); some: a warning."""
-    import pandas as pd
+    import pandas as pd   # lazy: only a funding Series needs it
 
     if not len(when) or not len(index):
         return
@@ -292,9 +292,9 @@ def binance_funding_prints(symbol: str = "BTCUSDT") -> Any:
     ``Account.perpetual(funding=...)``. Source: Harthor/marketlab @ 6135a753,
     ``user_data/data/binance/futures/*_USDT_USDT-1h-funding_rate.feather`` (freqtrade's
     download of Binance's funding history), shipped in ``market/event_data``."""
-    from importlib import resources
+    from importlib import resources   # lazy: only the shipped prints need it
 
-    import pandas as pd
+    import pandas as pd   # lazy: real prints are read with pandas
 
     path = resources.files("pytest_stress.market").joinpath("event_data", _PRINTS_FILE)
     with resources.as_file(path) as p:
