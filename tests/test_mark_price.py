@@ -169,6 +169,11 @@ def test_the_mark_goes_with_its_prices_only():
     thinner = m.values.copy()
     thinner[-1] *= 0.5
     assert m.replace(values=thinner).mark is m.mark
+    crash = Scenario("crash on the replay", "flash_crash", {"drop_pct": 0.2}, symbols=("SOLUSDT",),
+                     data=library.get("10 October 2025 Replay").data)
+    true = crash.build_market(keep_base=False).true
+    assert true.mark is None and np.array_equal(true.funding, m.funding, equal_nan=True)
+    assert not np.array_equal(true.low, m.low)
 
 
 @pytest.mark.parametrize("extra, words", [

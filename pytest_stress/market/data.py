@@ -125,7 +125,8 @@ def take_values(market: "MarketData") -> np.ndarray:
     reads ``market`` where it has not written yet.
     """
     values = market.values
-    if market._spare and values.base is None:
+    # (a market with a mark keeps its buffer: ``replace`` tells moved prices by a new values array)
+    if market._spare and values.base is None and market.mark is None:
         object.__setattr__(market, "_spare", False)       # a buffer is given away once
         values.flags.writeable = True
         return values
