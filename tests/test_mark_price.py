@@ -264,3 +264,14 @@ def test_a_leveraged_sol_long_is_liquidated_on_the_real_mark():
     alone = run_scenario(sc, Open(50.0, t - 1), "frictionless", account=acct,
                          market=MarketViews(true=plain, feed=plain, base=plain))
     assert alone.liquidations == 1 and alone.trades[0].exit_bar == t
+
+
+@pytest.mark.parametrize("policy", ["drop", "fill"])
+def test_repair_neither_drops_bars_without_a_print_nor_carries_a_print_over(policy):
+    prints = np.array([0.0001, np.nan, np.nan, -0.0002, np.nan])
+    close = np.array([100.0, 100.0, 100.0, 100.0, np.nan])          # one bad bar to repair (the last: no gap)
+    data = frame(5, close=close, funding_rate=prints)
+    m = market_from_frames({"BTCUSDT": data}, "1h", repair=policy)
+    kept = 4 if policy == "drop" else 5
+    assert m.n_bars == kept
+    assert int((~np.isnan(m.funding[0])).sum()) == 2 and np.nansum(m.funding[0]) == pytest.approx(-0.0001)
