@@ -224,8 +224,10 @@ def test_the_replay_ships_and_is_listed():
     assert int((~np.isnan(m.funding)).sum()) == 3 * 87
     t = int(np.flatnonzero(m.timestamps == T21)[0])
     s = m.symbol_index("SOLUSDT")
-    # SOL's fall in the 21:00 bar: the mark's 26.8% (the figure), the trade price's 28.2%
+    # SOL's fall in the 21:00 bar: the mark's 26.8% (the figure; 196.60 is the source's mark
+    # open, not shipped) or 26.7% from the previous mark close, the trade price's 28.2%
     assert 1 - m.mark[1, s, t] / 196.60 == pytest.approx(0.268, abs=5e-4)
+    assert 1 - m.mark[1, s, t] / m.mark[2, s, t - 1] == pytest.approx(0.267, abs=5e-4)
     assert 1 - m.values[LOW, s, t] / m.values[OPEN, s, t] == pytest.approx(0.282, abs=5e-4)
     assert "10 October 2025 Replay" in library.names()
 
