@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=40, help="seeds per scenario (default 40)")
     ap.add_argument("--sentences", action="store_true", help="also print each description's 'Differs' sentence")
     args = ap.parse_args(argv)
-    print("Real events (Binance spot, hourly; pytest_stress/market/event_data):\n")
+    print("Real events (Binance spot; 10 October 2025: USDⓈ-M perpetual trade prices; hourly; "
+          "pytest_stress/market/event_data):\n")
     print("\n".join(real_table()))
     for c in CITATIONS:
         lines, took = scenario_table(c, args.seeds)

@@ -1,12 +1,13 @@
-"""The scenario library: ten named stress scenarios, two replays of real crashes, and your own.
+"""The scenario library: ten named stress scenarios, three replays of real crashes, and your own.
 
 ``get(name)`` (did-you-mean on a miss), ``names()``, ``all()``, ``register(scenario)``.
 ``get(name, data=...)`` runs a library scenario on your own historical data instead of
 the synthetic base. The source of each calibration is in the scenario's description.
 Each scenario's seed is ``name_seed(name)`` (from its id ``slug(name)``): its own base market.
-The two replays (``historical_replay`` of the Binance hourly bars shipped in
+The three replays (``historical_replay`` of the Binance hourly bars shipped in
 ``market/event_data``, ``market.events``) have one market path: their seed draws only the
-venue's and the faults' randomness.
+venue's and the faults' randomness. The 10 October 2025 replay's perpetual bars carry the mark
+price (a perpetual account liquidates on it) and the funding prints (it pays them).
 """
 from __future__ import annotations
 
@@ -166,9 +167,10 @@ _BUILTIN: tuple[Scenario, ...] = (
 
 
 #: What every replay's description says about its paths and its bars (``docs/events.md``).
-_REPLAY_NOTE = ("One market path: Monte Carlo paths and verdicts vary only the venue's and the faults' draws, never "
-                "the prices. Klines carry no spread or book depth: the venue estimates the spread from each bar's "
-                "OHLC, and depth is the bar's traded volume. Data: Binance spot klines, ")
+_PATHS_NOTE = ("One market path: Monte Carlo paths and verdicts vary only the venue's and the faults' draws, never "
+               "the prices. Klines carry no spread or book depth: the venue estimates the spread from each bar's "
+               "OHLC, and depth is the bar's traded volume. ")
+_REPLAY_NOTE = _PATHS_NOTE + "Data: Binance spot klines, "
 
 _REPLAYS: tuple[Scenario, ...] = (
     Scenario(
@@ -192,6 +194,20 @@ _REPLAYS: tuple[Scenario, ...] = (
                     "and 705% from the peak to a day after the trough, volume x1.6-2.3. " + _REPLAY_NOTE
                     + "BTC and ETH from andrewsiah/crypto-historical-data @ bcf8fc9e (a CryptoDataDownload "
                     "export), SOL from zuvelatamara/Data-Crypto2 @ 54515716; docs/events.md."),
+    Scenario(
+        "10 October 2025 Replay", "historical_replay", {}, symbols=("BTCUSDT", "ETHUSDT", "SOLUSDT"), bars=696,
+        timeframe="1h", data=EventSource("2025-10-10"),
+        description="The real hourly bars of the BTCUSDT, ETHUSDT and SOLUSDT perpetuals on Binance USDⓈ-M, 26 "
+                    "September to 24 October 2025 (696 bars), replayed unchanged, with each bar's mark price and "
+                    "the 87 funding prints per symbol given as data: a perpetual account liquidates on the mark "
+                    "and pays the real prints (an account's funding='model', the default, gives way to them). On "
+                    "10 October BTC fell 18% high to low, ETH 23% and SOL 38% (to 101,516.5, 3,400.00 and 141.28 "
+                    "in the 21:00 bar); within that one bar SOL's trade price fell 28.2% open to low and its mark "
+                    "26.8% (196.60 to 143.83), BTC's 11.1% and 10.8%, ETH's 12.0% and 11.3%: there the mark fell "
+                    "less than the perpetual's own trades. SOL's funding print of 11 October 00:00 was -0.3028% "
+                    "(shorts paid longs). " + _PATHS_NOTE + "Data: Binance USDⓈ-M perpetual klines, mark-price "
+                    "klines and funding prints from Harthor/marketlab @ 6135a753 (freqtrade's download); "
+                    "docs/events.md."),
 )
 
 _LIBRARY: dict[str, Scenario] = {s.name: s for s in _BUILTIN + _REPLAYS}

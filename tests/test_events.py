@@ -25,14 +25,18 @@ from pytest_stress.verdict import VerdictRule
 from traders import SmaCross
 
 ROOT = Path(__file__).resolve().parent.parent
-REPLAYS = {"Black Thursday 2020 Replay": "2020-03-12", "19 May 2021 Replay": "2021-05-19"}
+REPLAYS = {"Black Thursday 2020 Replay": "2020-03-12", "19 May 2021 Replay": "2021-05-19",
+           "10 October 2025 Replay": "2025-10-10"}
+#: What each replay's description names: its data and where it came from
+SOURCES = {"2020-03-12": ("Binance spot", "bcf8fc9e"), "2021-05-19": ("Binance spot", "bcf8fc9e"),
+           "2025-10-10": ("Binance USDⓈ-M perpetual", "mark price", "funding prints", "Harthor/marketlab @ 6135a753")}
 
 
 def test_the_shipped_files_are_the_calibration_data_byte_for_byte():
     for key, ev in EVENTS.items():
         with event_file(key).open("rb") as fh:
             raw = fh.read()
-        assert len(raw) < 60_000                                # small: 27 and 48 kB gzipped
+        assert len(raw) < 100_000                               # small: 27, 48 and 74 kB gzipped
         assert hashlib.sha256(gzip.decompress(raw)).hexdigest() == ev.sha256
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["pytest_stress"]
     shipped = {p.name for g in globs for p in (ROOT / "pytest_stress").glob(g)}
@@ -40,7 +44,9 @@ def test_the_shipped_files_are_the_calibration_data_byte_for_byte():
 
 
 @pytest.mark.parametrize("key, symbol, low, at", [("2020-03-12", "BTCUSDT", 3782.13, "2020-03-13 02:00"),
-                                                  ("2021-05-19", "BTCUSDT", 30000.00, "2021-05-19 13:00")])
+                                                  ("2021-05-19", "BTCUSDT", 30000.00, "2021-05-19 13:00"),
+                                                  # (the BTCUSDT perpetual's trade low in this data)
+                                                  ("2025-10-10", "BTCUSDT", 101516.5, "2025-10-10 21:00")])
 def test_the_events_hold_the_widely_reported_lows(key, symbol, low, at):
     ev = EVENTS[key]
     m = load_event(key)
@@ -60,7 +66,7 @@ def test_the_replays_are_library_scenarios_with_their_data():
         sc = library.get(name)
         assert sc.type == "historical_replay" and sc.data == EventSource(key)
         assert sc.symbols == EVENTS[key].symbols and sc.length() == (696, "1h")
-        for must in ("Binance spot", "replayed unchanged", "One market path", "docs/events.md", "bcf8fc9e"):
+        for must in ("replayed unchanged", "One market path", "docs/events.md") + SOURCES[key]:
             assert must in sc.description, (name, must)
         views = sc.build_market()
         assert views.true is views.feed and views.true.n_bars == 696
@@ -122,6 +128,8 @@ def test_list_says_each_scenarios_bars_and_timeframe(capsys):
     assert "Black Thursday 2020 Replay  [black-thursday-2020-replay]  historical_replay: BTCUSDT, ETHUSDT, " \
            "696 x 1h of its data, seed " in out
     assert "19 May 2021 Replay  [19-may-2021-replay]  historical_replay: BTCUSDT, ETHUSDT, SOLUSDT, 696 x 1h" in out
+    assert "10 October 2025 Replay  [10-october-2025-replay]  historical_replay: BTCUSDT, ETHUSDT, SOLUSDT, " \
+           "696 x 1h" in out
     assert "x None" not in out
     frames = load_event("2021-05-19", ("BTCUSDT",)).frames()
     assert library.get("BTC Flash Crash 2021", data=frames).length_label() == "696 x 1h of its data (inferred)"

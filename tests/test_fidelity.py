@@ -194,3 +194,6 @@ def test_the_replays_descriptions_state_the_measured_figures():
         f"volume x{min(b['volume_ratio'], e['volume_ratio'], s['volume_ratio']):.1f}-"
         f"{max(b['volume_ratio'], e['volume_ratio'], s['volume_ratio']):.1f}"])
     assert round(b["wick_share"], 2) == 0.33                                        # "a third of it in wicks"
+    b, e, s = (real_figures("2025-10-10", sym) for sym in ("BTCUSDT", "ETHUSDT", "SOLUSDT"))
+    held("10 October 2025 Replay", [
+        f"BTC fell {b['drop_hl']:.0%} high to low, ETH {e['drop_hl']:.0%} and SOL {s['drop_hl']:.0%}"])

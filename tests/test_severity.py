@@ -38,7 +38,7 @@ REPLAYS = [s.name for s in library.all() if s.type == "historical_replay"]
 
 
 def test_a_replay_has_no_severity_axis():
-    assert REPLAYS == ["Black Thursday 2020 Replay", "19 May 2021 Replay"]
+    assert REPLAYS == ["Black Thursday 2020 Replay", "19 May 2021 Replay", "10 October 2025 Replay"]
     for name in REPLAYS:
         with pytest.raises(ScenarioError, match="has no stress to scale"):
             at_severity(library.get(name), 2.0)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:          # numpy and the market only when a schedule is comput
 
 _log = logging.getLogger("pytest_stress")
 
-__all__ = ["FundingModel", "FUNDING_MODELS", "funding_model_for", "funding_schedule", "model_rates",
+__all__ = ["FundingModel", "FUNDING_MODELS", "funding_model_for", "funding_schedule", "data_prints", "model_rates",
            "premium_trend", "binance_funding_prints"]
 
 #: Valid ranges of ``FundingModel``'s parameters (per 8 h where a rate).
@@ -123,9 +123,9 @@ def funding_model_for(symbol: str) -> FundingModel:
 def premium_trend(close: "np.ndarray", bar_seconds: float, half_life_hours: float) -> "np.ndarray":
     """``ln close - EMA(ln close)`` at every bar (the EMA starts at the first close; its
     half-life in calendar hours whatever the bar), computed once per run by ``ar1_scan``."""
-    import numpy as np  # lazy: the account rules import this module at start-up without numpy
+    import numpy as np   # lazy: the plugin reads the account rules at start-up without numpy
 
-    from ..market.synthetic import ar1_scan  # lazy: the generator module needs numpy
+    from ..market.synthetic import ar1_scan   # lazy: the market package only when a schedule is computed
 
     # math.log, not np.log: the platform's libm, the same to the last bit in every process (numpy's
     # log may take a SIMD path that depends on the CPU)
@@ -141,9 +141,9 @@ def model_rates(model: FundingModel, close: "np.ndarray", bar_seconds: float, pr
     """The model's rate at each payment: ``prev[n]`` is the last bar before payment ``n`` (the
     premium uses no later close); ``z`` is ``(2, len(prev))`` standard normals (the slow noise's
     shocks, then the jitter), or None for the model without noise."""
-    import numpy as np  # lazy: the account rules import this module at start-up without numpy
+    import numpy as np   # lazy: as in premium_trend
 
-    from ..market.synthetic import ar1_scan  # lazy: the generator module needs numpy
+    from ..market.synthetic import ar1_scan   # lazy: as in premium_trend
 
     prev = np.asarray(prev, dtype=np.int64)
     premium = np.full(len(prev), model.premium_base)
@@ -164,7 +164,7 @@ def model_rates(model: FundingModel, close: "np.ndarray", bar_seconds: float, pr
 
 def _payment_bars(timestamps: "np.ndarray", interval_hours: float) -> "np.ndarray":
     """The first bar at or after each multiple of the interval in UTC after the first bar."""
-    import numpy as np  # lazy: the account rules import this module at start-up without numpy
+    import numpy as np   # lazy: as in premium_trend
 
     ts = timestamps
     step = int(interval_hours * 3600 * 1_000_000_000)
@@ -194,14 +194,19 @@ def funding_schedule(account: "Account", market: "MarketData",
       for every symbol. The premium uses closes up to the bar before the payment's bar (no
       later bar); the noise is drawn from ``rng`` (the run's ``funding`` stream; None: a
       generator seeded 0), ``(symbols, 2, payments)`` standard normals in one draw.
+    - ``"model"`` on a market that carries funding prints (``MarketData.funding``, a replay of
+      perpetual data such as ``EventSource("2025-10-10")``): each print at its bar, for its symbol
+      (``data_prints``); a symbol without prints in the data keeps its model.
     """
-    import numpy as np  # lazy: the account rules import this module at start-up without numpy
+    import numpy as np   # lazy: as in premium_trend
 
-    from ..market.data import CLOSE  # lazy: market.data needs numpy
+    from ..market.data import CLOSE   # lazy: the market package only when a schedule is computed
 
     f = account.funding
     if account.kind != "perpetual" or f is None or market.n_bars == 0:
         return [], []
+    if market.funding is not None and isinstance(f, str) and f == "model":
+        return data_prints(account, market, rng)
     bars = _payment_bars(market.timestamps, account.funding_interval_hours)
     k = len(market.symbols)
     if is_number(f):
@@ -231,10 +236,41 @@ def funding_schedule(account: "Account", market: "MarketData",
     return bars.tolist(), [[float(r)] * k for r in rates1]
 
 
+def data_prints(account: "Account", market: "MarketData",
+                rng: "np.random.Generator | None" = None) -> tuple[list[int], list[list[float]]]:
+    """The funding a market's own prints pay (``MarketData.funding``): at each bar with a print, each
+    symbol pays its print there (0 for a symbol whose print is missing at that bar); a symbol
+    with no print anywhere pays its model's rates (``funding_schedule``'s ``"model"``) at the model's
+    payment bars. The prints are paid as given, whatever ``account.funding_interval_hours``."""
+    import numpy as np   # lazy: as in premium_trend
+
+    prints = market.funding
+    assert prints is not None
+    given = ~np.isnan(prints)
+    has = given.any(axis=1)
+    bars = set(np.flatnonzero(given.any(axis=0)).tolist())
+    model: dict[int, list[float]] = {}
+    if not has.all():
+        mb, mr = funding_schedule(account, market.replace(funding=None), rng)
+        model = dict(zip(mb, mr))
+        bars.update(model)
+    out_bars = sorted(bars)
+    rates = []
+    for b in out_bars:
+        row = []
+        for s in range(len(market.symbols)):
+            if has[s]:
+                row.append(float(prints[s, b]) if given[s, b] else 0.0)
+            else:
+                row.append(model[b][s] if b in model else 0.0)
+        rates.append(row)
+    return out_bars, rates
+
+
 def _check_coverage(index: Any, when: Any, interval_hours: float) -> None:
     """A Series of rates is paid as given: payments before its first rate pay 0, payments after its
     last rate pay that rate. None covered is an error (prints of another period); some: a warning."""
-    import pandas as pd  # lazy: only the shipped prints need pandas
+    import pandas as pd   # lazy: only a funding Series needs it
 
     if not len(when) or not len(index):
         return
@@ -256,9 +292,9 @@ def binance_funding_prints(symbol: str = "BTCUSDT") -> Any:
     ``Account.perpetual(funding=...)``. Source: Harthor/marketlab @ 6135a753,
     ``user_data/data/binance/futures/*_USDT_USDT-1h-funding_rate.feather`` (freqtrade's
     download of Binance's funding history), shipped in ``market/event_data``."""
-    from importlib import resources  # lazy: only the shipped prints need the package data
+    from importlib import resources   # lazy: only the shipped prints need it
 
-    import pandas as pd  # lazy: only the shipped prints need pandas
+    import pandas as pd   # lazy: real prints are read with pandas
 
     path = resources.files("pytest_stress.market").joinpath("event_data", _PRINTS_FILE)
     with resources.as_file(path) as p:

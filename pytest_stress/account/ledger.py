@@ -6,7 +6,8 @@ The ``Ledger`` wraps the run's ``Portfolio`` (cash and units, spot-style: a buy 
 
 Cheap by design: a liquidation price is computed when a position (or the cash behind
 it) changes, and each bar costs one comparison per open position against the true
-bar's adverse extreme (low for a long, high for a short). Accounts with several
+bar's adverse extreme (low for a long, high for a short): the mark price's where the
+market carries one (``MarketData.mark``, perpetual data), else the trade price's. Accounts with several
 positions in one pool of margin (cross perpetuals, margin accounts) are evaluated as a
 whole on bars where more than one position is open.
 """
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..market.data import CLOSE, HIGH, LOW, OPEN, MarketData
+from ..market.data import CLOSE, HIGH, LOW, MARK_CLOSE, MARK_HIGH, MARK_LOW, OPEN, MarketData
 from ..result.models import ExecutionResult
 from ..trader.orders import BUY, STOP
 from .portfolio import Portfolio
@@ -43,7 +44,8 @@ class Ledger:
     liquidations after the bar's fills. Counts everything the result reports."""
 
     __slots__ = ("account", "pf", "kind", "perp", "cross", "lev", "mm", "taker_fee", "tables", "iso_margin",
-                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_open0", "_bar_years", "_use_extremes",
+                 "liq_below", "liq_above", "at_risk", "_values", "_bar", "_lows", "_highs", "_closes", "_marked",
+                 "_open0", "_bar_years", "_use_extremes",
                  "_events", "borrowing", "can_borrow", "_single", "_iso", "_iso_single",
                  "liquidations", "margin_calls", "margin_rejections", "ruin_bar",
                  "funding_paid", "borrow_cost", "liquidation_fees", "insurance_fund_loss",
@@ -75,6 +77,13 @@ class Ledger:
         self._open0 = memoryview(true.values[OPEN, 0])   # [bar] -> the first symbol's open (1-D: cheaper)
         self._bar_years = true.bar_seconds / _YEAR_S
         self._use_extremes = account.check == "extremes"
+        # what the liquidation check compares with the liquidation price, (symbol, bar) rows: the mark
+        # price's low, high and close where the market has one, else the trade price's (the same floats)
+        mark = true.mark
+        self._marked = mark is not None
+        self._lows = memoryview(mark[MARK_LOW] if mark is not None else true.values[LOW])
+        self._highs = memoryview(mark[MARK_HIGH] if mark is not None else true.values[HIGH])
+        self._closes = memoryview(mark[MARK_CLOSE] if mark is not None else true.values[CLOSE])
         fb, fr = funding_schedule(account, true, funding_rng)     # rates per symbol
         self._events = dict(zip(fb, fr))
         self.borrowing = False
@@ -105,7 +114,7 @@ class Ledger:
 
     def drop_market(self) -> None:
         """The run is over: let go of the true market (the counters and ``margin_curves`` remain)."""
-        self._values = self._bar = self._open0 = None
+        self._values = self._bar = self._open0 = self._lows = self._highs = self._closes = None
 
     # -- what the account is worth ---------------------------------------------------
     def equity_at(self, prices: list[float]) -> float:
@@ -364,11 +373,11 @@ class Ledger:
     def adverse_rows(self, s: int) -> tuple[memoryview, memoryview]:
         """What a long and a short in symbol ``s`` are checked against, bar by bar, as memoryviews
         of the true market (indexing one gives a float, no copy): the true bar's low and high
-        (the default, intrabar), or its close (``check="close"``)."""
-        v = self._values
-        if self._use_extremes:
-            return memoryview(v[LOW, s]), memoryview(v[HIGH, s])
-        row = memoryview(v[CLOSE, s])
+        (the default, intrabar), or its close (``check="close"``); the mark price's where the
+        market has one (``MarketData.mark``: bar t's mark at bar t only, like its low)."""
+        if self._use_extremes:      # (a memoryview has no row views: the rows of the arrays behind them)
+            return memoryview(np.asarray(self._lows.obj)[s]), memoryview(np.asarray(self._highs.obj)[s])
+        row = memoryview(np.asarray(self._closes.obj)[s])
         return row, row
 
     def check(self, t: int) -> list[tuple[int, int, float, float, str]]:
@@ -377,20 +386,26 @@ class Ledger:
         A long whose liquidation price the bar's low reaches (a short: the high) is closed at
         that price, or at the open if the bar opened beyond it. With several positions in
         one pool, the account is liquidated as a whole when its equity at the adverse
-        extremes falls below the maintenance requirement there.
+        extremes falls below the maintenance requirement there, each position closed at its
+        bar's adverse extreme. Where the market has a mark price, the trigger compares the
+        mark's low (high, close) instead; the fill prices stay the trade price's (open, extreme).
         """
         pf = self.pf
         qty = pf.qty
         bar = self._bar
+        lows, highs, closes = self._lows, self._highs, self._closes
         ext = self._use_extremes
         out: list[tuple[int, int, float, float, str]] = []
         why = "margin_call" if self.kind == "margin" else "liquidation"
         pooled = self.cross and sum(1 for q in qty if q) > 1
         if pooled:
-            worst = [(bar[LOW if q > 0 else HIGH, s, t] if ext else bar[CLOSE, s, t]) if q else 0.0
+            worst = [((lows if q > 0 else highs)[s, t] if ext else closes[s, t]) if q else 0.0
                      for s, q in enumerate(qty)]
             if self.equity_at(worst) >= self.maintenance_at(worst):
                 return out
+            if self._marked:           # the trigger was the mark's; the closes fill at the trade price's extremes
+                worst = [(bar[LOW if q > 0 else HIGH, s, t] if ext else bar[CLOSE, s, t]) if q else 0.0
+                         for s, q in enumerate(qty)]
             for s, q in enumerate(qty):
                 if q:
                     out.append((s, -1 if q > 0 else 1, abs(q), worst[s], why))
@@ -400,7 +415,7 @@ class Ledger:
                 liq = self.liq_below[s]
                 if liq <= 0:
                     continue
-                low = bar[LOW, s, t] if ext else bar[CLOSE, s, t]
+                low = lows[s, t] if ext else closes[s, t]
                 if low <= liq:
                     o = bar[OPEN, s, t]
                     out.append((s, -1, q, o if o <= liq else liq, why))
@@ -408,7 +423,7 @@ class Ledger:
                 liq = self.liq_above[s]
                 if liq == INF:
                     continue
-                high = bar[HIGH, s, t] if ext else bar[CLOSE, s, t]
+                high = highs[s, t] if ext else closes[s, t]
                 if high >= liq:
                     o = bar[OPEN, s, t]
                     out.append((s, 1, -q, o if o >= liq else liq, why))

@@ -3,6 +3,11 @@
 DataFrames at the boundary (``from_frames`` / ``frame``), one contiguous read-only
 float64 array inside, shaped ``(field, symbol, bar)``, so the bar loop indexes plain
 numpy memory and never touches pandas.
+
+Perpetual data may carry two optional read-only arrays beside it (None for everything else):
+``mark``, the venue's mark price (``MARK_FIELDS``: high, low, close; shaped ``(field, symbol,
+bar)``), on which the account's liquidation check runs (docs/accounts.md), and ``funding``, the
+venue's funding prints (``(symbol, bar)``: the rate paid at that bar's open, NaN where none is).
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,11 +25,17 @@ from .profiles import profile_for
 if TYPE_CHECKING:  # pandas is imported only where DataFrames cross the boundary
     import pandas as pd   # lazy: DataFrames only at the edges
 
-__all__ = ["FIELDS", "REQUIRED_FIELDS", "TIMEFRAMES", "MarketData", "MarketViews", "timeframe_seconds", "default_depth",
+__all__ = ["FIELDS", "MARK_FIELDS", "FUNDING_FIELD", "REQUIRED_FIELDS", "TIMEFRAMES",
+           "MarketData", "MarketViews", "timeframe_seconds", "default_depth",
            "spare", "take_values"]
 
 FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "spread", "depth")
 OPEN, HIGH, LOW, CLOSE, VOLUME, SPREAD, DEPTH = range(7)
+#: The optional mark price's fields (``MarketData.mark``), named as data columns.
+MARK_FIELDS: tuple[str, ...] = ("mark_high", "mark_low", "mark_close")
+MARK_HIGH, MARK_LOW, MARK_CLOSE = range(3)
+#: The optional funding prints' column: the rate per interval paid at the bar's open (NaN: no print).
+FUNDING_FIELD = "funding_rate"
 #: Fields a data source must give; the others have defaults (``from_frames``).
 REQUIRED_FIELDS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
@@ -114,7 +125,8 @@ def take_values(market: "MarketData") -> np.ndarray:
     reads ``market`` where it has not written yet.
     """
     values = market.values
-    if market._spare and values.base is None:
+    # (a market with a mark keeps its buffer: ``replace`` tells moved prices by a new values array)
+    if market._spare and values.base is None and market.mark is None:
         object.__setattr__(market, "_spare", False)       # a buffer is given away once
         values.flags.writeable = True
         return values
@@ -128,12 +140,20 @@ class MarketData:
     ``values[f, s, t]`` is field ``FIELDS[f]`` of symbol ``symbols[s]`` at bar ``t``;
     ``spread`` is the quoted bid-ask spread as a fraction of price; ``depth`` is the
     quantity (base units) resting in the book near the touch, a typical level over the bar.
+
+    ``mark[f, s, t]`` (optional) is field ``MARK_FIELDS[f]`` of symbol ``s``'s mark price at bar
+    ``t`` (a symbol the data gave no mark for has its trade high, low and close there);
+    ``funding[s, t]`` (optional) the funding print paid at bar ``t``'s open, NaN where none is.
+    Both belong to these prices and times: ``replace`` keeps the mark only while the open, high,
+    low and close stay the same (a price stress drops it) and the prints while the times do.
     """
 
     symbols: tuple[str, ...]
     timestamps: np.ndarray
     values: np.ndarray
     timeframe: str = "1h"
+    mark: np.ndarray | None = None
+    funding: np.ndarray | None = None
     #: the values may be written into by the next transform (``spare``); never set by users
     _spare: bool = field(default=False, init=False, repr=False, compare=False)
 
@@ -149,6 +169,18 @@ class MarketData:
         timeframe_seconds(self.timeframe)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "timestamps", ts)
+        if self.mark is not None:
+            mark = _frozen(self.mark, np.float64)
+            if mark.shape != (len(MARK_FIELDS),) + values.shape[1:]:
+                raise ScenarioError(f"MarketData: mark must have shape ({len(MARK_FIELDS)}, {values.shape[1]}, "
+                                    f"{values.shape[2]}) ({', '.join(MARK_FIELDS)}), got {mark.shape}")
+            object.__setattr__(self, "mark", mark)
+        if self.funding is not None:
+            funding = _frozen(self.funding, np.float64)
+            if funding.shape != values.shape[1:]:
+                raise ScenarioError(f"MarketData: funding must have shape ({values.shape[1]}, {values.shape[2]}) "
+                                    f"(symbol, bar), got {funding.shape}")
+            object.__setattr__(self, "funding", funding)
 
     # -- shape and access -------------------------------------------------
     @property
@@ -204,15 +236,31 @@ class MarketData:
             raise ScenarioError(unknown_name_message("symbol", symbol, self.symbols)) from None
 
     def replace(self, **changes) -> "MarketData":
-        """A copy with some of ``symbols``, ``timestamps``, ``values``, ``timeframe`` replaced."""
-        kw = {"symbols": self.symbols, "timestamps": self.timestamps, "values": self.values,
-              "timeframe": self.timeframe}
+        """A copy with some of ``symbols``, ``timestamps``, ``values``, ``timeframe``, ``mark``, ``funding``
+        replaced. Unless given, the mark is kept only if the times and the open, high, low and close are
+        unchanged (a stress that moves prices leaves a mark that no longer belongs to them: the copy has
+        none, and is liquidated on its own prices), the funding prints only if the times are."""
+        kw: dict[str, Any] = {"symbols": self.symbols, "timestamps": self.timestamps, "values": self.values,
+                              "timeframe": self.timeframe}
         kw.update(changes)
+        if self.mark is not None or self.funding is not None:    # (nothing to compare on most markets)
+            ts, values = kw["timestamps"], kw["values"]
+            same_times = ts is self.timestamps or (np.shape(ts) == self.timestamps.shape
+                                                   and np.array_equal(ts, self.timestamps))
+            if "mark" not in changes:
+                same_prices = values is self.values or (np.shape(values) == self.values.shape and np.array_equal(
+                    np.asarray(values)[:CLOSE + 1], self.values[:CLOSE + 1]))
+                kw["mark"] = self.mark if same_times and same_prices else None
+            if "funding" not in changes:
+                kw["funding"] = self.funding if same_times and np.shape(values)[1:] == self.values.shape[1:] \
+                    else None
         return MarketData(**kw)
 
     def slice(self, start: int, stop: int) -> "MarketData":
         """Bars ``start:stop`` (a copy)."""
-        return self.replace(values=self.values[:, :, start:stop].copy(), timestamps=self.timestamps[start:stop].copy())
+        return self.replace(values=self.values[:, :, start:stop].copy(), timestamps=self.timestamps[start:stop].copy(),
+                            mark=None if self.mark is None else self.mark[:, :, start:stop].copy(),
+                            funding=None if self.funding is None else self.funding[:, start:stop].copy())
 
     # -- DataFrame boundary -----------------------------------------------
     def frame(self, symbol: str | None = None) -> "pd.DataFrame":
@@ -220,7 +268,12 @@ class MarketData:
         import pandas as pd   # lazy: DataFrames only at the edges; a synthetic run never imports pandas
 
         s = 0 if symbol is None else self.symbol_index(symbol)
-        return pd.DataFrame({f: self.values[i, s] for i, f in enumerate(FIELDS)}, index=self.index)
+        columns = {f: self.values[i, s] for i, f in enumerate(FIELDS)}
+        if self.mark is not None:
+            columns.update({f: self.mark[i, s] for i, f in enumerate(MARK_FIELDS)})
+        if self.funding is not None:
+            columns[FUNDING_FIELD] = self.funding[s]
+        return pd.DataFrame(columns, index=self.index)
 
     def frames(self) -> "dict[str, pd.DataFrame]":
         return {sym: self.frame(sym) for sym in self.symbols}
@@ -230,8 +283,10 @@ class MarketData:
         """Build from one DataFrame per symbol, all on the same DatetimeIndex.
 
         Each frame needs ``open, high, low, close, volume``; ``spread`` and ``depth`` are
-        optional (missing: the symbol's typical calm spread; ``default_depth``). Use
-        ``pytest_stress.market.loaders`` to normalise raw files first.
+        optional (missing: the symbol's typical calm spread; ``default_depth``), and so are a mark
+        price (``mark_high, mark_low, mark_close``, all three: ``mark_values``) and funding prints
+        (``funding_rate``: ``funding_values``). Use ``pytest_stress.market.loaders`` to normalise
+        raw files first.
         """
         if not frames:
             raise ScenarioError("MarketData.from_frames: no frames given")
@@ -261,7 +316,73 @@ class MarketData:
             raise ScenarioError(
                 f"timeframe = {timeframe!r} contradicts the data: its bars are {inferred!r} apart (median spacing). "
                 f"Leave timeframe unset to use the data's ({inferred!r}), or resample the data")
-        return cls(symbols, index.asi8.copy(), values, timeframe)
+        ordered = [frames[s] for s in symbols]
+        return cls(symbols, index.asi8.copy(), values, timeframe, mark=mark_values(ordered, symbols, values, index),
+                   funding=funding_values(ordered, symbols, index))
+
+
+def mark_values(frames: "list[pd.DataFrame]", symbols: tuple[str, ...], values: np.ndarray,
+                index: "pd.DatetimeIndex") -> np.ndarray | None:
+    """The ``(3, symbol, bar)`` mark array of ``frames`` (``MARK_FIELDS``; a symbol without mark
+    columns gets its trade high, low and close), or None when no frame has one. Bad marks are
+    an error naming the symbol, the bar and the value: every mark positive and finite, with
+    ``mark_low <= mark_close <= mark_high``."""
+    if not any(f in df.columns for df in frames for f in MARK_FIELDS):
+        return None
+    mark = np.empty((len(MARK_FIELDS),) + values.shape[1:])
+    for s, (sym, df) in enumerate(zip(symbols, frames)):
+        given = [f for f in MARK_FIELDS if f in df.columns]
+        if not given:
+            mark[:, s] = values[[HIGH, LOW, CLOSE], s]
+            continue
+        if len(given) < len(MARK_FIELDS):
+            missing = [f for f in MARK_FIELDS if f not in df.columns]
+            raise ScenarioError(f"market data: {sym!r} has {given} but no {missing}; a mark price needs all of "
+                                f"{list(MARK_FIELDS)} (or none: liquidation is then checked on the trade price)")
+        for f, name in enumerate(MARK_FIELDS):
+            mark[f, s] = df[name].to_numpy(dtype=np.float64)
+            bad = ~(np.isfinite(mark[f, s]) & (mark[f, s] > 0))
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise ScenarioError(f"market data: {sym!r} {name} = {float(mark[f, s, k])!r} at {index[k]}; "
+                                    f"expected a positive finite price on every bar ({int(bad.sum())} bar(s) are not)")
+        hi, lo, cl = mark[MARK_HIGH, s], mark[MARK_LOW, s], mark[MARK_CLOSE, s]
+        for rows, what in ((lo > hi, "mark_low above mark_high"), (cl > hi, "mark_close above mark_high"),
+                           (cl < lo, "mark_close below mark_low")):
+            if rows.any():
+                k = int(np.flatnonzero(rows)[0])
+                raise ScenarioError(f"market data: {sym!r} {what} at {index[k]} (mark_high {float(hi[k])!r}, "
+                                    f"mark_low {float(lo[k])!r}, mark_close {float(cl[k])!r}); expected "
+                                    "mark_low <= mark_close <= mark_high")
+    return mark
+
+
+#: Funding prints larger than this per interval are refused as bad input (Binance's largest caps are 3%;
+#: ``FundingModel``'s cap is at most 10%, the same bound).
+_MAX_PRINT = 0.1
+
+
+def funding_values(frames: "list[pd.DataFrame]", symbols: tuple[str, ...],
+                   index: "pd.DatetimeIndex") -> np.ndarray | None:
+    """The ``(symbol, bar)`` funding prints of ``frames`` (``funding_rate``: the rate per interval paid
+    at the bar's open; NaN or empty where no print is due; a symbol without the column: NaN
+    everywhere), or None when no frame has the column. A print that is not a number in
+    [-0.1, 0.1] is an error naming the symbol, the bar and the value."""
+    if not any(FUNDING_FIELD in df.columns for df in frames):
+        return None
+    out = np.full((len(symbols), len(index)), np.nan)
+    for s, (sym, df) in enumerate(zip(symbols, frames)):
+        if FUNDING_FIELD not in df.columns:
+            continue
+        out[s] = df[FUNDING_FIELD].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(out[s]) | (np.abs(out[s]) > _MAX_PRINT)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ScenarioError(f"market data: {sym!r} {FUNDING_FIELD} = {float(out[s, k])!r} at {index[k]}; "
+                                f"expected a rate per funding interval in [-{_MAX_PRINT:g}, {_MAX_PRINT:g}] "
+                                "(0.0001 = 0.01%), or empty where no print is due")
+    return out
 
 
 def _utc_index(index: "pd.Index", symbol: str) -> "pd.DatetimeIndex":

@@ -1,13 +1,21 @@
 """Real market events shipped with the package: the bars the library's replays run on.
 
-Two windows of Binance spot hourly klines (``event_data/``, gzipped CSV, long format: one row
-per (timestamp, symbol); UTC bar open times; volume in base units), byte-identical to the files
-of the project's shared calibration data once decompressed:
+Two windows of Binance spot hourly klines and one of Binance USDⓈ-M perpetual hourly klines
+(``event_data/``, gzipped CSV, long format: one row per (timestamp, symbol); UTC bar open times;
+volume in base units); the spot files are byte-identical to the files of the project's shared
+calibration data once decompressed:
 
 - ``2020-03-12``: Black Thursday, BTCUSDT and ETHUSDT, 2020-02-27 00:00 to 2020-03-26 23:00
   (696 bars). BTC's low 3,782.13 in the 13 March 02:00 bar.
 - ``2021-05-19``: the 19 May 2021 crash, BTCUSDT, ETHUSDT and SOLUSDT, 2021-05-05 00:00 to
   2021-06-02 23:00 (696 bars). BTC's low 30,000.00 in the 19 May 13:00 bar.
+- ``2025-10-10``: the 10 October 2025 crash, BTCUSDT, ETHUSDT and SOLUSDT perpetuals, 2025-09-26
+  00:00 to 2025-10-24 23:00 (696 bars), with each bar's mark price (``mark_high, mark_low,
+  mark_close``) and the 8-hourly funding prints (``funding_rate`` at the bar it is paid).
+  SOL's mark fell 26.8% open to low in the 10 October 21:00 bar (196.60 to 143.83), its trade
+  price 28.2% (196.85 to 141.28). From Harthor/marketlab @ 6135a753
+  (``user_data/data/binance/futures/*_USDT_USDT-1h-{futures,mark,funding_rate}.feather``,
+  freqtrade's download of Binance's klines, mark-price klines and funding history).
 
 Sources (each event's ``source``): BTC and ETH from andrewsiah/crypto-historical-data @ bcf8fc9e
 (``Binance_BTCUSDT_1h.csv``, ``Binance_ETHUSDT_1h.csv``, a CryptoDataDownload export of Binance
@@ -48,7 +56,7 @@ class Event:
     n_bars: int
     trough_search: tuple[str, str]
     source: str
-    #: SHA-256 of the decompressed CSV: the shared calibration file's, byte for byte
+    #: SHA-256 of the decompressed CSV: the shared calibration file's, byte for byte (the spot events)
     sha256: str
 
 
@@ -62,11 +70,18 @@ EVENTS: dict[str, Event] = {e.key: e for e in (
           ("2021-05-19 00:00", "2021-05-20 00:00"),
           _SOURCE_BTC_ETH + "; SOLUSDT from zuvelatamara/Data-Crypto2 @ 54515716 (Binance_SOLUSDT_1h.csv)",
           "a6096c0293abaadee330cd350d6577e39cbffe2bed745f85242517d92adb9ea1"),
+    Event("2025-10-10", "10 October 2025", "event_2025-10-10_crash_usdm_perp_1h.csv.gz",
+          ("BTCUSDT", "ETHUSDT", "SOLUSDT"), "2025-09-26 00:00", "2025-10-24 23:00", 696,
+          ("2025-10-10 00:00", "2025-10-12 00:00"),
+          "Binance USDⓈ-M perpetual klines, mark-price klines and funding prints; BTCUSDT, ETHUSDT and SOLUSDT "
+          "from Harthor/marketlab @ 6135a753 (user_data/data/binance/futures/*_USDT_USDT-1h-futures.feather, "
+          "*-1h-mark.feather, *-1h-funding_rate.feather: freqtrade's download from Binance)",
+          "bfe761c4563910aac7a3e9a06c79ffa99400951ed8e464939487150964173a50"),
 )}
 
 
 def event_of(key: str) -> Event:
-    """The shipped event ``key`` ('2020-03-12', '2021-05-19'); an error names the valid ones."""
+    """The shipped event ``key`` ('2020-03-12', '2021-05-19', '2025-10-10'); an error names the valid ones."""
     try:
         return EVENTS[key]
     except (KeyError, TypeError):

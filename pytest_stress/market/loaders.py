@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataGapWarning, ScenarioError
-from .data import FIELDS, MarketData
+from .data import FIELDS, FUNDING_FIELD, MARK_FIELDS, MarketData
 from .quality import require_valid
 
 __all__ = ["normalize_frame", "read_bars", "parse_timestamps", "frames_from", "market_from_frames"]
@@ -60,7 +60,9 @@ def _parse_one(value: object) -> pd.Timestamp | None:
 
 
 def normalize_frame(frame: pd.DataFrame, symbol: str = "?", source: str = "") -> pd.DataFrame:
-    """Columns ``open, high, low, close, volume`` (+ ``spread`` if given) on a UTC DatetimeIndex.
+    """Columns ``open, high, low, close, volume`` (+ ``spread``, ``depth``, a mark price ``mark_high,
+    mark_low, mark_close`` and funding prints ``funding_rate`` if given: ``MarketData``) on a UTC
+    DatetimeIndex.
 
     Column names match case-insensitively (``Open``, ``CLOSE``, ``o``...); the time comes
     from the index if it is a DatetimeIndex, else from a column such as ``timestamp``,
@@ -92,7 +94,7 @@ def normalize_frame(frame: pd.DataFrame, symbol: str = "?", source: str = "") ->
     missing = [c for c in ("open", "high", "low", "close", "volume") if c not in df.columns]
     if missing:
         raise ScenarioError(f"{where}: missing column(s) {missing}; got {list(frame.columns)}")
-    keep = [c for c in FIELDS if c in df.columns]
+    keep = [c for c in (*FIELDS, *MARK_FIELDS, FUNDING_FIELD) if c in df.columns]
     out = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce").to_numpy(np.float64) for c in keep}, index=index)
     out.attrs["naive_time"] = _naive(frame, df)
     return out

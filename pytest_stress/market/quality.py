@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataQualityError, ScenarioError, unknown_name_message
-from .data import MarketData
+from .data import FUNDING_FIELD, MarketData
 
 __all__ = ["Finding", "QualityReport", "validate", "validate_frame", "repair_frame", "REPAIR_POLICIES",
            "require_valid"]
@@ -105,7 +105,8 @@ def validate(market_or_frames) -> QualityReport:
 def _drop(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[~frame.index.duplicated(keep="first")].sort_index()
     o, h, lo, c = (frame[k].to_numpy(np.float64) for k in PRICE_COLUMNS)
-    num = frame.select_dtypes("number").to_numpy(np.float64)
+    # (funding prints are empty on the bars without one: never a reason to drop a bar)
+    num = frame.drop(columns=FUNDING_FIELD, errors="ignore").select_dtypes("number").to_numpy(np.float64)
     with np.errstate(invalid="ignore"):
         bad_rows = (~np.isfinite(num).all(axis=1) | (np.vstack([o, h, lo, c]) <= 0).any(axis=0) | (h < lo)
                     | (h < np.maximum(o, c)) | (lo > np.minimum(o, c)) | (frame["volume"].to_numpy() < 0))
@@ -117,9 +118,12 @@ def _drop(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _fill(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame[~frame.index.duplicated(keep="last")].sort_index().copy()
+    prints = frame.pop(FUNDING_FIELD) if FUNDING_FIELD in frame else None     # a print is never carried over
     frame = frame.replace([np.inf, -np.inf], np.nan)
     frame = frame.where(frame[list(PRICE_COLUMNS)].gt(0).reindex(columns=frame.columns, fill_value=True))
     frame = frame.ffill().dropna()
+    if prints is not None:
+        frame[FUNDING_FIELD] = prints.reindex(frame.index)
     frame["high"] = frame[["open", "high", "low", "close"]].max(axis=1)
     frame["low"] = frame[["open", "high", "low", "close"]].min(axis=1)
     frame["volume"] = frame["volume"].clip(lower=0)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 import numpy as np
 
 from ..errors import ScenarioError
-from .data import FIELDS, MarketData
+from .data import FIELDS, FUNDING_FIELD, MARK_FIELDS, MarketData
 
 if TYPE_CHECKING:  # loading real data needs pandas; synthetic markets do not
     import pandas as pd
@@ -104,7 +104,9 @@ def source_to_dict(source: DataSource) -> dict[str, Any]:
             idx = v.index
             ts = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else np.asarray(idx)
             out[sym] = {"timestamp_ns": [int(x) for x in ts],
-                        **{c: [float(x) for x in v[c]] for c in v.columns if str(c).lower() in FIELDS}}
+                        **{c: [float(x) for x in v[c]] for c in v.columns if str(c).lower() in FIELDS + MARK_FIELDS},
+                        **{c: [None if x != x else float(x) for x in v[c]] for c in v.columns    # NaN: no print
+                           if str(c).lower() == FUNDING_FIELD}}
     return {"kind": "frames", "frames": out}
 
 

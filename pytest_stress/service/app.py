@@ -733,7 +733,7 @@ def create_app(settings: Settings) -> FastAPI:
             return out
         try:
             from ..report.history_chart import history_svg   # lazy: matplotlib only when a chart is asked for
-            from ..result.metrics import metric   # lazy: beside the chart it labels
+            from ..result.metrics import metric   # lazy: as above
 
             check_out = out["regression"]
             comparable = set(check_out["comparable_run_ids"]) | {check_out["latest_run_id"],
