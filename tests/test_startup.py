@@ -159,24 +159,24 @@ def test_plain():
 
 
 def test_under_xdist_each_worker_starts_on_one_of_the_longest_units(pytester):
-    """xdist's load scheduler sends each worker a first chunk of consecutive tests (here 15 tests,
+    """xdist's load scheduler sends each worker a first chunk of consecutive tests (here 16 tests,
     2 workers: chunks of 2); the property test (many runs) and the Monte Carlo case open them."""
     pytester.makeconftest(ORDER_CONFTEST)
     pytester.makepyfile(test_order=ORDER_TESTS)
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:schemathesis", "-n", "2")
-    res.assert_outcomes(passed=15)
+    res.assert_outcomes(passed=16)
     orders = [json.loads((pytester.path / f"order-gw{i}.json").read_text()) for i in range(2)]
-    assert orders[0] == orders[1] and len(orders[0]) == 15
+    assert orders[0] == orders[1] and len(orders[0]) == 16
     # the two longest units (the property test, 5 paths of 1,000 bars) open the two first chunks,
     # the shortest tests fill them, the rest follow longest first (3 symbols before 1)
     assert orders[0][:4] == ["test_property", "test_plain", "test_paths[btc-flash-crash-2021]",
                              "test_library[black-swan-combo]"]
     assert orders[0][4] == "test_library[correlation-breakdown]"
     res = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:schemathesis", "-n", "0")
-    res.assert_outcomes(passed=15)
+    res.assert_outcomes(passed=16)
     main = json.loads((pytester.path / "order-main.json").read_text())
     assert main[:2] == ["test_library[btc-flash-crash-2021]", "test_library[eth-liquidity-collapse]"]
-    assert main.index("test_paths[btc-flash-crash-2021]") == 12    # after the library's 12
+    assert main.index("test_paths[btc-flash-crash-2021]") == 13    # after the library's 13
     assert main[-2:] == ["test_property", "test_plain"]   # without xdist: the file's order
 
 
