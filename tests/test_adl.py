@@ -4,6 +4,7 @@ import math
 import os
 import subprocess
 import sys
+from functools import partial
 
 import numpy as np
 import pytest
@@ -16,29 +17,16 @@ from pytest_stress.account.adl import (CROWD_DEPTH, CROWD_MMR, FILL_LAG, QUEUE_S
 from pytest_stress.errors import ScenarioError
 from pytest_stress.market.data import MarketData, MarketViews
 from pytest_stress.trader.roles import EventBus
+from traders import Script, hand_made_bars
+
+#: an hourly market from (open, high, low, close) rows; volume and depth 1e9, spread 0
+bars = partial(hand_made_bars, liquidity=1e9)
 
 FLAT = (100.0, 100.0, 100.0, 100.0)
 #: a day of flat bars, then one bar that falls 40% (and closes at 70), then calm
 CRASH = [FLAT] * 30 + [(100.0, 100.0, 60.0, 70.0)] + [(70.0, 70.0, 70.0, 70.0)] * 3
 #: the mirror: one bar that rises 40%
 SPIKE = [FLAT] * 30 + [(100.0, 140.0, 100.0, 130.0)] + [(130.0, 130.0, 130.0, 130.0)] * 3
-
-
-def bars(rows, symbol="BTCUSDT"):
-    """An hourly market from (open, high, low, close) rows; volume and depth 1e9, spread 0."""
-    a = np.array(rows, dtype=float).T
-    n = a.shape[1]
-    big = np.full((1, n), 1e9)
-    values = np.vstack([a, big, np.zeros((1, n)), big])[:, None, :]
-    return MarketData((symbol,), np.arange(n, dtype=np.int64) * 3_600_000_000_000, values, "1h")
-
-
-class Script:
-    def __init__(self, script):
-        self.script = script
-
-    def on_bar(self, ctx):
-        return self.script.get(ctx.t)
 
 
 def run(rows, order, account, seed=1, trader=None):

@@ -13,6 +13,7 @@ freqtrade's ``tests/exchange/test_binance.py::test_liquidation_price_binance`` t
 ("From calc example"): isolated ETH 1,114.78 and BTC 18,778.73, cross ETH 1,153.26 and BTC
 26,316.89."""
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -23,6 +24,10 @@ from pytest_stress.account.ledger import Ledger
 from pytest_stress.account.portfolio import Portfolio
 from pytest_stress.account.tiers import TierTable, entry_bracket_liquidation_price
 from pytest_stress.market.data import MarketData, MarketViews
+from traders import Script, hand_made_bars
+
+#: an hourly market from (open, high, low, close) rows; volume and depth 1e12, spread 0
+bars = partial(hand_made_bars, liquidity=1e12)
 
 # The FAQ example's brackets (the tables of its date): BTCUSDT 0.4% to 50k, 0.5% to 250k, 1% to
 # 1M, 2.5% from 1M; ETHUSDT 0.5% to 10k, 0.65% to 100k, 1% to 500k, 2% to 1M, 5% to 2M, 10% from
@@ -126,22 +131,6 @@ def test_one_position_and_the_pool_use_one_rule(symbol, side, notional, leverage
     safe = liq * (1 + 1e-9 * side)           # a hair on the safe side: not liquidated
     assert f(safe) > f(liq * (1 - 1e-9 * side))
     assert (liq < entry) if side > 0 else (liq > entry)
-
-
-def bars(rows, symbol="BTCUSDT"):
-    a = np.array(rows, dtype=float).T
-    n = a.shape[1]
-    big = np.full((1, n), 1e12)
-    values = np.vstack([a, big, np.zeros((1, n)), big])[:, None, :]
-    return MarketData((symbol,), np.arange(n, dtype=np.int64) * 3_600_000_000_000, values, "1h")
-
-
-class Script:
-    def __init__(self, script):
-        self.script = script
-
-    def on_bar(self, ctx):
-        return self.script.get(ctx.t)
 
 
 def run(rows, script, account, equity, symbol="BTCUSDT"):

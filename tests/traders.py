@@ -93,3 +93,24 @@ class LeveredLong2x(LeveredLong):
 
     def __init__(self):
         super().__init__(1.9)
+
+
+class Script:
+    """Returns the order (or orders) given for each bar, nothing on other bars."""
+
+    def __init__(self, script):
+        self.script = script
+
+    def on_bar(self, ctx):
+        return self.script.get(ctx.t)
+
+
+def hand_made_bars(rows, symbol="BTCUSDT", liquidity=1e12):
+    """An hourly market from (open, high, low, close) rows; volume and depth ``liquidity``, spread 0."""
+    from pytest_stress.market.data import MarketData
+
+    a = np.array(rows, dtype=float).T
+    n = a.shape[1]
+    big = np.full((1, n), liquidity)
+    values = np.vstack([a, big, np.zeros((1, n)), big])[:, None, :]
+    return MarketData((symbol,), np.arange(n, dtype=np.int64) * 3_600_000_000_000, values, "1h")

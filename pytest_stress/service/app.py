@@ -175,6 +175,29 @@ def _finite(value: Any) -> Any:
     return value
 
 
+class _Kept:
+    """The pages or charts last built for stored runs, by ETag (a stored result never changes):
+    at most ``size``, the least recently used dropped first; shared by the request threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: str) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def _error(status: int, detail: Any, **extra: Any) -> JSONResponse:
     return JSONResponse({"detail": detail, **extra}, status_code=status)
 
@@ -251,8 +274,22 @@ def create_app(settings: Settings) -> FastAPI:
                   description="Background stress-scenario runs against the trader this server was started with.")
     limits = settings.limits
     api = PREFIX
-    reports: OrderedDict[str, str] = OrderedDict()   # ETag -> the report page, the newest used last
-    reports_lock = threading.Lock()
+    reports = _Kept(REPORTS_KEPT)        # report pages (0.7 to 1.1 s of charts each)
+    charts = _Kept(4 * REPORTS_KEPT)     # a run's equity or breaking-point chart
+
+    def finished_run(request: Request, name: str, what: str, kind: str,
+                     if_none_match: str | None) -> tuple[dict[str, Any], str] | Response:
+        """The stored run ``name`` and the ETag of its ``kind`` of view, or the answer instead: 404
+        (no such run), 409 (no result yet to ``what``) or 304 (the client's copy is current)."""
+        row = find(request, name)
+        if row is None:
+            return _not_found(request, name)
+        if not row.get("summary"):
+            return _error(409, f"run {row['id']} is {row['state']}: it has no result to {what}")
+        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}{kind}"'
+        if if_none_match == etag:
+            return Response(status_code=304, headers={"ETag": etag})
+        return row, etag
 
     def store(request: Request) -> RunStore:
         return request.app.state.store
@@ -621,19 +658,11 @@ def create_app(settings: Settings) -> FastAPI:
              responses=errors(304, 404, 409, 501))
     def report(request: Request, name: str,
                if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
-        row = find(request, name)
-        if row is None:
-            return _not_found(request, name)
-        if not row.get("summary"):
-            return _error(409, f"run {row['id']} is {row['state']}: it has no result to report")
-        # a stored result never changes: the page is built once (0.7 to 1.1 s of charts) and kept
-        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}"'
-        if if_none_match == etag:
-            return Response(status_code=304, headers={"ETag": etag})
-        with reports_lock:
-            page = reports.get(etag)
-            if page is not None:
-                reports.move_to_end(etag)
+        found = finished_run(request, name, "report", "", if_none_match)
+        if isinstance(found, Response):
+            return found
+        row, etag = found
+        page = reports.get(etag)
         if page is None:
             try:
                 from ..report.html import build_report   # lazy: matplotlib only when a report is asked for
@@ -650,13 +679,8 @@ def create_app(settings: Settings) -> FastAPI:
                                     title=f"pytest-stress: {row['scenario']} (run {row['id']})")
             except StressError as exc:   # matplotlib missing, say
                 return _error(501, f"the HTML report is not available on this server: {exc}")
-            with reports_lock:
-                reports[etag] = page
-                while len(reports) > REPORTS_KEPT:
-                    reports.popitem(last=False)
+            reports.put(etag, page)
         return HTMLResponse(page, headers={"ETag": etag, "Cache-Control": "private, no-cache"})
-
-    charts: OrderedDict[str, str] = OrderedDict()   # run id, finish time and kind -> the SVG, the newest used last
 
     @app.get(f"{api}/results/{{name}}/chart", response_class=Response,
              summary="The chart of a run (SVG): its equity and drawdown, or its breaking-point search's levels",
@@ -664,18 +688,11 @@ def create_app(settings: Settings) -> FastAPI:
                         **errors(304, 404, 409, 501)})
     def run_chart(request: Request, name: str, of: Annotated[Literal["equity", "breaking"], Query()] = "equity",
                   if_none_match: Annotated[str | None, Header(max_length=200)] = None) -> Response:
-        row = find(request, name)
-        if row is None:
-            return _not_found(request, name)
-        if not row.get("summary"):
-            return _error(409, f"run {row['id']} is {row['state']}: it has no result to draw")
-        etag = f'"{row["id"]}-{int((row["finished"] or 0) * 1000)}-{of}"'
-        if if_none_match == etag:
-            return Response(status_code=304, headers={"ETag": etag})
-        with reports_lock:
-            svg = charts.get(etag)
-            if svg is not None:
-                charts.move_to_end(etag)
+        found = finished_run(request, name, "draw", f"-{of}", if_none_match)
+        if isinstance(found, Response):
+            return found
+        row, etag = found
+        svg = charts.get(etag)
         if svg is None:
             summary = json.loads(row["summary"])
             title = f"{row['scenario']} (run {row['id']})"
@@ -695,10 +712,7 @@ def create_app(settings: Settings) -> FastAPI:
                     svg = equity_svg(summary["report"], title)
             except (ImportError, StressError) as exc:   # matplotlib missing
                 return _error(501, f"the chart is not available on this server: {exc}")
-            with reports_lock:
-                charts[etag] = svg
-                while len(charts) > 4 * REPORTS_KEPT:
-                    charts.popitem(last=False)
+            charts.put(etag, svg)
         return Response(svg, media_type="image/svg+xml",
                         headers={"ETag": etag, "Cache-Control": "private, no-cache"})
 
