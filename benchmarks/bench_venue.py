@@ -21,7 +21,7 @@ Three calibration checks of issue #27 follow the table, each printed next to the
 figure it is calibrated to (``--only`` picks parts: table, exits, failures, relaxation):
 
 - ``exits``: a market sell of 0.01%, 0.1%, 1% and 10% of the bar's volume at each bar of Black Swan
-  Combo's 38-bar crash window: fill ratio (of the quantity sent, failed orders included) and the
+  Combo's 48-bar crash window: fill ratio (of the quantity sent, failed orders included) and the
   median impact + latency drift of the fills, beside the square-root law on the bar's traded
   volume and the half spread. Two traders: ``one order`` (a fresh exchange per bar and seed: no
   carried displacement) and ``steady`` (one exchange, an order every bar: its own displacement
@@ -100,9 +100,9 @@ def print_table(config, draws: int, name: str) -> None:
 
 # -- issue #27: exits in a crash ---------------------------------------------------------
 
-#: Black Swan Combo's crisis window: every stress is anchored to it (library.py: start 0.5 of
-#: 1,000 bars, 38 bars)
-CRASH = range(500, 538)
+#: Black Swan Combo's crisis window: every stress starts in its first bar (library.py: start 0.5 of
+#: 1,000 bars; 48 bars: the 32-bar fall and 16 bars of the recovery)
+CRASH = range(500, 548)
 EXIT_SIZES = (1e-4, 1e-3, 1e-2, 1e-1)
 FAILED = ("rejected", "timeout", "partial_cancel")
 
@@ -207,7 +207,7 @@ def measured_failures(name: str, config, window: range | None = None) -> float:
 
 def window_failures(name: str, config, window: range, seeds: int = 100) -> float:
     """The share of orders that fail on arrival when one is sent at every bar of ``window``, over
-    ``seeds`` venues on the scenario's market (the window's expected figure: one run's 38 orders
+    ``seeds`` venues on the scenario's market (the window's expected figure: one run's 48 orders
     meet a few outages of about 25 minutes each, so one run's share scatters by +-15 points)."""
     sc = library.get(name)
     true = sc.build_market().true
@@ -272,7 +272,7 @@ def crisis_after(name: str, symbol: int | None, end: int, config, span: int = 16
 def print_relaxation(config) -> None:
     print("\nbars in crisis (stress >= 0.5) in the week (168 bars) after the event window")
     rows = (("Black Swan Combo (synthetic)", "Black Swan Combo", None, CRASH.stop - 1,
-             "its 38-bar window"),
+             "its 48-bar window"),
             ("Black Thursday BTCUSDT (real)", "Black Thursday 2020 Replay", 0, 386,
              "peak 11 Mar 22:00 to a day after the trough, 14 Mar 02:00"),
             ("19 May 2021 BTCUSDT (real)", "19 May 2021 Replay", 0, 373,

@@ -1,4 +1,6 @@
+import importlib.util
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,8 @@ from pytest_stress.scenario.faults import Faults
 from pytest_stress.market.data import MarketData
 from pytest_stress.trader.orders import Order
 from traders import Scripted
+
+BENCH_VENUE = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_venue.py"
 
 
 def bars(rows, symbol="X"):
@@ -183,30 +187,27 @@ def _run_failure_share(name, config):
 
 
 def _window_failure_share(name, config, window, seeds):
-    """An order at every bar of ``window`` on ``seeds`` venues over the scenario's market."""
-    sc = library.get(name)
-    true = sc.build_market().true
-    sym = true.symbols[0]
-    failed = n = 0
-    for seed in range(seeds):
-        ex = SimulatedExchange(preset(config), true, np.random.default_rng(seed), sc.faults)
-        for t in window:
-            res, _ = ex.process(t, [Ticket(t, (buy if t % 2 else sell)(0.01, sym), sym)], {sym: 0})
-            first = [r for r in res if not r.late]
-            failed += sum(r.status in FAILED for r in first)
-            n += len(first)
-    return failed / n
+    """An order at every bar of ``window`` on ``seeds`` venues over the scenario's market: the
+    measurement ``benchmarks/bench_venue.py`` prints (one copy of it)."""
+    return _bench_venue().window_failures(name, preset(config), window, seeds)
 
 
-@pytest.mark.parametrize("config, run, window", [("calm", 34, 63), ("stressed", 39, 99)])
+def _bench_venue():
+    spec = importlib.util.spec_from_file_location("bench_venue", BENCH_VENUE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("config, run, window", [("calm", 33, 63), ("stressed", 42, 99)])
 def test_black_swan_describes_the_failures_a_steady_trader_sees(config, run, window):
     description = library.get("Black Swan Combo").description
     stated = f"{run}% of its orders fail over the run and {window}% in the window" if config == "calm" \
         else f"stressed preset: {run}% and {window}%"
     assert stated in description
     assert 100 * _run_failure_share("Black Swan Combo", config) == pytest.approx(run, abs=3)
-    # the window's expected share (one run's 38 orders meet a few 25-minute outages: +-15 points)
-    assert 100 * _window_failure_share("Black Swan Combo", config, range(500, 538), 60) == pytest.approx(window, abs=3)
+    # the window's expected share (one run's 48 orders meet a few 25-minute outages: +-15 points)
+    assert 100 * _window_failure_share("Black Swan Combo", config, range(500, 548), 60) == pytest.approx(window, abs=3)
 
 
 def test_black_swans_window_share_is_the_budget_in_closed_form():
@@ -218,7 +219,7 @@ def test_black_swans_window_share_is_the_budget_in_closed_form():
     down = cfg.outage_share * p
     assert cfg.crisis_latency_ms * 10 == cfg.timeout_ms
     assert down + (1 - down) * 0.5 == pytest.approx(0.6275)
-    assert _window_failure_share("Black Swan Combo", "calm", range(500, 538), 60) == pytest.approx(0.6275, abs=0.03)
+    assert _window_failure_share("Black Swan Combo", "calm", range(500, 548), 60) == pytest.approx(0.6275, abs=0.03)
 
 
 @pytest.mark.parametrize("config", ["calm", "stressed"])

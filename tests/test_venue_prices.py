@@ -122,7 +122,7 @@ def test_no_split_of_any_order_fills_at_or_below_zero(name, config, start, bars,
 
 # -- exits in a depth-drained crash (issue #27) ----------------------------------------------
 
-CRASH = range(500, 538)          # Black Swan Combo's window: every stress is anchored to it
+CRASH = range(500, 548)          # Black Swan Combo's window: every stress starts in its first bar
 
 
 def crash_exit(share, seeds=3, config="calm"):
@@ -166,8 +166,9 @@ def test_a_crash_exit_pays_the_square_root_law_on_the_bars_traded_volume():
     assert sum(r.filled_qty for r in fills) / taken > 0.95
 
 
-@pytest.mark.parametrize("share, low, high", [(1e-3, 0.99, 1.0), (1e-1, 0.6, 0.95)])
+@pytest.mark.parametrize("share, low, high", [(1e-3, 0.99, 1.0), (1e-1, 0.6, 0.98)])
 def test_what_a_crash_exit_fills(share, low, high):
-    """0.1% of a crash bar's volume fills whole; 10% fills up to the 5% band (83% over the window)."""
+    """0.1% of a crash bar's volume fills whole; 10% fills up to the 5% band (96% over the window:
+    the band cuts it on the steepest bars)."""
     fills, taken = crash_exit(share)
     assert low <= sum(r.filled_qty for r in fills) / taken <= high
