@@ -13,7 +13,7 @@ from scipy.stats import binom
 from pytest_stress import Account, Scenario, buy, library, run_scenario, sell
 from pytest_stress.account import account_from
 from pytest_stress.account.adl import (CROWD_DEPTH, CROWD_MMR, FILL_LAG, QUEUE_SIZE, adl_events, adl_hit_probability,
-                                       crowd_scores, fund_path, leverage_pnl, trailing_max)
+                                       average_entry, crowd_scores, fund_path, leverage_pnl, trailing_max)
 from pytest_stress.errors import ScenarioError
 from pytest_stress.market.data import MarketData, MarketViews
 from pytest_stress.trader.roles import EventBus
@@ -317,3 +317,20 @@ def test_the_trader_sees_its_place_in_the_queue():
     off = Watches()
     run(SPIKE, None, Account.perpetual(leverage=6.5, adl=False), trader=off)
     assert off.seen[30] is None
+
+
+def test_the_crowds_entry_holds_on_prices_over_many_orders_of_magnitude():
+    """A fuzzed crash with noise x46 on a x20 volatile week spans 7e-7 to 2e11: a difference of
+    running totals gave entries of 0 there (a division by zero in the fund). The entry is the plain
+    mean of the window's closes, positive on every bar."""
+    rng = np.random.default_rng(5)
+    close = np.exp(np.cumsum(rng.normal(0.0, 1.5, 3000)))
+    assert close.max() / close.min() > 1e15
+    entry = average_entry(close, close, 24)
+    plain = np.array([close[0]] + [close[max(0, t - 24):t].mean() for t in range(1, len(close))])
+    np.testing.assert_allclose(entry, plain, rtol=1e-12)
+    assert np.all(entry > 0)
+    sc = Scenario("fuzzed flash_crash", "flash_crash",
+                  {"drop_pct": 0.5, "duration_bars": 51, "noise_mult": 46.0, "pre_vol_mult": 20.0, "start": 0.0,
+                   "recovery_pct": 0.0, "recovery_bars": 59, "relax_bars": 83}, bars=300, seed=97)
+    adl_events(sc.build_market().true, 0.03)          # no RuntimeWarning (an error in this suite)

@@ -148,8 +148,13 @@ def average_entry(close: np.ndarray, open_: np.ndarray, window: int) -> np.ndarr
     k = min(window, n)
     out[1:k] = total[1:k] / np.arange(1, k)
     if n > window:
-        np.subtract(total[window:n], total[:n - window], out=out[window:])
-        out[window:] /= window
+        # the window's sum added up shift by shift: element-wise adds in a fixed order (the same to
+        # the bit anywhere), and no running total to cancel (a difference of running totals loses
+        # every digit when prices span many orders of magnitude, and gave entries of 0)
+        acc = np.zeros(n - window)
+        for j in range(window):
+            acc += close[j:n - window + j]
+        np.divide(acc, window, out=out[window:])
     return out
 
 
